@@ -1,0 +1,30 @@
+// hearth: run open-weight language models on your own machine.
+#include <cstdio>
+#include <exception>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"hearth: run open-weight language models privately on your own hardware", "hearth"};
+  app.set_version_flag("--version", std::string("hearth ") + HEARTH_VERSION + " (backends: cpu)");
+  app.require_subcommand(1);
+  hearth::cli::add_show_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const hearth::cli::ExitStatus& status) {
+    return status.code;
+  } catch (const hearth::Error& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

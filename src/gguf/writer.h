@@ -1,0 +1,48 @@
+// Writing GGUF version 3 files: metadata in insertion order, tensor infos,
+// then the aligned data section. Used by quantize, synth and the tests.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "gguf/gguf.h"
+#include "gguf/value.h"
+
+namespace hearth::gguf {
+
+class Writer {
+ public:
+  explicit Writer(uint64_t alignment = kDefaultAlignment);
+
+  // Sets a key (replacing an earlier value); general.alignment is written
+  // when the alignment is not the default.
+  void set(std::string key, Value value);
+  // Adds a tensor; `data` is copied and must hold exactly the bytes the
+  // type and shape need. `shape` is in ggml order (ne[0] first).
+  void add_tensor(std::string name, DType type, std::vector<uint64_t> shape, std::span<const uint8_t> data);
+  // Adds a tensor whose bytes are owned elsewhere and outlive the Writer.
+  void add_tensor_view(std::string name, DType type, std::vector<uint64_t> shape, std::span<const uint8_t> data);
+
+  std::vector<uint8_t> to_bytes() const;
+  void write(const std::string& path) const;  // throws naming the path on I/O failure
+
+ private:
+  struct Pending {
+    std::string name;
+    DType type;
+    std::vector<uint64_t> shape;
+    std::vector<uint8_t> owned;
+    std::span<const uint8_t> data;
+  };
+  template <typename Sink>
+  void emit(Sink& sink) const;
+
+  uint64_t alignment_;
+  Metadata metadata_;
+  std::vector<Pending> tensors_;
+};
+
+}  // namespace hearth::gguf
