@@ -3,7 +3,6 @@
 // multiple of its own size and a bounded amount of time.
 #include <cstring>
 #include <limits>
-#include <regex>
 
 #include "core/error.h"
 #include "gguf/gguf.h"
@@ -258,11 +257,21 @@ void File::append(File&& part) {
 }
 
 std::optional<SplitName> parse_split_name(const std::string& path) {
-  static const std::regex pattern(R"((.*)-(\d{5})-of-(\d{5})\.gguf)");
-  std::smatch m;
-  if (!std::regex_match(path, m, pattern)) return std::nullopt;
-  return SplitName{m[1].str(), static_cast<uint32_t>(std::stoul(m[2].str())),
-                   static_cast<uint32_t>(std::stoul(m[3].str()))};
+  // PREFIX-NNNNN-of-MMMMM.gguf: the tail is exactly 25 characters.
+  constexpr std::string_view kOf = "-of-", kExt = ".gguf";
+  constexpr size_t kTail = 1 + 5 + 4 + 5 + 5;
+  if (path.size() <= kTail) return std::nullopt;
+  const std::string_view tail = std::string_view(path).substr(path.size() - kTail);
+  auto digits = [](std::string_view s) {
+    for (char c : s)
+      if (c < '0' || c > '9') return false;
+    return true;
+  };
+  if (tail[0] != '-' || tail.substr(6, 4) != kOf || tail.substr(15) != kExt || !digits(tail.substr(1, 5)) ||
+      !digits(tail.substr(10, 5)))
+    return std::nullopt;
+  return SplitName{path.substr(0, path.size() - kTail), static_cast<uint32_t>(std::stoul(std::string(tail.substr(1, 5)))),
+                   static_cast<uint32_t>(std::stoul(std::string(tail.substr(10, 5))))};
 }
 
 std::string split_path(const std::string& prefix, uint32_t index, uint32_t count) {
