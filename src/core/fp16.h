@@ -6,7 +6,7 @@
 //    top payload bits kept, as the hardware does).
 //  - f32 -> bf16 is ggml's rule: NaN -> quiet NaN with the upper 16 bits kept,
 //    else round to nearest even on the upper 16 bits (no flush of subnormals).
-//  - the widening conversions are exact.
+//  - the widening conversions are exact (a signalling f16 NaN comes back quiet).
 #pragma once
 
 #include <bit>
@@ -20,7 +20,8 @@ inline float fp16_to_fp32(uint16_t h) {
   const uint32_t mantissa = h & 0x3ffu;
   uint32_t bits;
   if (exponent == 0x1f) {
-    bits = sign | 0x7f800000u | (mantissa << 13);  // inf / NaN (payload kept)
+    // inf, or NaN made quiet with its payload kept (as vcvtph2ps does)
+    bits = sign | 0x7f800000u | (mantissa << 13) | (mantissa != 0 ? 0x400000u : 0u);
   } else if (exponent != 0) {
     bits = sign | ((exponent + 112) << 23) | (mantissa << 13);  // 112 = 127 - 15
   } else if (mantissa == 0) {

@@ -1,0 +1,68 @@
+// Shared access to reference/quants.gguf (llama.cpp's own quantization
+// outputs) for the backend tests.
+#pragma once
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "common/fixtures.h"
+#include "core/dtype.h"
+#include "gguf/gguf.h"
+
+namespace hearth::test {
+
+class QuantFixture {
+ public:
+  static const QuantFixture& get() {
+    static const QuantFixture instance;  // read-only test data, opened once
+    return instance;
+  }
+
+  bool available() const { return file_ != nullptr; }
+  int64_t n_per_row() const { return n_per_row_; }
+  int64_t n_rows() const { return n_rows_; }
+  const std::vector<std::string>& types() const { return types_; }
+
+  const gguf::TensorInfo& tensor(const std::string& name) const { return file_->tensor(name); }
+  bool has(const std::string& name) const { return file_->find_tensor(name) != nullptr; }
+
+  std::vector<float> floats(const std::string& name) const {
+    const gguf::TensorInfo& t = tensor(name);
+    EXPECT_EQ(t.type, DType::F32) << name;
+    std::vector<float> out(t.n_bytes / sizeof(float));
+    std::memcpy(out.data(), t.data, t.n_bytes);
+    return out;
+  }
+  std::vector<uint8_t> bytes(const std::string& name) const {
+    const gguf::TensorInfo& t = tensor(name);
+    return {t.data, t.data + t.n_bytes};
+  }
+
+ private:
+  QuantFixture() {
+    const auto path = fixture("reference/quants.gguf");
+    if (path.empty()) return;
+    file_ = std::make_unique<gguf::File>(gguf::File::open(path.string()));
+    const auto& meta = file_->metadata();
+    n_per_row_ = meta.get_int("quants.n_per_row");
+    n_rows_ = meta.get_int("quants.n_rows");
+    types_ = meta.at("quants.types").strings("quants.types");
+  }
+
+  std::unique_ptr<gguf::File> file_;
+  int64_t n_per_row_ = 0;
+  int64_t n_rows_ = 0;
+  std::vector<std::string> types_;
+};
+
+inline DType parse_type(const std::string& name) {
+  auto type = dtype_from_name(name);
+  if (!type) throw std::runtime_error("unknown type " + name);
+  return *type;
+}
+
+}  // namespace hearth::test
