@@ -1,0 +1,10 @@
+// AVX-512 F/BW/VL kernels without VNNI (compiled with those flags; see
+// src/CMakeLists.txt): the shared x86 kernels built for this ISA (EVEX
+// encodings, 32 vector registers).
+#include "backend/cpu/x86_kernels.inc"
+
+namespace hearth::cpu::detail {
+
+void install_avx512(const KernelSlots& slots) { install_x86_kernels(slots); }
+
+}  // namespace hearth::cpu::detail

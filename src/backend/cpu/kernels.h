@@ -1,0 +1,62 @@
+// CPU kernels chosen once at startup from CPUID: AVX-512 (F/BW/VL, with VNNI
+// where present), AVX2 (+FMA, F16C), or the portable reference kernels. One
+// binary runs on any x86-64: each ISA's kernels live in their own source file
+// compiled with that ISA's flags, and nothing calls them unless the CPU
+// reported the features. The table is a value the caller owns (no globals).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/dtype.h"
+
+namespace hearth::cpu {
+
+struct CpuFeatures {
+  bool avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512vnni = false, avx512bf16 = false;
+  bool avx_vnni = false;
+  // "avx2 fma f16c avx512f ..." (the features present, space-separated).
+  std::string describe() const;
+  bool has_avx2_set() const { return avx2 && fma && f16c; }
+  bool has_avx512_set() const { return has_avx2_set() && avx512f && avx512bw && avx512vl; }
+};
+
+// What this CPU (and OS, for the wide registers) supports.
+CpuFeatures detect_cpu_features();
+
+struct Kernels {
+  // Dot product of a weight row (n elements, n a multiple of the weight
+  // type's block size) with an activation row already in vec_dot_type.
+  using VecDotFn = float (*)(int64_t n, const void* weight_row, const void* act_row);
+  // Up to kMaxRows weight rows (row_stride bytes apart) against one
+  // activation row: out[r] = vec_dot(n, rows + r * row_stride, act). Reads
+  // the activation once for all rows (the GEMV/GEMM inner loop).
+  using VecDotRowsFn = void (*)(int64_t n, int n_rows, const void* rows, size_t row_stride,
+                                const void* act_row, float* out);
+  using QuantizeFn = void (*)(const float* src, void* dst, int64_t n);
+  using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
+  static constexpr int kMaxRows = 4;
+
+  VecDotFn vec_dot[hearth::kDTypeIdLimit] = {};        // by weight type id; null if unsupported
+  VecDotRowsFn vec_dot_rows[hearth::kDTypeIdLimit] = {};  // same types as vec_dot
+  QuantizeFn quantize_act[hearth::kDTypeIdLimit] = {};  // by ACTIVATION type id
+  DequantizeFn dequantize[hearth::kDTypeIdLimit] = {};  // by type id
+  hearth::DType act_type[hearth::kDTypeIdLimit] = {};  // vec_dot_type of each weight type
+  std::string isa;  // "avx512-vnni", "avx512", "avx2", "scalar"
+
+  VecDotFn vec_dot_for(hearth::DType t) const { return vec_dot[uint32_t(t)]; }
+  VecDotRowsFn vec_dot_rows_for(hearth::DType t) const { return vec_dot_rows[uint32_t(t)]; }
+  QuantizeFn quantize_act_for(hearth::DType act) const { return quantize_act[uint32_t(act)]; }
+  DequantizeFn dequantize_for(hearth::DType t) const { return dequantize[uint32_t(t)]; }
+  hearth::DType vec_dot_type(hearth::DType t) const { return act_type[uint32_t(t)]; }
+};
+
+// The best kernels the features allow.
+Kernels select_kernels(const CpuFeatures& features);
+// A named ISA ("scalar", "avx2", "avx512"; "avx512" uses VNNI when present),
+// for tests and benchmarks. Throws hearth::Error if this CPU lacks it.
+Kernels select_kernels_for(std::string_view isa);
+
+}  // namespace hearth::cpu

@@ -1,0 +1,244 @@
+// Op parity: every kernel of every ISA this CPU runs (scalar, avx2, avx512)
+// against the reference kernels (which ref_quants_test checks against
+// llama.cpp), on random data from fixed seeds and odd block counts; plus the
+// selected kernels against quants.gguf directly.
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "backend/cpu/kernels.h"
+#include "backend/ref/quants.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "quant_fixture.h"
+
+namespace hearth {
+namespace {
+
+const std::vector<DType> kWeightTypes = {
+    DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+    DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
+    DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
+const std::vector<DType> kActTypes = {DType::Q8_0, DType::Q8_1, DType::Q8_K,
+                                      DType::F16,  DType::BF16, DType::F32};
+const std::vector<int64_t> kBlockCounts = {1, 3, 7, 33};
+
+// The ISAs this CPU can run.
+std::vector<std::string> runnable_isas() {
+  const cpu::CpuFeatures f = cpu::detect_cpu_features();
+  std::vector<std::string> out = {"scalar"};
+  if (f.has_avx2_set()) out.push_back("avx2");
+  if (f.has_avx512_set()) out.push_back("avx512");
+  return out;
+}
+
+// Gaussian values with a per-block scale spread over 1e-3..1e2 and a few
+// outliers, like real weights and activations.
+std::vector<float> random_row(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  std::vector<float> row(static_cast<size_t>(n));
+  float scale = 1.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    if (i % 32 == 0) scale = std::pow(10.0f, uniform(rng) * 5.0f - 3.0f);
+    float v = normal(rng) * scale;
+    if (uniform(rng) < 0.02f) v *= 20.0f;
+    row[size_t(i)] = v;
+  }
+  return row;
+}
+
+std::vector<uint8_t> quantized(DType type, const std::vector<float>& row) {
+  std::vector<uint8_t> out(row_bytes(type, row.size()));
+  ref::quantize_row(type, row.data(), out.data(), int64_t(row.size()));
+  return out;
+}
+
+std::vector<uint8_t> act_quantized(DType act_type, const std::vector<float>& row) {
+  std::vector<uint8_t> out(row_bytes(act_type, row.size()));
+  ref::quantize_activation(act_type, row.data(), out.data(), int64_t(row.size()));
+  return out;
+}
+
+// sum |w_i * a_i| of the dequantized operands: the scale of float rounding.
+double magnitude(DType weight_type, const std::vector<uint8_t>& w, DType act_type,
+                 const std::vector<uint8_t>& a, int64_t n) {
+  std::vector<float> wf(static_cast<size_t>(n)), af(static_cast<size_t>(n));
+  ref::dequantize_row(weight_type, w.data(), wf.data(), n);
+  ref::dequantize_row(act_type, a.data(), af.data(), n);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += std::fabs(double(wf[i]) * af[i]);
+  return sum;
+}
+
+// Integer block sums are exact in every kernel; only float accumulation
+// order differs (a few ulps per block / per 8-lane partial sum).
+constexpr double kRelTolerance = 1e-5;
+
+class CpuKernels : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CpuKernels, TableIsComplete) {
+  const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  for (DType type : kWeightTypes) {
+    EXPECT_NE(k.vec_dot_for(type), nullptr) << dtype_name(type);
+    EXPECT_NE(k.vec_dot_rows_for(type), nullptr) << dtype_name(type);
+    EXPECT_NE(k.dequantize_for(type), nullptr) << dtype_name(type);
+    EXPECT_EQ(k.vec_dot_type(type), ref::vec_dot_type(type)) << dtype_name(type);
+  }
+  for (DType act : kActTypes) EXPECT_NE(k.quantize_act_for(act), nullptr) << dtype_name(act);
+}
+
+TEST_P(CpuKernels, VecDotMatchesReference) {
+  const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  uint32_t seed = 100;
+  for (DType type : kWeightTypes) {
+    const DType act_type = ref::vec_dot_type(type);
+    const int64_t block = std::max<int64_t>(dtype_info(type).block_size, dtype_info(act_type).block_size);
+    for (int64_t blocks : kBlockCounts) {
+      // Float types have block size 1: use 32-element units with an odd tail.
+      const int64_t n = dtype_info(type).block_size == 1 ? blocks * 32 + 5 : blocks * block;
+      const auto w = quantized(type, random_row(n, ++seed));
+      const auto a = act_quantized(act_type, random_row(n, ++seed));
+      const float want = ref::vec_dot(type, n, w.data(), a.data());
+      const float got = k.vec_dot_for(type)(n, w.data(), a.data());
+      const double tol = kRelTolerance * magnitude(type, w, act_type, a, n) + 1e-30;
+      EXPECT_NEAR(got, want, tol) << dtype_name(type) << " n=" << n;
+    }
+  }
+}
+
+TEST_P(CpuKernels, VecDotRowsMatchesReference) {
+  const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  uint32_t seed = 500;
+  for (DType type : kWeightTypes) {
+    const DType act_type = ref::vec_dot_type(type);
+    const int64_t n = dtype_info(type).block_size == 1 ? 7 * 32 + 3 : 3 * int64_t(dtype_info(type).block_size) * (dtype_info(act_type).block_size == 256 && dtype_info(type).block_size == 32 ? 8 : 1);
+    const auto a = act_quantized(act_type, random_row(n, ++seed));
+    for (int n_rows = 1; n_rows <= 7; ++n_rows) {
+      // Rows padded apart (stride > row size) to check the stride is honoured.
+      const size_t row_size = row_bytes(type, uint64_t(n)), stride = row_size + 64;
+      std::vector<uint8_t> rows(stride * size_t(n_rows), 0xCD);
+      std::vector<std::vector<uint8_t>> each;
+      for (int r = 0; r < n_rows; ++r) {
+        each.push_back(quantized(type, random_row(n, ++seed)));
+        std::memcpy(rows.data() + size_t(r) * stride, each.back().data(), row_size);
+      }
+      std::vector<float> out(size_t(n_rows) + 1, -7.0f);
+      k.vec_dot_rows_for(type)(n, n_rows, rows.data(), stride, a.data(), out.data());
+      EXPECT_EQ(out[size_t(n_rows)], -7.0f) << "wrote past n_rows";
+      for (int r = 0; r < n_rows; ++r) {
+        const float want = ref::vec_dot(type, n, each[size_t(r)].data(), a.data());
+        const double tol = kRelTolerance * magnitude(type, each[size_t(r)], act_type, a, n) + 1e-30;
+        EXPECT_NEAR(out[size_t(r)], want, tol) << dtype_name(type) << " rows=" << n_rows << " r=" << r;
+      }
+    }
+  }
+}
+
+// Rows whose products hit exact halfway cases (x * 127/amax = k + 0.5) and
+// zero blocks, where rounding and the zero-scale paths are decided.
+std::vector<float> rounding_edge_row(int64_t n) {
+  std::vector<float> row(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t block = i / 32;
+    if (block % 4 == 3) {
+      row[size_t(i)] = 0.0f;  // all-zero block
+    } else if (i % 32 == 0) {
+      row[size_t(i)] = (block % 2 ? -127.0f : 127.0f);  // amax 127: multiplier exactly 1
+    } else {
+      row[size_t(i)] = float((i * 37) % 250 - 125) + 0.5f;  // exact halves
+    }
+  }
+  return row;
+}
+
+TEST_P(CpuKernels, ActivationQuantizationIsBitExact) {
+  const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  uint32_t seed = 900;
+  for (DType act : kActTypes) {
+    const int64_t block = dtype_info(act).block_size;
+    for (int64_t blocks : kBlockCounts) {
+      const int64_t n = block == 1 ? blocks * 32 + 7 : blocks * std::max<int64_t>(block, 32);
+      for (const auto& row : {random_row(n, ++seed), rounding_edge_row(n)}) {
+        const auto want = act_quantized(act, row);
+        std::vector<uint8_t> got(want.size(), 0xEE);
+        k.quantize_act_for(act)(row.data(), got.data(), n);
+        EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size()), 0)
+            << dtype_name(act) << " n=" << n;
+      }
+    }
+  }
+}
+
+TEST_P(CpuKernels, DequantizeIsBitExact) {
+  const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  uint32_t seed = 1300;
+  for (DType type : kWeightTypes) {
+    const int64_t n = 7 * int64_t(std::max<uint32_t>(dtype_info(type).block_size, 32)) + (dtype_info(type).block_size == 1 ? 3 : 0);
+    const auto w = quantized(type, random_row(n, ++seed));
+    std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n), -1.0f);
+    ref::dequantize_row(type, w.data(), want.data(), n);
+    k.dequantize_for(type)(w.data(), got.data(), n);
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), size_t(n) * sizeof(float)), 0) << dtype_name(type);
+  }
+}
+
+// The kernels each ISA would run in production, straight against llama.cpp.
+TEST_P(CpuKernels, MatchLlamaCppFixture) {
+  const test::QuantFixture& f = test::QuantFixture::get();
+  ASSERT_TRUE(f.available());
+  const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  const auto act = f.floats("act");
+  const int64_t n = f.n_per_row();
+  for (const std::string& name : f.types()) {
+    const DType type = test::parse_type(name);
+    const DType act_type = k.vec_dot_type(type);
+    const gguf::TensorInfo& want_act = f.tensor("act_q." + name);
+    std::vector<uint8_t> act_q(want_act.n_bytes);
+    k.quantize_act_for(act_type)(act.data(), act_q.data(), n);
+    EXPECT_EQ(std::memcmp(act_q.data(), want_act.data, act_q.size()), 0) << name;
+    const auto weights = f.bytes("q." + name);
+    const auto deq = f.floats("deq." + name);
+    const auto want = f.floats("vecdot." + name);
+    const size_t row_size = row_bytes(type, uint64_t(n));
+    for (int64_t r = 0; r < f.n_rows(); ++r) {
+      const float got = k.vec_dot_for(type)(n, weights.data() + size_t(r) * row_size, act_q.data());
+      double mag = 0;
+      for (int64_t i = 0; i < n; ++i) mag += std::fabs(double(deq[size_t(r * n + i)]) * act[size_t(i)]);
+      EXPECT_NEAR(got, want[size_t(r)], 1e-6 * mag + 1e-30) << name << " row " << r;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, CpuKernels, ::testing::ValuesIn(runnable_isas()),
+                         [](const auto& info) { return info.param; });
+
+TEST(CpuSelection, BestKernelsFollowTheFeatures) {
+  const cpu::CpuFeatures f = cpu::detect_cpu_features();
+  const cpu::Kernels k = cpu::select_kernels(f);
+  if (f.has_avx512_set()) {
+    EXPECT_EQ(k.isa, f.avx512vnni ? "avx512-vnni" : "avx512");
+  } else if (f.has_avx2_set()) {
+    EXPECT_EQ(k.isa, "avx2");
+  } else {
+    EXPECT_EQ(k.isa, "scalar");
+  }
+  EXPECT_FALSE(f.describe().empty());
+  // A CPU without features gets the portable kernels.
+  EXPECT_EQ(cpu::select_kernels(cpu::CpuFeatures{}).isa, "scalar");
+}
+
+TEST(CpuSelection, RefusesUnknownOrMissingIsa) {
+  EXPECT_THROW(cpu::select_kernels_for("sse9"), Error);
+  const cpu::CpuFeatures f = cpu::detect_cpu_features();
+  if (!f.has_avx512_set()) EXPECT_THROW(cpu::select_kernels_for("avx512"), Error);
+  if (!f.has_avx2_set()) EXPECT_THROW(cpu::select_kernels_for("avx2"), Error);
+}
+
+}  // namespace
+}  // namespace hearth
