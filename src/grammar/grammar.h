@@ -1,0 +1,183 @@
+// Grammar-constrained decoding: a GBNF-dialect grammar (docs/grammar.md),
+// compiled to a byte-level automaton, and a per-request Matcher that says
+// which vocabulary tokens may come next.
+//
+// Why bytes: a token may end in the middle of a UTF-8 sequence, and byte
+// tokens (<0x80>) exist. The compiler turns every character class over code
+// points into alternatives of byte ranges, so the matcher never decodes UTF-8
+// and a partial sequence is just an ordinary intermediate state.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace hearth::grammar {
+
+// One step of a compiled alternative. Alternatives are stored back to back in
+// one array, each closed by an End element.
+struct Element {
+  enum class Kind : uint8_t { End, Bytes, Rule };
+  Kind kind = Kind::End;
+  int32_t value = 0;  // Bytes: index of a byte set; Rule: rule id
+};
+
+// A set of bytes as a 256-bit bitmap.
+struct ByteSet {
+  std::array<uint64_t, 4> words{};
+  bool has(uint8_t b) const { return (words[b >> 6] >> (b & 63)) & 1; }
+  void add(uint8_t b) { words[b >> 6] |= uint64_t(1) << (b & 63); }
+  void add_range(uint8_t first, uint8_t last) {
+    for (unsigned b = first; b <= last; ++b) add(uint8_t(b));
+  }
+  bool operator==(const ByteSet&) const = default;
+};
+
+class Grammar {
+ public:
+  // Parses GBNF text; throws hearth::Error with line and column on bad input,
+  // on a reference to an undefined rule, on a missing root, and on
+  // left recursion (which a top-down matcher cannot run).
+  static Grammar parse(std::string_view gbnf, std::string_view root = "root");
+
+  int32_t root_rule() const { return root_; }
+  size_t rule_count() const { return rule_names_.size(); }
+  const std::string& rule_name(int32_t rule) const { return rule_names_[size_t(rule)]; }
+  const std::vector<int32_t>& alternatives(int32_t rule) const { return rule_alternatives_[size_t(rule)]; }
+  const Element& element(int32_t position) const { return elements_[size_t(position)]; }
+  const ByteSet& byte_set(int32_t index) const { return byte_sets_[size_t(index)]; }
+  size_t element_count() const { return elements_.size(); }
+  // The text it was parsed from (for logs and debugging).
+  const std::string& source() const { return source_; }
+
+ private:
+  friend class GrammarCompiler;
+  Grammar() = default;
+
+  std::vector<Element> elements_;
+  std::vector<ByteSet> byte_sets_;
+  std::vector<std::vector<int32_t>> rule_alternatives_;  // start positions in elements_
+  std::vector<std::string> rule_names_;
+  int32_t root_ = 0;
+  std::string source_;
+};
+
+// JSON Schema -> grammar (json_schema.cpp; keywords and whitespace policy in
+// docs/grammar.md). strict: additionalProperties defaults to false.
+// Throws hearth::Error naming the first unsupported keyword.
+Grammar grammar_from_json_schema(const nlohmann::json& schema, bool strict = true);
+// Any JSON object (OpenAI's response_format {"type": "json_object"}).
+Grammar grammar_for_json_object();
+
+// A vocabulary as the matcher sees it: each token's raw bytes, arranged in a
+// prefix trie once so that a mask costs one walk over shared prefixes, not a
+// scan of every token. Tokens with empty bytes (control tokens) are never
+// allowed, except end-of-generation ids, which are allowed exactly when the
+// grammar accepts.
+class Vocabulary {
+ public:
+  Vocabulary(std::vector<std::string> token_bytes, std::vector<int32_t> eog_ids);
+
+  size_t size() const { return token_bytes_.size(); }
+  const std::string& token_bytes(int32_t id) const { return token_bytes_[size_t(id)]; }
+  bool is_eog(int32_t id) const { return id >= 0 && size_t(id) < is_eog_.size() && is_eog_[size_t(id)]; }
+  const std::vector<int32_t>& eog_ids() const { return eog_ids_; }
+
+  // The trie in depth-first order: node i has byte node_byte[i] at depth
+  // node_depth[i] (1-based); its subtree ends just before node_subtree_end[i].
+  // Tokens ending at node i are node_tokens[node_token_begin[i] ..
+  // node_token_begin[i + 1]).
+  size_t node_count() const { return node_byte_.size(); }
+  const std::vector<uint8_t>& node_byte() const { return node_byte_; }
+  const std::vector<uint16_t>& node_depth() const { return node_depth_; }
+  const std::vector<int32_t>& node_subtree_end() const { return node_subtree_end_; }
+  const std::vector<int32_t>& node_token_begin() const { return node_token_begin_; }
+  const std::vector<int32_t>& node_tokens() const { return node_tokens_; }
+  size_t max_depth() const { return max_depth_; }
+
+ private:
+  std::vector<std::string> token_bytes_;
+  std::vector<int32_t> eog_ids_;
+  std::vector<uint8_t> is_eog_;
+  std::vector<uint8_t> node_byte_;
+  std::vector<uint16_t> node_depth_;
+  std::vector<int32_t> node_subtree_end_;
+  std::vector<int32_t> node_token_begin_;
+  std::vector<int32_t> node_tokens_;
+  size_t max_depth_ = 0;
+};
+
+// Per-request matching state. Internally the grammar runs as a lazily built
+// DFA: a state is a set of parse stacks, and each (state, byte) transition is
+// computed once and then looked up, so a mask is one pass over the trie with a
+// table lookup per node. Not thread-safe: one Matcher per request.
+class Matcher {
+ public:
+  Matcher(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const Vocabulary> vocabulary);
+
+  // allowed[id] = 1 when token id may come next, else 0, for every token.
+  void fill_mask(std::vector<uint8_t>& allowed) const;
+  // Advances over a token; false (and no change) when it is not allowed.
+  // An end-of-generation token is allowed only when the grammar accepts.
+  bool accept_token(int32_t id);
+  // Advances over raw bytes; false (and no change) if they do not fit.
+  bool accept_bytes(std::string_view bytes);
+  // The bytes so far form a complete sentence of the grammar.
+  bool is_accepting() const;
+  // Nothing more can follow: the only way on is end of generation.
+  bool is_finished() const;
+  // Back to the start (same grammar and vocabulary; caches kept).
+  void reset();
+
+  const Grammar& grammar() const { return *grammar_; }
+  const Vocabulary& vocabulary() const { return *vocabulary_; }
+  // Size of the lazily built automaton, for diagnostics and benchmarks.
+  size_t dfa_state_count() const { return state_accepting_.size(); }
+
+ private:
+  static constexpr int32_t kDead = 0;        // the state with no stacks
+  static constexpr int32_t kUnknown = -1;    // transition not computed yet
+  static constexpr int32_t kBottom = 0;      // stack node: empty stack (accepted)
+  static constexpr size_t kMaxStates = 1 << 15;
+
+  struct StackNode {
+    int32_t position;  // element to match (top) or to continue at (below)
+    int32_t parent;    // node below, kBottom at the bottom
+  };
+
+  int32_t initial_state() const;
+  int32_t step(int32_t state, uint8_t byte) const;
+  int32_t compute_step(int32_t state, uint8_t byte) const;
+  void expand(int32_t position, int32_t parent, std::vector<int32_t>& tops) const;
+  int32_t intern_node(int32_t position, int32_t parent) const;
+  int32_t intern_state(std::vector<int32_t>& tops) const;
+  int32_t advance(int32_t state, std::string_view bytes) const;
+  void trim_cache_if_full();
+  void clear_cache();  // drops the automaton and goes back to the start
+
+  std::shared_ptr<const Grammar> grammar_;
+  std::shared_ptr<const Vocabulary> vocabulary_;
+  int32_t state_ = kDead;
+
+  // The lazily built automaton. mutable: filling it in is a cache, invisible
+  // to callers of the const methods.
+  mutable std::vector<StackNode> nodes_;
+  mutable std::unordered_map<uint64_t, int32_t> node_index_;
+  mutable std::vector<int32_t> state_tops_;          // every state's stack tops, back to back
+  mutable std::vector<uint32_t> state_tops_begin_;   // per state, plus one past the end
+  mutable std::vector<uint8_t> state_accepting_;
+  mutable std::unordered_map<std::string, int32_t> state_index_;
+  mutable std::vector<int32_t> transitions_;         // state * 256 + byte
+  // Scratch reused across calls so the mask path does not allocate.
+  mutable std::vector<int32_t> scratch_tops_;
+  mutable std::vector<int32_t> depth_state_;
+  mutable std::string scratch_key_;
+};
+
+}  // namespace hearth::grammar

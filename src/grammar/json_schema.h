@@ -1,0 +1,21 @@
+// JSON Schema -> GBNF. The supported keywords, the whitespace policy and the
+// order of object members are documented in docs/grammar.md.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "grammar/grammar.h"
+
+namespace hearth::grammar {
+
+// The grammar text for a schema, rooted at "root". strict: objects take no
+// members beyond "properties" unless "additionalProperties" says otherwise.
+// Throws hearth::Error naming the first keyword it cannot enforce exactly.
+std::string json_schema_to_gbnf(const nlohmann::json& schema, bool strict = true);
+
+// The grammar text for any JSON object.
+std::string json_object_gbnf();
+
+}  // namespace hearth::grammar

@@ -1,0 +1,199 @@
+// The matcher runs the grammar as a lazily built DFA over bytes. A DFA state
+// is a set of parse stacks; stacks are persistent linked lists of interned
+// nodes, so equal stacks are equal node ids and a state is a sorted id list.
+// Each (state, byte) transition is computed once; after that a mask is one
+// forward pass over the vocabulary trie with one table lookup per trie node,
+// skipping every subtree whose prefix the grammar already rejects.
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "grammar/grammar.h"
+
+namespace hearth::grammar {
+
+Matcher::Matcher(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const Vocabulary> vocabulary)
+    : grammar_(std::move(grammar)), vocabulary_(std::move(vocabulary)) {
+  if (!grammar_ || !vocabulary_) fail("grammar matcher needs a grammar and a vocabulary");
+  clear_cache();
+}
+
+void Matcher::reset() { state_ = initial_state(); }
+
+void Matcher::clear_cache() {
+  nodes_.clear();
+  node_index_.clear();
+  state_tops_.clear();
+  state_tops_begin_.assign(1, 0);
+  state_accepting_.clear();
+  state_index_.clear();
+  transitions_.clear();
+  nodes_.push_back(StackNode{-1, -1});  // kBottom
+  scratch_tops_.clear();
+  const int32_t dead = intern_state(scratch_tops_);
+  (void)dead;  // always kDead: the first state interned
+  state_ = initial_state();
+  depth_state_.assign(vocabulary_->max_depth() + 1, kDead);
+}
+
+int32_t Matcher::initial_state() const {
+  std::vector<int32_t> tops;
+  for (int32_t start : grammar_->alternatives(grammar_->root_rule())) expand(start, kBottom, tops);
+  return intern_state(tops);
+}
+
+int32_t Matcher::intern_node(int32_t position, int32_t parent) const {
+  const uint64_t key = (uint64_t(uint32_t(position)) << 32) | uint32_t(parent);
+  auto [it, inserted] = node_index_.emplace(key, int32_t(nodes_.size()));
+  if (inserted) nodes_.push_back(StackNode{position, parent});
+  return it->second;
+}
+
+// Pushes the tops of every stack that can start at `position` with `parent`
+// below it: rule references open their alternatives, the end of an
+// alternative returns to the parent, and a byte step is a stack top.
+void Matcher::expand(int32_t position, int32_t parent, std::vector<int32_t>& tops) const {
+  const Element element = grammar_->element(position);
+  switch (element.kind) {
+    case Element::Kind::End: {
+      if (parent == kBottom) {
+        tops.push_back(kBottom);
+        return;
+      }
+      const StackNode below = nodes_[size_t(parent)];
+      expand(below.position, below.parent, tops);
+      return;
+    }
+    case Element::Kind::Bytes:
+      tops.push_back(intern_node(position, parent));
+      return;
+    case Element::Kind::Rule: {
+      // A reference in tail position needs no return node: this keeps
+      // right-recursive repetition from growing the stack.
+      const int32_t next = position + 1;
+      const int32_t continuation =
+          grammar_->element(next).kind == Element::Kind::End ? parent : intern_node(next, parent);
+      for (int32_t start : grammar_->alternatives(element.value)) expand(start, continuation, tops);
+      return;
+    }
+  }
+}
+
+int32_t Matcher::intern_state(std::vector<int32_t>& tops) const {
+  std::sort(tops.begin(), tops.end());
+  tops.erase(std::unique(tops.begin(), tops.end()), tops.end());
+  scratch_key_.assign(reinterpret_cast<const char*>(tops.data()), tops.size() * sizeof(int32_t));
+  auto it = state_index_.find(scratch_key_);
+  if (it != state_index_.end()) return it->second;
+  const auto id = int32_t(state_accepting_.size());
+  state_index_.emplace(scratch_key_, id);
+  state_tops_.insert(state_tops_.end(), tops.begin(), tops.end());
+  state_tops_begin_.push_back(uint32_t(state_tops_.size()));
+  state_accepting_.push_back(!tops.empty() && tops[0] == kBottom);
+  transitions_.resize(transitions_.size() + 256, kUnknown);
+  return id;
+}
+
+int32_t Matcher::compute_step(int32_t state, uint8_t byte) const {
+  scratch_tops_.clear();
+  for (uint32_t i = state_tops_begin_[size_t(state)]; i < state_tops_begin_[size_t(state) + 1]; ++i) {
+    const int32_t top = state_tops_[i];
+    if (top == kBottom) continue;  // an accepted parse takes no more bytes
+    const StackNode node = nodes_[size_t(top)];
+    const Element element = grammar_->element(node.position);
+    if (grammar_->byte_set(element.value).has(byte)) expand(node.position + 1, node.parent, scratch_tops_);
+  }
+  const int32_t next = intern_state(scratch_tops_);
+  transitions_[size_t(state) * 256 + byte] = next;
+  return next;
+}
+
+int32_t Matcher::step(int32_t state, uint8_t byte) const {
+  const int32_t next = transitions_[size_t(state) * 256 + byte];
+  return next != kUnknown ? next : compute_step(state, byte);
+}
+
+int32_t Matcher::advance(int32_t state, std::string_view bytes) const {
+  for (char c : bytes) {
+    state = step(state, uint8_t(c));
+    if (state == kDead) return kDead;
+  }
+  return state;
+}
+
+// The automaton only grows; past a bound, start it afresh from the current
+// state's stacks (copied out as position lists, then interned again).
+void Matcher::trim_cache_if_full() {
+  if (state_accepting_.size() < kMaxStates) return;
+  std::vector<std::vector<int32_t>> stacks;
+  for (uint32_t i = state_tops_begin_[size_t(state_)]; i < state_tops_begin_[size_t(state_) + 1]; ++i) {
+    std::vector<int32_t> positions;
+    for (int32_t n = state_tops_[i]; n != kBottom; n = nodes_[size_t(n)].parent)
+      positions.push_back(nodes_[size_t(n)].position);
+    stacks.push_back(std::move(positions));
+  }
+  clear_cache();
+  std::vector<int32_t> tops;
+  for (const std::vector<int32_t>& positions : stacks) {
+    int32_t node = kBottom;
+    for (auto it = positions.rbegin(); it != positions.rend(); ++it) node = intern_node(*it, node);
+    tops.push_back(node);
+  }
+  state_ = intern_state(tops);
+}
+
+void Matcher::fill_mask(std::vector<uint8_t>& allowed) const {
+  const Vocabulary& vocab = *vocabulary_;
+  allowed.assign(vocab.size(), 0);
+  if (state_accepting_[size_t(state_)])
+    for (int32_t id : vocab.eog_ids()) allowed[size_t(id)] = 1;
+  if (state_ == kDead) return;
+
+  const uint8_t* node_byte = vocab.node_byte().data();
+  const uint16_t* node_depth = vocab.node_depth().data();
+  const int32_t* subtree_end = vocab.node_subtree_end().data();
+  const int32_t* token_begin = vocab.node_token_begin().data();
+  const int32_t* tokens = vocab.node_tokens().data();
+  int32_t* depth_state = depth_state_.data();
+  uint8_t* out = allowed.data();
+  depth_state[0] = state_;
+  const auto n_nodes = int32_t(vocab.node_count());
+  for (int32_t i = 0; i < n_nodes;) {
+    const int32_t parent_state = depth_state[node_depth[i] - 1];
+    const uint8_t byte = node_byte[i];
+    int32_t state = transitions_[size_t(parent_state) * 256 + byte];
+    if (state == kUnknown) state = compute_step(parent_state, byte);
+    if (state == kDead) {
+      i = subtree_end[i];
+      continue;
+    }
+    depth_state[node_depth[i]] = state;
+    for (int32_t t = token_begin[i]; t < token_begin[i + 1]; ++t) out[tokens[t]] = 1;
+    ++i;
+  }
+}
+
+bool Matcher::accept_bytes(std::string_view bytes) {
+  trim_cache_if_full();
+  const int32_t next = advance(state_, bytes);
+  if (next == kDead) return false;
+  state_ = next;
+  return true;
+}
+
+bool Matcher::accept_token(int32_t id) {
+  if (id < 0 || size_t(id) >= vocabulary_->size()) return false;
+  if (vocabulary_->is_eog(id)) return is_accepting();
+  const std::string& bytes = vocabulary_->token_bytes(id);
+  if (bytes.empty()) return false;
+  return accept_bytes(bytes);
+}
+
+bool Matcher::is_accepting() const { return state_accepting_[size_t(state_)] != 0; }
+
+bool Matcher::is_finished() const {
+  const uint32_t begin = state_tops_begin_[size_t(state_)], end = state_tops_begin_[size_t(state_) + 1];
+  return end - begin == 1 && state_tops_[begin] == kBottom;
+}
+
+}  // namespace hearth::grammar
