@@ -1,0 +1,268 @@
+#include "chat/jinja/pystr.h"
+
+#include <algorithm>
+
+namespace hearth::chat::jinja::pystr {
+
+std::u32string decode(std::string_view s) {
+  std::u32string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    char32_t cp = c;
+    size_t extra = 0;
+    if (c >= 0xF0) {
+      cp = c & 0x07;
+      extra = 3;
+    } else if (c >= 0xE0) {
+      cp = c & 0x0F;
+      extra = 2;
+    } else if (c >= 0xC0) {
+      cp = c & 0x1F;
+      extra = 1;
+    }
+    if (extra > 0 && i + extra >= s.size()) {
+      // Truncated sequence: keep the raw byte as a code point.
+      out.push_back(c);
+      ++i;
+      continue;
+    }
+    for (size_t k = 1; k <= extra; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    out.push_back(cp);
+    i += extra + 1;
+  }
+  return out;
+}
+
+void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(char(cp));
+  } else if (cp < 0x800) {
+    out.push_back(char(0xC0 | (cp >> 6)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(char(0xE0 | (cp >> 12)));
+    out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(char(0xF0 | (cp >> 18)));
+    out.push_back(char(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
+  }
+}
+
+std::string encode(std::u32string_view cps) {
+  std::string out;
+  out.reserve(cps.size());
+  for (char32_t c : cps) append_utf8(out, c);
+  return out;
+}
+
+size_t length(std::string_view s) {
+  size_t n = 0;
+  for (char c : s)
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+bool is_ascii(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+}
+
+bool is_space(char32_t c) {
+  return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F) || c == 0x85 || c == 0xA0 ||
+         c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+         c == 0x205F || c == 0x3000;
+}
+
+bool is_printable(char32_t c) {
+  if (c == ' ') return true;
+  if (c < 0x20 || (c >= 0x7F && c <= 0xA0) || c == 0xAD) return false;
+  if (is_space(c)) return false;
+  if ((c >= 0x200B && c <= 0x200F) || (c >= 0x202A && c <= 0x202E) || (c >= 0x2060 && c <= 0x206F)) return false;
+  if (c == 0x061C || c == 0x180E || c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFB)) return false;
+  if ((c >= 0xD800 && c <= 0xDFFF) || (c >= 0xE000 && c <= 0xF8FF)) return false;
+  if (c >= 0xF0000 || (c >= 0xE0000 && c <= 0xE007F)) return false;
+  return true;
+}
+
+namespace {
+
+bool in_set(char32_t c, const std::u32string& set) { return set.find(c) != std::u32string::npos; }
+
+}  // namespace
+
+std::string strip(std::string_view s, const std::optional<std::string>& chars, bool left, bool right) {
+  if (!chars && is_ascii(s)) {
+    size_t b = 0, e = s.size();
+    auto ws = [](char c) { return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F); };
+    if (left)
+      while (b < e && ws(s[b])) ++b;
+    if (right)
+      while (e > b && ws(s[e - 1])) --e;
+    return std::string(s.substr(b, e - b));
+  }
+  std::u32string cps = decode(s);
+  std::u32string set = chars ? decode(*chars) : std::u32string();
+  auto strip_it = [&](char32_t c) { return chars ? in_set(c, set) : is_space(c); };
+  size_t b = 0, e = cps.size();
+  if (left)
+    while (b < e && strip_it(cps[b])) ++b;
+  if (right)
+    while (e > b && strip_it(cps[e - 1])) --e;
+  return encode(std::u32string_view(cps).substr(b, e - b));
+}
+
+std::vector<std::string> split(std::string_view s, const std::optional<std::string>& sep, int64_t maxsplit) {
+  std::vector<std::string> out;
+  if (sep) {
+    size_t pos = 0;
+    while (maxsplit < 0 || int64_t(out.size()) < maxsplit) {
+      size_t hit = s.find(*sep, pos);
+      if (hit == std::string_view::npos || sep->empty()) break;
+      out.emplace_back(s.substr(pos, hit - pos));
+      pos = hit + sep->size();
+    }
+    out.emplace_back(s.substr(pos));
+    return out;
+  }
+  std::u32string cps = decode(s);
+  size_t i = 0;
+  while (i < cps.size()) {
+    while (i < cps.size() && is_space(cps[i])) ++i;
+    if (i >= cps.size()) break;
+    if (maxsplit >= 0 && int64_t(out.size()) >= maxsplit) {
+      size_t e = cps.size();
+      while (e > i && is_space(cps[e - 1])) --e;
+      out.push_back(encode(std::u32string_view(cps).substr(i, e - i)));
+      return out;
+    }
+    size_t start = i;
+    while (i < cps.size() && !is_space(cps[i])) ++i;
+    out.push_back(encode(std::u32string_view(cps).substr(start, i - start)));
+  }
+  return out;
+}
+
+std::vector<std::string> rsplit(std::string_view s, const std::optional<std::string>& sep, int64_t maxsplit) {
+  if (maxsplit < 0 || !sep || sep->empty()) return split(s, sep, maxsplit);
+  std::vector<std::string> out;
+  size_t end = s.size();
+  while (int64_t(out.size()) < maxsplit) {
+    if (end < sep->size()) break;
+    size_t hit = s.rfind(*sep, end - sep->size());
+    if (hit == std::string_view::npos) break;
+    out.emplace_back(s.substr(hit + sep->size(), end - hit - sep->size()));
+    end = hit;
+  }
+  out.emplace_back(s.substr(0, end));
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> splitlines(std::string_view s) {
+  std::vector<std::string> out;
+  std::u32string cps = decode(s);
+  size_t start = 0, i = 0;
+  while (i < cps.size()) {
+    char32_t c = cps[i];
+    bool brk = c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || (c >= 0x1C && c <= 0x1E) || c == 0x85 ||
+               c == 0x2028 || c == 0x2029;
+    if (!brk) {
+      ++i;
+      continue;
+    }
+    out.push_back(encode(std::u32string_view(cps).substr(start, i - start)));
+    if (c == '\r' && i + 1 < cps.size() && cps[i + 1] == '\n') ++i;
+    ++i;
+    start = i;
+  }
+  if (start < cps.size()) out.push_back(encode(std::u32string_view(cps).substr(start)));
+  return out;
+}
+
+std::string replace(std::string_view s, std::string_view old, std::string_view replacement, int64_t count) {
+  std::string out;
+  if (old.empty()) {
+    // Python inserts the replacement between every code point.
+    std::u32string cps = decode(s);
+    int64_t done = 0;
+    for (size_t i = 0; i <= cps.size(); ++i) {
+      if (count < 0 || done < count) {
+        out += replacement;
+        ++done;
+      }
+      if (i < cps.size()) append_utf8(out, cps[i]);
+    }
+    return out;
+  }
+  size_t pos = 0;
+  int64_t done = 0;
+  while (count < 0 || done < count) {
+    size_t hit = s.find(old, pos);
+    if (hit == std::string_view::npos) break;
+    out.append(s.substr(pos, hit - pos));
+    out.append(replacement);
+    pos = hit + old.size();
+    ++done;
+  }
+  out.append(s.substr(pos));
+  return out;
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'a' && c <= 'z') c = char(c - 32);
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = char(c + 32);
+  return out;
+}
+
+std::string capitalize(std::string_view s) {
+  std::string out = lower(s);
+  if (!out.empty() && out[0] >= 'a' && out[0] <= 'z') out[0] = char(out[0] - 32);
+  return out;
+}
+
+std::string title(std::string_view s) {
+  std::string out(s);
+  bool prev_cased = false;
+  for (char& c : out) {
+    bool is_lower = c >= 'a' && c <= 'z', is_upper = c >= 'A' && c <= 'Z';
+    if (is_lower && !prev_cased) c = char(c - 32);
+    if (is_upper && prev_cased) c = char(c + 32);
+    prev_cased = is_lower || is_upper;
+  }
+  return out;
+}
+
+std::vector<int64_t> slice_indices(int64_t length, std::optional<int64_t> start, std::optional<int64_t> stop,
+                                   std::optional<int64_t> step_opt) {
+  int64_t step = step_opt.value_or(1);
+  std::vector<int64_t> out;
+  if (step == 0) return out;
+  auto clamp = [&](std::optional<int64_t> v, int64_t def, int64_t lo, int64_t hi) {
+    if (!v) return def;
+    int64_t x = *v;
+    if (x < 0) x += length;
+    return std::clamp(x, lo, hi);
+  };
+  if (step > 0) {
+    int64_t b = clamp(start, 0, 0, length), e = clamp(stop, length, 0, length);
+    for (int64_t i = b; i < e; i += step) out.push_back(i);
+  } else {
+    int64_t b = clamp(start, length - 1, -1, length - 1), e = clamp(stop, -1, -1, length - 1);
+    for (int64_t i = b; i > e; i += step) out.push_back(i);
+  }
+  return out;
+}
+
+}  // namespace hearth::chat::jinja::pystr
