@@ -20,6 +20,15 @@ size_t settled_length(std::string_view text, bool cleans_spaces) {
   return space == std::string_view::npos ? text.size() : space;
 }
 
+// Length of the broken sequence at the start of `bytes` (at least 1).
+size_t broken_sequence_length(std::string_view bytes) {
+  const auto lead = static_cast<uint8_t>(bytes[0]);
+  size_t need = lead >= 0xC2 && lead <= 0xDF ? 1 : lead >= 0xE0 && lead <= 0xEF ? 2 : lead >= 0xF0 && lead <= 0xF4 ? 3 : 0;
+  size_t length = 1;
+  while (need-- > 0 && length < bytes.size() && (static_cast<uint8_t>(bytes[length]) & 0xC0) == 0x80) ++length;
+  return length;
+}
+
 // Complete characters of `bytes`, with invalid bytes as U+FFFD; `consumed`
 // says how far it got (an unfinished character at the end is left).
 std::string complete_utf8(std::string_view bytes, bool final_flush, size_t* consumed) {
@@ -32,8 +41,10 @@ std::string complete_utf8(std::string_view bytes, bool final_flush, size_t* cons
     i += valid;
     if (i == bytes.size()) break;
     if (incomplete && !final_flush) break;
-    unicode::append_utf8(out, unicode::kReplacement);  // one invalid byte
-    ++i;
+    // One U+FFFD per maximal broken sequence (a lead byte and the
+    // continuation bytes that still fit it), as the WHATWG decoder does.
+    unicode::append_utf8(out, unicode::kReplacement);
+    i += incomplete ? bytes.size() - i : broken_sequence_length(bytes.substr(i));
   }
   *consumed = i;
   return out;
