@@ -95,5 +95,28 @@ TEST(TemplateFixtures, RendersEveryCaseByteExact) {
   EXPECT_GT(total, 0);
 }
 
+// The cases whose result differs when tools/documents are left undefined
+// (llama.cpp's convention) have their own expected files.
+TEST(TemplateFixtures, ToolsUndefinedVariants) {
+  FixtureSet set = load_fixture_set();
+  ASSERT_FALSE(set.root.empty());
+  int total = 0, passed = 0;
+  for (const auto& c : set.manifest["variant_cases"]) {
+    const std::string name = c["template"];
+    const auto& info = set.manifest["templates"][name];
+    ChatTemplate tmpl(read_text(set.root / info["file"].get<std::string>()), name);
+    Outcome got = render_case(tmpl, inputs_for(set, info, c["conversation"], c["add_generation_prompt"], true));
+    std::string expected = read_text(set.root / c["file"].get<std::string>());
+    bool good = c["outcome"] == "ok" ? (got.ok && got.text == expected) : !got.ok;
+    ++total;
+    if (good)
+      ++passed;
+    else
+      ADD_FAILURE() << c["file"].get<std::string>() << (got.ok ? " rendered" : " failed: " + got.text);
+  }
+  EXPECT_EQ(passed, total);
+  EXPECT_GT(total, 0);
+}
+
 }  // namespace
 }  // namespace hearth::chat

@@ -223,8 +223,11 @@ Flow Interpreter::exec_for(const Stmt& s, std::string& out) {
     entries[8].second = item_at(i + 1);
     entries[9].second = Value(int64_t(1));
     entries[10].second = Value(int64_t(0));
-    assign(s.targets, item);
+    // Each iteration starts from a fresh scope: a {% set %} in the body is
+    // not seen by the next iteration (it reads the outer value again).
+    if (loop_scope->vars.size() > s.targets.size() + 1) loop_scope->vars = Dict();
     loop_scope->vars.set("loop", loop);
+    assign(s.targets, item);
     Flow f = exec(s.body, out);
     if (f == Flow::Break) break;
   }

@@ -1,0 +1,193 @@
+// Engine semantics, case by case. Expected outputs were produced by Python
+// Jinja2 3.1.6 in transformers' environment (ImmutableSandboxedEnvironment,
+// trim_blocks, lstrip_blocks, loopcontrols, json.dumps tojson), with
+// x = {'a': 1, 'b': [1.5, "it's", None, True]} and s = '  Hello, World  '.
+#include <chrono>
+
+#include <gtest/gtest.h>
+
+#include "chat/jinja/template.h"
+
+namespace hearth::chat::jinja {
+namespace {
+
+struct Case {
+  const char* source;
+  const char* expected;  // output, or the error message when is_error
+  bool is_error;
+  bool raised;           // error comes from raise_exception (message must match)
+};
+
+const Case kCases[] = {
+    {R"J({{ x }})J", R"J({'a': 1, 'b': [1.5, "it's", None, True]})J", false, false},
+    {R"J({{ x.b }})J", R"J([1.5, "it's", None, True])J", false, false},
+    {R"J({{ x.b|tojson }})J", R"J([1.5, "it's", null, true])J", false, false},
+    {R"J({{ x|tojson(indent=2) }})J", R"J({
+  "a": 1,
+  "b": [
+    1.5,
+    "it's",
+    null,
+    true
+  ]
+})J", false, false},
+    {R"J({{ [1.0, 2.5e-7, 1e16, 123456789.125, -0.0] }})J", R"J([1.0, 2.5e-07, 1e+16, 123456789.125, -0.0])J", false, false},
+    {R"J({{ s.strip() }}|{{ s.split(',') }}|{{ s.split() }}|{{ s.lstrip() }}|{{ s.rstrip()|length }})J", R"J(Hello, World|['  Hello', ' World  ']|['Hello,', 'World']|Hello, World  |14)J", false, false},
+    {R"J({{ 'a,b,,c'.split(',', 1) }})J", R"J(['a', 'b,,c'])J", false, false},
+    {R"J({{ 'héllo'[1:3] }}{{ 'abc'[::-1] }}{{ [1,2,3,4][-2:] }})J", R"J(élcba[3, 4])J", false, false},
+    {R"J({% set ns = namespace(n=0) %}{% for i in range(5) %}{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }})J", R"J(10)J", false, false},
+    {R"J({% set v = 1 %}{% for i in [1,2] %}{% set v = v + i %}{{ v }}{% endfor %}{{ v }})J", R"J(231)J", false, false},
+    {R"J({% for a in ['x','y','z'] %}{{ loop.index }}{{ loop.previtem }}{{ loop.nextitem }}{{ loop.first }}{{ loop.last }};{% endfor %})J", R"J(1yTrueFalse;2xzFalseFalse;3yFalseTrue;)J", false, false},
+    {R"J({% for i in range(10) if i is odd %}{{ i }}{{ loop.length }}{% if i > 4 %}{% break %}{% endif %}{% endfor %})J", R"J(153555)J", false, false},
+    {R"J({% macro f(n, sep='-') %}{% if n > 0 %}{{ n }}{{ sep }}{{ f(n - 1, sep) }}{% endif %}{% endmacro %}{{ f(3) }}{{ f(2, sep='+') }})J", R"J(3-2-1-2+1+)J", false, false},
+    {R"J(  {% if true %}
+  yes
+  {% endif %}
+end
+)J", R"J(  yes
+end)J", false, false},
+    {R"J(a  {%- if true -%}  b  {%- endif %}  c
+{# comment #}
+d {{- ' e ' -}} f)J", R"J(ab  c
+d e f)J", false, false},
+    {R"J({{ 'hi %s and %d' % ('x', 3) }} {{ '%sr'|format(x) }})J", R"J(hi x and 3 {'a': 1, 'b': [1.5, "it's", None, True]}r)J", false, false},
+    {R"J({{ x.items()|list }}|{{ x|dictsort }}|{{ x.get('zz', 'dflt') }}|{{ x.zz is defined }}|{{ x.zz|default('d') }})J", R"J([('a', 1), ('b', [1.5, "it's", None, True])]|[('a', 1), ('b', [1.5, "it's", None, True])]|dflt|False|d)J", false, false},
+    {R"J({{ [3,1,2]|sort }}{{ ['b','A','a']|unique|list }}{{ [{'n':'a'},{'n':'b'}]|map(attribute='n')|join(',') }}{{ [1,2,3]|select('odd')|list }})J", R"J([1, 2, 3]['b', 'A']a,b[1, 3])J", false, false},
+    {R"J({{ strftime_now('%d %b %Y') }} {{ strftime_now('%B %d, %Y %A %H:%M') }})J", R"J(15 Jan 2026 January 15, 2026 Thursday 10:30)J", false, false},
+    {R"J({{ 'line1\nline2\n\nline4'|indent(2) }}|{{ 'a\nb'|indent(4, true) }})J", R"J(line1
+  line2
+
+  line4|    a
+    b)J", false, false},
+    {R"J({{ none }}{{ true }}{{ 1 / 2 }}{{ 7 // 2 }}{{ -7 // 2 }}{{ -7 % 3 }}{{ 2 ** 10 }}{{ 'ab' * 3 }})J", R"J(NoneTrue0.53-421024ababab)J", false, false},
+    {R"J({{ x.b[1] is string }}{{ x is mapping }}{{ x.b is iterable }}{{ none is none }}{{ undefined_var is iterable }}{{ 0 is false }})J", R"J(TrueTrueTrueTrueTrueFalse)J", false, false},
+    {R"J({{ x.b.append(1) }})J", R"J(access to attribute 'append' of 'list' object is unsafe.)J", true, false},
+    {R"J({{ raise_exception('boom') }})J", R"J(boom)J", true, true},
+    {R"J({{ undefined_var + 1 }})J", R"J('undefined_var' is undefined)J", true, false},
+    {R"J({{ 'a' + 1 }})J", R"J(can only concatenate str (not "int") to str)J", true, false},
+    {R"J({{ {'k': 'don\'t "q"', 'u': 'ü\u200d\t'} }})J", R"J({'k': 'don\'t "q"', 'u': 'ü\u200d\t'})J", false, false},
+    {R"J({{ ('a',) }}{{ (1, 2) }})J", R"J(('a',)(1, 2))J", false, false},
+    {R"J({% set y %}inner {{ 1 + 1 }}{% endset %}[{{ y }}])J", R"J([inner 2])J", false, false},
+    {R"J({% filter upper %}abc{% endfilter %})J", R"J(ABC)J", false, false},
+    {R"J({{ 'Hello World'|replace('o', '0') }}{{ 'abc'|upper }}{{ ' x '|trim }}{{ '42'|int + 1 }}{{ 'x'|first }})J", R"J(Hell0 W0rldABCx43x)J", false, false},
+    {R"J({{ {'a': 'ü'}|tojson }}{{ {'a': 'ü'}|tojson(ensure_ascii=True) }}{{ {'a': [], 'b': {}}|tojson(indent=4) }})J", R"J({"a": "ü"}{"a": "\u00fc"}{
+    "a": [],
+    "b": {}
+})J", false, false},
+    {R"J({{ 'x' if false }}|{{ 'y' if true else 'z' }}|{{ 1 if 0 else 2 }})J", R"J(|y|2)J", false, false},
+    {R"J({% for k, v in x|items %}{{ k }}={{ v }};{% endfor %})J", R"J(a=1;b=[1.5, "it's", None, True];)J", false, false},
+};
+
+Dict test_variables() {
+  Dict x;
+  x.set("a", Value(int64_t(1)));
+  x.set("b", Value::list({Value(1.5), Value("it's"), Value::none(), Value(true)}));
+  Dict vars;
+  vars.set("x", Value::dict(std::move(x)));
+  vars.set("s", Value("  Hello, World  "));
+  return vars;
+}
+
+RenderOptions fixed_clock() {
+  RenderOptions options;
+  options.clock = [] { return DateTime{2026, 1, 15, 10, 30, 0}; };
+  return options;
+}
+
+TEST(Jinja, MatchesPythonJinja2) {
+  Dict vars = test_variables();
+  RenderOptions options = fixed_clock();
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.source);
+    if (!c.is_error) {
+      std::string out;
+      ASSERT_NO_THROW(out = Template(c.source).render(vars, options));
+      EXPECT_EQ(out, c.expected);
+      continue;
+    }
+    try {
+      Template(c.source).render(vars, options);
+      ADD_FAILURE() << "expected an error: " << c.expected;
+    } catch (const TemplateError& e) {
+      EXPECT_EQ(e.kind() == ErrorKind::Raised, c.raised);
+      // Runtime messages follow Python's wording; raise_exception's verbatim.
+      EXPECT_EQ(e.message(), c.expected);
+    }
+  }
+}
+
+TEST(Jinja, SyntaxErrorNamesTemplateAndLine) {
+  try {
+    Template("line one\n{% if x %}\n{{ x + }}\n{% endif %}", "my-template");
+    FAIL() << "expected a syntax error";
+  } catch (const TemplateError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Syntax);
+    EXPECT_EQ(e.line(), 3);
+    EXPECT_NE(std::string(e.what()).find("my-template"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("line 3"), std::string::npos);
+  }
+  EXPECT_THROW(Template("{% for x in y %}no end"), TemplateError);
+  EXPECT_THROW(Template("{% unknowntag %}"), TemplateError);
+}
+
+TEST(Jinja, UnknownFilterFailsOnlyWhenReached) {
+  // Jinja2 reports an unknown filter when the branch runs, not at parse time.
+  Template t("{% if x %}{{ x|from_json }}{% endif %}ok");
+  Dict vars;
+  vars.set("x", Value(false));
+  EXPECT_EQ(t.render(vars), "ok");
+  vars.set("x", Value("{}"));
+  try {
+    t.render(vars);
+    FAIL();
+  } catch (const TemplateError& e) {
+    EXPECT_EQ(e.message(), "No filter named 'from_json' found.");
+  }
+}
+
+double seconds_to_fail(const std::string& source) {
+  auto start = std::chrono::steady_clock::now();
+  try {
+    Template(source).render(Dict{});
+    ADD_FAILURE() << "expected a limit error for " << source;
+  } catch (const TemplateError& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Limit) << e.what();
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+TEST(Jinja, RunawayTemplatesErrorWithinASecond) {
+  // A loop that would run for ever.
+  EXPECT_LT(seconds_to_fail("{% for i in range(1000000000000) %}{% for j in range(1000000000000) %}{% endfor %}{% endfor %}"), 1.0);
+  // Exponential recursion: 2^60 calls.
+  EXPECT_LT(seconds_to_fail("{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(60) }}"), 1.0);
+  // Unbounded recursion.
+  EXPECT_LT(seconds_to_fail("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"), 1.0);
+  // Output that doubles without end.
+  EXPECT_LT(seconds_to_fail("{% set ns = namespace(s='x') %}{% for i in range(100) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s }}"), 1.0);
+  EXPECT_LT(seconds_to_fail("{{ 'x' * 100000000000 }}"), 1.0);
+}
+
+TEST(Jinja, LimitsAreConfigurable) {
+  RenderOptions options;
+  options.limits.max_output_bytes = 10;
+  EXPECT_THROW(Template("{{ 'abcdefghijkl' }}").render(Dict{}, options), TemplateError);
+  EXPECT_EQ(Template("{{ 'abcdefghij' }}").render(Dict{}, options), "abcdefghij");
+}
+
+TEST(Jinja, GenerationTagRendersItsBody) {
+  EXPECT_EQ(Template("a{% generation %}b{{ 1 }}{% endgeneration %}c").render(Dict{}), "ab1c");
+}
+
+TEST(Jinja, ReprFloatsLikePython) {
+  // Python: repr(0.1) '0.1', repr(1e-05) '1e-05', repr(123.0) '123.0', repr(1e22) '1e+22'.
+  EXPECT_EQ(repr_float(0.1), "0.1");
+  EXPECT_EQ(repr_float(1e-05), "1e-05");
+  EXPECT_EQ(repr_float(0.0001), "0.0001");
+  EXPECT_EQ(repr_float(123.0), "123.0");
+  EXPECT_EQ(repr_float(1e22), "1e+22");
+  EXPECT_EQ(repr_float(1234567890123456.0), "1234567890123456.0");
+}
+
+}  // namespace
+}  // namespace hearth::chat::jinja
