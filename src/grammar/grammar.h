@@ -75,11 +75,34 @@ Grammar grammar_from_json_schema(const nlohmann::json& schema, bool strict = tru
 // Any JSON object (OpenAI's response_format {"type": "json_object"}).
 Grammar grammar_for_json_object();
 
+// A token-prefix trie in depth-first order: node i has byte byte[i] at depth
+// depth[i] (1-based); its subtree ends just before subtree_end[i]; the tokens
+// ending at node i are tokens[token_begin[i] .. token_begin[i + 1]).
+struct TokenTrie {
+  std::vector<uint8_t> byte;
+  std::vector<uint16_t> depth;
+  std::vector<int32_t> subtree_end;
+  std::vector<int32_t> token_begin;
+  std::vector<int32_t> tokens;
+  size_t max_depth = 0;
+
+  TokenTrie() : token_begin{0} {}
+  // ids: the tokens to hold; bytes: every token's bytes, indexed by id.
+  TokenTrie(std::vector<int32_t> ids, const std::vector<std::string>& bytes);
+  size_t node_count() const { return byte.size(); }
+};
+
 // A vocabulary as the matcher sees it: each token's raw bytes, arranged in a
 // prefix trie once so that a mask costs one walk over shared prefixes, not a
 // scan of every token. Tokens with empty bytes (control tokens) are never
 // allowed, except end-of-generation ids, which are allowed exactly when the
 // grammar accepts.
+//
+// Most tokens are plain text: characters >= U+0020 other than '"' and '\',
+// possibly ending inside a character. Inside a JSON string (or any grammar
+// state where every such character leads to one same state) whether a plain
+// token fits depends only on how many characters it has, so those tokens are
+// also kept grouped by character count, and a second trie holds the rest.
 class Vocabulary {
  public:
   Vocabulary(std::vector<std::string> token_bytes, std::vector<int32_t> eog_ids);
@@ -89,28 +112,27 @@ class Vocabulary {
   bool is_eog(int32_t id) const { return id >= 0 && size_t(id) < is_eog_.size() && is_eog_[size_t(id)]; }
   const std::vector<int32_t>& eog_ids() const { return eog_ids_; }
 
-  // The trie in depth-first order: node i has byte node_byte[i] at depth
-  // node_depth[i] (1-based); its subtree ends just before node_subtree_end[i].
-  // Tokens ending at node i are node_tokens[node_token_begin[i] ..
-  // node_token_begin[i + 1]).
-  size_t node_count() const { return node_byte_.size(); }
-  const std::vector<uint8_t>& node_byte() const { return node_byte_; }
-  const std::vector<uint16_t>& node_depth() const { return node_depth_; }
-  const std::vector<int32_t>& node_subtree_end() const { return node_subtree_end_; }
-  const std::vector<int32_t>& node_token_begin() const { return node_token_begin_; }
-  const std::vector<int32_t>& node_tokens() const { return node_tokens_; }
-  size_t max_depth() const { return max_depth_; }
+  // Every generable token.
+  const TokenTrie& trie() const { return trie_; }
+  // The tokens that are not plain text.
+  const TokenTrie& other_trie() const { return other_trie_; }
+  // Plain-text tokens ordered by character count (a trailing partial
+  // character counts as one); those with count <= n are
+  // plain_tokens()[0 .. plain_end(n)).
+  const std::vector<int32_t>& plain_tokens() const { return plain_tokens_; }
+  size_t plain_end(size_t count) const {
+    return count + 1 < plain_count_end_.size() ? size_t(plain_count_end_[count + 1]) : plain_tokens_.size();
+  }
+  size_t max_plain_count() const { return plain_count_end_.size() < 2 ? 0 : plain_count_end_.size() - 2; }
 
  private:
   std::vector<std::string> token_bytes_;
   std::vector<int32_t> eog_ids_;
   std::vector<uint8_t> is_eog_;
-  std::vector<uint8_t> node_byte_;
-  std::vector<uint16_t> node_depth_;
-  std::vector<int32_t> node_subtree_end_;
-  std::vector<int32_t> node_token_begin_;
-  std::vector<int32_t> node_tokens_;
-  size_t max_depth_ = 0;
+  TokenTrie trie_;
+  TokenTrie other_trie_;
+  std::vector<int32_t> plain_tokens_;
+  std::vector<int32_t> plain_count_end_;  // [n]: how many plain tokens have fewer than n characters
 };
 
 // Per-request matching state. Internally the grammar runs as a lazily built
@@ -143,6 +165,7 @@ class Matcher {
  private:
   static constexpr int32_t kDead = 0;        // the state with no stacks
   static constexpr int32_t kUnknown = -1;    // transition not computed yet
+  static constexpr int32_t kNotUniform = -2;
   static constexpr int32_t kBottom = 0;      // stack node: empty stack (accepted)
   static constexpr size_t kMaxStates = 1 << 15;
 
@@ -158,6 +181,8 @@ class Matcher {
   int32_t intern_node(int32_t position, int32_t parent) const;
   int32_t intern_state(std::vector<int32_t>& tops) const;
   int32_t advance(int32_t state, std::string_view bytes) const;
+  int32_t text_step(int32_t state) const;
+  void walk(const TokenTrie& trie, uint8_t* out) const;
   void trim_cache_if_full();
   void clear_cache();  // drops the automaton and goes back to the start
 
@@ -174,9 +199,13 @@ class Matcher {
   mutable std::vector<uint8_t> state_accepting_;
   mutable std::unordered_map<std::string, int32_t> state_index_;
   mutable std::vector<int32_t> transitions_;         // state * 256 + byte
+  // Per state: the state after any one plain-text character, kNotUniform
+  // when that depends on the character, kUnknown before it is computed.
+  mutable std::vector<int32_t> text_next_;
   // Scratch reused across calls so the mask path does not allocate.
   mutable std::vector<int32_t> scratch_tops_;
   mutable std::vector<int32_t> depth_state_;
+  mutable std::vector<int32_t> text_chain_;
   mutable std::string scratch_key_;
 };
 

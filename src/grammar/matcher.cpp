@@ -28,12 +28,13 @@ void Matcher::clear_cache() {
   state_accepting_.clear();
   state_index_.clear();
   transitions_.clear();
+  text_next_.clear();
   nodes_.push_back(StackNode{-1, -1});  // kBottom
   scratch_tops_.clear();
   const int32_t dead = intern_state(scratch_tops_);
   (void)dead;  // always kDead: the first state interned
   state_ = initial_state();
-  depth_state_.assign(vocabulary_->max_depth() + 1, kDead);
+  depth_state_.assign(vocabulary_->trie().max_depth + 1, kDead);
 }
 
 int32_t Matcher::initial_state() const {
@@ -91,6 +92,7 @@ int32_t Matcher::intern_state(std::vector<int32_t>& tops) const {
   state_tops_begin_.push_back(uint32_t(state_tops_.size()));
   state_accepting_.push_back(!tops.empty() && tops[0] == kBottom);
   transitions_.resize(transitions_.size() + 256, kUnknown);
+  text_next_.push_back(kUnknown);
   return id;
 }
 
@@ -142,22 +144,55 @@ void Matcher::trim_cache_if_full() {
   state_ = intern_state(tops);
 }
 
-void Matcher::fill_mask(std::vector<uint8_t>& allowed) const {
-  const Vocabulary& vocab = *vocabulary_;
-  allowed.assign(vocab.size(), 0);
-  if (state_accepting_[size_t(state_)])
-    for (int32_t id : vocab.eog_ids()) allowed[size_t(id)] = 1;
-  if (state_ == kDead) return;
+// The state after one plain-text character (>= U+0020, not '"' or '\\') from
+// `state`, if every such character leads to the same state; else
+// kNotUniform. Checked exhaustively over the rows of well-formed UTF-8
+// (Unicode table 3-7): a byte DFA can only tell characters apart by their
+// bytes, so equal states after every byte range of a row cover all of it.
+int32_t Matcher::text_step(int32_t state) const {
+  if (text_next_[size_t(state)] != kUnknown) return text_next_[size_t(state)];
+  const int32_t target = step(state, 'a');
+  bool uniform = true;
+  for (unsigned b = 0x20; b < 0x80 && uniform; ++b)
+    if (b != '"' && b != '\\' && step(state, uint8_t(b)) != target) uniform = false;
+  struct Row {
+    uint8_t lead_low, lead_high, second_low, second_high, length;
+  };
+  static constexpr Row kRows[] = {
+      {0xC2, 0xDF, 0x80, 0xBF, 2}, {0xE0, 0xE0, 0xA0, 0xBF, 3}, {0xE1, 0xEC, 0x80, 0xBF, 3},
+      {0xED, 0xED, 0x80, 0x9F, 3}, {0xEE, 0xEF, 0x80, 0xBF, 3}, {0xF0, 0xF0, 0x90, 0xBF, 4},
+      {0xF1, 0xF3, 0x80, 0xBF, 4}, {0xF4, 0xF4, 0x80, 0x8F, 4}};
+  for (const Row& row : kRows) {
+    if (!uniform) break;
+    // All bytes of each position's range must lead to one state.
+    int32_t current = step(state, row.lead_low);
+    for (unsigned b = row.lead_low; b <= row.lead_high && uniform; ++b)
+      if (step(state, uint8_t(b)) != current) uniform = false;
+    // A dead target must mean dead already after the lead byte, so that a
+    // token cut inside a character is rejected exactly when it should be.
+    if (target == kDead && current != kDead) uniform = false;
+    for (uint8_t k = 1; k < row.length && uniform && current != kDead; ++k) {
+      const uint8_t low = k == 1 ? row.second_low : 0x80, high = k == 1 ? row.second_high : 0xBF;
+      const int32_t next = step(current, low);
+      for (unsigned b = low; b <= high && uniform; ++b)
+        if (step(current, uint8_t(b)) != next) uniform = false;
+      current = next;
+    }
+    if (current != target) uniform = false;
+  }
+  text_next_[size_t(state)] = uniform ? target : kNotUniform;
+  return text_next_[size_t(state)];
+}
 
-  const uint8_t* node_byte = vocab.node_byte().data();
-  const uint16_t* node_depth = vocab.node_depth().data();
-  const int32_t* subtree_end = vocab.node_subtree_end().data();
-  const int32_t* token_begin = vocab.node_token_begin().data();
-  const int32_t* tokens = vocab.node_tokens().data();
+void Matcher::walk(const TokenTrie& trie, uint8_t* out) const {
+  const uint8_t* node_byte = trie.byte.data();
+  const uint16_t* node_depth = trie.depth.data();
+  const int32_t* subtree_end = trie.subtree_end.data();
+  const int32_t* token_begin = trie.token_begin.data();
+  const int32_t* tokens = trie.tokens.data();
   int32_t* depth_state = depth_state_.data();
-  uint8_t* out = allowed.data();
   depth_state[0] = state_;
-  const auto n_nodes = int32_t(vocab.node_count());
+  const auto n_nodes = int32_t(trie.node_count());
   for (int32_t i = 0; i < n_nodes;) {
     const int32_t parent_state = depth_state[node_depth[i] - 1];
     const uint8_t byte = node_byte[i];
@@ -171,6 +206,42 @@ void Matcher::fill_mask(std::vector<uint8_t>& allowed) const {
     for (int32_t t = token_begin[i]; t < token_begin[i + 1]; ++t) out[tokens[t]] = 1;
     ++i;
   }
+}
+
+void Matcher::fill_mask(std::vector<uint8_t>& allowed) const {
+  const Vocabulary& vocab = *vocabulary_;
+  allowed.assign(vocab.size(), 0);
+  if (state_accepting_[size_t(state_)])
+    for (int32_t id : vocab.eog_ids()) allowed[size_t(id)] = 1;
+  if (state_ == kDead) return;
+
+  // Plain-text tokens by character count, when the states along the way
+  // treat every plain character alike (as inside a JSON string): follow one
+  // character at a time to see how many characters fit.
+  const size_t max_count = vocab.max_plain_count();
+  size_t fitting = 0;
+  bool uniform = max_count > 0;
+  for (int32_t state = state_; uniform && fitting < max_count;) {
+    const int32_t next = text_step(state);
+    if (next == kNotUniform) {
+      uniform = false;
+    } else if (next == kDead) {
+      break;
+    } else if (next == state) {
+      fitting = max_count;  // a loop: any length fits
+    } else {
+      ++fitting;
+      state = next;
+    }
+  }
+  if (!uniform) {
+    walk(vocab.trie(), allowed.data());
+    return;
+  }
+  const int32_t* plain = vocab.plain_tokens().data();
+  uint8_t* out = allowed.data();
+  for (size_t i = 0, end = vocab.plain_end(fitting); i < end; ++i) out[plain[i]] = 1;
+  walk(vocab.other_trie(), out);
 }
 
 bool Matcher::accept_bytes(std::string_view bytes) {

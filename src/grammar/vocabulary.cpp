@@ -1,12 +1,87 @@
-// The token-prefix trie: tokens sorted by their bytes give the trie's nodes in
-// depth-first order directly, so it is laid out for one forward pass.
+// The token-prefix tries and the plain-text token groups. Tokens sorted by
+// their bytes give a trie's nodes in depth-first order directly, so it is laid
+// out for one forward pass.
 #include <algorithm>
-#include <numeric>
 
 #include "core/error.h"
 #include "grammar/grammar.h"
 
 namespace hearth::grammar {
+
+TokenTrie::TokenTrie(std::vector<int32_t> ids, const std::vector<std::string>& bytes_of) {
+  std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return bytes_of[size_t(a)] < bytes_of[size_t(b)]; });
+  // path[d] = node at depth d + 1 on the current root-to-leaf path.
+  std::vector<int32_t> path;
+  const std::string* previous = nullptr;
+  for (int32_t id : ids) {
+    const std::string& bytes = bytes_of[size_t(id)];
+    size_t common = 0;
+    if (previous != nullptr) {
+      const size_t limit = std::min(previous->size(), bytes.size());
+      while (common < limit && (*previous)[common] == bytes[common]) ++common;
+    }
+    while (path.size() > common) {
+      subtree_end[size_t(path.back())] = int32_t(byte.size());
+      path.pop_back();
+    }
+    for (size_t d = common; d < bytes.size(); ++d) {
+      path.push_back(int32_t(byte.size()));
+      byte.push_back(uint8_t(bytes[d]));
+      depth.push_back(uint16_t(d + 1));
+      subtree_end.push_back(0);
+      token_begin.push_back(int32_t(tokens.size()));
+    }
+    // Sorted order means this token's node is always the newest one.
+    tokens.push_back(id);
+    max_depth = std::max(max_depth, bytes.size());
+    previous = &bytes;
+  }
+  while (!path.empty()) {
+    subtree_end[size_t(path.back())] = int32_t(byte.size());
+    path.pop_back();
+  }
+  token_begin.push_back(int32_t(tokens.size()));
+}
+
+namespace {
+
+// Characters in a plain token: -1 when it is not plain text. A plain token is
+// well-formed UTF-8 of characters >= U+0020 other than '"' and '\', where the
+// last character may be cut short (its bytes so far a valid prefix).
+int plain_char_count(const std::string& bytes) {
+  int count = 0;
+  for (size_t i = 0; i < bytes.size();) {
+    const auto lead = uint8_t(bytes[i]);
+    size_t length;
+    uint8_t second_low = 0x80, second_high = 0xBF;
+    if (lead < 0x80) {
+      if (lead < 0x20 || lead == '"' || lead == '\\') return -1;
+      length = 1;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) second_low = 0xA0;
+      if (lead == 0xED) second_high = 0x9F;  // no surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) second_low = 0x90;
+      if (lead == 0xF4) second_high = 0x8F;
+    } else {
+      return -1;
+    }
+    for (size_t k = 1; k < length && i + k < bytes.size(); ++k) {
+      const auto b = uint8_t(bytes[i + k]);
+      const uint8_t low = k == 1 ? second_low : 0x80, high = k == 1 ? second_high : 0xBF;
+      if (b < low || b > high) return -1;
+    }
+    ++count;
+    i += length;  // past the end when the last character is cut short
+  }
+  return count;
+}
+
+}  // namespace
 
 Vocabulary::Vocabulary(std::vector<std::string> token_bytes, std::vector<int32_t> eog_ids)
     : token_bytes_(std::move(token_bytes)), eog_ids_(std::move(eog_ids)) {
@@ -16,48 +91,25 @@ Vocabulary::Vocabulary(std::vector<std::string> token_bytes, std::vector<int32_t
       fail("end-of-generation token id {} is outside the vocabulary of {} tokens", id, token_bytes_.size());
     is_eog_[size_t(id)] = 1;
   }
-
-  std::vector<int32_t> order;
+  std::vector<int32_t> generable, other;
+  std::vector<std::pair<int, int32_t>> plain;  // (character count, id)
   for (size_t id = 0; id < token_bytes_.size(); ++id) {
-    if (token_bytes_[id].empty() || is_eog_[id]) continue;
-    if (token_bytes_[id].size() > 0xFFFF) fail("token {} is {} bytes long; the limit is 65535", id, token_bytes_[id].size());
-    order.push_back(int32_t(id));
+    const std::string& bytes = token_bytes_[id];
+    if (bytes.empty() || is_eog_[id]) continue;
+    if (bytes.size() > 0xFFFF) fail("token {} is {} bytes long; the limit is 65535", id, bytes.size());
+    generable.push_back(int32_t(id));
+    const int count = plain_char_count(bytes);
+    if (count > 0) plain.emplace_back(count, int32_t(id));
+    else other.push_back(int32_t(id));
   }
-  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
-    return token_bytes_[size_t(a)] < token_bytes_[size_t(b)];
-  });
-
-  // path[d] = node at depth d + 1 on the current root-to-leaf path.
-  std::vector<int32_t> path;
-  const std::string* previous = nullptr;
-  for (int32_t id : order) {
-    const std::string& bytes = token_bytes_[size_t(id)];
-    size_t common = 0;
-    if (previous != nullptr) {
-      const size_t limit = std::min(previous->size(), bytes.size());
-      while (common < limit && (*previous)[common] == bytes[common]) ++common;
-    }
-    while (path.size() > common) {
-      node_subtree_end_[size_t(path.back())] = int32_t(node_byte_.size());
-      path.pop_back();
-    }
-    for (size_t d = common; d < bytes.size(); ++d) {
-      path.push_back(int32_t(node_byte_.size()));
-      node_byte_.push_back(uint8_t(bytes[d]));
-      node_depth_.push_back(uint16_t(d + 1));
-      node_subtree_end_.push_back(0);
-      node_token_begin_.push_back(int32_t(node_tokens_.size()));
-    }
-    // Sorted order means this token's node is always the newest one.
-    node_tokens_.push_back(id);
-    max_depth_ = std::max(max_depth_, bytes.size());
-    previous = &bytes;
+  trie_ = TokenTrie(std::move(generable), token_bytes_);
+  other_trie_ = TokenTrie(std::move(other), token_bytes_);
+  std::sort(plain.begin(), plain.end());
+  for (const auto& [count, id] : plain) {
+    while (plain_count_end_.size() <= size_t(count)) plain_count_end_.push_back(int32_t(plain_tokens_.size()));
+    plain_tokens_.push_back(id);
   }
-  while (!path.empty()) {
-    node_subtree_end_[size_t(path.back())] = int32_t(node_byte_.size());
-    path.pop_back();
-  }
-  node_token_begin_.push_back(int32_t(node_tokens_.size()));
+  if (!plain_count_end_.empty()) plain_count_end_.push_back(int32_t(plain_tokens_.size()));
 }
 
 }  // namespace hearth::grammar
