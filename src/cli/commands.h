@@ -11,5 +11,6 @@ struct ExitStatus {
 };
 
 void add_show_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
 
 }  // namespace hearth::cli
