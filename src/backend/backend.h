@@ -1,0 +1,133 @@
+// The narrow op interface model code calls. Model code never names a device:
+// it holds a Backend and calls these ops on f32 activations (row-major
+// [rows][n]) and on weights and KV rows in their stored types.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/dtype.h"
+
+namespace hearth::backend {
+
+// A weight matrix, or a stack of them, as stored in the file: n_out rows of
+// n_in elements (ggml: ne0 = n_in, ne1 = n_out, ne2 = n_mat).
+struct Weight {
+  DType type = DType::F32;
+  const uint8_t* data = nullptr;
+  int64_t n_in = 0;
+  int64_t n_out = 0;
+  int64_t n_mat = 1;
+  size_t row_bytes = 0;
+
+  bool empty() const { return data == nullptr; }
+  const uint8_t* row(int64_t r) const { return data + r * row_bytes; }
+  Weight matrix(int64_t index) const {  // one matrix of a stack
+    Weight w = *this;
+    w.data = data + index * n_out * row_bytes;
+    w.n_mat = 1;
+    return w;
+  }
+};
+
+struct RopeParams {
+  enum class Mode { Norm, Neox };  // rotate (x[2i], x[2i+1]) or (x[i], x[i + n_dims/2])
+  Mode mode = Mode::Norm;
+  int n_dims = 0;  // rotated dims per head; the rest pass through
+  float freq_base = 10000.0f;
+  float freq_scale = 1.0f;
+  const float* freq_factors = nullptr;  // n_dims/2 frequency divisors (llama3 rope_freqs), or null
+  // YaRN (ext_factor 0 = off).
+  float ext_factor = 0.0f;
+  float attn_factor = 1.0f;
+  float beta_fast = 32.0f;
+  float beta_slow = 1.0f;
+  int n_ctx_orig = 0;
+};
+
+// One layer's K or V cache: row i holds the key (value) of position i,
+// n_head_kv * head_dim elements of `type`.
+struct KvView {
+  DType type = DType::F16;
+  uint8_t* data = nullptr;
+  size_t row_bytes = 0;
+};
+
+struct AttentionParams {
+  const float* q = nullptr;           // [n_tokens][n_head * head_dim]
+  const int32_t* positions = nullptr; // position of each query token
+  int64_t n_tokens = 0;
+  KvView k, v;
+  int64_t n_kv = 0;                   // keys at positions [0, n_kv) are valid
+  int n_head = 0;
+  int n_head_kv = 0;
+  int head_dim = 0;
+  float scale = 1.0f;                 // multiplies q.k
+  float softcap = 0.0f;               // gemma2: s = softcap * tanh(s / softcap), 0 = off
+  int sliding_window = 0;             // 0 = none; else a query at p sees keys p' with p - p' < window
+  bool flash = false;                 // fused online softmax (reads quantized K/V directly)
+  float* out = nullptr;               // [n_tokens][n_head * head_dim]
+};
+
+struct MoeParams {
+  const float* x = nullptr;           // [rows][n_embd]
+  int64_t rows = 0;
+  const int32_t* expert_ids = nullptr;  // [rows][n_used]
+  const float* expert_weights = nullptr;  // [rows][n_used]
+  int n_used = 0;
+  Weight gate, up, down;              // stacks of n_expert matrices
+  float* out = nullptr;               // [rows][n_embd], overwritten
+};
+
+enum class Activation { Silu, GeluTanh };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual int n_threads() const = 0;
+
+  // Sizes every scratch buffer once, for the largest call the model makes:
+  // max_rows activation rows of at most max_n elements, attention over at
+  // most max_ctx keys with heads of head_dim. Ops never allocate afterwards.
+  virtual void reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim) = 0;
+
+  // y[r][o] = sum_i x[r][i] * w[o][i]; x is [rows][w.n_in], y is [rows][w.n_out].
+  // Quantized weights see x quantized to their dot-product type, as ggml does.
+  virtual void matmul(const Weight& w, const float* x, int64_t rows, float* y) = 0;
+  // out[i] = row ids[i] of the table, as f32.
+  virtual void get_rows(const Weight& table, const int32_t* ids, int64_t n, float* out) = 0;
+  // y[r] = x[r] / rms(x[r]) * weight; weight may be null. In place is fine.
+  virtual void rms_norm(const float* x, const float* weight, int64_t rows, int64_t n, float eps, float* y) = 0;
+  // Rotates each of n_heads heads of each row by its token's position.
+  virtual void rope(float* x, int64_t rows, int n_heads, int head_dim, const int32_t* positions,
+                    const RopeParams& params) = 0;
+  // Converts rows of f32 into KV rows at [first_row, first_row + rows).
+  virtual void store_kv(const float* src, int64_t rows, int64_t n, KvView dst, int64_t first_row) = 0;
+  virtual void attention(const AttentionParams& params) = 0;
+  // out[r] = act(gate[r]) * up[r] over n elements; gate/up rows are `stride` apart.
+  virtual void gated_activation(Activation act, const float* gate, const float* up, int64_t stride, int64_t rows,
+                                int64_t n, float* out) = 0;
+  virtual void moe_ffn(const MoeParams& params) = 0;
+
+  // Multiplies each consecutive block of `block` values (a power of two) by
+  // the orthonormal Sylvester-Hadamard matrix H/sqrt(block), in place. H is
+  // symmetric and its own inverse, so applying it twice restores x.
+  virtual void hadamard(float* x, int64_t n_values, int block) = 0;
+
+  // Element-wise helpers.
+  virtual void add(float* y, const float* x, int64_t n) = 0;                           // y += x
+  virtual void add_rows(float* y, const float* bias, int64_t rows, int64_t n) = 0;     // y[r] += bias
+  virtual void scale(float* y, float s, int64_t n) = 0;                                // y *= s
+  virtual void softcap(float* y, float cap, int64_t n) = 0;                            // y = cap * tanh(y / cap)
+};
+
+// The scalar reference: one thread, the ref kernels. Obviously correct, slow.
+std::unique_ptr<Backend> make_ref_backend();
+// The CPU backend: the best SIMD kernels this CPU has (chosen from CPUID), on
+// n_threads threads. `isa` forces "scalar", "avx2" or "avx512" (for tests).
+std::unique_ptr<Backend> make_cpu_backend(int n_threads, const std::string& isa = "");
+
+}  // namespace hearth::backend

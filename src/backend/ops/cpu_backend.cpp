@@ -1,0 +1,380 @@
+#include "backend/ops/cpu_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/error.h"
+#include "backend/ref/quants.h"
+#include "core/fp16.h"
+
+namespace hearth::backend {
+namespace {
+
+float gelu_tanh(float x) {
+  constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+  constexpr float kCoefA = 0.044715f;
+  return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + kCoefA * x * x)));
+}
+
+float silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+// YaRN's ramp between the corrected dims (ggml's rope_yarn_ramp).
+float yarn_ramp(float low, float high, int i0) {
+  const float y = (i0 / 2 - low) / std::max(0.001f, high - low);
+  return 1.0f - std::min(1.0f, std::max(0.0f, y));
+}
+
+float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
+  return n_dims * std::log(n_ctx_orig / (n_rot * 2 * float(M_PI))) / (2 * std::log(base));
+}
+
+}  // namespace
+
+CpuBackend::CpuBackend(cpu::Kernels kernels, int n_threads)
+    : kernels_(std::move(kernels)), pool_(n_threads), gelu_table_(65536) {
+  // ggml's CPU GELU rounds its input to f16 and reads gelu of that from a
+  // table, itself rounded to f16; the reference logits carry that rounding.
+  for (uint32_t bits = 0; bits < 65536; ++bits)
+    gelu_table_[bits] = fp32_to_fp16(gelu_tanh(fp16_to_fp32(uint16_t(bits))));
+}
+
+void CpuBackend::reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim) {
+  max_rows_ = max_rows;
+  max_n_ = max_n;
+  max_ctx_ = max_ctx;
+  head_dim_ = head_dim;
+  // The widest dot-product type is f32 (4 bytes an element); Q8_K is ~1.14.
+  act_.assign(size_t(max_rows) * size_t(max_n) * 4 + 1024, 0);
+  thread_scratch_.resize(pool_.size());
+  for (auto& s : thread_scratch_) {
+    s.scores.assign(max_ctx, 0.0f);
+    s.acc.assign(head_dim, 0.0f);
+    s.v_row.assign(head_dim, 0.0f);
+    s.q_conv.assign(size_t(head_dim) * 4 + 512, 0);
+    s.p_conv.assign(size_t(max_ctx) * 4 + 512, 0);
+  }
+}
+
+void CpuBackend::require_reserved(int64_t rows, int64_t n) const {
+  if (rows > max_rows_ || n > max_n_)
+    fail("internal: backend op on {} rows of {} exceeds the reserved {} rows of {}", rows, n, max_rows_, max_n_);
+}
+
+void CpuBackend::matmul(const Weight& w, const float* x, int64_t rows, float* y) {
+  require_reserved(rows, w.n_in);
+  const DType act_type = kernels_.vec_dot_type(w.type);
+  const auto vec_dot_rows = kernels_.vec_dot_rows_for(w.type);
+  const auto quantize = kernels_.quantize_act_for(act_type);
+  if (vec_dot_rows == nullptr || quantize == nullptr)
+    fail("no matmul kernel for weight type {}", dtype_name(w.type));
+  const size_t act_row_bytes = row_bytes(act_type, w.n_in);
+
+  // Activations in the weight's dot-product type (Q8_0, Q8_K, f16, ...), as ggml does.
+  const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
+  if (act_type != DType::F32) {
+    pool_.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) quantize(x + r * w.n_in, act_.data() + r * act_row_bytes, w.n_in);
+    });
+    act = act_.data();
+  }
+
+  // Threads take contiguous blocks of output rows; each block of kMaxRows
+  // weight rows stays in cache while every activation row passes over it.
+  constexpr int kRows = cpu::Kernels::kMaxRows;
+  const int64_t n_blocks = (w.n_out + kRows - 1) / kRows;
+  pool_.parallel_for(n_blocks, [&](int64_t b0, int64_t b1) {
+    float out[kRows];
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t o = b * kRows;
+      const int n = int(std::min<int64_t>(kRows, w.n_out - o));
+      for (int64_t r = 0; r < rows; ++r) {
+        vec_dot_rows(w.n_in, n, w.row(o), w.row_bytes, act + r * act_row_bytes, out);
+        float* yr = y + r * w.n_out + o;
+        for (int i = 0; i < n; ++i) yr[i] = out[i];
+      }
+    }
+  });
+}
+
+void CpuBackend::get_rows(const Weight& table, const int32_t* ids, int64_t n, float* out) {
+  const auto dequantize = kernels_.dequantize_for(table.type);
+  if (dequantize == nullptr) fail("cannot read rows of a {} tensor", dtype_name(table.type));
+  for (int64_t i = 0; i < n; ++i) {
+    if (ids[i] < 0 || ids[i] >= table.n_out) fail("token id {} is outside the vocabulary (0..{})", ids[i], table.n_out - 1);
+    dequantize(table.row(ids[i]), out + i * table.n_in, table.n_in);
+  }
+}
+
+void CpuBackend::rms_norm(const float* x, const float* weight, int64_t rows, int64_t n, float eps, float* y) {
+  pool_.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * n;
+      float* yr = y + r * n;
+      double sum = 0.0;  // ggml sums the squares in double
+      for (int64_t i = 0; i < n; ++i) sum += double(xr[i] * xr[i]);
+      const float scale = 1.0f / std::sqrt(float(sum / n) + eps);
+      if (weight)
+        for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] * scale) * weight[i];
+      else
+        for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * scale;
+    }
+  });
+}
+
+void CpuBackend::rope(float* x, int64_t rows, int n_heads, int head_dim, const int32_t* positions,
+                      const RopeParams& p) {
+  const int n_dims = p.n_dims;
+  const float theta_scale = std::pow(p.freq_base, -2.0f / n_dims);
+  float corr_low = 0, corr_high = 0;
+  if (p.ext_factor != 0.0f) {
+    corr_low = std::max(0.0f, std::floor(yarn_corr_dim(n_dims, p.n_ctx_orig, p.beta_fast, p.freq_base)));
+    corr_high = std::min(float(n_dims - 1), std::ceil(yarn_corr_dim(n_dims, p.n_ctx_orig, p.beta_slow, p.freq_base)));
+  }
+  pool_.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      // As ggml: theta advances by repeated multiplication, in float.
+      float theta = float(positions[r]);
+      for (int i0 = 0; i0 < n_dims; i0 += 2) {
+        const float factor = p.freq_factors ? p.freq_factors[i0 / 2] : 1.0f;
+        const float theta_extrap = theta / factor;
+        const float theta_interp = p.freq_scale * theta_extrap;
+        float angle = theta_interp;
+        float mscale = p.attn_factor;
+        if (p.ext_factor != 0.0f) {
+          const float mix = yarn_ramp(corr_low, corr_high, i0) * p.ext_factor;
+          angle = theta_interp * (1 - mix) + theta_extrap * mix;
+          mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+        }
+        const float c = std::cos(angle) * mscale;
+        const float s = std::sin(angle) * mscale;
+        theta *= theta_scale;
+        for (int h = 0; h < n_heads; ++h) {
+          float* head = x + (r * n_heads + h) * head_dim;
+          const int a = p.mode == RopeParams::Mode::Norm ? i0 : i0 / 2;
+          const int b = p.mode == RopeParams::Mode::Norm ? i0 + 1 : i0 / 2 + n_dims / 2;
+          const float x0 = head[a], x1 = head[b];
+          head[a] = x0 * c - x1 * s;
+          head[b] = x0 * s + x1 * c;
+        }
+      }
+    }
+  });
+}
+
+void CpuBackend::store_kv(const float* src, int64_t rows, int64_t n, KvView dst, int64_t first_row) {
+  // ggml stores K/V through the type's CPU from_float: the activation
+  // quantizer for Q8_0 (round half to even), the reference one otherwise.
+  const auto act_quantize = kernels_.quantize_act_for(dst.type);
+  for (int64_t r = 0; r < rows; ++r) {
+    uint8_t* row = dst.data + (first_row + r) * dst.row_bytes;
+    if (act_quantize != nullptr)
+      act_quantize(src + r * n, row, n);
+    else
+      ref::quantize_row(dst.type, src + r * n, row, n);
+  }
+}
+
+void CpuBackend::attend_one(const AttentionParams& p, int64_t token, int head, ThreadScratch& scratch) const {
+  const int hd = p.head_dim;
+  const int kv_head = head / (p.n_head / p.n_head_kv);
+  const int32_t pos = p.positions[token];
+  const int64_t last = std::min<int64_t>(pos, p.n_kv - 1);
+  const int64_t first = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
+  const float* q = p.q + (token * p.n_head + head) * hd;
+  float* out = p.out + (token * p.n_head + head) * hd;
+  if (last < first) {
+    std::fill(out, out + hd, 0.0f);
+    return;
+  }
+
+  // Q in K's dot-product type (f16 for an f16 cache, Q8_0 for q8_0/q4_0), as ggml.
+  const DType kq_type = kernels_.vec_dot_type(p.k.type);
+  kernels_.quantize_act_for(kq_type)(q, scratch.q_conv.data(), hd);
+  const auto k_dot = kernels_.vec_dot_for(p.k.type);
+  const size_t k_head_offset = row_bytes(p.k.type, int64_t(kv_head) * hd);
+  const size_t v_head_offset = row_bytes(p.v.type, int64_t(kv_head) * hd);
+  const auto dequantize_v = kernels_.dequantize_for(p.v.type);
+  auto score = [&](int64_t j) {
+    float s = k_dot(hd, p.k.data + j * p.k.row_bytes + k_head_offset, scratch.q_conv.data()) * p.scale;
+    if (p.softcap != 0.0f) s = p.softcap * std::tanh(s / p.softcap);
+    return s;
+  };
+  float* acc = scratch.acc.data();
+  std::fill(acc, acc + hd, 0.0f);
+
+  if (p.flash) {
+    // Online softmax over the keys in one pass (ggml's flash_attn_ext).
+    float m = -std::numeric_limits<float>::infinity();
+    float sum = 0.0f;
+    for (int64_t j = first; j <= last; ++j) {
+      const float s = score(j);
+      float ms = 1.0f, vs = 1.0f;
+      if (s > m) {
+        ms = std::exp(m - s);
+        m = s;
+        for (int d = 0; d < hd; ++d) acc[d] *= ms;
+      } else {
+        vs = std::exp(s - m);
+      }
+      dequantize_v(p.v.data + j * p.v.row_bytes + v_head_offset, scratch.v_row.data(), hd);
+      for (int d = 0; d < hd; ++d) acc[d] += scratch.v_row[d] * vs;
+      sum = sum * ms + vs;
+    }
+    const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
+    for (int d = 0; d < hd; ++d) out[d] = acc[d] * inv;
+    return;
+  }
+
+  // Two passes as ggml's unfused path: scores, softmax (sum in double), then
+  // the probabilities rounded to V's dot-product type (f16 for an f16 cache).
+  float* scores = scratch.scores.data();
+  float max_score = -std::numeric_limits<float>::infinity();
+  for (int64_t j = first; j <= last; ++j) {
+    scores[j] = score(j);
+    max_score = std::max(max_score, scores[j]);
+  }
+  double sum = 0.0;
+  for (int64_t j = first; j <= last; ++j) {
+    scores[j] = std::exp(scores[j] - max_score);
+    sum += scores[j];
+  }
+  const float inv_sum = float(1.0 / sum);
+  const bool round_p = p.v.type == DType::F16;
+  for (int64_t j = first; j <= last; ++j) {
+    float pj = scores[j] * inv_sum;
+    if (round_p) pj = round_to_fp16(pj);
+    if (pj == 0.0f) continue;
+    dequantize_v(p.v.data + j * p.v.row_bytes + v_head_offset, scratch.v_row.data(), hd);
+    for (int d = 0; d < hd; ++d) acc[d] += pj * scratch.v_row[d];
+  }
+  std::copy(acc, acc + hd, out);
+}
+
+void CpuBackend::attention(const AttentionParams& p) {
+  if (p.n_kv > max_ctx_ || p.head_dim > head_dim_)
+    fail("internal: attention over {} keys of head size {} exceeds the reserved {} / {}", p.n_kv, p.head_dim,
+         max_ctx_, head_dim_);
+  const int64_t n_items = p.n_tokens * p.n_head;
+  pool_.run([&](int thread, int n_threads) {
+    ThreadScratch& scratch = thread_scratch_[thread];
+    for (int64_t item = thread; item < n_items; item += n_threads)
+      attend_one(p, item / p.n_head, int(item % p.n_head), scratch);
+  });
+}
+
+void CpuBackend::gated_activation(Activation act, const float* gate, const float* up, int64_t stride, int64_t rows,
+                                  int64_t n, float* out) {
+  pool_.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* g = gate + r * stride;
+      const float* u = up + r * stride;
+      float* o = out + r * n;
+      if (act == Activation::Silu) {
+        for (int64_t i = 0; i < n; ++i) o[i] = silu(g[i]) * u[i];
+      } else {
+        for (int64_t i = 0; i < n; ++i) {
+          if (g[i] <= -10.0f)
+            o[i] = 0.0f;
+          else if (g[i] >= 10.0f)
+            o[i] = g[i] * u[i];
+          else
+            o[i] = fp16_to_fp32(gelu_table_[fp32_to_fp16(g[i])]) * u[i];
+        }
+      }
+    }
+  });
+}
+
+void CpuBackend::moe_ffn(const MoeParams& p) {
+  const int64_t n_embd = p.gate.n_in;
+  const int64_t n_ff = p.gate.n_out;
+  const int64_t n_expert = p.gate.n_mat;
+  const size_t slots = size_t(p.rows) * p.n_used;
+  if (moe_y_.size() < slots * n_embd) {
+    // Sized on first use for the largest batch; decode never grows it again.
+    moe_x_.resize(size_t(max_rows_) * n_embd);
+    moe_gate_.resize(size_t(max_rows_) * n_ff);
+    moe_up_.resize(size_t(max_rows_) * n_ff);
+    moe_y_.resize(size_t(max_rows_) * p.n_used * n_embd);
+    moe_rows_.resize(size_t(max_rows_) * p.n_used);
+  }
+  // Each expert runs once over the rows routed to it; its outputs land in
+  // that row's slot, and the slots are summed in routing order (as ggml).
+  for (int64_t e = 0; e < n_expert; ++e) {
+    int64_t count = 0;
+    for (size_t slot = 0; slot < slots; ++slot)
+      if (p.expert_ids[slot] == e) {
+        moe_rows_[count] = int32_t(slot);
+        std::memcpy(&moe_x_[count * n_embd], p.x + (slot / p.n_used) * n_embd, n_embd * sizeof(float));
+        ++count;
+      }
+    if (count == 0) continue;
+    matmul(p.gate.matrix(e), moe_x_.data(), count, moe_gate_.data());
+    matmul(p.up.matrix(e), moe_x_.data(), count, moe_up_.data());
+    gated_activation(Activation::Silu, moe_gate_.data(), moe_up_.data(), n_ff, count, n_ff, moe_gate_.data());
+    matmul(p.down.matrix(e), moe_gate_.data(), count, moe_x_.data());
+    for (int64_t i = 0; i < count; ++i)
+      std::memcpy(&moe_y_[size_t(moe_rows_[i]) * n_embd], &moe_x_[i * n_embd], n_embd * sizeof(float));
+  }
+  for (int64_t r = 0; r < p.rows; ++r) {
+    float* out = p.out + r * n_embd;
+    for (int k = 0; k < p.n_used; ++k) {
+      const float w = p.expert_weights[r * p.n_used + k];
+      const float* y = &moe_y_[(size_t(r) * p.n_used + k) * n_embd];
+      if (k == 0)
+        for (int64_t i = 0; i < n_embd; ++i) out[i] = y[i] * w;
+      else
+        for (int64_t i = 0; i < n_embd; ++i) out[i] += y[i] * w;
+    }
+  }
+}
+
+void CpuBackend::hadamard(float* x, int64_t n_values, int block) {
+  if (block <= 0 || (block & (block - 1)) != 0 || n_values % block != 0)
+    fail("internal: Hadamard block {} does not tile {} values", block, n_values);
+  const float norm = 1.0f / std::sqrt(float(block));
+  pool_.parallel_for(n_values / block, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      float* v = x + b * block;
+      // Fast Walsh-Hadamard transform: the Sylvester order H_2s = [[H, H], [H, -H]].
+      for (int h = 1; h < block; h *= 2)
+        for (int i = 0; i < block; i += 2 * h)
+          for (int j = i; j < i + h; ++j) {
+            const float a = v[j], c = v[j + h];
+            v[j] = a + c;
+            v[j + h] = a - c;
+          }
+      for (int i = 0; i < block; ++i) v[i] *= norm;
+    }
+  });
+}
+
+void CpuBackend::add(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+void CpuBackend::add_rows(float* y, const float* bias, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < n; ++i) y[r * n + i] += bias[i];
+}
+
+void CpuBackend::scale(float* y, float s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] *= s;
+}
+
+void CpuBackend::softcap(float* y, float cap, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = cap * std::tanh(y[i] / cap);
+}
+
+std::unique_ptr<Backend> make_ref_backend() {
+  return std::make_unique<CpuBackend>(cpu::select_kernels_for("scalar"), 1);
+}
+
+std::unique_ptr<Backend> make_cpu_backend(int n_threads, const std::string& isa) {
+  cpu::Kernels kernels = isa.empty() ? cpu::select_kernels(cpu::detect_cpu_features()) : cpu::select_kernels_for(isa);
+  return std::make_unique<CpuBackend>(std::move(kernels), n_threads);
+}
+
+}  // namespace hearth::backend

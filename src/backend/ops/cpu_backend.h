@@ -1,0 +1,62 @@
+// The Backend on the CPU: matmuls and attention through the kernel table
+// (scalar reference or SIMD, chosen once), element-wise ops in plain loops,
+// all split across a thread pool. Every buffer is sized in reserve().
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/kernels.h"
+#include "core/thread_pool.h"
+
+namespace hearth::backend {
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(cpu::Kernels kernels, int n_threads);
+
+  std::string name() const override { return "cpu-" + kernels_.isa; }
+  int n_threads() const override { return pool_.size(); }
+  void reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim) override;
+
+  void matmul(const Weight& w, const float* x, int64_t rows, float* y) override;
+  void get_rows(const Weight& table, const int32_t* ids, int64_t n, float* out) override;
+  void rms_norm(const float* x, const float* weight, int64_t rows, int64_t n, float eps, float* y) override;
+  void rope(float* x, int64_t rows, int n_heads, int head_dim, const int32_t* positions,
+            const RopeParams& params) override;
+  void store_kv(const float* src, int64_t rows, int64_t n, KvView dst, int64_t first_row) override;
+  void attention(const AttentionParams& params) override;
+  void gated_activation(Activation act, const float* gate, const float* up, int64_t stride, int64_t rows, int64_t n,
+                        float* out) override;
+  void moe_ffn(const MoeParams& params) override;
+
+  void hadamard(float* x, int64_t n_values, int block) override;
+  void add(float* y, const float* x, int64_t n) override;
+  void add_rows(float* y, const float* bias, int64_t rows, int64_t n) override;
+  void scale(float* y, float s, int64_t n) override;
+  void softcap(float* y, float cap, int64_t n) override;
+
+ private:
+  struct ThreadScratch {
+    std::vector<float> scores;    // attention scores over the context
+    std::vector<float> acc;       // attention output accumulator, head_dim
+    std::vector<float> v_row;     // one dequantized V head
+    std::vector<uint8_t> q_conv;  // one query head in K's dot-product type
+    std::vector<uint8_t> p_conv;  // probabilities in V's dot-product type
+  };
+  void attend_one(const AttentionParams& p, int64_t token, int head, ThreadScratch& scratch) const;
+  void require_reserved(int64_t rows, int64_t n) const;
+
+  cpu::Kernels kernels_;
+  ThreadPool pool_;
+  std::vector<uint16_t> gelu_table_;  // ggml's f16 GELU table: gelu(x) by x's f16 bits
+  int64_t max_rows_ = 0, max_n_ = 0, max_ctx_ = 0;
+  int head_dim_ = 0;
+  std::vector<uint8_t> act_;          // activations in a weight's dot-product type
+  std::vector<ThreadScratch> thread_scratch_;
+  std::vector<float> moe_x_, moe_gate_, moe_up_, moe_y_;
+  std::vector<int32_t> moe_rows_;
+};
+
+}  // namespace hearth::backend

@@ -1,0 +1,45 @@
+#include "kv/kv_cache.h"
+
+#include "core/error.h"
+
+namespace hearth::kv {
+
+void KvCache::check_type(DType type, int64_t width, const char* which) {
+  switch (type) {
+    case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0: break;
+    default: fail("{} cache type {} is not supported (use f32, f16, bf16, q8_0 or q4_0)", which, dtype_name(type));
+  }
+  const auto block = dtype_info(type).block_size;
+  if (width % block != 0)
+    fail("{} cache type {} needs rows that are a multiple of {}, but this model's are {}", which, dtype_name(type),
+         block, width);
+}
+
+uint64_t KvCache::bytes_for(const KvConfig& config, const std::vector<int64_t>& k_widths,
+                            const std::vector<int64_t>& v_widths) {
+  uint64_t total = 0;
+  for (size_t l = 0; l < k_widths.size(); ++l)
+    total += uint64_t(config.n_ctx) * (row_bytes(config.type_k, k_widths[l]) + row_bytes(config.type_v, v_widths[l]));
+  return total;
+}
+
+KvCache::KvCache(const KvConfig& config, const std::vector<int64_t>& k_widths, const std::vector<int64_t>& v_widths)
+    : config_(config) {
+  if (config.n_ctx <= 0) fail("context size must be positive, got {}", config.n_ctx);
+  for (size_t l = 0; l < k_widths.size(); ++l) {
+    check_type(config.type_k, k_widths[l], "K");
+    check_type(config.type_v, v_widths[l], "V");
+    k_row_bytes_.push_back(row_bytes(config.type_k, k_widths[l]));
+    v_row_bytes_.push_back(row_bytes(config.type_v, v_widths[l]));
+    k_.emplace_back(k_row_bytes_.back() * config.n_ctx);
+    v_.emplace_back(v_row_bytes_.back() * config.n_ctx);
+  }
+}
+
+uint64_t KvCache::bytes() const {
+  uint64_t total = 0;
+  for (size_t l = 0; l < k_.size(); ++l) total += k_[l].size() + v_[l].size();
+  return total;
+}
+
+}  // namespace hearth::kv

@@ -1,0 +1,49 @@
+// Gemma 2: embeddings scaled by sqrt(n_embd), pre- and post-norms around
+// attention and FFN, GELU-gated FFN, attention-logit and final-logit softcaps,
+// sliding-window attention on even layers (llama.cpp's fixed period 2).
+#include <cmath>
+
+#include "model/arch/architectures.h"
+#include "model/blocks.h"
+#include "model/loader.h"
+
+namespace hearth::model {
+namespace {
+
+void forward(const Model& m, ForwardContext& c, const Batch& b, float* logits) {
+  const HParams& hp = m.hparams();
+  Workspace& ws = c.ws;
+  const int64_t n = b.n, E = hp.n_embd;
+  const float q_scale = 1.0f / std::sqrt(float(hp.head_dim_k));  // applied to q, then kq scale 1
+
+  embed_tokens(m, c, b);                                           // x [n][E]
+  c.be.scale(ws.x.data(), std::sqrt(float(E)), n * E);
+  for (int l = 0; l < hp.n_layer; ++l) {
+    const Layer& L = m.weights().layers[l];
+    AttentionOptions attn;
+    attn.softcap = hp.attn_softcap;
+    attn.sliding_window = L.sliding ? hp.sliding_window : 0;
+    attn.rope = layer_rope(m, backend::RopeParams::Mode::Neox, false);
+    norm_rows(c, ws.x.data(), L.attn_norm, n, E, hp.rms_eps, ws.xn.data());        // xn [n][E]
+    attention_block(m, c, l, b, ws.xn.data(), attn, ws.proj.data(), q_scale);     // proj [n][E]
+    norm_rows(c, ws.proj.data(), L.post_attn_norm, n, E, hp.rms_eps, ws.proj.data());
+    c.be.add(ws.x.data(), ws.proj.data(), n * E);
+    norm_rows(c, ws.x.data(), L.ffn_norm, n, E, hp.rms_eps, ws.xn.data());
+    dense_ffn(m, c, l, n, ws.xn.data(), backend::Activation::GeluTanh, ws.proj.data());  // proj [n][E]
+    norm_rows(c, ws.proj.data(), L.post_ffn_norm, n, E, hp.rms_eps, ws.proj.data());
+    c.be.add(ws.x.data(), ws.proj.data(), n * E);
+  }
+  lm_head(m, c, b, logits);                                        // logits [n_outputs][n_vocab], capped
+}
+
+}  // namespace
+
+void load_gemma2(Model& model, const gguf::File& file) {
+  model.hparams_ = read_common_hparams(file, "gemma2");
+  model.weights_ = load_decoder_weights(file, model.hparams_);
+  for (int l = 0; l < model.hparams_.n_layer; ++l)
+    model.weights_.layers[l].sliding = model.hparams_.sliding_window > 0 && l % 2 == 0;
+  model.forward_ = forward;
+}
+
+}  // namespace hearth::model

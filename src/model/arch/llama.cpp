@@ -1,0 +1,45 @@
+// Llama 2/3 and the families llama.cpp runs as llama (Mistral, SmolLM,
+// TinyLlama, Mixtral-style MoE): pre-norm blocks, rope on adjacent pairs
+// (llama3 frequency factors from rope_freqs when present), SwiGLU FFN.
+#include <cmath>
+
+#include "model/arch/architectures.h"
+#include "model/blocks.h"
+#include "model/loader.h"
+
+namespace hearth::model {
+namespace {
+
+void forward(const Model& m, ForwardContext& c, const Batch& b, float* logits) {
+  const HParams& hp = m.hparams();
+  Workspace& ws = c.ws;
+  const int64_t n = b.n, E = hp.n_embd;
+  AttentionOptions attn;
+  attn.kq_scale = 1.0f / std::sqrt(float(hp.head_dim_k));
+  attn.rope = layer_rope(m, backend::RopeParams::Mode::Norm, false);
+
+  embed_tokens(m, c, b);                                           // x [n][E]
+  for (int l = 0; l < hp.n_layer; ++l) {
+    const Layer& L = m.weights().layers[l];
+    norm_rows(c, ws.x.data(), L.attn_norm, n, E, hp.rms_eps, ws.xn.data());  // xn [n][E]
+    attention_block(m, c, l, b, ws.xn.data(), attn, ws.proj.data());      // proj [n][E]
+    c.be.add(ws.x.data(), ws.proj.data(), n * E);                          // x += attention
+    norm_rows(c, ws.x.data(), L.ffn_norm, n, E, hp.rms_eps, ws.xn.data());   // xn [n][E]
+    if (hp.n_expert > 0)
+      moe_ffn(m, c, l, n, ws.xn.data(), /*normalize_top_k=*/true, ws.proj.data());  // proj [n][E]
+    else
+      dense_ffn(m, c, l, n, ws.xn.data(), backend::Activation::Silu, ws.proj.data());
+    c.be.add(ws.x.data(), ws.proj.data(), n * E);                          // x += ffn
+  }
+  lm_head(m, c, b, logits);                                        // logits [n_outputs][n_vocab]
+}
+
+}  // namespace
+
+void load_llama(Model& model, const gguf::File& file) {
+  model.hparams_ = read_common_hparams(file, file.metadata().get_string("general.architecture"));
+  model.weights_ = load_decoder_weights(file, model.hparams_);
+  model.forward_ = forward;
+}
+
+}  // namespace hearth::model

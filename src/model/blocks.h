@@ -1,0 +1,51 @@
+// The layer blocks every architecture is built from. Each reads and writes
+// the workspace rows of the current micro-batch: n = batch.n rows.
+#pragma once
+
+#include "model/model.h"
+
+namespace hearth::model {
+
+struct AttentionOptions {
+  float kq_scale = 1.0f;        // multiplies q.k (1 when q was pre-scaled)
+  float softcap = 0.0f;         // gemma2's attention-logit cap
+  int sliding_window = 0;       // 0 on global layers
+  backend::RopeParams rope;     // this layer's rope
+};
+
+// The Hadamard rotation llama.cpp applies for a quantized K (V) cache: the
+// block size, or 0 for none.
+int k_rotation_block(DType cache_type, int head_dim);
+int v_rotation_block(DType cache_type, int head_dim);
+
+// ws.x[n][n_embd] <- token embeddings of batch.tokens.
+void embed_tokens(const Model& m, ForwardContext& c, const Batch& b);
+
+// out[n][n_embd] <- wo * attention(q, k, v of xn), writing this layer's K/V
+// rows at the batch positions. q_prescale (gemma) multiplies q after rope.
+void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& b, const float* xn,
+                     const AttentionOptions& options, float* out, float q_prescale = 1.0f);
+
+// out[n][n_embd] <- down(act(gate(xn)) * up(xn)); a fused up projection
+// (2 * n_ff rows, gate first) when the layer has no ffn_gate.
+void dense_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const float* xn, backend::Activation act,
+               float* out);
+
+// out[n][n_embd] <- the weighted sum of the top-k experts' SwiGLU FFNs.
+// Router: softmax over all experts, top-k, weights renormalised to sum 1 when
+// normalize_top_k.
+void moe_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const float* xn, bool normalize_top_k,
+             float* out);
+
+// logits_out[b.n_outputs][n_vocab] <- output(norm(ws.x[output rows])), with
+// the final softcap when the model has one.
+void lm_head(const Model& m, ForwardContext& c, const Batch& b, float* logits_out);
+
+// rms_norm of n rows of ws widths: out = norm(x) * weight.
+void norm_rows(ForwardContext& c, const float* x, const float* weight, int64_t n, int64_t width, float eps, float* out);
+
+// The rope of layer l: base from the file (local layers may use another),
+// llama3 frequency factors when present.
+backend::RopeParams layer_rope(const Model& m, backend::RopeParams::Mode mode, bool local);
+
+}  // namespace hearth::model

@@ -1,0 +1,110 @@
+// A loaded model: hyper-parameters from the GGUF keys, weights as views into
+// the mapped file, and the forward function of its architecture.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "gguf/gguf.h"
+#include "kv/kv_cache.h"
+
+namespace hearth::model {
+
+using backend::Weight;
+
+struct HParams {
+  std::string arch;
+  int64_t n_vocab = 0;
+  int64_t n_ctx_train = 0;
+  int64_t n_embd = 0;
+  int n_layer = 0;
+  std::vector<int> n_head, n_head_kv;  // per layer
+  std::vector<int64_t> n_ff;           // per layer
+  int head_dim_k = 0, head_dim_v = 0;
+  float rms_eps = 1e-5f;
+  backend::RopeParams rope;            // the global layers' rope
+  float rope_base_swa = 0.0f;          // local layers' base where it differs (gemma3)
+  int sliding_window = 0;
+  float attn_softcap = 0.0f, final_softcap = 0.0f;
+  int n_expert = 0, n_expert_used = 0;
+  int64_t n_ff_expert = 0;
+};
+
+// One layer's weights; absent ones are empty / null.
+struct Layer {
+  const float* attn_norm = nullptr;
+  Weight wq, wk, wv, wqkv, wo;
+  const float *bq = nullptr, *bk = nullptr, *bv = nullptr;
+  const float *q_norm = nullptr, *k_norm = nullptr;
+  const float* post_attn_norm = nullptr;
+  const float* ffn_norm = nullptr;
+  Weight ffn_gate, ffn_up, ffn_down;
+  const float* post_ffn_norm = nullptr;
+  Weight ffn_gate_inp, gate_exps, up_exps, down_exps;
+  bool sliding = false;  // uses the sliding window (local attention)
+};
+
+struct Weights {
+  Weight token_embd, output;  // output is token_embd when tied
+  const float* output_norm = nullptr;
+  const float* rope_freqs = nullptr;
+  std::vector<Layer> layers;
+};
+
+// Buffers the forward pass writes, sized once for the largest micro-batch.
+struct Workspace {
+  int64_t max_rows = 0;
+  std::vector<float> x, xn, q, k, v, attn, proj, ffn_a, ffn_b, qkv, router;
+  std::vector<int32_t> expert_ids;
+  std::vector<float> expert_weights;
+};
+
+struct Batch {
+  const int32_t* tokens = nullptr;
+  const int32_t* positions = nullptr;  // consecutive, starting at the cache fill
+  int64_t n = 0;
+  // Rows whose logits are wanted, ascending; logits_out gets them in order.
+  const int32_t* output_rows = nullptr;
+  int64_t n_outputs = 0;
+};
+
+struct ForwardContext {
+  backend::Backend& be;
+  kv::KvCache& kv;
+  Workspace& ws;
+  bool flash_attn = false;
+};
+
+class Model;
+using ForwardFn = void (*)(const Model& model, ForwardContext& ctx, const Batch& batch, float* logits_out);
+
+class Model {
+ public:
+  // Loads the architecture named by general.architecture; throws, listing the
+  // supported ones, when it is unknown.
+  static std::unique_ptr<Model> load(std::shared_ptr<const gguf::File> file);
+
+  const HParams& hparams() const { return hparams_; }
+  const Weights& weights() const { return weights_; }
+  const gguf::File& file() const { return *file_; }
+
+  void forward(ForwardContext& ctx, const Batch& batch, float* logits_out) const { forward_(*this, ctx, batch, logits_out); }
+  Workspace make_workspace(int64_t max_rows) const;
+  std::vector<int64_t> kv_widths_k() const;
+  std::vector<int64_t> kv_widths_v() const;
+  int max_head_dim() const { return std::max(hparams_.head_dim_k, hparams_.head_dim_v); }
+  int64_t max_row_width() const;  // the widest activation row any matmul sees
+
+  // Used by the architecture files while loading.
+  HParams hparams_;
+  Weights weights_;
+  ForwardFn forward_ = nullptr;
+
+ private:
+  std::shared_ptr<const gguf::File> file_;
+};
+
+}  // namespace hearth::model

@@ -1,0 +1,70 @@
+#include "runtime/session.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/error.h"
+
+namespace hearth::runtime {
+
+Session::Session(const model::Model& model, backend::Backend& backend, const SessionConfig& config)
+    : model_(model),
+      backend_(backend),
+      config_(config),
+      kv_(kv::KvConfig{config.n_ctx, config.type_k, config.type_v}, model.kv_widths_k(), model.kv_widths_v()),
+      workspace_(model.make_workspace(std::min(config.n_ubatch, config.n_ctx))) {
+  if (config.n_ubatch <= 0) fail("--ubatch must be positive, got {}", config.n_ubatch);
+  if (!config.flash_attn && (config.type_v == DType::Q8_0 || config.type_v == DType::Q4_0))
+    fail("a quantized V cache ({}) needs flash attention: add --fa on", dtype_name(config.type_v));
+  const int64_t max_rows = workspace_.max_rows;
+  backend_.reserve(max_rows, model.max_row_width(), config.n_ctx, model.max_head_dim());
+  positions_.resize(max_rows);
+  output_rows_.resize(max_rows);
+  step_logits_.resize(model.hparams().n_vocab);
+}
+
+void Session::eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits) {
+  const int64_t n = int64_t(tokens.size());
+  if (n == 0) fail("nothing to evaluate: the prompt is empty");
+  if (n_past_ + n > config_.n_ctx)
+    fail("{} tokens do not fit in the context: {} already used of {} (the prompt needs a context of at least {}; "
+         "raise --ctx)",
+         n, n_past_, config_.n_ctx, n_past_ + n);
+  const int64_t n_vocab = model_.hparams().n_vocab;
+  logits.resize(size_t(all_logits ? n : 1) * n_vocab);
+  model::ForwardContext ctx{backend_, kv_, workspace_, config_.flash_attn};
+  for (int64_t start = 0; start < n; start += workspace_.max_rows) {
+    const int64_t count = std::min(workspace_.max_rows, n - start);
+    for (int64_t i = 0; i < count; ++i) positions_[i] = int32_t(n_past_ + i);
+    model::Batch batch;
+    batch.tokens = tokens.data() + start;
+    batch.positions = positions_.data();
+    batch.n = count;
+    const bool last_chunk = start + count == n;
+    if (all_logits) {
+      std::iota(output_rows_.begin(), output_rows_.begin() + count, 0);
+      batch.n_outputs = count;
+    } else {
+      output_rows_[0] = int32_t(count - 1);
+      batch.n_outputs = last_chunk ? 1 : 0;
+    }
+    batch.output_rows = output_rows_.data();
+    float* out = all_logits ? logits.data() + start * n_vocab : logits.data();
+    model_.forward(ctx, batch, out);
+    n_past_ += count;
+  }
+}
+
+const float* Session::decode(int32_t token) {
+  if (n_past_ + 1 > config_.n_ctx)
+    fail("the context is full: {} tokens of {} are used (raise --ctx)", n_past_, config_.n_ctx);
+  model::ForwardContext ctx{backend_, kv_, workspace_, config_.flash_attn};
+  positions_[0] = int32_t(n_past_);
+  output_rows_[0] = 0;
+  model::Batch batch{&token, positions_.data(), 1, output_rows_.data(), 1};
+  model_.forward(ctx, batch, step_logits_.data());
+  n_past_ += 1;
+  return step_logits_.data();
+}
+
+}  // namespace hearth::runtime
