@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -156,6 +157,11 @@ class Matcher {
   bool is_finished() const;
   // Back to the start (same grammar and vocabulary; caches kept).
   void reset();
+  // A shortest byte string that would make the grammar accept from here
+  // ("" when it already does), found by breadth-first search over at most
+  // `max_states` automaton states; nullopt if none was found within that.
+  // For closing a structure when the token budget runs out, and for tests.
+  std::optional<std::string> shortest_completion(size_t max_states = 100000) const;
 
   const Grammar& grammar() const { return *grammar_; }
   const Vocabulary& vocabulary() const { return *vocabulary_; }

@@ -260,6 +260,37 @@ bool Matcher::accept_token(int32_t id) {
   return accept_bytes(bytes);
 }
 
+std::optional<std::string> Matcher::shortest_completion(size_t max_states) const {
+  // Breadth-first over automaton states; `came_from` records the first
+  // (shortest) way each state was reached.
+  std::unordered_map<int32_t, std::pair<int32_t, uint8_t>> came_from;
+  std::vector<int32_t> frontier = {state_}, next_frontier;
+  came_from.emplace(state_, std::make_pair(kDead, uint8_t(0)));
+  while (!frontier.empty() && came_from.size() < max_states) {
+    for (int32_t state : frontier) {
+      if (state_accepting_[size_t(state)]) {
+        std::string path;
+        for (int32_t s = state; s != state_;) {
+          const auto& [previous, byte] = came_from.at(s);
+          path.insert(path.begin(), char(byte));
+          s = previous;
+        }
+        return path;
+      }
+    }
+    next_frontier.clear();
+    for (int32_t state : frontier) {
+      for (unsigned b = 0; b < 256; ++b) {
+        const int32_t next = step(state, uint8_t(b));
+        if (next != kDead && came_from.emplace(next, std::make_pair(state, uint8_t(b))).second)
+          next_frontier.push_back(next);
+      }
+    }
+    frontier.swap(next_frontier);
+  }
+  return std::nullopt;
+}
+
 bool Matcher::is_accepting() const { return state_accepting_[size_t(state_)] != 0; }
 
 bool Matcher::is_finished() const {

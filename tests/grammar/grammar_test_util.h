@@ -85,9 +85,10 @@ inline std::vector<std::string> stories_vocabulary(std::vector<int32_t>& eog) {
 }
 
 // Generates one sentence of the grammar by picking random allowed tokens from
-// the mask until it may end. To make sure the walk ends, after `wander` steps
-// it prefers single-byte tokens that close things ('"', '}', ']', ')'), then
-// separators, then any single byte.
+// the mask until it may end. After `wander` steps it steers home: it takes the
+// single-byte token for the next byte of a shortest completion, so every walk
+// ends. The steering only chooses among allowed tokens; whether the result is
+// valid is judged elsewhere.
 struct WalkResult {
   std::string text;
   bool finished = false;
@@ -116,16 +117,10 @@ inline WalkResult random_walk(grammar::Matcher& matcher, uint32_t seed, size_t w
     }
     candidates.clear();
     if (result.steps >= wander) {
-      for (const char* tier : {"\"}])", ",:"}) {
-        for (const char* c = tier; *c; ++c)
-          for (size_t id = 0; id < vocab.size(); ++id)
-            if (allowed[id] && vocab.token_bytes(int32_t(id)) == std::string(1, *c)) candidates.push_back(int32_t(id));
-        if (!candidates.empty()) break;
-      }
-      if (candidates.empty())
+      const std::optional<std::string> completion = matcher.shortest_completion();
+      if (completion && !completion->empty())
         for (size_t id = 0; id < vocab.size(); ++id)
-          if (allowed[id] && !vocab.is_eog(int32_t(id)) && vocab.token_bytes(int32_t(id)).size() == 1)
-            candidates.push_back(int32_t(id));
+          if (allowed[id] && vocab.token_bytes(int32_t(id)) == completion->substr(0, 1)) candidates.push_back(int32_t(id));
     }
     if (candidates.empty())
       for (size_t id = 0; id < vocab.size(); ++id)
