@@ -145,12 +145,24 @@ TEST_P(TokenizerVectors, IdsMatchLlamaCpp) {
 
 TEST_P(TokenizerVectors, DecodeGivesTextBack) {
   size_t checked = 0;
+  if (tok_->model_name() == "bert") {
+    // BERT normalizes (lowercase, no accents), so the text does not come
+    // back; what does hold is that the decoded text encodes to the same ids.
+    for (size_t i = 0; i < inputs_.size(); ++i) {
+      const auto& ids = expected_[i];
+      if (std::find(ids.begin(), ids.end(), 100) != ids.end()) continue;  // [UNK] loses the text
+      ++checked;
+      EXPECT_EQ(show(tok_->encode(tok_->decode(ids), false, false)), show(ids)) << GetParam().name << " string " << i;
+    }
+    EXPECT_GT(checked, inputs_.size() / 2);
+    return;
+  }
   for (size_t i = 0; i < inputs_.size(); ++i) {
     if (!reference_round_trips(*tok_, inputs_[i])) continue;
     ++checked;
     EXPECT_EQ(tok_->decode(expected_[i]), inputs_[i]) << GetParam().name << " string " << i;
   }
-  if (tok_->model_name() != "bert") EXPECT_GT(checked, inputs_.size() / 2);
+  EXPECT_GT(checked, inputs_.size() / 2);
 }
 
 TEST_P(TokenizerVectors, StreamingMatchesOneShot) {
