@@ -1,5 +1,7 @@
 #include "chat/chat_template.h"
 
+#include "chat/output/output_parser.h"
+
 namespace hearth::chat {
 
 namespace {
@@ -32,11 +34,6 @@ Capabilities detect_capabilities(const std::string& src) {
                                            contains(src, "image_url") || contains(src, "<start_of_image>"));
   caps.reasoning = contains(src, "<think>") || contains(src, "reasoning_content") || contains(src, "<|channel|>") ||
                    contains(src, "enable_thinking") || contains(src, "thinking");
-  // A generation prompt that opens a think block: the model's output then
-  // starts inside reasoning, without its own <think>.
-  size_t gen = src.rfind("add_generation_prompt");
-  caps.thinking_in_generation_prompt = gen != std::string::npos && src.find("<think>", gen) != std::string::npos &&
-                                       !contains(src.substr(gen), "</think>");
   caps.system_role = !contains(src, "System role not supported");
   return caps;
 }
@@ -45,7 +42,21 @@ ChatTemplate::ChatTemplate(std::string source, std::string name)
     : source_(std::move(source)),
       name_(std::move(name)),
       compiled_(std::make_shared<const jinja::Template>(source_, name_)),
-      capabilities_(detect_capabilities(source_)) {}
+      capabilities_(detect_capabilities(source_)) {
+  // Whether the generation prompt leaves a think block open (the output then
+  // starts inside reasoning) depends on the template's defaults, so render a
+  // one-turn probe and look, rather than guess from the source.
+  TemplateInputs probe;
+  probe.messages = OrderedJson::array({{{"role", "user"}, {"content", "Hi"}}});
+  probe.add_generation_prompt = true;
+  jinja::RenderLimits limits;
+  limits.max_time = std::chrono::milliseconds(100);
+  try {
+    capabilities_.thinking_in_generation_prompt = prompt_opens_reasoning(render(probe, limits));
+  } catch (const jinja::TemplateError&) {
+    // A template that cannot render the probe simply reports no open block.
+  }
+}
 
 ChatTemplate ChatTemplate::chatml() { return ChatTemplate(kChatmlSource, "chatml (fallback)"); }
 

@@ -43,7 +43,8 @@ struct Capabilities {
   bool tool_responses = false;   // renders role "tool" messages
   bool images = false;           // emits image placeholders for image parts
   bool reasoning = false;        // has <think> / reasoning_content / harmony channels
-  bool thinking_in_generation_prompt = false;  // generation prompt opens <think>
+  // The generation prompt (with the template's defaults) opens <think>.
+  bool thinking_in_generation_prompt = false;
   bool system_role = true;       // accepts a system message
 };
 
@@ -68,7 +69,8 @@ class ChatTemplate {
   Capabilities capabilities_;
 };
 
-// Reads the capabilities from a template's source text.
+// Reads the capabilities from a template's source text (all but
+// thinking_in_generation_prompt, which ChatTemplate finds by rendering).
 Capabilities detect_capabilities(const std::string& source);
 
 }  // namespace hearth::chat
