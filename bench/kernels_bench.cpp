@@ -78,6 +78,36 @@ void BM_VecDot(benchmark::State& state, std::string isa, DType type, bool multi_
   state.counters["rows/s"] = benchmark::Counter(double(state.iterations()) * kRows, benchmark::Counter::kIsRate);
 }
 
+// A batch of 8 activation rows against the 512 weight rows: the tile kernel
+// (weights unpacked once per 4 activations) versus vec_dot_rows per activation.
+void BM_Batch8(benchmark::State& state, std::string isa, DType type, bool tile) {
+  if (!isa_available(isa)) {
+    state.SkipWithError("ISA not available on this CPU");
+    return;
+  }
+  const hearth::cpu::Kernels k = hearth::cpu::select_kernels_for(isa);
+  const Problem p = make_problem(type);
+  constexpr int kActs = 8;
+  std::vector<uint8_t> acts;
+  for (int c = 0; c < kActs; ++c) acts.insert(acts.end(), p.act.begin(), p.act.end());
+  std::vector<float> out(size_t(kRows) * kActs);
+  for (auto _ : state) {
+    for (int r = 0; r < kRows; r += 4) {
+      const uint8_t* rows = p.weights.data() + r * p.row_size;
+      if (tile) {
+        k.vec_dot_tile_for(type)(kN, 4, rows, p.row_size, kActs, acts.data(), p.act.size(), out.data() + r, kRows);
+      } else {
+        for (int c = 0; c < kActs; ++c) {
+          k.vec_dot_rows_for(type)(kN, 4, rows, p.row_size, acts.data() + c * p.act.size(), out.data() + c * kRows + r);
+        }
+      }
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["dots/s"] = benchmark::Counter(double(state.iterations()) * kRows * kActs, benchmark::Counter::kIsRate);
+}
+
 void BM_QuantizeAct(benchmark::State& state, std::string isa, DType act_type) {
   if (!isa_available(isa)) {
     state.SkipWithError("ISA not available on this CPU");
@@ -102,6 +132,8 @@ int register_all() {
       const std::string name(hearth::dtype_name(t));
       benchmark::RegisterBenchmark(("vec_dot/" + isa + "/" + name).c_str(), BM_VecDot, isa, t, false);
       benchmark::RegisterBenchmark(("vec_dot_rows4/" + isa + "/" + name).c_str(), BM_VecDot, isa, t, true);
+      benchmark::RegisterBenchmark(("batch8_rows/" + isa + "/" + name).c_str(), BM_Batch8, isa, t, false);
+      benchmark::RegisterBenchmark(("batch8_tile/" + isa + "/" + name).c_str(), BM_Batch8, isa, t, true);
     }
     for (DType a : {DType::Q8_0, DType::Q8_1, DType::Q8_K, DType::F16, DType::BF16}) {
       benchmark::RegisterBenchmark(("quantize_act/" + isa + "/" + std::string(hearth::dtype_name(a))).c_str(),

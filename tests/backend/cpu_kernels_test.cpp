@@ -87,6 +87,7 @@ TEST_P(CpuKernels, TableIsComplete) {
   for (DType type : kWeightTypes) {
     EXPECT_NE(k.vec_dot_for(type), nullptr) << dtype_name(type);
     EXPECT_NE(k.vec_dot_rows_for(type), nullptr) << dtype_name(type);
+    EXPECT_NE(k.vec_dot_tile_for(type), nullptr) << dtype_name(type);
     EXPECT_NE(k.dequantize_for(type), nullptr) << dtype_name(type);
     EXPECT_EQ(k.vec_dot_type(type), ref::vec_dot_type(type)) << dtype_name(type);
   }
@@ -135,6 +136,50 @@ TEST_P(CpuKernels, VecDotRowsMatchesReference) {
         const float want = ref::vec_dot(type, n, each[size_t(r)].data(), a.data());
         const double tol = kRelTolerance * magnitude(type, each[size_t(r)], act_type, a, n) + 1e-30;
         EXPECT_NEAR(out[size_t(r)], want, tol) << dtype_name(type) << " rows=" << n_rows << " r=" << r;
+      }
+    }
+  }
+}
+
+TEST_P(CpuKernels, VecDotTileMatchesReference) {
+  const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  uint32_t seed = 700;
+  for (DType type : kWeightTypes) {
+    const DType act_type = ref::vec_dot_type(type);
+    const int64_t unit = std::max<int64_t>(dtype_info(type).block_size, dtype_info(act_type).block_size);
+    const int64_t n = dtype_info(type).block_size == 1 ? 5 * 32 + 9 : 3 * unit;
+    const size_t row_size = row_bytes(type, uint64_t(n)), row_stride = row_size + 32;
+    const size_t act_size = row_bytes(act_type, uint64_t(n)), act_stride = act_size + 96;
+    constexpr int kRowsMax = 5, kActsMax = 9;
+    std::vector<std::vector<uint8_t>> w, a;
+    std::vector<uint8_t> rows(row_stride * kRowsMax), acts(act_stride * kActsMax);
+    for (int r = 0; r < kRowsMax; ++r) {
+      w.push_back(quantized(type, random_row(n, ++seed)));
+      std::memcpy(rows.data() + r * row_stride, w.back().data(), row_size);
+    }
+    for (int c = 0; c < kActsMax; ++c) {
+      a.push_back(act_quantized(act_type, random_row(n, ++seed)));
+      std::memcpy(acts.data() + c * act_stride, a.back().data(), act_size);
+    }
+    for (int n_rows : {1, 3, 4, 5}) {
+      for (int n_acts : {1, 2, 4, 5, 9}) {
+        const size_t out_stride = kRowsMax + 2;
+        std::vector<float> out(out_stride * kActsMax, -7.0f);
+        k.vec_dot_tile_for(type)(n, n_rows, rows.data(), row_stride, n_acts, acts.data(), act_stride,
+                                 out.data(), out_stride);
+        for (int c = 0; c < kActsMax; ++c) {
+          for (size_t r = 0; r < out_stride; ++r) {
+            const float got = out[c * out_stride + r];
+            if (c >= n_acts || int(r) >= n_rows) {
+              EXPECT_EQ(got, -7.0f) << "tile wrote outside its " << n_rows << "x" << n_acts;
+              continue;
+            }
+            const float want = ref::vec_dot(type, n, w[r].data(), a[c].data());
+            const double tol = kRelTolerance * magnitude(type, w[r], act_type, a[c], n) + 1e-30;
+            EXPECT_NEAR(got, want, tol) << dtype_name(type) << " tile " << n_rows << "x" << n_acts
+                                        << " r=" << r << " a=" << c;
+          }
+        }
       }
     }
   }

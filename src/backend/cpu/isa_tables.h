@@ -11,6 +11,7 @@ namespace hearth::cpu::detail {
 struct KernelSlots {
   Kernels::VecDotFn* vec_dot;
   Kernels::VecDotRowsFn* vec_dot_rows;
+  Kernels::VecDotTileFn* vec_dot_tile;
   Kernels::QuantizeFn* quantize_act;
   Kernels::DequantizeFn* dequantize;
 };

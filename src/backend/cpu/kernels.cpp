@@ -18,10 +18,24 @@ void rows_by_single(int64_t n, int n_rows, const void* rows, size_t row_stride, 
 }
 
 template <Kernels::VecDotFn kSingle>
+void tile_by_single(int64_t n, int n_rows, const void* rows, size_t row_stride, int n_acts,
+                    const void* acts, size_t act_stride, float* out, size_t out_stride) {
+  const auto* row_base = static_cast<const uint8_t*>(rows);
+  const auto* act_base = static_cast<const uint8_t*>(acts);
+  for (int a = 0; a < n_acts; ++a) {
+    for (int r = 0; r < n_rows; ++r) {
+      out[size_t(a) * out_stride + size_t(r)] =
+          kSingle(n, row_base + size_t(r) * row_stride, act_base + size_t(a) * act_stride);
+    }
+  }
+}
+
+template <Kernels::VecDotFn kSingle>
 void set_weight(Kernels& k, DType weight, DType act, Kernels::DequantizeFn dequantize) {
   const uint32_t id = uint32_t(weight);
   k.vec_dot[id] = kSingle;
   k.vec_dot_rows[id] = rows_by_single<kSingle>;
+  k.vec_dot_tile[id] = tile_by_single<kSingle>;
   k.dequantize[id] = dequantize;
   k.act_type[id] = act;
 }
@@ -57,7 +71,7 @@ Kernels scalar_kernels() {
 }
 
 detail::KernelSlots slots_of(Kernels& k) {
-  return {k.vec_dot, k.vec_dot_rows, k.quantize_act, k.dequantize};
+  return {k.vec_dot, k.vec_dot_rows, k.vec_dot_tile, k.quantize_act, k.dequantize};
 }
 
 Kernels avx2_kernels() {

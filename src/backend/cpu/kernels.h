@@ -30,17 +30,24 @@ struct Kernels {
   // Dot product of a weight row (n elements, n a multiple of the weight
   // type's block size) with an activation row already in vec_dot_type.
   using VecDotFn = float (*)(int64_t n, const void* weight_row, const void* act_row);
-  // Up to kMaxRows weight rows (row_stride bytes apart) against one
-  // activation row: out[r] = vec_dot(n, rows + r * row_stride, act). Reads
-  // the activation once for all rows (the GEMV/GEMM inner loop).
+  // n_rows weight rows (row_stride bytes apart) against one activation row:
+  // out[r] = vec_dot(n, rows + r * row_stride, act), kMaxRows at a time
+  // sharing the activation loads (the GEMV inner loop).
   using VecDotRowsFn = void (*)(int64_t n, int n_rows, const void* rows, size_t row_stride,
                                 const void* act_row, float* out);
+  // A tile of n_rows weight rows by n_acts activation rows
+  // (act_stride bytes apart): out[a * out_stride + r] = vec_dot(n, row r, act a).
+  // Unpacks each weight block once for every activation row, so it is the
+  // kernel for batches (prompt processing); vec_dot_rows is for one token.
+  using VecDotTileFn = void (*)(int64_t n, int n_rows, const void* rows, size_t row_stride, int n_acts,
+                                const void* acts, size_t act_stride, float* out, size_t out_stride);
   using QuantizeFn = void (*)(const float* src, void* dst, int64_t n);
   using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
   static constexpr int kMaxRows = 4;
 
   VecDotFn vec_dot[hearth::kDTypeIdLimit] = {};        // by weight type id; null if unsupported
   VecDotRowsFn vec_dot_rows[hearth::kDTypeIdLimit] = {};  // same types as vec_dot
+  VecDotTileFn vec_dot_tile[hearth::kDTypeIdLimit] = {};  // same types as vec_dot
   QuantizeFn quantize_act[hearth::kDTypeIdLimit] = {};  // by ACTIVATION type id
   DequantizeFn dequantize[hearth::kDTypeIdLimit] = {};  // by type id
   hearth::DType act_type[hearth::kDTypeIdLimit] = {};  // vec_dot_type of each weight type
@@ -48,6 +55,7 @@ struct Kernels {
 
   VecDotFn vec_dot_for(hearth::DType t) const { return vec_dot[uint32_t(t)]; }
   VecDotRowsFn vec_dot_rows_for(hearth::DType t) const { return vec_dot_rows[uint32_t(t)]; }
+  VecDotTileFn vec_dot_tile_for(hearth::DType t) const { return vec_dot_tile[uint32_t(t)]; }
   QuantizeFn quantize_act_for(hearth::DType act) const { return quantize_act[uint32_t(act)]; }
   DequantizeFn dequantize_for(hearth::DType t) const { return dequantize[uint32_t(t)]; }
   hearth::DType vec_dot_type(hearth::DType t) const { return act_type[uint32_t(t)]; }
