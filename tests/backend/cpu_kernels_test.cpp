@@ -251,12 +251,18 @@ TEST_P(CpuKernels, MatchLlamaCppFixture) {
     const auto deq = f.floats("deq." + name);
     const auto want = f.floats("vecdot." + name);
     const size_t row_size = row_bytes(type, uint64_t(n));
+    double worst_abs = 0, worst_rel = 0;
     for (int64_t r = 0; r < f.n_rows(); ++r) {
       const float got = k.vec_dot_for(type)(n, weights.data() + size_t(r) * row_size, act_q.data());
       double mag = 0;
       for (int64_t i = 0; i < n; ++i) mag += std::fabs(double(deq[size_t(r * n + i)]) * act[size_t(i)]);
       EXPECT_NEAR(got, want[size_t(r)], 1e-6 * mag + 1e-30) << name << " row " << r;
+      const double diff = std::fabs(double(got) - want[size_t(r)]);
+      worst_abs = std::max(worst_abs, diff);
+      if (want[size_t(r)] != 0) worst_rel = std::max(worst_rel, diff / std::fabs(want[size_t(r)]));
     }
+    std::printf("[%s vec_dot %-6s] max |diff| %.3g, max |diff|/|want| %.3g\n", GetParam().c_str(),
+                name.c_str(), worst_abs, worst_rel);
   }
 }
 

@@ -157,7 +157,7 @@ TEST(RefQuants, DotProductsMatchLlamaCpp) {
     const auto deq = f.floats("deq." + type_name);
     ASSERT_EQ(int64_t(expected.size()), rows);
     const size_t row_size = row_bytes(type, uint64_t(n));
-    double worst_rel = 0;
+    double worst_rel = 0, worst_abs = 0, worst_rel_value = 0;
     for (int64_t r = 0; r < rows; ++r) {
       const float got = ref::vec_dot(type, n, weights.data() + r * row_size, act_q.data());
       // Float summation order differs between ggml's SIMD kernels and ours;
@@ -167,9 +167,13 @@ TEST(RefQuants, DotProductsMatchLlamaCpp) {
       for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(double(deq[r * n + i]) * act[i]);
       const double tolerance = 1e-6 * magnitude + 1e-30;
       EXPECT_NEAR(got, expected[r], tolerance) << type_name << " row " << r;
-      if (magnitude > 0) worst_rel = std::max(worst_rel, std::fabs(got - expected[r]) / magnitude);
+      const double diff = std::fabs(double(got) - expected[r]);
+      if (magnitude > 0) worst_rel = std::max(worst_rel, diff / magnitude);
+      worst_abs = std::max(worst_abs, diff);
+      if (expected[r] != 0) worst_rel_value = std::max(worst_rel_value, diff / std::fabs(expected[r]));
     }
-    std::printf("[vec_dot  %-6s] worst |diff| / sum|w*a| = %.3g\n", type_name.c_str(), worst_rel);
+    std::printf("[vec_dot  %-6s] max |diff| %.3g, max |diff|/|want| %.3g, max |diff|/sum|w*a| %.3g\n",
+                type_name.c_str(), worst_abs, worst_rel_value, worst_rel);
   }
 }
 
