@@ -51,21 +51,35 @@ void encode_spm(const Vocab& vocab, std::string_view text, std::vector<int32_t>&
     if (id < 0) return;
     queue.push({left, right, vocab.tokens[id].score, length});
   };
-  for (int i = 1; i < int(symbols.size()); ++i) try_add(i - 1, i);
+  const auto mergeable = [&](int i) {
+    return vocab.mergeable_chars.find(text.substr(symbols[i].offset, symbols[i].length)) !=
+           vocab.mergeable_chars.end();
+  };
 
-  while (!queue.empty()) {
-    const Bigram bigram = queue.top();
-    queue.pop();
-    Symbol& left = symbols[bigram.left];
-    Symbol& right = symbols[bigram.right];
-    // Skip pairs that an earlier merge has changed.
-    if (left.length == 0 || right.length == 0 || left.length + right.length != bigram.length) continue;
-    left.length += right.length;
-    right.length = 0;
-    left.next = right.next;
-    if (right.next >= 0) symbols[right.next].prev = bigram.left;
-    try_add(left.prev, bigram.left);
-    try_add(bigram.left, left.next);
+  // A character in no multi-character token never merges, so no pair spans
+  // it: the parts between such characters are merged one after the other,
+  // each with a small queue, in the same order a single queue would take.
+  const int n = int(symbols.size());
+  for (int begin = 0; begin < n;) {
+    int end = begin + 1;
+    if (mergeable(begin))
+      while (end < n && mergeable(end)) ++end;
+    for (int i = begin + 1; i < end; ++i) try_add(i - 1, i);
+    while (!queue.empty()) {
+      const Bigram bigram = queue.top();
+      queue.pop();
+      Symbol& left = symbols[bigram.left];
+      Symbol& right = symbols[bigram.right];
+      // Skip pairs that an earlier merge has changed.
+      if (left.length == 0 || right.length == 0 || left.length + right.length != bigram.length) continue;
+      left.length += right.length;
+      right.length = 0;
+      left.next = right.next;
+      if (right.next >= 0) symbols[right.next].prev = bigram.left;
+      if (left.prev >= begin) try_add(left.prev, bigram.left);
+      if (left.next >= 0 && left.next < end) try_add(bigram.left, left.next);
+    }
+    begin = end;
   }
 
   for (int i = 0; i != -1; i = symbols[i].next) {

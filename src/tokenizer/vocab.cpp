@@ -302,6 +302,19 @@ std::shared_ptr<const Vocab> Vocab::load(const gguf::Metadata& md) {
     if (const int32_t id = v.find("[MASK]"); id >= 0) v.tokens[id].attr |= kAttrLstrip;
   }
 
+  if (v.kind == ModelKind::Spm) {
+    for (const TokenData& token : v.tokens) {
+      std::vector<std::string_view> chars;
+      for (size_t i = 0; i < token.text.size();) {
+        const size_t length = std::min(unicode::utf8_sequence_length(token.text[i]), token.text.size() - i);
+        chars.push_back(std::string_view(token.text).substr(i, length));
+        i += length;
+      }
+      if (chars.size() >= 2)
+        for (const std::string_view c : chars) v.mergeable_chars.try_emplace(std::string(c), true);
+    }
+  }
+
   v.byte_tokens.fill(-1);
   for (int b = 0; b < 256; ++b) {
     if (v.kind == ModelKind::Spm) {

@@ -82,6 +82,10 @@ struct Vocab {
   std::vector<bool> eog;                // end-of-generation, per id
   std::vector<std::string> pieces;      // what each token renders to (control tokens as their text)
   std::array<int32_t, 256> byte_tokens{};  // the token for each byte, -1 when none
+  // SPM: the characters that occur in some token of two or more characters.
+  // Any other character can never merge, so it splits the text into parts
+  // that are merged independently (with the same result, in less time).
+  std::unordered_map<std::string, bool, StringHash, std::equal_to<>> mergeable_chars;
   std::shared_ptr<const PreTokenizer> pre_tokenizer;  // BPE only
 
   static std::shared_ptr<const Vocab> load(const gguf::Metadata& metadata);
