@@ -12,5 +12,6 @@ struct ExitStatus {
 
 void add_show_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
+void add_template_command(CLI::App& app);
 
 }  // namespace hearth::cli

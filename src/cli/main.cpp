@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   hearth::cli::add_show_command(app);
   hearth::cli::add_tokenize_command(app);
+  hearth::cli::add_template_command(app);
 
   try {
     app.parse(argc, argv);
