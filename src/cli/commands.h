@@ -1,6 +1,10 @@
 // Each subcommand lives in its own file and registers itself on the app.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include <CLI/CLI.hpp>
 
 namespace hearth::cli {
@@ -12,6 +16,11 @@ struct ExitStatus {
 
 void add_show_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
+void add_logits_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+
+// A JSON array of token ids (or {"tokens": [...]}) from a file.
+std::vector<int32_t> read_token_file(const std::string& path);
 void add_template_command(CLI::App& app);
 
 }  // namespace hearth::cli

@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   hearth::cli::add_show_command(app);
   hearth::cli::add_tokenize_command(app);
+  hearth::cli::add_run_command(app);
+  hearth::cli::add_logits_command(app);
   hearth::cli::add_template_command(app);
 
   try {
