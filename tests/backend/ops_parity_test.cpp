@@ -1,0 +1,225 @@
+// Every Backend op on the CPU backend (each ISA this CPU has, several
+// threads) against the scalar reference backend (one thread, ref kernels),
+// on odd sizes. The ref kernels themselves are checked against ggml's
+// output in quants_test.cpp.
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/kernels.h"
+#include "backend/ref/quants.h"
+#include "core/dtype.h"
+
+using namespace hearth;
+using namespace hearth::backend;
+
+namespace {
+
+std::vector<std::string> available_isas() {
+  std::vector<std::string> isas = {"scalar"};
+  const auto f = cpu::detect_cpu_features();
+  if (f.has_avx2_set()) isas.push_back("avx2");
+  if (f.has_avx512_set()) isas.push_back("avx512");
+  return isas;
+}
+
+std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// A weight of `type` quantized from random data, kept alive with its bytes.
+struct TestWeight {
+  std::vector<uint8_t> bytes;
+  Weight w;
+};
+
+TestWeight make_weight(DType type, int64_t n_in, int64_t n_out, int64_t n_mat, uint32_t seed) {
+  TestWeight t;
+  const size_t row = row_bytes(type, n_in);
+  t.bytes.resize(row * n_out * n_mat);
+  const auto values = random_floats(size_t(n_in) * n_out * n_mat, seed, 0.5f);
+  for (int64_t r = 0; r < n_out * n_mat; ++r) ref::quantize_row(type, values.data() + r * n_in, t.bytes.data() + r * row, n_in);
+  t.w = Weight{type, t.bytes.data(), n_in, n_out, n_mat, row};
+  return t;
+}
+
+// Different summation orders (SIMD lanes, threads) move results by float
+// rounding only: relative to the magnitude of what was summed.
+void expect_close(const std::vector<float>& a, const std::vector<float>& b, double tolerance, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  double scale = 1e-6;
+  for (float x : b) scale = std::max(scale, double(std::fabs(x)));
+  for (size_t i = 0; i < a.size(); ++i)
+    ASSERT_NEAR(a[i], b[i], tolerance * scale) << what << " at " << i;
+}
+
+class OpsParity : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    ref_ = make_ref_backend();
+    cpu_ = make_cpu_backend(3, GetParam());
+    for (Backend* be : {ref_.get(), cpu_.get()}) be->reserve(37, 1024, 300, 128);
+  }
+  std::unique_ptr<Backend> ref_, cpu_;
+};
+
+const DType kWeightTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1,  DType::Q5_0,
+                              DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K,  DType::Q5_K,
+                              DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
+
+TEST_P(OpsParity, MatmulEveryWeightTypeOddSizes) {
+  for (DType type : kWeightTypes) {
+    const int64_t block = dtype_info(type).block_size;
+    for (int64_t n_in : {block, 3 * block, int64_t(768)}) {
+      if (n_in % block) continue;
+      for (int64_t n_out : {int64_t(1), int64_t(7), int64_t(33)})
+        for (int64_t rows : {int64_t(1), int64_t(5), int64_t(37)}) {
+          const TestWeight w = make_weight(type, n_in, n_out, 1, uint32_t(n_in * 31 + n_out));
+          const auto x = random_floats(size_t(rows * n_in), uint32_t(rows + n_in));
+          std::vector<float> a(rows * n_out), b(rows * n_out);
+          ref_->matmul(w.w, x.data(), rows, a.data());
+          cpu_->matmul(w.w, x.data(), rows, b.data());
+          expect_close(b, a, 1e-4, fmt::format("{} {}x{} rows {}", dtype_name(type), n_in, n_out, rows));
+        }
+    }
+  }
+}
+
+TEST_P(OpsParity, GetRowsRmsNormRopeActivationsHadamard) {
+  const TestWeight table = make_weight(DType::Q6_K, 256, 11, 1, 5);
+  const std::vector<int32_t> ids = {3, 0, 10, 3};
+  std::vector<float> a(4 * 256), b(4 * 256);
+  ref_->get_rows(table.w, ids.data(), 4, a.data());
+  cpu_->get_rows(table.w, ids.data(), 4, b.data());
+  EXPECT_EQ(a, b);
+
+  const auto x = random_floats(5 * 96, 7);
+  const auto weight = random_floats(96, 8);
+  std::vector<float> na(x.size()), nb(x.size());
+  ref_->rms_norm(x.data(), weight.data(), 5, 96, 1e-6f, na.data());
+  cpu_->rms_norm(x.data(), weight.data(), 5, 96, 1e-6f, nb.data());
+  EXPECT_EQ(na, nb);
+
+  const std::vector<int32_t> positions = {0, 1, 17, 4000, 99};
+  const std::vector<float> factors = {1, 1, 2, 4, 8, 8, 8, 8, 8, 8, 8, 8};
+  for (auto mode : {RopeParams::Mode::Norm, RopeParams::Mode::Neox})
+    for (int variant = 0; variant < 3; ++variant) {
+      RopeParams p;
+      p.mode = mode;
+      p.n_dims = 24;  // partial rotary: 24 of 32 dims
+      p.freq_base = 500000.0f;
+      if (variant == 1) p.freq_factors = factors.data();
+      if (variant == 2) {
+        p.freq_scale = 0.25f;
+        p.ext_factor = 1.0f;
+        p.n_ctx_orig = 4096;
+      }
+      std::vector<float> ra = random_floats(5 * 3 * 32, 9), rb = ra;
+      ref_->rope(ra.data(), 5, 3, 32, positions.data(), p);
+      cpu_->rope(rb.data(), 5, 3, 32, positions.data(), p);
+      EXPECT_EQ(ra, rb) << "variant " << variant;
+    }
+
+  for (auto act : {Activation::Silu, Activation::GeluTanh}) {
+    const auto g = random_floats(3 * 80, 10, 4.0f), u = random_floats(3 * 80, 11);
+    std::vector<float> ga(3 * 40), gb(3 * 40);
+    ref_->gated_activation(act, g.data(), u.data() + 40, 80, 3, 40, ga.data());
+    cpu_->gated_activation(act, g.data(), u.data() + 40, 80, 3, 40, gb.data());
+    EXPECT_EQ(ga, gb);
+  }
+
+  std::vector<float> ha = random_floats(3 * 128, 12), hb = ha;
+  ref_->hadamard(ha.data(), ha.size(), 64);
+  cpu_->hadamard(hb.data(), hb.size(), 64);
+  EXPECT_EQ(ha, hb);
+}
+
+// Attention over every cache type, flash and not, GQA, windows and softcaps.
+TEST_P(OpsParity, AttentionEveryCacheType) {
+  const int n_head = 4, n_head_kv = 2, hd = 64;
+  const int64_t n_kv = 45, n_tokens = 6;
+  for (DType cache : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0})
+    for (bool flash : {false, true})
+      for (int window : {0, 7})
+        for (float softcap : {0.0f, 20.0f}) {
+          const size_t row = row_bytes(cache, int64_t(n_head_kv) * hd);
+          std::vector<uint8_t> k(row * n_kv), v(row * n_kv);
+          const auto kf = random_floats(size_t(n_kv) * n_head_kv * hd, 13), vf = random_floats(size_t(n_kv) * n_head_kv * hd, 14);
+          ref_->store_kv(kf.data(), n_kv, int64_t(n_head_kv) * hd, KvView{cache, k.data(), row}, 0);
+          ref_->store_kv(vf.data(), n_kv, int64_t(n_head_kv) * hd, KvView{cache, v.data(), row}, 0);
+          std::vector<uint8_t> k2(row * n_kv);
+          cpu_->store_kv(kf.data(), n_kv, int64_t(n_head_kv) * hd, KvView{cache, k2.data(), row}, 0);
+          EXPECT_EQ(k, k2) << dtype_name(cache);
+          const auto q = random_floats(size_t(n_tokens) * n_head * hd, 15);
+          const std::vector<int32_t> positions = {39, 40, 41, 42, 43, 44};
+          AttentionParams p;
+          p.q = q.data();
+          p.positions = positions.data();
+          p.n_tokens = n_tokens;
+          p.k = {cache, k.data(), row};
+          p.v = {cache, v.data(), row};
+          p.n_kv = n_kv;
+          p.n_head = n_head;
+          p.n_head_kv = n_head_kv;
+          p.head_dim = hd;
+          p.scale = 0.125f;
+          p.softcap = softcap;
+          p.sliding_window = window;
+          p.flash = flash;
+          std::vector<float> a(n_tokens * n_head * hd), b(a.size());
+          p.out = a.data();
+          ref_->attention(p);
+          p.out = b.data();
+          cpu_->attention(p);
+          // The unfused path rounds probabilities to f16 for an f16 V cache (as
+          // ggml): a last-bit change in a SIMD dot product can flip one such
+          // rounding, which moves the output by up to one f16 ulp (2^-10).
+          const double tolerance = (!flash && cache == DType::F16) ? 1.0 / 1024 : 1e-5;
+          expect_close(b, a, tolerance, fmt::format("{} flash {} window {} softcap {}", dtype_name(cache), flash, window, softcap));
+        }
+}
+
+TEST_P(OpsParity, MixtureOfExperts) {
+  const int64_t n_embd = 64, n_ff = 96, n_expert = 5, rows = 7;
+  const int k = 2;
+  const TestWeight gate = make_weight(DType::Q8_0, n_embd, n_ff, n_expert, 1);
+  const TestWeight up = make_weight(DType::Q8_0, n_embd, n_ff, n_expert, 2);
+  const TestWeight down = make_weight(DType::Q4_0, n_ff, n_embd, n_expert, 3);
+  const auto x = random_floats(rows * n_embd, 4);
+  std::vector<int32_t> ids;
+  std::vector<float> weights;
+  for (int64_t r = 0; r < rows; ++r) {
+    ids.push_back(int32_t(r % n_expert));
+    ids.push_back(int32_t((r * 3 + 1) % n_expert));
+    weights.push_back(0.75f);
+    weights.push_back(0.25f);
+  }
+  MoeParams p;
+  p.x = x.data();
+  p.rows = rows;
+  p.expert_ids = ids.data();
+  p.expert_weights = weights.data();
+  p.n_used = k;
+  p.gate = gate.w;
+  p.up = up.w;
+  p.down = down.w;
+  std::vector<float> a(rows * n_embd), b(a.size());
+  p.out = a.data();
+  ref_->moe_ffn(p);
+  p.out = b.data();
+  cpu_->moe_ffn(p);
+  expect_close(b, a, 1e-4, "moe");
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, OpsParity, ::testing::ValuesIn(available_isas()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
