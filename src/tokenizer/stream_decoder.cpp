@@ -1,8 +1,9 @@
 // Streaming detokenization. Pieces are joined as Tokenizer::decode joins
 // them, but a token's bytes may end mid-character, and the space clean-up
-// may still drop a trailing space once the next token shows. So push()
-// re-decodes the ids since the last settled point and returns only the part
-// that can no longer change and is complete UTF-8.
+// (" ," -> ",", " 's" -> "'s", " ' " -> "'") may still change the end of the
+// text once the next token shows. So push() decodes the ids since the last
+// settled point and returns only what can no longer change and is complete
+// UTF-8.
 #include <algorithm>
 
 #include "tokenizer/tokenizer.h"
@@ -11,13 +12,27 @@
 namespace hearth::tokenizer {
 namespace {
 
-// Clean-up patterns begin with a space and span at most 4 bytes, so text up
-// to a space among the last 4 bytes may still change.
-size_t settled_length(std::string_view text, bool cleans_spaces) {
-  if (!cleans_spaces) return text.size();
-  const size_t from = text.size() >= 4 ? text.size() - 4 : 0;
-  const size_t space = text.find(' ', from);
-  return space == std::string_view::npos ? text.size() : space;
+// Every clean-up pattern starts with a space and reads at most " 're". If the
+// joined pieces do not end in a beginning of one (" ", " '", " 'r", " 'v"),
+// cleaning them gives a prefix of what cleaning any longer text gives. This
+// is the longest such prefix of `raw`.
+size_t stable_cut(std::string_view raw) {
+  size_t cut = raw.size();
+  while (cut > 0) {
+    const std::string_view head = raw.substr(0, cut);
+    const auto ends = [&](std::string_view suffix) {
+      return head.size() >= suffix.size() && head.substr(head.size() - suffix.size()) == suffix;
+    };
+    if (ends(" "))
+      cut -= 1;
+    else if (ends(" '"))
+      cut -= 2;
+    else if (ends(" 'r") || ends(" 'v"))
+      cut -= 3;
+    else
+      break;
+  }
+  return cut;
 }
 
 // Length of the broken sequence at the start of `bytes` (at least 1).
@@ -29,8 +44,9 @@ size_t broken_sequence_length(std::string_view bytes) {
   return length;
 }
 
-// Complete characters of `bytes`, with invalid bytes as U+FFFD; `consumed`
-// says how far it got (an unfinished character at the end is left).
+// Complete characters of `bytes`, with broken sequences as U+FFFD;
+// `consumed` says how far it got (an unfinished character at the end stays,
+// unless this is the final flush).
 std::string complete_utf8(std::string_view bytes, bool final_flush, size_t* consumed) {
   std::string out;
   size_t i = 0;
@@ -52,28 +68,24 @@ std::string complete_utf8(std::string_view bytes, bool final_flush, size_t* cons
 
 }  // namespace
 
-// The last 3 bytes of the pieces joined (before clean-up) hold no space, so no
-// clean-up pattern can span the end of the segment.
-bool StreamDecoder::raw_tail_is_settled() const {
-  std::string tail;
-  for (auto it = segment_.rbegin(); it != segment_.rend() && tail.size() < 3; ++it)
-    tail.insert(0, tok_->piece(*it, remove_special_));
-  return tail.size() >= 3 && tail.find(' ', tail.size() - 3) == std::string::npos;
-}
-
 StreamDecoder::StreamDecoder(const Tokenizer& tok, bool remove_special) : tok_(&tok), remove_special_(remove_special) {}
 
 std::string StreamDecoder::push(int32_t id) {
   segment_.push_back(id);
-  const std::string text = tok_->decode_segment(segment_, remove_special_, first_segment_);
-  const size_t settled = std::max(settled_length(text, tok_->cleans_spaces()), emitted_);
+  std::string text = tok_->decode_segment(segment_, remove_special_, first_segment_, /*clean=*/false);
+  const size_t raw_size = text.size();
+  size_t cut = raw_size;
+  if (tok_->cleans_spaces()) {
+    cut = stable_cut(text);
+    text.resize(cut);
+    Tokenizer::clean_up_spaces(text);
+  }
   size_t consumed = 0;
-  std::string out = complete_utf8(std::string_view(text).substr(emitted_, settled - emitted_), false, &consumed);
+  std::string out = complete_utf8(std::string_view(text).substr(std::min(emitted_, text.size())), false, &consumed);
   emitted_ += consumed;
-  // Start a new segment once everything is out and the text cannot change
-  // any more: the last 3 bytes hold no space for a clean-up pattern to start
-  // at. This keeps each push proportional to the recent text, not all of it.
-  if (emitted_ == text.size() && (!tok_->cleans_spaces() || raw_tail_is_settled())) {
+  // Once all of it is out and nothing was held back, later text cannot change
+  // it: start a new segment, so each push costs only the recent text.
+  if (emitted_ == text.size() && cut == raw_size) {
     first_segment_ = false;
     segment_.clear();
     emitted_ = 0;

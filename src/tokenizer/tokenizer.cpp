@@ -19,8 +19,10 @@ void escape_spaces(std::string& text) {
   text = std::move(out);
 }
 
+}  // namespace
+
 // llama.cpp's clean_up_tokenization_spaces, three passes in place.
-size_t clean_spaces(std::string& text) {
+void Tokenizer::clean_up_spaces(std::string& text) {
   size_t total = text.size();
   {  // " ?", " !", " .", " ,": drop the space
     const size_t n = total;
@@ -61,10 +63,7 @@ size_t clean_spaces(std::string& text) {
     }
   }
   text.resize(total);
-  return total;
 }
-
-}  // namespace
 
 Tokenizer::Tokenizer(std::shared_ptr<const Vocab> vocab) : vocab_(std::move(vocab)) {}
 
@@ -147,7 +146,8 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, 
   return out;
 }
 
-std::string Tokenizer::decode_segment(std::span<const int32_t> ids, bool remove_special, bool first) const {
+std::string Tokenizer::decode_segment(std::span<const int32_t> ids, bool remove_special, bool first,
+                                      bool clean) const {
   const Vocab& v = *vocab_;
   bool remove_space = first && v.add_space_prefix;
   if (first && remove_special && v.add_bos && !ids.empty() && ids.front() == v.bos) {
@@ -166,7 +166,7 @@ std::string Tokenizer::decode_segment(std::span<const int32_t> ids, bool remove_
     }
     remove_space = false;
   }
-  if (v.clean_spaces) clean_spaces(text);
+  if (clean && v.clean_spaces) clean_up_spaces(text);
   return text;
 }
 

@@ -50,9 +50,12 @@ class Tokenizer {
   std::string pre_name() const;                     // tokenizer.ggml.pre, "" when absent
 
   // Decoding of a segment for StreamDecoder: `first` applies the leading-space
-  // and BOS rules that only hold at the start of a text.
-  std::string decode_segment(std::span<const int32_t> ids, bool remove_special, bool first) const;
+  // and BOS rules that only hold at the start of a text; `clean` applies the
+  // space clean-up (when the model uses it).
+  std::string decode_segment(std::span<const int32_t> ids, bool remove_special, bool first, bool clean = true) const;
   bool cleans_spaces() const;
+  // llama.cpp's clean_up_tokenization_spaces: " ," -> ",", " 's" -> "'s", ...
+  static void clean_up_spaces(std::string& text);
 
  private:
   explicit Tokenizer(std::shared_ptr<const Vocab> vocab);
@@ -69,7 +72,7 @@ class StreamDecoder {
   std::string flush();           // whatever is left (invalid bytes as U+FFFD)
 
  private:
-  bool raw_tail_is_settled() const;
+
   const Tokenizer* tok_;
   bool remove_special_;
   bool first_segment_ = true;

@@ -2,6 +2,8 @@
 // byte-fallback pieces and the streaming decoder on split characters.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "common/fixtures.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
@@ -169,6 +171,30 @@ TEST(StreamDecoder, HoldsSpaceThatCleanUpMayDrop) {
   out += stream.flush();
   EXPECT_EQ(out, m.tok.decode(ids));
   EXPECT_EQ(out, "a, b");
+}
+
+// Random strings over the characters the clean-up rules look at, so that
+// every rule meets token boundaries: streaming must still equal one-shot.
+TEST(StreamDecoder, MatchesOneShotAroundCleanUpPatterns) {
+  const Loaded m = load("vocab/ggml-vocab-gpt-2.gguf");
+  ASSERT_TRUE(m.tok.cleans_spaces());
+  const std::string alphabet = " ' ,.?!smrveax\xe4\xb8\xad";
+  std::mt19937 rng(7);
+  for (int round = 0; round < 2000; ++round) {
+    std::string text;
+    const int length = 1 + int(rng() % 12);
+    for (int i = 0; i < length; ++i) {
+      const size_t k = rng() % (alphabet.size() - 2);
+      // Keep the 3-byte character whole.
+      text += alphabet[k] == '\xe4' ? alphabet.substr(k, 3) : alphabet.substr(k, 1);
+    }
+    const auto ids = m.tok.encode(text, false, false);
+    StreamDecoder stream(m.tok);
+    std::string joined;
+    for (const int32_t id : ids) joined += stream.push(id);
+    joined += stream.flush();
+    ASSERT_EQ(joined, m.tok.decode(ids)) << "text '" << text << "'";
+  }
 }
 
 TEST(Unicode, Utf8PrefixValidation) {

@@ -26,6 +26,9 @@ struct VectorSet {
   fs::path expected;
 };
 
+// gtest prints parameters on failure; the name says which files.
+void PrintTo(const VectorSet& set, std::ostream* os) { *os << set.name; }
+
 std::string param_name(const testing::TestParamInfo<VectorSet>& info) {
   std::string name = info.param.name;
   for (char& c : name)
