@@ -124,7 +124,20 @@ void Writer::add_tensor_view(std::string name, DType type, std::vector<uint64_t>
   if (data.size() != bytes) fail("tensor '{}': {} bytes given, its type and shape need {}", name, data.size(), bytes);
   for (const auto& t : tensors_)
     if (t.name == name) fail("tensor '{}' is added twice", name);
-  tensors_.push_back(Pending{std::move(name), type, std::move(shape), {}, data});
+  tensors_.push_back(Pending{std::move(name), type, std::move(shape), {}, data, bytes, false});
+}
+
+void Writer::add_tensor_deferred(std::string name, DType type, std::vector<uint64_t> shape) {
+  if (shape.empty() || shape.size() > kMaxDims) fail("tensor '{}': {} dimensions (must be 1 to 4)", name, shape.size());
+  const DTypeInfo& info = dtype_info(type);
+  if (shape[0] % info.block_size != 0)
+    fail("tensor '{}': row length {} is not a multiple of the {} block size {}", name, shape[0], info.name,
+         info.block_size);
+  uint64_t n = 1;
+  for (uint64_t d : shape) n *= d;
+  for (const auto& t : tensors_)
+    if (t.name == name) fail("tensor '{}' is added twice", name);
+  tensors_.push_back(Pending{std::move(name), type, std::move(shape), {}, {}, n / info.block_size * info.type_size, true});
 }
 
 void Writer::add_tensor(std::string name, DType type, std::vector<uint64_t> shape, std::span<const uint8_t> data) {
@@ -135,7 +148,7 @@ void Writer::add_tensor(std::string name, DType type, std::vector<uint64_t> shap
 }
 
 template <typename Sink>
-void Writer::emit(Sink& sink) const {
+void Writer::emit(Sink& sink, const FillFn* fill) const {
   put<Sink, uint32_t>(sink, kMagic);
   put<Sink, uint32_t>(sink, 3);
   put<Sink, uint64_t>(sink, tensors_.size());
@@ -152,24 +165,39 @@ void Writer::emit(Sink& sink) const {
     for (uint64_t d : t.shape) put<Sink, uint64_t>(sink, d);
     put<Sink, uint32_t>(sink, static_cast<uint32_t>(t.type));
     put<Sink, uint64_t>(sink, offset);
-    offset += (t.data.size() + alignment_ - 1) / alignment_ * alignment_;
+    offset += (t.n_bytes + alignment_ - 1) / alignment_ * alignment_;
   }
   pad_to(sink, alignment_);
-  for (const auto& t : tensors_) {
-    sink.put(t.data.data(), t.data.size());
+  std::vector<uint8_t> scratch;
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    const Pending& t = tensors_[i];
+    if (t.deferred) {
+      if (fill == nullptr) fail("tensor '{}' was declared deferred: write it with a fill callback", t.name);
+      scratch.resize(t.n_bytes);
+      (*fill)(i, scratch);
+      sink.put(scratch.data(), scratch.size());
+    } else {
+      sink.put(t.data.data(), t.data.size());
+    }
     pad_to(sink, alignment_);
   }
 }
 
 std::vector<uint8_t> Writer::to_bytes() const {
   ByteSink sink;
-  emit(sink);
+  emit(sink, nullptr);
   return std::move(sink.out);
 }
 
 void Writer::write(const std::string& path) const {
   FileSink sink(path);
-  emit(sink);
+  emit(sink, nullptr);
+  sink.close();
+}
+
+void Writer::write(const std::string& path, const FillFn& fill) const {
+  FileSink sink(path);
+  emit(sink, &fill);
   sink.close();
 }
 

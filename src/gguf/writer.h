@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -26,8 +27,17 @@ class Writer {
   // Adds a tensor whose bytes are owned elsewhere and outlive the Writer.
   void add_tensor_view(std::string name, DType type, std::vector<uint64_t> shape, std::span<const uint8_t> data);
 
+  // Declares a tensor whose bytes are produced while writing, by the fill
+  // callback of write(path, fill): for models too big to hold in memory.
+  void add_tensor_deferred(std::string name, DType type, std::vector<uint64_t> shape);
+  size_t tensor_count() const { return tensors_.size(); }
+
   std::vector<uint8_t> to_bytes() const;
   void write(const std::string& path) const;  // throws naming the path on I/O failure
+  // fill(i, bytes) writes deferred tensor i's bytes (i counts all tensors in
+  // the order added; bytes has exactly its size). Called in order, once each.
+  using FillFn = std::function<void(size_t tensor_index, std::span<uint8_t> bytes)>;
+  void write(const std::string& path, const FillFn& fill) const;
 
  private:
   struct Pending {
@@ -36,9 +46,11 @@ class Writer {
     std::vector<uint64_t> shape;
     std::vector<uint8_t> owned;
     std::span<const uint8_t> data;
+    uint64_t n_bytes = 0;
+    bool deferred = false;
   };
   template <typename Sink>
-  void emit(Sink& sink) const;
+  void emit(Sink& sink, const FillFn* fill) const;
 
   uint64_t alignment_;
   Metadata metadata_;

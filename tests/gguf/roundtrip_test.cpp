@@ -211,3 +211,30 @@ TEST(GgufSplitName, ParsesTheLlamaCppPattern) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(GgufRoundTrip, DeferredTensorsAreFilledWhileWriting) {
+  Writer w;
+  w.set("general.architecture", Value::string("llama"));
+  const auto fixed = iota_bytes(4 * 3);
+  w.add_tensor("fixed", DType::F32, {3}, fixed);
+  w.add_tensor_deferred("filled", DType::Q8_0, {64, 2});
+  const fs::path path = fs::temp_directory_path() / "hearth_deferred.gguf";
+  std::vector<size_t> calls;
+  w.write(path.string(), [&](size_t index, std::span<uint8_t> bytes) {
+    calls.push_back(index);
+    EXPECT_EQ(bytes.size(), 34u * 4u);
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = uint8_t(i * 3);
+  });
+  EXPECT_EQ(calls, std::vector<size_t>{1});
+  const File f = File::open(path.string());
+  const TensorInfo& t = f.tensor("filled");
+  ASSERT_EQ(t.n_bytes, 136u);
+  for (size_t i = 0; i < t.n_bytes; ++i) ASSERT_EQ(t.data[i], uint8_t(i * 3));
+  EXPECT_EQ(std::vector<uint8_t>(f.tensor("fixed").data, f.tensor("fixed").data + 12), fixed);
+  EXPECT_THROW(w.to_bytes(), Error);  // a deferred tensor needs the fill callback
+  fs::remove(path);
+}
+
+}  // namespace
