@@ -12,4 +12,10 @@ namespace hearth::grammar {
 // Requires low <= high when both are given.
 std::string integer_range_gbnf(std::optional<int64_t> low, std::optional<int64_t> high);
 
+// Decimal numbers (no exponent) between optional bounds, each inclusive or
+// exclusive. Throws std::invalid_argument for bounds beyond 1e15 or bounds
+// that leave no value.
+std::string number_range_gbnf(std::optional<double> low, bool low_exclusive, std::optional<double> high,
+                              bool high_exclusive);
+
 }  // namespace hearth::grammar

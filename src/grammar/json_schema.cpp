@@ -59,7 +59,7 @@ const std::set<std::string, std::less<>> kAnnotations = {
     "readOnly", "writeOnly", "deprecated", "$defs", "definitions"};
 
 const std::set<std::string, std::less<>> kSupported = {
-    "type", "properties", "required", "additionalProperties", "enum", "const", "items",
+    "type", "properties", "required", "additionalProperties", "enum", "const", "items", "prefixItems", "additionalItems",
     "minItems", "maxItems", "anyOf", "oneOf", "allOf", "$ref", "format", "maxLength", "minLength",
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "nullable"};
 
@@ -289,20 +289,79 @@ class SchemaConverter {
     return name;
   }
 
+  // The conjunction of two schemas as one, when that is exact: keywords on
+  // one side only, or ones that combine (type: intersection, required:
+  // union, properties: distinct names). Throws naming the keyword otherwise.
+  json merge(const json& a, const json& b, const std::string& where) {
+    if (a.is_boolean()) return b;  // only true reaches here
+    if (b.is_boolean()) return a;
+    for (const json* s : {&a, &b})
+      if (!s->is_object() || s->contains("$ref")) unsupported(where, "'$ref' inside a combined schema is not supported");
+    // additionalProperties and additionalItems speak about their own side's
+    // properties and items; merging would change what they cover.
+    auto scoped = [&](const json& x, const json& y) {
+      if (x.contains("additionalProperties") && y.contains("properties"))
+        unsupported(where, "keyword 'additionalProperties' combined with other 'properties' is not supported");
+      if (x.contains("additionalItems") && (y.contains("items") || y.contains("prefixItems")))
+        unsupported(where, "keyword 'additionalItems' combined with other 'items' is not supported");
+    };
+    scoped(a, b);
+    scoped(b, a);
+    json result = a;
+    for (auto it = b.begin(); it != b.end(); ++it) {
+      const std::string& key = it.key();
+      if (kAnnotations.count(key)) continue;
+      if (!result.contains(key) || result[key] == it.value()) {
+        result[key] = it.value();
+      } else if (key == "type") {
+        auto as_list = [](const json& t) { return t.is_array() ? t : json::array({t}); };
+        json both = json::array();
+        for (const json& t : as_list(result[key])) {
+          for (const json& u : as_list(it.value()))
+            if (t == u || (t == "number" && u == "integer")) both.push_back(u);
+            else if (t == "integer" && u == "number") both.push_back(t);
+        }
+        if (both.empty()) unsupported(where, "combined 'type's leave no type: nothing matches");
+        result[key] = both;
+      } else if (key == "required") {
+        for (const json& name : it.value())
+          if (std::find(result[key].begin(), result[key].end(), name) == result[key].end()) result[key].push_back(name);
+      } else if (key == "properties") {
+        for (auto p = it.value().begin(); p != it.value().end(); ++p) {
+          if (result[key].contains(p.key()) && result[key][p.key()] != p.value())
+            unsupported(where, "property '{}' constrained in two combined schemas is not supported", p.key());
+          result[key][p.key()] = p.value();
+        }
+      } else {
+        unsupported(where, "keyword '{}' in two combined schemas is not supported", key);
+      }
+    }
+    return result;
+  }
+
   std::string visit_combinator(const json& schema, const char* keyword, const std::string& hint,
                                const std::string& where) {
-    refuse_siblings(schema, keyword, {}, where);
     const json& branches = schema[keyword];
     if (!branches.is_array() || branches.empty()) unsupported(where, "'{}' needs a non-empty array", keyword);
+    // Sibling keywords apply to every branch: merge them in.
+    json siblings = json::object();
+    for (auto it = schema.begin(); it != schema.end(); ++it)
+      if (it.key() != keyword && !kAnnotations.count(it.key())) siblings[it.key()] = it.value();
     if (std::string_view(keyword) == "allOf") {
-      if (branches.size() != 1) unsupported(where, "keyword 'allOf' with more than one schema is not supported");
-      return visit(branches[0], hint, where + "/allOf/0");
+      json merged = siblings;
+      for (size_t i = 0; i < branches.size(); ++i) {
+        if (is_false_schema(branches[i])) unsupported(where, "a branch of 'allOf' is false: nothing matches");
+        merged = merged.empty() ? branches[i] : merge(merged, branches[i], fmt::format("{}/allOf/{}", where, i));
+      }
+      return visit(merged.is_object() && merged.empty() ? json(true) : merged, hint, where + "/allOf");
     }
     std::string body;
     size_t n = 0;
     for (size_t i = 0; i < branches.size(); ++i) {
       if (is_false_schema(branches[i])) continue;
-      body += (n++ ? " | " : "") + visit(branches[i], fmt::format("{}-{}", hint, i), fmt::format("{}/{}/{}", where, keyword, i));
+      const std::string branch_where = fmt::format("{}/{}/{}", where, keyword, i);
+      const json branch = siblings.empty() ? branches[i] : merge(branches[i], siblings, branch_where);
+      body += (n++ ? " | " : "") + visit(branch, fmt::format("{}-{}", hint, i), branch_where);
     }
     if (n == 0) unsupported(where, "every branch of '{}' is false: nothing matches", keyword);
     return define(hint, body);
@@ -337,11 +396,7 @@ class SchemaConverter {
     if (type == "boolean") return "json-boolean";
     if (type == "string") return visit_string(schema, hint, where);
     if (type == "integer") return visit_integer(schema, hint, where);
-    if (type == "number") {
-      for (const char* bound : {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
-        if (schema.contains(bound)) unsupported(where, "keyword '{}' is only supported with type 'integer'", bound);
-      return "json-number";
-    }
+    if (type == "number") return visit_number(schema, hint, where);
     if (type == "array") return visit_array(schema, hint, where);
     return visit_object(schema, hint, where);
   }
@@ -397,27 +452,94 @@ class SchemaConverter {
     return define(hint, integer_range_gbnf(low, high));
   }
 
-  std::string visit_array(const json& schema, const std::string& hint, const std::string& where) {
-    std::string item = "json-value";
-    bool no_items = false;
-    if (schema.contains("items")) {
-      const json& items = schema["items"];
-      if (items.is_array()) unsupported(where, "keyword 'items' as an array (tuple) is not supported");
-      if (is_false_schema(items)) no_items = true;
-      else item = visit(items, hint + "-item", where + "/items");
+  // Arrays: positional schemas (prefixItems, or draft 7's items array), then
+  // one schema for the rest (items, or additionalItems beside an items array).
+  // Bounded numbers are written without an exponent (docs/grammar.md).
+  std::string visit_number(const json& schema, const std::string& hint, const std::string& where) {
+    std::optional<double> low, high;
+    bool low_exclusive = false, high_exclusive = false;
+    auto bound = [&](const char* keyword, bool is_low, bool exclusive) {
+      if (!schema.contains(keyword)) return;
+      if (!schema[keyword].is_number()) unsupported(where, "'{}' must be a number", keyword);
+      const double v = schema[keyword].get<double>();
+      std::optional<double>& current = is_low ? low : high;
+      bool& current_exclusive = is_low ? low_exclusive : high_exclusive;
+      const bool tighter = !current || (is_low ? v > *current : v < *current) || (v == *current && exclusive);
+      if (tighter) {
+        current = v;
+        current_exclusive = exclusive;
+      }
+    };
+    bound("minimum", true, false);
+    bound("exclusiveMinimum", true, true);
+    bound("maximum", false, false);
+    bound("exclusiveMaximum", false, true);
+    if (!low && !high) return "json-number";
+    if (low && high && (*low > *high || (*low == *high && (low_exclusive || high_exclusive))))
+      unsupported(where, "number bounds leave no value: nothing matches");
+    try {
+      return define(hint, number_range_gbnf(low, low_exclusive, high, high_exclusive));
+    } catch (const std::invalid_argument& e) {
+      unsupported(where, "bounds 'minimum'/'maximum': {}", e.what());
     }
+  }
+
+  std::string visit_array(const json& schema, const std::string& hint, const std::string& where) {
+    const json* positional = nullptr;
+    const char* rest_keyword = "items";
+    if (schema.contains("prefixItems")) {
+      positional = &schema["prefixItems"];
+      if (schema.contains("additionalItems")) unsupported(where, "keyword 'additionalItems' beside 'prefixItems' is not supported");
+    } else if (schema.contains("items") && schema["items"].is_array()) {
+      positional = &schema["items"];
+      rest_keyword = "additionalItems";
+    }
+    const json rest_schema = positional == nullptr || std::string_view(rest_keyword) == "additionalItems"
+                                 ? schema.value(rest_keyword, json(true))
+                                 : schema.value("items", json(true));
     const uint64_t min_items = count_keyword(schema, "minItems").value_or(0);
     std::optional<uint64_t> max_items = count_keyword(schema, "maxItems");
-    if (no_items) max_items = 0;
-    if (max_items && *max_items < min_items) unsupported(where, "'maxItems' is below 'minItems': nothing matches");
+    std::vector<std::string> prefix;
+    bool closed = is_false_schema(rest_schema);  // no items past the prefix
+    if (positional != nullptr) {
+      for (size_t i = 0; i < positional->size(); ++i) {
+        if (is_false_schema((*positional)[i])) {
+          closed = true;  // an array can not reach a false position
+          break;
+        }
+        prefix.push_back(visit((*positional)[i], fmt::format("{}-item{}", hint, i), fmt::format("{}/items/{}", where, i)));
+      }
+    }
+    const std::string rest = closed ? "" : visit(rest_schema, hint + "-item", where + "/" + rest_keyword);
+    if (closed) max_items = std::min<uint64_t>(max_items.value_or(prefix.size()), prefix.size());
+    if (max_items && *max_items < min_items) unsupported(where, "no array length is allowed: nothing matches");
+
+    // tail[i]: what may follow once i items are written (i >= 1).
+    const size_t k = std::max<size_t>(prefix.size(), 1);
+    std::vector<std::string> tail(k + 1);
+    for (size_t i = 1; i <= k; ++i) tail[i] = new_rule_name(fmt::format("{}-after{}", hint, i));
+    for (size_t i = 1; i <= k; ++i) {
+      std::string body;
+      if (i < prefix.size()) {
+        if (i >= min_items) body = "\"]\"";
+        if (!max_items || i < *max_items)
+          body += (body.empty() ? "" : " | ") + fmt::format("\",\" ws {} {}", prefix[i], tail[i + 1]);
+      } else {
+        const uint64_t at_least = min_items > i ? min_items - i : 0;
+        if (closed || (max_items && *max_items <= i)) {
+          body = "\"]\"";
+        } else {
+          const std::string count = max_items ? fmt::format("{{{},{}}}", at_least, *max_items - i)
+                                              : fmt::format("{{{},}}", at_least);
+          body = fmt::format("(\",\" ws {}){} \"]\"", rest, count);
+        }
+      }
+      rules_[tail[i]] = body;
+    }
     std::string body;
     if (min_items == 0) body = "\"[]\"";
-    if (!max_items || *max_items > 0) {
-      const uint64_t rest_min = min_items > 0 ? min_items - 1 : 0;
-      const std::string count =
-          max_items ? fmt::format("{{{},{}}}", rest_min, *max_items - 1) : fmt::format("{{{},}}", rest_min);
-      body += (body.empty() ? "" : " | ") + fmt::format("\"[\" {} (\",\" ws {}){} \"]\"", item, item, count);
-    }
+    if (!max_items || *max_items > 0)
+      body += (body.empty() ? "" : " | ") + fmt::format("\"[\" {} {}", prefix.empty() ? rest : prefix[0], tail[1]);
     return define(hint, body);
   }
 

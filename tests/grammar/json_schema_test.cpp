@@ -50,12 +50,14 @@ TEST(JsonSchema, UnsupportedKeywordsAreNamed) {
       {R"({"not": {"type": "null"}})", "'not'"},
       {R"({"if": {}, "then": {}})", "'if'"},
       {R"({"type": "string", "format": "email"})", "format 'email'"},
-      {R"({"type": "number", "minimum": 0.5})", "'minimum'"},
-      {R"({"type": "array", "items": [{"type": "integer"}]})", "'items' as an array"},
+      {R"({"type": "number", "minimum": 1e16})", "beyond 1e15"},
+      {R"({"type": "array", "contains": {"type": "integer"}})", "'contains'"},
+      {R"({"type": "object", "dependencies": {"a": ["b"]}})", "'dependencies'"},
       {R"({"$ref": "http://example.com/s.json"})", "$ref 'http://example.com/s.json'"},
       {R"({"$ref": "#/$defs/missing"})", "points at nothing"},
       {R"({"type": "strin"})", "unknown type \"strin\""},
-      {R"({"allOf": [{"type": "string"}, {"maxLength": 3}]})", "'allOf'"},
+      {R"({"allOf": [{"maxLength": 2}, {"maxLength": 3}]})", "'maxLength' in two combined schemas"},
+      {R"({"type": "object", "properties": {"a": {}}, "anyOf": [{"additionalProperties": false}]})", "'additionalProperties'"},
       {R"({"type": "object", "minProperties": 1})", "'minProperties'"},
   };
   for (const auto& [schema, expected] : cases) {
@@ -98,6 +100,50 @@ TEST(JsonSchema, IntegerBoundsAreExact) {
     EXPECT_FALSE(matches("-0")) << b.schema;
     EXPECT_FALSE(matches("007")) << b.schema;
     EXPECT_FALSE(matches("1.0")) << b.schema;
+  }
+}
+
+// Decimal strings in a grid, in several spellings, against bounds compared in
+// integer thousandths here.
+TEST(JsonSchema, NumberBoundsAreExact) {
+  struct Bounds {
+    std::optional<int64_t> low, high;  // thousandths
+    bool low_exclusive, high_exclusive;
+    std::string schema;
+  };
+  const std::vector<Bounds> cases = {
+      {1100, std::nullopt, false, false, R"({"type": "number", "minimum": 1.1})"},
+      {1100, std::nullopt, true, false, R"({"type": "number", "exclusiveMinimum": 1.1})"},
+      {std::nullopt, 3000, false, false, R"({"type": "number", "maximum": 3.0})"},
+      {std::nullopt, 3000, false, true, R"({"type": "number", "exclusiveMaximum": 3})"},
+      {-2000, std::nullopt, false, false, R"({"type": "number", "minimum": -2})"},
+      {-500, std::nullopt, true, false, R"({"type": "number", "exclusiveMinimum": -0.5})"},
+      {0, 500, false, false, R"({"type": "number", "minimum": 0, "maximum": 0.5})"},
+      {-2500, -2100, true, false, R"({"type": "number", "exclusiveMinimum": -2.5, "maximum": -2.1})"},
+      {-1250, 2750, false, true, R"({"type": "number", "minimum": -1.25, "exclusiveMaximum": 2.75})"},
+      {0, 0, false, false, R"({"type": "number", "minimum": 0, "maximum": 0})"},
+      {std::nullopt, 0, false, true, R"({"type": "number", "exclusiveMaximum": 0})"},
+      {120, 130, false, false, R"({"type": "number", "minimum": 0.12, "maximum": 0.13})"},
+  };
+  for (const Bounds& b : cases) {
+    const SchemaMatcher matches(json::parse(b.schema));
+    for (int64_t v = -4000; v <= 4000; v += 5) {
+      const bool inside = (!b.low || (b.low_exclusive ? v > *b.low : v >= *b.low)) &&
+                          (!b.high || (b.high_exclusive ? v < *b.high : v <= *b.high));
+      const int64_t magnitude = v < 0 ? -v : v;
+      const std::string sign = v < 0 ? "-" : "";
+      const std::string whole = fmt::format("{}{}", sign, magnitude / 1000);
+      std::vector<std::string> spellings = {fmt::format("{}.{:03}", whole, magnitude % 1000),
+                                            fmt::format("{}.{:03}00", whole, magnitude % 1000)};
+      if (magnitude % 10 == 0) spellings.push_back(fmt::format("{}.{:02}", whole, magnitude % 1000 / 10));
+      if (magnitude % 1000 == 0) spellings.push_back(whole);
+      for (const std::string& text : spellings) {
+        if (text == "-0" || text.rfind("-0.000", 0) == 0) continue;  // "-0" is not written
+        ASSERT_EQ(matches(text), inside) << b.schema << " " << text;
+      }
+    }
+    EXPECT_FALSE(matches("1e1")) << "bounded numbers have no exponent";
+    EXPECT_FALSE(matches("-0")) << b.schema;
   }
 }
 
