@@ -287,8 +287,12 @@ TEST(CpuSelection, BestKernelsFollowTheFeatures) {
 TEST(CpuSelection, RefusesUnknownOrMissingIsa) {
   EXPECT_THROW(cpu::select_kernels_for("sse9"), Error);
   const cpu::CpuFeatures f = cpu::detect_cpu_features();
-  if (!f.has_avx512_set()) EXPECT_THROW(cpu::select_kernels_for("avx512"), Error);
-  if (!f.has_avx2_set()) EXPECT_THROW(cpu::select_kernels_for("avx2"), Error);
+  if (!f.has_avx512_set()) {
+    EXPECT_THROW(cpu::select_kernels_for("avx512"), Error);
+  }
+  if (!f.has_avx2_set()) {
+    EXPECT_THROW(cpu::select_kernels_for("avx2"), Error);
+  }
 }
 
 }  // namespace
