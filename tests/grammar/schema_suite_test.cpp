@@ -39,14 +39,23 @@ std::string serialize(const json& value) {
   switch (value.type()) {
     case json::value_t::object: {
       std::string out = "{";
-      for (auto it = value.begin(); it != value.end(); ++it)
-        out += (it == value.begin() ? "" : ",") + json(it.key()).dump() + ":" + serialize(it.value());
-      return out + "}";
+      for (auto it = value.begin(); it != value.end(); ++it) {
+        if (it != value.begin()) out += ',';
+        out += json(it.key()).dump();
+        out += ':';
+        out += serialize(it.value());
+      }
+      out += '}';
+      return out;
     }
     case json::value_t::array: {
       std::string out = "[";
-      for (size_t i = 0; i < value.size(); ++i) out += (i ? "," : "") + serialize(value[i]);
-      return out + "]";
+      for (size_t i = 0; i < value.size(); ++i) {
+        if (i) out += ',';
+        out += serialize(value[i]);
+      }
+      out += ']';
+      return out;
     }
     case json::value_t::number_float: {
       const double d = value.get<double>();
