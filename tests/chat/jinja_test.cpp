@@ -76,6 +76,86 @@ d e f)J", false, false},
 })J", false, false},
     {R"J({{ 'x' if false }}|{{ 'y' if true else 'z' }}|{{ 1 if 0 else 2 }})J", R"J(|y|2)J", false, false},
     {R"J({% for k, v in x|items %}{{ k }}={{ v }};{% endfor %})J", R"J(a=1;b=[1.5, "it's", None, True];)J", false, false},
+    {R"J({%- set b = {
+ 0: 0,
+ 512: 128,
+ 16384: 1024
+} -%}{%- set ns = namespace(interval=None) -%}{%- for k, v in b | dictsort -%}{%- if ns.interval is none and 300 <= k -%}{%- set ns.interval = v -%}{%- endif -%}{%- endfor -%}{{ ns.interval }} {{ b[16384] }} {{ b }} {{ b|tojson }})J", R"J(128 1024 {0: 0, 512: 128, 16384: 1024} {"0": 0, "512": 128, "16384": 1024})J", false, false},
+    {R"J({%- macro py_type(t) -%}{%- if t == 'string' -%}str{%- elif t in ('number', 'integer') -%}int{%- else -%}Any{%- endif -%}{%- endmacro -%}{{ py_type('integer') }},{{ py_type('x') }})J", R"J(int,Any)J", false, false},
+    {R"J({% for item in [{'type': 'function', 'n': 1}, {'type': 'x', 'n': 2}] if item.type == 'function' %}[{{ item.n }}{{ loop.length }}]{% endfor %})J", R"J([11])J", false, false},
+    {R"J({{ '<TOOLCALL>[{{"name": "tool_name1"}}, ' }}{{- 'a}}b' -}})J", R"J(<TOOLCALL>[{{"name": "tool_name1"}}, a}}b)J", false, false},
+    {R"J({%- set m = "first \
+second" %}{{ m }})J", R"J(first second)J", false, false},
+    {R"J({% set l = [{'a': 1}, {'a': 2}] %}{{ l[1] == {'a': 2} }}{{ l[-1] == l[0] }}{{ 'abcdefghijk'[-9:] }}{{ 'abc'[:-1] }})J", R"J(TrueFalsecdefghijkab)J", false, false},
+    {R"J({%- set parts = 'x<think>r</think>c</think>d'.split('</think>') -%}{{ parts | first }}|{{ parts | last }}|{{ (parts|first).rstrip('\n').split('<think>') | last }})J", R"J(x<think>r|d|r)J", false, false},
+    {R"J({% set c = [{'type': 'text', 'text': 'hi'}] %}{{ c is iterable and c is not mapping }}{% for i in c %}{{ i is mapping and i.type == 'text' }}{% endfor %})J", R"J(TrueTrue)J", false, false},
+    {R"J({%- set ids = namespace(value=[]) %}{% for x in ['a','b','a'] %}{% if x not in ids.value %}{% set ids.value = ids.value + [x] %}{% endif %}{% endfor %}{{ ids.value }})J", R"J(['a', 'b'])J", false, false},
+    {R"J({% for m in [1,2,3,4] %}{% for x in [1,2,3][m:] %}{% if x > 2 %}{%- break %}{% endif %}{{ x }}{% endfor %};{% endfor %})J", R"J(2;;;;)J", false, false},
+    {R"J({{ (none | default('', true)).replace('/a', '').strip() }}|{{ ('  x/a ' | default('', true)).replace('/a', '').strip() }})J", R"J(|x)J", false, false},
+    {R"J({% macro f(a, b=2) %}{{ a }}{{ b }}{% endmacro %}{% set out = f(1) %}[{{ out }}]{{ f(b=5, a=3) }})J", R"J([12]35)J", false, false},
+    {R"J({{ '"' + 'k' + '": "' + 'v' + '"' }}{{ {'x': 1}.items() | list }})J", R"J("k": "v"[('x', 1)])J", false, false},
+    {R"J({{ 'a' ~ none ~ 1 ~ [1] }}{{ [1,2] + [3] }}{{ (1,2) }}{{ 3 in [1,2,3] }}{{ 'b' in 'abc' }}{{ 'k' in {'k': 1} }})J", R"J(aNone1[1][1, 2, 3](1, 2)TrueTrueTrue)J", false, false},
+    {R"J({{ 10 / 4 }} {{ 10 // 4 }} {{ 2 * 3.5 }} {{ 1e3 }} {{ 0.1 + 0.2 }} {{ 1_000 }} {{ -1 }} {{ 7 % 4 }})J", R"J(2.5 2 7.0 1000.0 0.30000000000000004 1000 -1 3)J", false, false},
+    {R"J({{ 'x'|string is string }}{{ 1|string }}{{ [1]|string }}{{ none|string }}{{ 'abc'|length }}{{ 'ab c'|wordcount }})J", R"J(True1[1]None32)J", false, false},
+    {R"J({%- for message in [{'role': 'user', 'content': 'a'}, {'role': 'assistant', 'content': 'b'}] %}
+  {%- if message.role == 'user' %}
+<u>{{ message.content }}
+  {%- else %}
+<a>{{ message.content }}
+  {%- endif %}
+{%- endfor %}
+)J", R"J(<u>a<a>b)J", false, false},
+    {R"J({% if true %}
+    indented
+{% endif %}
+  {# c #}
+after
+    {{ 'expr' }}
+{%+ if true %}x{% endif +%}
+{%- if true %}y{% endif %})J", R"J(    indented
+after
+    expr
+xy)J", false, false},
+    {R"J({{ '%s=%s' % ('a', 1) }} {{ '%-5s|' % 'ab' }} {{ '%05d' % 42 }} {{ '%.2f' % 3.14159 }} {{ '%r' % 'q' }})J", R"J(a=1 ab   | 00042 3.14 'q')J", false, false},
+    {R"J({{ ['b', 'a', 'C']|sort }}{{ ['b', 'a', 'C']|sort(case_sensitive=true) }}{{ [{'n': 2}, {'n': 1}]|sort(attribute='n')|map(attribute='n')|list }}{{ [3, 1]|max }}{{ [3, 1]|min }})J", R"J(['a', 'b', 'C']['C', 'a', 'b'][1, 2]31)J", false, false},
+    {R"J({{ 'Hello'|center(11) }}|{{ 'ab'|indent(2, first=true) }}|{{ 'a b'.title() }}|{{ 'x'.upper() }}|{{ 'ABC'.lower() }})J", R"J(   Hello   |  ab|A B|X|abc)J", false, false},
+    {R"J({{ 'a\nb\r\nc'.splitlines() }}{{ ' a  b '.split(' ') }}{{ 'a b c'.rsplit(' ', 1) }}{{ 'abc'.startswith(('x', 'a')) }}{{ 'abc'.endswith('bc') }})J", R"J(['a', 'b', 'c']['', 'a', '', 'b', '']['a b', 'c']TrueTrue)J", false, false},
+    {R"J({{ {'a': {'b': [1, {'c': None}]}}|tojson(indent=2) }})J", R"J({
+  "a": {
+    "b": [
+      1,
+      {
+        "c": null
+      }
+    ]
+  }
+})J", false, false},
+    {R"J({{ x.b[1]|tojson }}{{ 'é\u2028'|tojson }}{{ '\u0001'|tojson }}{{ 3.0|tojson }}{{ [1.5e300, -2]|tojson }})J", R"J("it's""é ""\u0001"3.0[1.5e+300, -2])J", false, false},
+    {R"J({% set d = {'z': 1, 'a': 2} %}{{ d|tojson(sort_keys=true) }}{{ d.keys()|list }}{{ d.values()|list }}{{ d|list }}{{ d|length }})J", R"J({"a": 2, "z": 1}['z', 'a'][1, 2]['z', 'a']2)J", false, false},
+    {R"J({% for a, b in [[1, 2], [3, 4]] %}{{ a + b }}{% else %}none{% endfor %}{% for z in [] %}x{% else %}empty{% endfor %})J", R"J(37empty)J", false, false},
+    {R"J({{ range(3)|list }}{{ range(1, 10, 3)|list }}{% for i in range(2, -2, -1) %}{{ i }}{% endfor %}{{ range(5)|length }})J", R"J([0, 1, 2][1, 4, 7]210-15)J", false, false},
+    {R"J({{ x.a is number }}{{ x.a is integer }}{{ 1.5 is float }}{{ x.b[3] is boolean }}{{ x.b[3] is true }}{{ x is defined }}{{ y is undefined }}{{ 4 is divisibleby 2 }}{{ 3 is odd }}{{ 'A' is upper }})J", R"J(TrueTrueTrueTrueTrueTrueTrueTrueTrueTrue)J", false, false},
+    {R"J({{ x.get('a') }}{{ x['b'][0] }}{{ x.b.0 }}{{ x['zz'] is defined }}{{ x.zz.yy is defined }})J", R"J('dict object' has no attribute 'zz')J", true, false},
+    {R"J({{ [1,2,3]|reject('odd')|list }}{{ [{'r': 'u'}, {'r': 'a'}]|selectattr('r', 'equalto', 'u')|list|length }}{{ [{'r': 'u'}, {'r': 'a'}]|rejectattr('r', 'eq', 'u')|map(attribute='r')|first }})J", R"J([2]1a)J", false, false},
+    {R"J({{ 'a,b'.split(',')|join('|') }}{{ [1, 'x', none]|join(', ') }}{{ ['a','b']|join }})J", R"J(a|b1, x, Noneab)J", false, false},
+    {R"J({{ ''.join(['a', 'b']) }}{{ '{} and {}'.format(1, 'two') }}{{ 'a-b'.replace('-', '+') }}{{ 'aXbXc'.split('X', 1) }})J", R"J(ab1 and twoa+b['a', 'bXc'])J", false, false},
+    {R"J({% set s = 'héllo wörld' %}{{ s|length }}{{ s[1] }}{{ s[-1] }}{{ s|upper }}{{ s.find('w') }}{{ s|reverse }})J", R"J(11édHÉLLO WÖRLD6dlröw olléh)J", false, false},
+    {R"J({{ undefined_thing }}|{{ undefined_thing|length }}|{{ undefined_thing|list }}|{% for x in undefined_thing %}x{% endfor %}|{{ undefined_thing is iterable }})J", R"J(|0|[]||True)J", false, false},
+    {R"J({{ none.foo }})J", R"J()J", false, false},
+    {R"J({{ undefined_thing.foo }})J", R"J('undefined_thing' is undefined)J", true, false},
+    {R"J({{ undefined_thing() }})J", R"J('undefined_thing' is undefined)J", true, false},
+    {R"J({{ [] | first }}x)J", R"J(x)J", false, false},
+    {R"J({{ 1 < 'a' }})J", R"J('<' not supported between instances of 'int' and 'str')J", true, false},
+    {R"J({{ {'a':1}|items|length }})J", R"J(object of type 'generator' has no len())J", true, false},
+    {R"J({{ x.b[0] | int }}{{ '3.7'|float }}{{ 'x'|int(5) }}{{ 3.7|round }}{{ 3.14159|round(2) }}{{ -3|abs }})J", R"J(13.754.03.143)J", false, false},
+    {R"J({% set t = ('a', 'b') %}{{ t[0] }}{{ t|length }}{{ t + ('c',) }}{% set a, b = t %}{{ b }}{{ a }})J", R"J(a2('a', 'b', 'c')ba)J", false, false},
+    {R"J({{ 'x' if x.a == 1 else 'y' }}{{ x.a == 1 and 'yes' or 'no' }}{{ none or 'fallback' }}{{ 0 and 1 }}{{ '' or [] }})J", R"J(xyesfallback0[])J", false, false},
+    {R"J({% filter trim %}  spaced  {% endfilter %}|{% set v | upper %}up{% endset %}{{ v }})J", R"J(spaced|UP)J", false, false},
+    {R"J({{ strftime_now('%Y-%m-%d %H:%M:%S %a %j %p %I %y %e') }})J", R"J(2026-01-15 10:30:00 Thu 015 AM 10 26 15)J", false, false},
+    {R"J({% macro r(n) %}{% if n > 0 %}({{ r(n - 1) }}){% endif %}{% endmacro %}{{ r(4) }})J", R"J((((()))))J", false, false},
+    {R"J({{ loop }})J", R"J()J", false, false},
+    {R"J({% for i in [1,2] %}{{ loop.cycle('odd', 'even') }}{{ loop.revindex }}{{ loop.revindex0 }}{% endfor %})J", R"J(odd21even10)J", false, false},
+    {R"J({{ messages|default([])|length }}{{ 'abc' * 0 }}{{ [0] * 3 }})J", R"J(0[0, 0, 0])J", false, false},
 };
 
 Dict test_variables() {

@@ -183,7 +183,7 @@ Value call_filter(Interpreter& in, const std::string& name, const Value& v, Call
     if (v.is_undefined()) return Value::generator({});
     if (!v.is_dict()) runtime_fail("Can only get item pairs from a mapping.");
     ValueList out;
-    for (const auto& [k, item] : v.as_dict().entries()) out.push_back(Value::tuple({Value(k), item}));
+    for (const auto& [k, item] : v.as_dict().entries()) out.push_back(Value::tuple({k, item}));
     return Value::generator(std::move(out));
   }
   if (name == "list") return Value::list(iterate(v));
@@ -296,14 +296,14 @@ Value call_filter(Interpreter& in, const std::string& name, const Value& v, Call
     const Value* by = get_arg(args, 1, "by");
     bool by_value = by && to_str(*by) == "value";
     bool reverse = bool_arg(args, 2, "reverse", false);
-    std::vector<std::pair<std::string, Value>> entries = v.as_dict().entries();
+    std::vector<Dict::Entry> entries = v.as_dict().entries();
     std::stable_sort(entries.begin(), entries.end(), [&](const auto& a, const auto& b) {
-      Value ka = sort_key(by_value ? a.second : Value(a.first), case_sensitive);
-      Value kb = sort_key(by_value ? b.second : Value(b.first), case_sensitive);
+      Value ka = sort_key(by_value ? a.second : a.first, case_sensitive);
+      Value kb = sort_key(by_value ? b.second : b.first, case_sensitive);
       return reverse ? values_less(kb, ka) : values_less(ka, kb);
     });
     ValueList out;
-    for (auto& [k, item] : entries) out.push_back(Value::tuple({Value(k), item}));
+    for (auto& [k, item] : entries) out.push_back(Value::tuple({k, item}));
     return Value::list(std::move(out));
   }
   if (name == "sort")
@@ -422,7 +422,7 @@ bool call_test(Interpreter& in, const std::string& name, const Value& v, CallArg
   if (name == "in") {
     const Value& container = operand();
     if (container.is_string()) return v.is_string() && container.as_string().find(v.as_string()) != std::string::npos;
-    if (container.is_dict()) return v.is_string() && container.as_dict().find(v.as_string()) != nullptr;
+    if (container.is_dict()) return container.as_dict().find_key(v) != nullptr;
     for (const auto& item : iterate(container))
       if (values_equal(item, v)) return true;
     return false;

@@ -201,7 +201,7 @@ Flow Interpreter::exec_for(const Stmt& s, std::string& out) {
     loop_fields.set(key, Value());
   Value loop = Value::namespace_object(std::move(loop_fields));
   Dict& fields = loop.namespace_dict();
-  auto& entries = const_cast<std::vector<std::pair<std::string, Value>>&>(fields.entries());
+  auto& entries = fields.mutable_entries();
   fields.set("cycle", Value::callable("cycle", [&loop_ref = fields](Interpreter&, CallArgs& args) -> Value {
                if (args.positional.empty()) runtime_fail("no items for cycling given");
                int64_t i = loop_ref.find("index0")->as_int();
@@ -318,10 +318,7 @@ Value Interpreter::get_item(const Value& obj, const Value& key) {
         if (obj.kind() == Kind::Dict) return get_attr(obj, key.as_string());
         return no_attribute(obj, key.as_string());
       }
-      if (key.is_number() && obj.kind() == Kind::Dict) {
-        // Keys from JSON are strings; a number never matches.
-        return Value::undefined(fmt::format("{} has no attribute {}", object_description(obj), to_str(key)));
-      }
+      if (const Value* v = obj.as_dict().find_key(key)) return *v;
       break;
     case Kind::List:
     case Kind::Tuple:
@@ -460,7 +457,7 @@ Value Interpreter::eval(const Expr& e) {
       Dict d;
       for (size_t i = 0; i + 1 < e.args.size(); i += 2) {
         Value k = eval(*e.args[i]);
-        d.set(to_str(k), eval(*e.args[i + 1]));
+        d.set(std::move(k), eval(*e.args[i + 1]));
       }
       return Value::dict(std::move(d));
     }
@@ -573,7 +570,7 @@ bool Interpreter::eval_compare(const std::string& op, const Value& a, const Valu
         runtime_fail(fmt::format("'in <string>' requires string as left operand, not {}", a.type_name()));
       found = b.as_string().find(a.as_string()) != std::string::npos;
     } else if (b.is_dict() || b.kind() == Kind::Namespace) {
-      found = a.is_string() && b.as_dict().find(a.as_string()) != nullptr;
+      found = b.as_dict().find_key(a) != nullptr;
     } else if (b.is_undefined()) {
       found = false;
     } else if (b.is_sequence_like() || b.kind() == Kind::Range) {

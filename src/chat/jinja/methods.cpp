@@ -148,17 +148,17 @@ Value call_method(Interpreter& in, const Value& self, const std::string& name, C
     const Dict& d = self.as_dict();
     if (name == "items") {
       ValueList out;
-      for (const auto& [k, v] : d.entries()) out.push_back(Value::tuple({Value(k), v}));
+      for (const auto& [k, v] : d.entries()) out.push_back(Value::tuple({k, v}));
       return Value::list(std::move(out));
     }
     if (name == "keys" || name == "values") {
       ValueList out;
-      for (const auto& [k, v] : d.entries()) out.push_back(name == "keys" ? Value(k) : v);
+      for (const auto& [k, v] : d.entries()) out.push_back(name == "keys" ? k : v);
       return Value::list(std::move(out));
     }
     if (name == "get") {
       const Value& key = arg(args, 0, "get");
-      const Value* found = key.is_string() ? d.find(key.as_string()) : nullptr;
+      const Value* found = d.find_key(key);
       if (found) return *found;
       return args.positional.size() > 1 ? args.positional[1] : Value::none();
     }

@@ -212,19 +212,62 @@ std::string replace(std::string_view s, std::string_view old, std::string_view r
   return out;
 }
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'a' && c <= 'z') c = char(c - 32);
+namespace {
+
+// Simple case mapping for the scripts chat text commonly holds (ASCII,
+// Latin-1, Latin Extended-A, Greek, Cyrillic); other code points keep their case.
+char32_t to_upper_cp(char32_t c) {
+  if (c >= 'a' && c <= 'z') return c - 32;
+  if (c < 0x80) return c;
+  if ((c >= 0xE0 && c <= 0xFE && c != 0xF7)) return c - 0x20;
+  if (c == 0xFF) return 0x178;
+  if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) return c & ~char32_t(1);
+  if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return (c % 2 == 0) ? c - 1 : c;
+  if (c >= 0x3B1 && c <= 0x3C9) return c == 0x3C2 ? 0x3A3 : c - 0x20;
+  if (c >= 0x430 && c <= 0x44F) return c - 0x20;
+  if (c >= 0x450 && c <= 0x45F) return c - 0x50;
+  return c;
+}
+
+char32_t to_lower_cp(char32_t c) {
+  if (c >= 'A' && c <= 'Z') return c + 32;
+  if (c < 0x80) return c;
+  if ((c >= 0xC0 && c <= 0xDE && c != 0xD7)) return c + 0x20;
+  if (c == 0x178) return 0xFF;
+  if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) return c | 1;
+  if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return (c % 2 == 1) ? c + 1 : c;
+  if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 0x20;
+  if (c >= 0x410 && c <= 0x42F) return c + 0x20;
+  if (c >= 0x400 && c <= 0x40F) return c + 0x50;
+  return c;
+}
+
+std::string map_case(std::string_view s, bool to_upper) {
+  if (is_ascii(s)) {
+    std::string out(s);
+    for (char& c : out) {
+      if (to_upper && c >= 'a' && c <= 'z') c = char(c - 32);
+      if (!to_upper && c >= 'A' && c <= 'Z') c = char(c + 32);
+    }
+    return out;
+  }
+  std::string out;
+  out.reserve(s.size());
+  for (char32_t c : decode(s)) {
+    if (to_upper && c == 0xDF) {  // German sharp s upper-cases to "SS"
+      out += "SS";
+      continue;
+    }
+    append_utf8(out, to_upper ? to_upper_cp(c) : to_lower_cp(c));
+  }
   return out;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = char(c + 32);
-  return out;
-}
+}  // namespace
+
+std::string upper(std::string_view s) { return map_case(s, true); }
+
+std::string lower(std::string_view s) { return map_case(s, false); }
 
 std::string capitalize(std::string_view s) {
   std::string out = lower(s);

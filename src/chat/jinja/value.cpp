@@ -13,21 +13,40 @@ namespace hearth::chat::jinja {
 
 const Value* Dict::find(std::string_view key) const {
   for (const auto& [k, v] : entries_)
-    if (k == key) return &v;
+    if (k.is_string() && k.as_string() == key) return &v;
   return nullptr;
 }
 
 Value* Dict::find(std::string_view key) {
   for (auto& [k, v] : entries_)
-    if (k == key) return &v;
+    if (k.is_string() && k.as_string() == key) return &v;
+  return nullptr;
+}
+
+const Value* Dict::find_key(const Value& key) const {
+  if (key.is_string()) return find(std::string_view(key.as_string()));
+  for (const auto& [k, v] : entries_)
+    if (values_equal(k, key)) return &v;
   return nullptr;
 }
 
 void Dict::set(std::string key, Value value) {
-  if (Value* existing = find(key)) {
+  if (Value* existing = find(std::string_view(key))) {
     *existing = std::move(value);
     return;
   }
+  entries_.emplace_back(Value(std::move(key)), std::move(value));
+}
+
+void Dict::set(const char* key, Value value) { set(std::string(key), std::move(value)); }
+
+void Dict::set(Value key, Value value) {
+  if (key.is_string()) return set(key.as_string(), std::move(value));
+  for (auto& [k, v] : entries_)
+    if (values_equal(k, key)) {
+      v = std::move(value);
+      return;
+    }
   entries_.emplace_back(std::move(key), std::move(value));
 }
 
@@ -279,7 +298,7 @@ void append_str(std::string& out, const Value& v, bool repr) {
       for (const auto& [k, item] : v.as_dict().entries()) {
         if (!first) out += ", ";
         first = false;
-        out += repr_string(k);
+        append_str(out, k, true);
         out += ": ";
         append_str(out, item, true);
       }
@@ -328,7 +347,7 @@ bool values_equal(const Value& a, const Value& b) {
       const auto &x = a.as_dict(), &y = b.as_dict();
       if (x.size() != y.size()) return false;
       for (const auto& [k, v] : x.entries()) {
-        const Value* other = y.find(k);
+        const Value* other = y.find_key(k);
         if (!other || !values_equal(v, *other)) return false;
       }
       return true;
@@ -443,15 +462,27 @@ void json_value(std::string& out, const Value& v, const JsonDumpOptions& o, int 
         out += "{}";
         return;
       }
+      auto key_text = [](const Value& k) -> std::string {
+        switch (k.kind()) {
+          case Kind::String: return k.as_string();
+          case Kind::Int: return std::to_string(k.as_int());
+          case Kind::Bool: return k.as_bool() ? "true" : "false";
+          case Kind::None: return "null";
+          case Kind::Float: return repr_float(k.as_float());
+          default:
+            runtime_fail(fmt::format("keys must be str, int, float, bool or None, not {}", k.type_name()));
+        }
+      };
       if (o.sort_keys)
-        std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+        std::stable_sort(entries.begin(), entries.end(),
+                         [&](const auto& a, const auto& b) { return key_text(a.first) < key_text(b.first); });
       out.push_back('{');
       bool first = true;
       for (const auto& [k, item] : entries) {
         if (!first) out += o.item_separator;
         first = false;
         if (o.indented) newline(depth + 1);
-        json_string(out, k, o.ensure_ascii);
+        json_string(out, key_text(k), o.ensure_ascii);
         out += o.key_separator;
         json_value(out, item, o, depth + 1);
       }
@@ -488,7 +519,7 @@ ValueList iterate(const Value& v) {
     }
     case Kind::Dict: {
       ValueList out;
-      for (const auto& [k, item] : v.as_dict().entries()) out.emplace_back(k);
+      for (const auto& [k, item] : v.as_dict().entries()) out.push_back(k);
       return out;
     }
     case Kind::String: {

@@ -37,18 +37,26 @@ enum class Kind : uint8_t {
 
 using ValueList = std::vector<Value>;
 
-// Insertion-ordered string-keyed mapping (Python dicts keep insertion order,
-// and it shows in tojson and items()).
+// Insertion-ordered mapping (Python dicts keep insertion order, and it shows
+// in tojson and items()). Keys are mostly strings; templates may also use
+// numbers ({0: 0, 512: 128}).
 class Dict {
  public:
+  using Entry = std::pair<Value, Value>;
   const Value* find(std::string_view key) const;
   Value* find(std::string_view key);
+  // Any key, compared as Python does (1 == 1.0 == True).
+  const Value* find_key(const Value& key) const;
   void set(std::string key, Value value);
+  void set(Value key, Value value);
+  void set(const char* key, Value value);
   size_t size() const { return entries_.size(); }
-  const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
+  const std::vector<Entry>& entries() const { return entries_; }
+  // For in-place updates of values (the loop object).
+  std::vector<Entry>& mutable_entries() { return entries_; }
 
  private:
-  std::vector<std::pair<std::string, Value>> entries_;
+  std::vector<Entry> entries_;
 };
 
 struct CallArgs {
