@@ -1,0 +1,144 @@
+#include "quant/quantize_file.h"
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include "backend/ref/quants.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "gguf/writer.h"
+
+namespace hearth::quant {
+namespace {
+
+constexpr uint32_t kQuantizationVersion = 2;  // ggml's GGML_QNT_VERSION
+
+bool is_split_or_layout_key(std::string_view key) {
+  // Split keys describe the input's parts, not the single output file; the
+  // alignment goes through the Writer, which writes the key itself.
+  return key == "split.no" || key == "split.count" || key == "split.tensors.count" || key == "general.alignment";
+}
+
+void check_distinct_paths(const std::string& input_path, const std::string& output_path) {
+  std::error_code ec;
+  if (std::filesystem::equivalent(input_path, output_path, ec))
+    fail("output '{}' is the input file: write the quantized model to a new path", output_path);
+}
+
+}  // namespace
+
+std::vector<TensorPlan> plan_quantization(const gguf::File& input, const QuantTarget& target) {
+  const auto& tensors = input.tensors();
+  for (const auto& t : tensors)
+    if (dtype_info(t.type).quantized)
+      fail("'{}' is already quantized (tensor '{}' is {}); requantizing is not supported: quantize from an F32, "
+           "F16 or BF16 file",
+           input.path(), t.name, dtype_name(t.type));
+
+  std::vector<std::string> names;
+  names.reserve(tensors.size());
+  for (const auto& t : tensors) names.push_back(t.name);
+  const std::vector<size_t> order = llama_quantize_order(names);
+
+  std::vector<TensorShape> shapes;
+  shapes.reserve(order.size());
+  for (size_t i : order) shapes.push_back({tensors[i].name, tensors[i].type, tensors[i].shape()});
+  const std::vector<DType> types = choose_tensor_types(target, model_traits(input.metadata()), shapes);
+
+  std::vector<TensorPlan> plan;
+  plan.reserve(order.size());
+  for (size_t k = 0; k < order.size(); ++k) {
+    const gguf::TensorInfo& t = tensors[order[k]];
+    plan.push_back({t.name, t.shape(), t.type, types[k], &t});
+  }
+  return plan;
+}
+
+std::vector<std::pair<std::string, gguf::Value>> output_metadata(const gguf::Metadata& input,
+                                                                  const QuantTarget& target) {
+  std::vector<std::pair<std::string, gguf::Value>> out;
+  for (const auto& [key, value] : input.entries()) {
+    // llama-quantize re-sets these two, which moves them to the end.
+    if (key == "general.quantization_version" || key == "general.file_type") continue;
+    if (is_split_or_layout_key(key)) continue;
+    out.emplace_back(key, value);
+  }
+  out.emplace_back("general.quantization_version", gguf::Value::u32(kQuantizationVersion));
+  out.emplace_back("general.file_type", gguf::Value::u32(uint32_t(target.file_type)));
+  return out;
+}
+
+void convert_rows(DType from, DType to, const uint8_t* src, uint8_t* dst, int64_t n_rows, int64_t n_per_row,
+                  ThreadPool& pool) {
+  const uint64_t src_row = row_bytes(from, uint64_t(n_per_row));
+  const uint64_t dst_row = row_bytes(to, uint64_t(n_per_row));
+  auto work = [&](int64_t begin, int64_t end) {
+    std::vector<float> row(static_cast<size_t>(n_per_row));
+    for (int64_t r = begin; r < end; ++r) {
+      // Always through a float buffer: the mapped input need not be 4-aligned.
+      ref::dequantize_row(from, src + uint64_t(r) * src_row, row.data(), n_per_row);
+      ref::quantize_row(to, row.data(), dst + uint64_t(r) * dst_row, n_per_row);
+    }
+  };
+  pool.parallel_for(n_rows, work);
+}
+
+QuantizeSummary quantize_file(const std::string& input_path, const std::string& output_path,
+                              const QuantTarget& target, const QuantizeOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  check_distinct_paths(input_path, output_path);
+  const gguf::File input = gguf::File::open(input_path);
+  const std::vector<TensorPlan> plan = plan_quantization(input, target);
+  for (const auto& t : plan)
+    if (t.from != t.to && !ref::can_quantize(t.to))
+      fail("tensor '{}': hearth has no quantizer for {}", t.name, dtype_name(t.to));
+
+  gguf::Writer writer(input.alignment());
+  for (auto& [key, value] : output_metadata(input.metadata(), target)) writer.set(key, value);
+  for (const auto& t : plan) writer.add_tensor_deferred(t.name, t.to, t.shape);
+
+  QuantizeSummary summary;
+  summary.n_tensors = plan.size();
+  for (const auto& t : plan) summary.bytes_in += t.source->n_bytes;
+
+  ThreadPool pool(std::max(1, options.threads));
+  QuantizeProgress progress;
+  progress.count = plan.size();
+  progress.bytes_total = summary.bytes_in;
+  bool output_created = false;  // once fill runs, the file is ours to clean up
+  auto fill = [&](size_t index, std::span<uint8_t> bytes) {
+    output_created = true;
+    const TensorPlan& t = plan[index];
+    if (t.from == t.to) {
+      std::memcpy(bytes.data(), t.source->data, bytes.size());
+    } else {
+      const int64_t n_per_row = int64_t(t.shape[0]);
+      const int64_t n_rows = int64_t(t.source->n_elements) / n_per_row;
+      convert_rows(t.from, t.to, t.source->data, bytes.data(), n_rows, n_per_row, pool);
+      ++summary.n_converted;
+    }
+    summary.bytes_out += bytes.size();
+    if (options.on_progress) {
+      progress.index = index + 1;
+      progress.tensor = &t;
+      progress.bytes_read += t.source->n_bytes;
+      progress.bytes_written = summary.bytes_out;
+      progress.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      options.on_progress(progress);
+    }
+  };
+  try {
+    writer.write(output_path, fill);
+  } catch (...) {
+    // A half-written model must not be mistaken for a finished one.
+    std::error_code ignored;
+    if (output_created) std::filesystem::remove(output_path, ignored);
+    throw;
+  }
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return summary;
+}
+
+}  // namespace hearth::quant
