@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("hearth ") + HEARTH_VERSION + " (backends: cpu)");
   app.require_subcommand(1);
   hearth::cli::add_show_command(app);
+  hearth::cli::add_quantize_command(app);
   hearth::cli::add_tokenize_command(app);
   hearth::cli::add_run_command(app);
   hearth::cli::add_logits_command(app);
