@@ -59,6 +59,7 @@ void run(const RunOptions& o) {
   } else {
     fmt::print("\n");
   }
+  std::fflush(stdout);
   const double decode_tps = result.decode_seconds > 0 ? double(result.tokens.size()) / result.decode_seconds : 0.0;
   fmt::print(stderr, "prompt: {} tokens in {:.1f} ms ({:.1f} tokens/s); generated: {} tokens in {:.1f} ms ({:.1f} tokens/s); "
              "seed {}; {}\n",
