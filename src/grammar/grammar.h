@@ -142,7 +142,10 @@ class Vocabulary {
 // table lookup per node. Not thread-safe: one Matcher per request.
 class Matcher {
  public:
-  Matcher(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const Vocabulary> vocabulary);
+  // max_cached_states bounds the automaton (about 1 KiB per state); past it
+  // the cache restarts from the current state.
+  Matcher(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const Vocabulary> vocabulary,
+          size_t max_cached_states = 8192);
 
   // allowed[id] = 1 when token id may come next, else 0, for every token.
   void fill_mask(std::vector<uint8_t>& allowed) const;
@@ -173,7 +176,6 @@ class Matcher {
   static constexpr int32_t kUnknown = -1;    // transition not computed yet
   static constexpr int32_t kNotUniform = -2;
   static constexpr int32_t kBottom = 0;      // stack node: empty stack (accepted)
-  static constexpr size_t kMaxStates = 1 << 15;
 
   struct StackNode {
     int32_t position;  // element to match (top) or to continue at (below)
@@ -194,6 +196,7 @@ class Matcher {
 
   std::shared_ptr<const Grammar> grammar_;
   std::shared_ptr<const Vocabulary> vocabulary_;
+  size_t max_cached_states_;
   int32_t state_ = kDead;
 
   // The lazily built automaton. mutable: filling it in is a cache, invisible

@@ -12,8 +12,9 @@
 
 namespace hearth::grammar {
 
-Matcher::Matcher(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const Vocabulary> vocabulary)
-    : grammar_(std::move(grammar)), vocabulary_(std::move(vocabulary)) {
+Matcher::Matcher(std::shared_ptr<const Grammar> grammar, std::shared_ptr<const Vocabulary> vocabulary,
+                 size_t max_cached_states)
+    : grammar_(std::move(grammar)), vocabulary_(std::move(vocabulary)), max_cached_states_(max_cached_states) {
   if (!grammar_ || !vocabulary_) fail("grammar matcher needs a grammar and a vocabulary");
   clear_cache();
 }
@@ -126,7 +127,7 @@ int32_t Matcher::advance(int32_t state, std::string_view bytes) const {
 // The automaton only grows; past a bound, start it afresh from the current
 // state's stacks (copied out as position lists, then interned again).
 void Matcher::trim_cache_if_full() {
-  if (state_accepting_.size() < kMaxStates) return;
+  if (state_accepting_.size() < max_cached_states_) return;
   std::vector<std::vector<int32_t>> stacks;
   for (uint32_t i = state_tops_begin_[size_t(state_)]; i < state_tops_begin_[size_t(state_) + 1]; ++i) {
     std::vector<int32_t> positions;

@@ -156,6 +156,33 @@ TEST(GbnfMatch, MaskAgreesWithTokenByTokenCheck) {
   }
 }
 
+// A tiny automaton cache restarts often; masks and acceptance must not change.
+TEST(GbnfMatch, CacheRestartKeepsBehaviour) {
+  std::vector<int32_t> eog;
+  const auto vocab = std::make_shared<const Vocabulary>(test::stories_vocabulary(eog), eog);
+  ASSERT_GT(vocab->size(), 0u);
+  auto grammar = std::make_shared<const Grammar>(grammar_for_json_object());
+  for (uint32_t seed = 1; seed <= 4; ++seed) {
+    Matcher small(grammar, vocab, 16), large(grammar, vocab);
+    std::mt19937 rng(seed);
+    std::vector<uint8_t> mask_small, mask_large;
+    for (int step = 0; step < 60 && !large.is_finished(); ++step) {
+      small.fill_mask(mask_small);
+      large.fill_mask(mask_large);
+      ASSERT_EQ(mask_small, mask_large) << "seed " << seed << " step " << step;
+      std::vector<int32_t> allowed;
+      for (size_t id = 0; id < mask_large.size(); ++id)
+        if (mask_large[id] && !vocab->is_eog(int32_t(id))) allowed.push_back(int32_t(id));
+      if (allowed.empty()) break;
+      const int32_t pick = allowed[rng() % allowed.size()];
+      ASSERT_TRUE(small.accept_token(pick));
+      ASSERT_TRUE(large.accept_token(pick));
+      ASSERT_EQ(small.is_accepting(), large.is_accepting());
+    }
+    EXPECT_LT(small.dfa_state_count(), large.dfa_state_count()) << "the small cache never restarted";
+  }
+}
+
 // --- Independent checkers for the three grammars' outputs -----------------
 
 // Recursive descent over + - * / ( ) unary minus and decimal numbers.
