@@ -311,7 +311,7 @@ std::shared_ptr<const Vocab> Vocab::load(const gguf::Metadata& md) {
         i += length;
       }
       if (chars.size() >= 2)
-        for (const std::string_view c : chars) v.mergeable_chars.try_emplace(std::string(c), true);
+        for (const std::string_view c : chars) v.mergeable_chars.emplace(c);
     }
   }
 

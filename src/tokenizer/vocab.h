@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace hearth::gguf {
@@ -85,7 +86,7 @@ struct Vocab {
   // SPM: the characters that occur in some token of two or more characters.
   // Any other character can never merge, so it splits the text into parts
   // that are merged independently (with the same result, in less time).
-  std::unordered_map<std::string, bool, StringHash, std::equal_to<>> mergeable_chars;
+  std::unordered_set<std::string, StringHash, std::equal_to<>> mergeable_chars;
   std::shared_ptr<const PreTokenizer> pre_tokenizer;  // BPE only
 
   static std::shared_ptr<const Vocab> load(const gguf::Metadata& metadata);

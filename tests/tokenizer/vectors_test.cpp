@@ -199,9 +199,13 @@ TEST(TokenizerVectorSets, CoverEveryFamilyPresent) {
                                "tokvec/bert-bge"})
     EXPECT_NE(std::find(names.begin(), names.end(), required), names.end()) << required;
   if (hearth::test::have_full_fixtures()) {
-    size_t tokvec = 0;
-    for (const auto& name : names) tokvec += name.rfind("tokvec/", 0) == 0;
+    size_t tokvec = 0, vocab = 0;
+    for (const auto& name : names) {
+      tokvec += name.rfind("tokvec/", 0) == 0;
+      vocab += name.rfind("vocab/", 0) == 0;
+    }
     EXPECT_EQ(tokvec, 22u);
+    EXPECT_EQ(vocab, 10u);  // the vocab/ pairs whose GGUF is present
   }
 }
 
