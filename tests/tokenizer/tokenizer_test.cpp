@@ -2,7 +2,9 @@
 // byte-fallback pieces and the streaming decoder on split characters.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <random>
+#include <thread>
 
 #include "common/fixtures.h"
 #include "core/error.h"
@@ -114,6 +116,33 @@ TEST(Tokenizer, Phi3EndTokenIsEndOfGeneration) {
   ASSERT_TRUE(end.has_value());
   EXPECT_TRUE(m.tok.is_eog(*end));
   EXPECT_TRUE(m.tok.is_eog(m.tok.eos()));
+}
+
+// llama.cpp strips whitespace after Phi-3's special tokens (RSTRIP).
+TEST(Tokenizer, Phi3SpecialTokensStripFollowingSpaces) {
+  const Loaded m = load("vocab/ggml-vocab-phi-3.gguf");
+  const auto user = m.tok.find_token("<|user|>");
+  ASSERT_TRUE(user.has_value());
+  const auto hi = m.tok.encode("hi", false, false);
+  EXPECT_EQ(m.tok.encode("<|user|>  \n hi", false, true), concat({*user}, hi));
+  ASSERT_TRUE(m.tok.is_control(*user));  // so without parse_special it is plain text
+  const auto literal = m.tok.encode("<|user|>  \n hi", false, false);
+  EXPECT_EQ(std::count(literal.begin(), literal.end(), *user), 0);
+}
+
+TEST(Tokenizer, EncodesConcurrently) {
+  const Loaded m = load("tokvec/gpt2-pre-llama-bpe.gguf");
+  const std::string text = "Concurrent 中文 tokenization, emoji \xf0\x9f\x91\x8d and numbers 1234567.";
+  const auto expected = m.tok.encode(text, true, true);
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i)
+        if (m.tok.encode(text, true, true) != expected) ++mismatches;
+    });
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(Tokenizer, ByteFallbackPiecesAreRawBytes) {
