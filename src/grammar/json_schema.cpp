@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "grammar/integer_range.h"
+#include "grammar/regex.h"
 
 namespace hearth::grammar {
 
@@ -61,7 +62,7 @@ const std::set<std::string, std::less<>> kAnnotations = {
 const std::set<std::string, std::less<>> kSupported = {
     "type", "properties", "required", "additionalProperties", "enum", "const", "items", "prefixItems", "additionalItems",
     "minItems", "maxItems", "anyOf", "oneOf", "allOf", "$ref", "format", "maxLength", "minLength",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "nullable"};
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "nullable", "pattern"};
 
 const std::array<std::string_view, 7> kTypes = {"null", "boolean", "object", "array", "number", "string", "integer"};
 
@@ -413,6 +414,15 @@ class SchemaConverter {
   std::string visit_string(const json& schema, const std::string& hint, const std::string& where) {
     const auto min_length = count_keyword(schema, "minLength");
     const auto max_length = count_keyword(schema, "maxLength");
+    if (schema.contains("pattern")) {
+      if (min_length || max_length || schema.contains("format"))
+        unsupported(where, "keyword 'pattern' beside 'minLength'/'maxLength'/'format' is not supported");
+      try {
+        return define(hint, "\"\\\"\" " + regex_to_gbnf(schema["pattern"].get<std::string>(), "json-char") + " \"\\\"\"");
+      } catch (const std::invalid_argument& e) {
+        unsupported(where, "keyword 'pattern': {}", e.what());
+      }
+    }
     if (schema.contains("format")) {
       const std::string format = schema["format"].get<std::string>();
       if (min_length || max_length) unsupported(where, "'minLength'/'maxLength' beside 'format' is not supported");

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <regex>
 
 #include "core/error.h"
 #include "grammar/grammar.h"
@@ -44,7 +45,9 @@ std::string conversion_error(const json& schema) {
 
 TEST(JsonSchema, UnsupportedKeywordsAreNamed) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {R"({"type": "string", "pattern": "^a+$"})", "'pattern'"},
+      {R"J({"type": "string", "pattern": "^(?=a)"})J", "lookaround"},
+      {R"J({"type": "string", "pattern": "(a)\\1"})J", "escape '\\1'"},
+      {R"({"type": "string", "pattern": "^a|b$"})", "top-level '|'"},
       {R"({"type": "object", "properties": {"id": {"type": "array", "uniqueItems": true}}})", "'uniqueItems'"},
       {R"({"type": "object", "patternProperties": {"^x": {}}})", "'patternProperties'"},
       {R"({"not": {"type": "null"}})", "'not'"},
@@ -65,7 +68,7 @@ TEST(JsonSchema, UnsupportedKeywordsAreNamed) {
     EXPECT_NE(message.find(expected), std::string::npos) << schema << " -> '" << message << "'";
   }
   // The error says where in the schema.
-  EXPECT_NE(conversion_error(json::parse(R"({"properties": {"id": {"pattern": "x"}}})")).find("#/properties/id"),
+  EXPECT_NE(conversion_error(json::parse(R"({"properties": {"id": {"uniqueItems": true}}})")).find("#/properties/id"),
             std::string::npos);
 }
 
@@ -144,6 +147,33 @@ TEST(JsonSchema, NumberBoundsAreExact) {
     }
     EXPECT_FALSE(matches("1e1")) << "bounded numbers have no exponent";
     EXPECT_FALSE(matches("-0")) << b.schema;
+  }
+}
+
+// Patterns against std::regex (ECMAScript grammar) as the oracle: every
+// ASCII string up to length 4 over a small alphabet, as a JSON string.
+TEST(JsonSchema, PatternsAgreeWithStdRegex) {
+  const std::vector<std::string> patterns = {
+      "^a+$", "a+", "^[a-c]{2,3}$", "^(ab|b)*$", "[^a]", "^\\d+(\\.\\d*)?$", "^\\w\\s?\\W?$", "b$", "^.a",
+      "^a?b{0,2}$", "\"", "^[\\\\\"]+$", "^(?:a|\\n)+$", "^[-.]*$", "^\\S\\D$", "^a*?b+?$", "^$", "^\\x61\\u0062$"};
+  const std::string alphabet = "ab1. \"\\\n-";
+  std::vector<std::string> strings = {""};
+  for (size_t length = 1, begin = 0; length <= 4; ++length) {
+    const size_t end = strings.size();
+    for (size_t i = begin; i < end; ++i)
+      for (char c : alphabet) strings.push_back(strings[i] + c);
+    begin = end;
+  }
+  for (const std::string& pattern : patterns) {
+    const SchemaMatcher matches(json{{"type", "string"}, {"pattern", pattern}});
+    const std::regex oracle(pattern, std::regex::ECMAScript);
+    size_t n_match = 0;
+    for (const std::string& s : strings) {
+      const bool expected = std::regex_search(s, oracle);
+      n_match += expected;
+      ASSERT_EQ(matches(json(s).dump()), expected) << "pattern " << pattern << " string " << json(s).dump();
+    }
+    EXPECT_GT(n_match, 0u) << pattern;
   }
 }
 
