@@ -80,19 +80,31 @@ void CpuBackend::matmul(const Weight& w, const float* x, int64_t rows, float* y)
     act = act_.data();
   }
 
-  // Threads take contiguous blocks of output rows; each block of kMaxRows
-  // weight rows stays in cache while every activation row passes over it.
+  // Threads take contiguous blocks of output rows. One token: each block of
+  // kMaxRows weight rows meets the activation once (GEMV). A batch: tiles of
+  // weight rows by activation rows, so each weight block is unpacked once per
+  // tile and both operands stay in cache.
   constexpr int kRows = cpu::Kernels::kMaxRows;
-  const int64_t n_blocks = (w.n_out + kRows - 1) / kRows;
+  if (rows == 1) {
+    const int64_t n_blocks = (w.n_out + kRows - 1) / kRows;
+    pool_.parallel_for(n_blocks, [&](int64_t b0, int64_t b1) {
+      const int64_t o0 = b0 * kRows, o1 = std::min(w.n_out, b1 * kRows);
+      for (int64_t o = o0; o < o1; o += kRows)
+        vec_dot_rows(w.n_in, int(std::min<int64_t>(kRows, o1 - o)), w.row(o), w.row_bytes, act, y + o);
+    });
+    return;
+  }
+  const auto vec_dot_tile = kernels_.vec_dot_tile_for(w.type);
+  constexpr int64_t kTileRows = 16, kTileActs = 64;
+  const int64_t n_blocks = (w.n_out + kTileRows - 1) / kTileRows;
   pool_.parallel_for(n_blocks, [&](int64_t b0, int64_t b1) {
-    float out[kRows];
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t o = b * kRows;
-      const int n = int(std::min<int64_t>(kRows, w.n_out - o));
-      for (int64_t r = 0; r < rows; ++r) {
-        vec_dot_rows(w.n_in, n, w.row(o), w.row_bytes, act + r * act_row_bytes, out);
-        float* yr = y + r * w.n_out + o;
-        for (int i = 0; i < n; ++i) yr[i] = out[i];
+    const int64_t o1 = std::min(w.n_out, b1 * kTileRows);
+    for (int64_t o = b0 * kTileRows; o < o1; o += kTileRows) {
+      const int n = int(std::min<int64_t>(kTileRows, o1 - o));
+      for (int64_t a = 0; a < rows; a += kTileActs) {
+        const int na = int(std::min<int64_t>(kTileActs, rows - a));
+        vec_dot_tile(w.n_in, n, w.row(o), w.row_bytes, na, act + a * act_row_bytes, act_row_bytes,
+                     y + a * w.n_out + o, size_t(w.n_out));
       }
     }
   });
