@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   hearth::cli::add_tokenize_command(app);
   hearth::cli::add_run_command(app);
   hearth::cli::add_logits_command(app);
+  hearth::cli::add_synth_command(app);
+  hearth::cli::add_bench_command(app);
   hearth::cli::add_template_command(app);
 
   try {
