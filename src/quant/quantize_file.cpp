@@ -1,6 +1,9 @@
 #include "quant/quantize_file.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -25,6 +28,22 @@ void check_distinct_paths(const std::string& input_path, const std::string& outp
   std::error_code ec;
   if (std::filesystem::equivalent(input_path, output_path, ec))
     fail("output '{}' is the input file: write the quantized model to a new path", output_path);
+}
+
+bool row_is_finite(const std::vector<float>& row) {
+  return std::all_of(row.begin(), row.end(), [](float v) { return std::isfinite(v); });
+}
+
+// F16/BF16 results: an all-ones exponent is infinity or NaN (F16 overflows past 65504).
+bool half_row_is_finite(DType type, const uint8_t* bytes, int64_t n) {
+  if (type != DType::F16 && type != DType::BF16) return true;
+  const uint16_t exponent_mask = type == DType::F16 ? 0x7c00 : 0x7f80;
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, bytes + 2 * i, 2);
+    if ((h & exponent_mask) == exponent_mask) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -74,15 +93,27 @@ void convert_rows(DType from, DType to, const uint8_t* src, uint8_t* dst, int64_
                   ThreadPool& pool) {
   const uint64_t src_row = row_bytes(from, uint64_t(n_per_row));
   const uint64_t dst_row = row_bytes(to, uint64_t(n_per_row));
+  // Workers must not throw (the pool does not carry exceptions): they note the
+  // first bad row and the caller reports it.
+  std::atomic<int64_t> first_bad_row{n_rows};
   auto work = [&](int64_t begin, int64_t end) {
     std::vector<float> row(static_cast<size_t>(n_per_row));
     for (int64_t r = begin; r < end; ++r) {
       // Always through a float buffer: the mapped input need not be 4-aligned.
       ref::dequantize_row(from, src + uint64_t(r) * src_row, row.data(), n_per_row);
-      ref::quantize_row(to, row.data(), dst + uint64_t(r) * dst_row, n_per_row);
+      uint8_t* out = dst + uint64_t(r) * dst_row;
+      ref::quantize_row(to, row.data(), out, n_per_row);
+      if (!row_is_finite(row) || !half_row_is_finite(to, out, n_per_row)) {
+        int64_t seen = first_bad_row.load();
+        while (r < seen && !first_bad_row.compare_exchange_weak(seen, r)) {
+        }
+      }
     }
   };
   pool.parallel_for(n_rows, work);
+  if (first_bad_row.load() < n_rows)
+    fail("row {} holds NaN or infinity{} (llama-quantize refuses such data too)", first_bad_row.load(),
+         to == DType::F16 ? " or a value beyond f16's range" : "");
 }
 
 QuantizeSummary quantize_file(const std::string& input_path, const std::string& output_path,
@@ -116,7 +147,11 @@ QuantizeSummary quantize_file(const std::string& input_path, const std::string& 
     } else {
       const int64_t n_per_row = int64_t(t.shape[0]);
       const int64_t n_rows = int64_t(t.source->n_elements) / n_per_row;
-      convert_rows(t.from, t.to, t.source->data, bytes.data(), n_rows, n_per_row, pool);
+      try {
+        convert_rows(t.from, t.to, t.source->data, bytes.data(), n_rows, n_per_row, pool);
+      } catch (const Error& e) {
+        fail("tensor '{}': {}", t.name, e.what());
+      }
       ++summary.n_converted;
     }
     summary.bytes_out += bytes.size();

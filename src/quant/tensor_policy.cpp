@@ -134,6 +134,8 @@ class MixRules {
 
   DType choose(const TensorShape& t) {
     if (!may_quantize(t)) return t.type;
+    if (!is_float_type(t.type) && !dtype_info(t.type).quantized)
+      fail("tensor '{}' holds {} values, which cannot be converted to a weight type", t.name, dtype_name(t.type));
     if (!is_float_type(t.type))
       fail("tensor '{}' is already quantized ({}); requantizing is not supported: quantize from an F32, F16 or BF16 file",
            t.name, dtype_name(t.type));

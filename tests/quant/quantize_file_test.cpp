@@ -168,6 +168,32 @@ TEST(QuantizeFile, RefusesToOverwriteItsInput) {
   EXPECT_EQ(test::file_bytes(copy), test::file_bytes(stories()));
 }
 
+// A one-block F32 model whose ffn_up holds `value` at one place.
+std::filesystem::path model_with_value(const std::string& name, float value) {
+  gguf::Writer writer;
+  writer.set("general.architecture", gguf::Value::string("llama"));
+  writer.set("llama.block_count", gguf::Value::u32(1));
+  std::vector<float> weights(256 * 64, 0.25f);
+  weights[300] = value;
+  writer.add_tensor("blk.0.ffn_up.weight", DType::F32, {256, 64},
+                    {reinterpret_cast<const uint8_t*>(weights.data()), weights.size() * sizeof(float)});
+  const auto path = test::temp_path(name);
+  writer.write(path.string());
+  return path;
+}
+
+TEST(QuantizeFile, RefusesNonFiniteResultsNamingTheTensor) {
+  const auto nan_model = model_with_value("nan.gguf", std::nanf(""));
+  std::string message = error_of([&] { quantize(nan_model, test::temp_path("nan-q.gguf"), "Q4_K_M"); });
+  EXPECT_NE(message.find("tensor 'blk.0.ffn_up.weight': row 1 holds NaN"), std::string::npos) << message;
+  EXPECT_FALSE(std::filesystem::exists(test::temp_path("nan-q.gguf")));
+  // 1e6 is finite in f32 but overflows f16 (llama.cpp's row validation fails too).
+  const auto big_model = model_with_value("big.gguf", 1e6f);
+  message = error_of([&] { quantize(big_model, test::temp_path("big-f16.gguf"), "F16"); });
+  EXPECT_NE(message.find("beyond f16's range"), std::string::npos) << message;
+  EXPECT_EQ(error_of([&] { quantize(big_model, test::temp_path("big-bf16.gguf"), "BF16"); }), "");
+}
+
 TEST(QuantizeCli, ErrorsAndProgress) {
   const auto hearth = test::hearth_binary();
   if (!std::filesystem::exists(hearth)) GTEST_SKIP() << "hearth binary not built";
