@@ -58,9 +58,12 @@ struct KvView {
 struct AttentionParams {
   const float* q = nullptr;           // [n_tokens][n_head * head_dim]
   const int32_t* positions = nullptr; // position of each query token
+  // First KV row of each query token's sequence (several sequences share the
+  // cache); null means every token's sequence starts at row 0.
+  const int64_t* kv_offsets = nullptr;
   int64_t n_tokens = 0;
   KvView k, v;
-  int64_t n_kv = 0;                   // keys at positions [0, n_kv) are valid
+  int64_t n_kv = 0;                   // keys at positions [0, n_kv) are valid (per sequence)
   int n_head = 0;
   int n_head_kv = 0;
   int head_dim = 0;

@@ -84,17 +84,26 @@ void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& 
   }
   if (v_rot > 0) c.be.hadamard(ws.v.data(), n * v_width, v_rot);
 
-  const int64_t first = b.positions[0];
-  c.be.store_kv(ws.k.data(), n, k_width, c.kv.k(layer), first);
-  c.be.store_kv(ws.v.data(), n, v_width, c.kv.v(layer), first);
+  if (b.kv_offsets == nullptr) {
+    // One sequence: its tokens are consecutive positions.
+    c.be.store_kv(ws.k.data(), n, k_width, c.kv.k(layer), b.positions[0]);
+    c.be.store_kv(ws.v.data(), n, v_width, c.kv.v(layer), b.positions[0]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t row = b.kv_offsets[i] + b.positions[i];
+      c.be.store_kv(ws.k.data() + i * k_width, 1, k_width, c.kv.k(layer), row);
+      c.be.store_kv(ws.v.data() + i * v_width, 1, v_width, c.kv.v(layer), row);
+    }
+  }
 
   backend::AttentionParams ap;
   ap.q = ws.q.data();
   ap.positions = b.positions;
+  ap.kv_offsets = b.kv_offsets;
   ap.n_tokens = n;
   ap.k = c.kv.k(layer);
   ap.v = c.kv.v(layer);
-  ap.n_kv = b.positions[n - 1] + 1;
+  ap.n_kv = b.n_kv > 0 ? b.n_kv : b.positions[n - 1] + 1;
   ap.n_head = n_head;
   ap.n_head_kv = n_head_kv;
   ap.head_dim = hp.head_dim_k;

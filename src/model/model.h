@@ -64,11 +64,16 @@ struct Workspace {
 
 struct Batch {
   const int32_t* tokens = nullptr;
-  const int32_t* positions = nullptr;  // consecutive, starting at the cache fill
+  const int32_t* positions = nullptr;  // each token's position in its own sequence
+  // Several sequences in one batch: each token's sequence starts at KV row
+  // kv_offsets[i]. Null: one sequence at row 0.
+  const int64_t* kv_offsets = nullptr;
   int64_t n = 0;
   // Rows whose logits are wanted, ascending; logits_out gets them in order.
   const int32_t* output_rows = nullptr;
   int64_t n_outputs = 0;
+  // Keys visible to the batch: positions below n_kv (the longest sequence).
+  int64_t n_kv = 0;
 };
 
 struct ForwardContext {

@@ -61,7 +61,12 @@ const float* Session::decode(int32_t token) {
   model::ForwardContext ctx{backend_, kv_, workspace_, config_.flash_attn};
   positions_[0] = int32_t(n_past_);
   output_rows_[0] = 0;
-  model::Batch batch{&token, positions_.data(), 1, output_rows_.data(), 1};
+  model::Batch batch;
+  batch.tokens = &token;
+  batch.positions = positions_.data();
+  batch.n = 1;
+  batch.output_rows = output_rows_.data();
+  batch.n_outputs = 1;
   model_.forward(ctx, batch, step_logits_.data());
   n_past_ += 1;
   return step_logits_.data();
