@@ -156,6 +156,18 @@ xy)J", false, false},
     {R"J({{ loop }})J", R"J()J", false, false},
     {R"J({% for i in [1,2] %}{{ loop.cycle('odd', 'even') }}{{ loop.revindex }}{{ loop.revindex0 }}{% endfor %})J", R"J(odd21even10)J", false, false},
     {R"J({{ messages|default([])|length }}{{ 'abc' * 0 }}{{ [0] * 3 }})J", R"J(0[0, 0, 0])J", false, false},
+    {R"J(a {% raw %}{{ not parsed }} {% if %}{% endraw %} b)J", R"J(a {{ not parsed }} {% if %} b)J", false, false},
+    {R"J(x
+  {% raw %}
+  {{ y }}
+  {% endraw %}
+z)J", R"J(x
+
+  {{ y }}
+z)J", false, false},
+    {R"J({%- raw -%}  {{ q }}  {%- endraw -%}  !)J", R"J({{ q }}!)J", false, false},
+    {R"J({% raw %}{% endraw %}
+next)J", R"J(next)J", false, false},
 };
 
 Dict test_variables() {

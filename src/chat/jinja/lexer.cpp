@@ -71,6 +71,8 @@ class Lexer {
       pos_ = open + 2 + ((sign == '-' || sign == '+') ? 1 : 0);
       if (kind == '#') {
         line_starting = lex_comment();
+      } else if (kind == '%' && lex_raw()) {
+        line_starting = last_end_had_newline_;
       } else if (kind == '%') {
         tokens_.push_back({TokenType::BlockBegin, "", line_});
         line_starting = lex_tag(true);
@@ -120,6 +122,65 @@ class Lexer {
     if (before == '-') return skip_trailing_ws();
     if (before == '+') return false;
     return trim_newline();
+  }
+
+  // Matches `\s*name\s*` then an end of block tag at pos_; returns the
+  // position after "%}" and whether it was "-%}" / "+%}", or npos.
+  size_t match_simple_tag(size_t at, std::string_view name, char& end_sign) const {
+    size_t p = at;
+    while (p < src_.size() && is_ws(src_[p])) ++p;
+    if (src_.compare(p, name.size(), name) != 0) return std::string::npos;
+    p += name.size();
+    if (p < src_.size() && is_name_char(src_[p])) return std::string::npos;
+    while (p < src_.size() && is_ws(src_[p])) ++p;
+    end_sign = '\0';
+    if (p < src_.size() && (src_[p] == '-' || src_[p] == '+')) end_sign = src_[p++];
+    if (src_.compare(p, 2, "%}") != 0) return std::string::npos;
+    return p + 2;
+  }
+
+  // {% raw %}...{% endraw %}: the content is literal text.
+  bool lex_raw() {
+    char sign = '\0';
+    size_t after = match_simple_tag(pos_, "raw", sign);
+    if (after == std::string::npos) return false;
+    size_t content_start = after;
+    if (sign == '-')
+      while (content_start < src_.size() && is_ws(src_[content_start])) ++content_start;
+    size_t search = content_start;
+    for (;;) {
+      size_t open = src_.find("{%", search);
+      if (open == std::string::npos) fail("Missing end of raw directive");
+      size_t tag = open + 2;
+      char open_sign = '\0';
+      if (tag < src_.size() && (src_[tag] == '-' || src_[tag] == '+')) open_sign = src_[tag++];
+      char end_sign = '\0';
+      size_t end = match_simple_tag(tag, "endraw", end_sign);
+      if (end == std::string::npos) {
+        search = open + 2;
+        continue;
+      }
+      std::string text = src_.substr(content_start, open - content_start);
+      if (open_sign == '-') {
+        while (!text.empty() && is_ws(text.back())) text.pop_back();
+      } else if (open_sign != '+') {
+        size_t line_start = text.rfind('\n');
+        line_start = line_start == std::string::npos ? 0 : line_start + 1;
+        if (line_start > 0 && line_start < text.size() &&
+            std::all_of(text.begin() + long(line_start), text.end(), [](char c) { return is_ws(c); }))
+          text.resize(line_start);
+      }
+      emit_data(text);
+      line_ += int(std::count(src_.begin() + long(pos_), src_.begin() + long(end), '\n'));
+      pos_ = end;
+      if (end_sign == '-')
+        last_end_had_newline_ = skip_trailing_ws();
+      else if (end_sign == '+')
+        last_end_had_newline_ = false;
+      else
+        last_end_had_newline_ = trim_newline();
+      return true;
+    }
   }
 
   // trim_blocks: one newline right after a block or comment tag is dropped.
@@ -309,6 +370,7 @@ class Lexer {
   const std::string& name_;
   size_t pos_ = 0;
   int line_ = 1;
+  bool last_end_had_newline_ = false;
   std::vector<Token> tokens_;
 };
 
