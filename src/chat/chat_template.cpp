@@ -1,6 +1,5 @@
 #include "chat/chat_template.h"
 
-#include "chat/output/output_parser.h"
 
 namespace hearth::chat {
 
@@ -35,6 +34,7 @@ Capabilities detect_capabilities(const std::string& src) {
   caps.reasoning = contains(src, "<think>") || contains(src, "reasoning_content") || contains(src, "<|channel|>") ||
                    contains(src, "enable_thinking") || contains(src, "thinking");
   caps.system_role = !contains(src, "System role not supported");
+  caps.developer_role = contains(src, "developer") && contains(src, "<|channel|>");
   return caps;
 }
 
@@ -56,6 +56,12 @@ ChatTemplate::ChatTemplate(std::string source, std::string name)
   } catch (const jinja::TemplateError&) {
     // A template that cannot render the probe simply reports no open block.
   }
+}
+
+OutputParserConfig ChatTemplate::output_config(std::string_view rendered_prompt) const {
+  OutputParserConfig config = output_config_for_template(source_);
+  config.starts_in_reasoning = prompt_opens_reasoning(rendered_prompt, config.reasoning_open, config.reasoning_close);
+  return config;
 }
 
 ChatTemplate ChatTemplate::chatml() { return ChatTemplate(kChatmlSource, "chatml (fallback)"); }

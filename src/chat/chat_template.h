@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chat/jinja/template.h"
+#include "chat/output/output_parser.h"
 
 namespace hearth::chat {
 
@@ -46,6 +47,7 @@ struct Capabilities {
   // The generation prompt (with the template's defaults) opens <think>.
   bool thinking_in_generation_prompt = false;
   bool system_role = true;       // accepts a system message
+  bool developer_role = false;   // handles role "developer" itself (harmony)
 };
 
 class ChatTemplate {
@@ -61,6 +63,9 @@ class ChatTemplate {
   const std::string& name() const { return name_; }
   const std::string& source() const { return source_; }
   const Capabilities& capabilities() const { return capabilities_; }
+  // How to parse the model's reply to `rendered_prompt` (the prompt decides
+  // whether the reply starts inside a think block).
+  OutputParserConfig output_config(std::string_view rendered_prompt) const;
 
  private:
   std::string source_;

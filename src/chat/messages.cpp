@@ -51,7 +51,7 @@ OrderedJson normalize_messages(const OrderedJson& messages, const NormalizeOptio
   validate_messages(messages);
   OrderedJson out = messages;
   for (auto& m : out) {
-    const std::string role = m["role"];
+    if (options.developer_as_system && m["role"] == "developer") m["role"] = "system";
     if (m.contains("content") && m["content"].is_array()) {
       auto& content = m["content"];
       bool all_strings = !content.empty();
@@ -98,7 +98,6 @@ OrderedJson normalize_messages(const OrderedJson& messages, const NormalizeOptio
         }
       }
     }
-    (void)role;
   }
   return out;
 }

@@ -28,6 +28,9 @@ struct NormalizeOptions {
   // OpenAI image parts {"type":"image_url","image_url":{"url":U}} become the
   // transformers form {"type":"image","url":U} that templates test for.
   bool image_url_to_image = true;
+  // Role "developer" (OpenAI o-series) becomes "system", for templates that
+  // do not know it (turn off for harmony templates, which do).
+  bool developer_as_system = true;
   // A parts list with only text parts becomes one string (for templates
   // that cannot take lists).
   bool flatten_text_parts = false;

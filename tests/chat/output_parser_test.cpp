@@ -61,6 +61,14 @@ std::vector<Sample> samples() {
   s.push_back({"call inside reasoning", config(OutputFormat::Hermes),
                "<think>I could emit <tool_call>{\"name\": \"calc\", \"arguments\": {\"x\": 1}}</tool_call> but 2+2 is easy.</think>2 + 2 = 4.",
                {"2 + 2 = 4.", "I could emit <tool_call>{\"name\": \"calc\", \"arguments\": {\"x\": 1}}</tool_call> but 2+2 is easy.", {}}});
+  // Qwen3-Coder's XML body inside <tool_call> (its chat template's format).
+  s.push_back({"qwen3-coder xml call", config(OutputFormat::Hermes),
+               "<tool_call>\n<function=get_weather>\n<parameter=location>\nParis, France\n</parameter>\n<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>",
+               {"", "", {call("get_weather", R"({"location":"Paris, France","days":3})", "call_0")}}});
+  // GLM 4.5's arg_key/arg_value body (its chat template's format).
+  s.push_back({"glm-4.5 call", config(OutputFormat::Hermes),
+               "<think>Need the weather.</think>\n<tool_call>get_weather\n<arg_key>location</arg_key>\n<arg_value>Beijing</arg_value>\n</tool_call>",
+               {"", "Need the weather.", {call("get_weather", R"({"location":"Beijing"})", "call_0")}}});
   // Malformed JSON stays content.
   s.push_back({"hermes malformed", config(OutputFormat::Hermes),
                "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Paris\"\n</tool_call>",
@@ -82,6 +90,10 @@ std::vector<Sample> samples() {
   s.push_back({"llama3 code interpreter", config(OutputFormat::Llama3, false, "", ""),
                "<|python_tag|>import math\nprint(math.sqrt(2))",
                {"", "", {call("python", R"J({"code":"import math\nprint(math.sqrt(2))"})J", "call_0")}}});
+  // Llama 3.2 (1B/3B) pythonic calls, per its model card.
+  s.push_back({"llama3.2 pythonic", config(OutputFormat::Llama3, false, "", ""),
+               "[get_user_info(user_id=7890, special='black')]",
+               {"", "", {call("get_user_info", R"({"user_id":7890,"special":"black"})", "call_0")}}});
   s.push_back({"llama3 plain answer", config(OutputFormat::Llama3, false, "", ""),
                "The capital of France is Paris.", {"The capital of France is Paris.", "", {}}});
   s.push_back({"llama3 json-looking text", config(OutputFormat::Llama3, false, "", ""),

@@ -95,6 +95,15 @@ TEST(TemplateSource, OverrideFileAndCapabilities) {
   EXPECT_TRUE(opens_think("llama-cpp-deepseek-r1"));
   EXPECT_FALSE(opens_think("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B"));
   EXPECT_FALSE(opens_think("Qwen-Qwen2.5-7B-Instruct"));
+
+  // The parser configuration follows the prompt actually rendered.
+  ChatTemplate qwen35(hearth::test::read_text(hearth::test::fixture("templates/templates/Qwen3.5-4B.jinja")), "qwen3.5");
+  TemplateInputs one_turn;
+  one_turn.messages = OrderedJson::parse(R"([{"role": "user", "content": "Hi"}])");
+  one_turn.add_generation_prompt = true;
+  OutputParserConfig cfg = qwen35.output_config(qwen35.render(one_turn));
+  EXPECT_TRUE(cfg.starts_in_reasoning);
+  EXPECT_EQ(cfg.format, OutputFormat::Hermes);
 }
 
 TEST(Messages, NormalizesLikeAChatServer) {
@@ -114,7 +123,10 @@ TEST(Messages, NormalizesLikeAChatServer) {
   // The argument string becomes an object, keys in their order.
   EXPECT_EQ(out[2]["tool_calls"][0]["function"]["arguments"].dump(), R"({"location":"Paris","days":2})");
   EXPECT_EQ(out[3]["tool_call_id"], "call_1");
-  EXPECT_EQ(out[4]["role"], "developer");
+  EXPECT_EQ(out[4]["role"], "system");
+  NormalizeOptions keep_developer;
+  keep_developer.developer_as_system = false;
+  EXPECT_EQ(normalize_messages(in, keep_developer)[4]["role"], "developer");
   EXPECT_TRUE(messages_have_images(in));
   EXPECT_THROW(validate_messages(OrderedJson::parse(R"([{"content": "no role"}])")), hearth::Error);
   EXPECT_THROW(validate_messages(OrderedJson::parse(R"([{"role": "user", "content": 5}])")), hearth::Error);

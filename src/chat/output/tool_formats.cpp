@@ -32,6 +32,75 @@ std::string_view unfence(std::string_view s) {
   return s;
 }
 
+// A JSON value when the text is one, else the text as a string: how
+// XML-style calls write their parameter values.
+nlohmann::ordered_json parameter_value(std::string_view raw) {
+  std::string text = trim(raw);
+  auto parsed = nlohmann::ordered_json::parse(text, nullptr, false);
+  if (!parsed.is_discarded() && !text.empty()) return parsed;
+  return nlohmann::ordered_json(std::string(raw));
+}
+
+// Text between `open` and `close` starting the search at `pos`; advances pos.
+std::optional<std::string_view> between(std::string_view s, size_t& pos, std::string_view open, std::string_view close) {
+  size_t a = s.find(open, pos);
+  if (a == std::string_view::npos) return std::nullopt;
+  size_t b = s.find(close, a + open.size());
+  if (b == std::string_view::npos) return std::nullopt;
+  pos = b + close.size();
+  return s.substr(a + open.size(), b - a - open.size());
+}
+
+// The XML-style bodies some templates ask for inside <tool_call>:
+// Qwen3-Coder "<function=NAME><parameter=K>V</parameter></function>" and
+// GLM 4.5 "NAME<arg_key>K</arg_key><arg_value>V</arg_value>".
+std::optional<ToolCall> xml_style_call(std::string_view inner) {
+  std::string body = trim(inner);
+  std::string_view b = body;
+  nlohmann::ordered_json args = nlohmann::ordered_json::object();
+  if (b.substr(0, 10) == "<function=") {
+    size_t name_end = b.find('>');
+    size_t fn_end = b.rfind("</function>");
+    if (name_end == std::string_view::npos || fn_end == std::string_view::npos || fn_end < name_end) return std::nullopt;
+    std::string name = trim(b.substr(10, name_end - 10));
+    std::string_view params = b.substr(name_end + 1, fn_end - name_end - 1);
+    size_t pos = 0;
+    while (pos < params.size()) {
+      size_t open = params.find("<parameter=", pos);
+      if (open == std::string_view::npos) break;
+      size_t key_end = params.find('>', open);
+      size_t close = params.find("</parameter>", open);
+      if (key_end == std::string_view::npos || close == std::string_view::npos || close < key_end) return std::nullopt;
+      std::string key = trim(params.substr(open + 11, key_end - open - 11));
+      std::string_view value = params.substr(key_end + 1, close - key_end - 1);
+      if (!value.empty() && value.front() == '\n') value.remove_prefix(1);
+      if (!value.empty() && value.back() == '\n') value.remove_suffix(1);
+      args[key] = parameter_value(value);
+      pos = close + 12;
+    }
+    if (name.empty()) return std::nullopt;
+    return ToolCall{"", name, args.dump()};
+  }
+  size_t first_key = b.find("<arg_key>");
+  std::string name = trim(b.substr(0, first_key));
+  if (name.empty() || name.find_first_of("<>{}\" \n") != std::string::npos) return std::nullopt;
+  size_t pos = first_key == std::string_view::npos ? b.size() : first_key;
+  while (pos < b.size()) {
+    auto key = between(b, pos, "<arg_key>", "</arg_key>");
+    if (!key) break;
+    auto value = between(b, pos, "<arg_value>", "</arg_value>");
+    if (!value) return std::nullopt;
+    args[trim(*key)] = parameter_value(*value);
+  }
+  return ToolCall{"", name, args.dump()};
+}
+
+std::optional<ToolCall> tagged_call(std::string_view inner) {
+  auto object = parse_json_object(trim(inner));
+  if (object) return call_from_json(*object);
+  return xml_style_call(inner);
+}
+
 }  // namespace
 
 BodyResult parse_hermes(std::string_view body, bool partial) {
@@ -49,16 +118,14 @@ BodyResult parse_hermes(std::string_view body, bool partial) {
     size_t end = body.find(kClose, inner);
     if (end == std::string_view::npos) {
       if (partial) return r;  // the call is still arriving
-      auto object = parse_json_object(trim(body.substr(inner)));
-      auto call = object ? call_from_json(*object) : std::nullopt;
+      auto call = tagged_call(body.substr(inner));
       if (call)
         r.calls.push_back(std::move(*call));
       else
         r.content.append(body.substr(start));
       return r;
     }
-    auto object = parse_json_object(trim(body.substr(inner, end - inner)));
-    auto call = object ? call_from_json(*object) : std::nullopt;
+    auto call = tagged_call(body.substr(inner, end - inner));
     if (call)
       r.calls.push_back(std::move(*call));
     else
@@ -94,6 +161,18 @@ BodyResult parse_llama3(std::string_view body, bool partial) {
     return r;
   }
   std::string stripped = ltrim(body);
+  if (!stripped.empty() && stripped[0] == '[') {
+    // Llama 3.2's pythonic form: [func(a=1), other(b="x")].
+    if (partial) return r;
+    std::string whole = rtrim(stripped);
+    auto parsed = parse_python_call_list(whole, 0);
+    if (parsed && parsed->second == whole.size()) {
+      r.calls = std::move(parsed->first);
+      return r;
+    }
+    r.content = std::string(body);
+    return r;
+  }
   if (!stripped.empty() && stripped[0] == '{') {
     if (partial) return r;  // may be a JSON call: known only at the end
     // One call, or several separated by ';'.
