@@ -20,7 +20,8 @@ GenerateResult generate(Session& session, const tokenizer::Tokenizer& tokenizer,
   history.reserve(prompt.size() + (options.n_predict > 0 ? size_t(options.n_predict) : 0));
   std::vector<uint8_t> allowed;
   if (options.constraint) allowed.resize(n_vocab);
-  tokenizer::StreamDecoder decoder(tokenizer, /*remove_special=*/true);
+  // The generated text continues the prompt: no start-of-text space stripping.
+  tokenizer::StreamDecoder decoder(tokenizer, /*remove_special=*/true, /*at_text_start=*/false);
 
   const auto t0 = clock::now();
   std::vector<float> logits;

@@ -68,7 +68,8 @@ std::string complete_utf8(std::string_view bytes, bool final_flush, size_t* cons
 
 }  // namespace
 
-StreamDecoder::StreamDecoder(const Tokenizer& tok, bool remove_special) : tok_(&tok), remove_special_(remove_special) {}
+StreamDecoder::StreamDecoder(const Tokenizer& tok, bool remove_special, bool at_text_start)
+    : tok_(&tok), remove_special_(remove_special), first_segment_(at_text_start) {}
 
 std::string StreamDecoder::push(int32_t id) {
   segment_.push_back(id);

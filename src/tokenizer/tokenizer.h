@@ -67,7 +67,10 @@ class Tokenizer {
 // joined (and flush()ed) equal Tokenizer::decode of all the ids.
 class StreamDecoder {
  public:
-  explicit StreamDecoder(const Tokenizer& tok, bool remove_special = false);
+  // at_text_start: the ids begin a text, so the start-of-text rules apply
+  // (SPM drops the leading space). Generated text that continues a prompt
+  // passes false and keeps it, as llama.cpp prints it.
+  explicit StreamDecoder(const Tokenizer& tok, bool remove_special = false, bool at_text_start = true);
   std::string push(int32_t id);  // complete UTF-8 only
   std::string flush();           // whatever is left (invalid bytes as U+FFFD)
 

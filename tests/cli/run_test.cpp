@@ -30,6 +30,13 @@ TEST(Run, BundledModelGreedyMatchesLlamaCpp) {
   EXPECT_EQ(result.out, std::string(kStoriesGreedy) + "\n");
 }
 
+TEST(Run, ContinuationKeepsTheSpaceBeforeItsFirstWord) {
+  // "there" is followed by the token "▁was": the continuation starts with a space, as llama.cpp prints it.
+  const auto result = run_command(hearth() + " run -p 'Once upon a time there' -n 2 --temp 0 2>/dev/null");
+  ASSERT_EQ(result.status, 0);
+  EXPECT_EQ(result.out, " was a\n");
+}
+
 TEST(Run, JsonGivesTokensAndText) {
   const auto result = run_command(hearth() + " run '" + (source_dir() / "models/stories260K.gguf").string() +
                                   "' -p 'Once upon a time' -n 48 --temp 0 --json 2>/dev/null");
