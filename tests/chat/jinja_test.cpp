@@ -168,6 +168,8 @@ z)J", false, false},
     {R"J({%- raw -%}  {{ q }}  {%- endraw -%}  !)J", R"J({{ q }}!)J", false, false},
     {R"J({% raw %}{% endraw %}
 next)J", R"J(next)J", false, false},
+    {R"J({% macro box(title) %}[{{ title }}:{{ caller() }}]{% endmacro %}{% call box('t') %}inside {{ 1 + 1 }}{% endcall %})J", R"J([t:inside 2])J", false, false},
+    {R"J({% macro each(items) %}{% for i in items %}{{ caller(i) }}{% endfor %}{% endmacro %}{% call(x) each([1, 2]) %}<{{ x }}>{% endcall %})J", R"J(<1><2>)J", false, false},
 };
 
 Dict test_variables() {

@@ -63,6 +63,7 @@ enum class StmtKind {
   Break,
   Continue,
   Generation,   // {% generation %} body: transformers' assistant-mask tag
+  CallBlock,    // {% call(params) expr %} body: expr called with caller() = body
 };
 
 struct Stmt {

@@ -142,6 +142,24 @@ Flow Interpreter::exec_stmt(const Stmt& s, std::string& out) {
     case StmtKind::Break: return Flow::Break;
     case StmtKind::Continue: return Flow::Continue;
     case StmtKind::Generation: return exec(s.body, out);
+    case StmtKind::CallBlock: {
+      // caller() renders the block body, like a macro defined in place.
+      const Stmt* block = &s;
+      std::shared_ptr<Scope> closure = scope_;
+      Value caller = Value::callable("caller", [block, closure](Interpreter& in, CallArgs& args) {
+        return in.call_macro(*block, closure, args);
+      });
+      const Expr& call = *s.expr;
+      Value callee = eval(*call.subject);
+      CallArgs args;
+      for (const auto& a : call.args) args.positional.push_back(eval(*a));
+      for (const auto& [k, a] : call.kwargs) args.keyword.emplace_back(k, eval(*a));
+      args.keyword.emplace_back("caller", std::move(caller));
+      line_ = s.line;
+      Value result = this->call(callee, args);
+      append_output(out, to_str(result));
+      return Flow::Normal;
+    }
   }
   return Flow::Normal;
 }
@@ -261,6 +279,10 @@ Value Interpreter::call_macro(const Stmt& macro, const std::shared_ptr<Scope>& c
     }
   }
   for (const auto& [k, v] : args.keyword) {
+    if (k == "caller") {  // passed by {% call %}
+      frame->vars.set("caller", v);
+      continue;
+    }
     bool known = false;
     for (const auto& p : macro.params) known = known || p.first == k;
     if (!known) runtime_fail(fmt::format("macro '{}' takes no keyword argument '{}'", macro.name, k));

@@ -189,6 +189,24 @@ class Parser {
     } else if (tag == "break" || tag == "continue") {
       s->kind = tag == "break" ? StmtKind::Break : StmtKind::Continue;
       expect_block_end();
+    } else if (tag == "call") {
+      s->kind = StmtKind::CallBlock;
+      if (skip_op("(")) {
+        while (!is_op(")")) {
+          std::string param = expect_name();
+          ExprPtr def;
+          if (skip_op("=")) def = parse_expression(true);
+          s->params.emplace_back(std::move(param), std::move(def));
+          if (!skip_op(",")) break;
+        }
+        expect_op(")");
+      }
+      s->expr = parse_expression(true);
+      if (s->expr->kind != ExprKind::Call) fail("expected a call after {% call %}");
+      expect_block_end();
+      s->body = subparse({"endcall"});
+      advance();
+      expect_block_end();
     } else if (tag == "generation") {
       s->kind = StmtKind::Generation;
       expect_block_end();
