@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   hearth::cli::add_logits_command(app);
   hearth::cli::add_synth_command(app);
   hearth::cli::add_bench_command(app);
+  hearth::cli::add_serve_command(app);
   hearth::cli::add_template_command(app);
 
   try {

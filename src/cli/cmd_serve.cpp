@@ -1,0 +1,122 @@
+// `hearth serve [MODEL ...]`: an OpenAI- and Ollama-compatible HTTP server
+// with continuous batching and prefix reuse (src/server).
+#include <csignal>
+#include <memory>
+#include <pthread.h>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/engine_options.h"
+#include "core/error.h"
+#include "server/http_server.h"
+
+namespace hearth::cli {
+namespace {
+
+struct ServeOptions {
+  std::vector<std::string> models;
+  std::vector<std::string> aliases;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int parallel = 4;
+  size_t queue = 64;
+  std::string api_key;
+  std::string cors;
+  size_t max_body_mb = 32;
+  bool quiet = false;
+  EngineOptions engine;
+};
+
+DType cache_type(const std::string& name, const char* which) {
+  const auto type = dtype_from_name(name);
+  if (!type) fail("unknown {} cache type '{}' (use f32, f16, bf16, q8_0 or q4_0)", which, name);
+  return *type;
+}
+
+void serve(const ServeOptions& o) {
+  std::vector<std::string> paths = o.models;
+  if (paths.empty()) paths.push_back(default_model_path());
+  if (o.aliases.size() > paths.size())
+    fail("{} --alias given for {} model(s): give at most one per model, in the same order", o.aliases.size(), paths.size());
+
+  // SIGINT/SIGTERM are taken by a waiting thread (not a handler), so no
+  // global is needed to reach the server; SIGPIPE from a closed client is ignored.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::vector<std::unique_ptr<server::ServedModel>> models;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    server::ModelLoadOptions m;
+    m.path = paths[i];
+    if (i < o.aliases.size()) m.id = o.aliases[i];
+    m.n_ctx = o.engine.n_ctx;
+    m.n_parallel = o.parallel;
+    m.n_batch = o.engine.n_ubatch;
+    m.type_k = cache_type(o.engine.type_k, "K");
+    m.type_v = cache_type(o.engine.type_v, "V");
+    m.flash_attn = o.engine.flash_attn == "on" || (o.engine.flash_attn == "auto" && dtype_info(m.type_v).quantized);
+    m.n_threads = o.engine.n_threads;
+    m.isa = o.engine.isa;
+    m.max_queue = o.queue;
+    models.push_back(server::ServedModel::load(m));
+    for (const auto& other : models)
+      if (other.get() != models.back().get() && other->id() == models.back()->id())
+        fail("two models are named '{}': give one of them another name with --alias", other->id());
+    fmt::print(stderr, "model '{}': {} ({}), context {} per conversation, {} in parallel\n", models.back()->id(),
+               m.path, models.back()->architecture(), models.back()->n_ctx(), o.parallel);
+  }
+
+  server::ServerOptions options;
+  options.host = o.host;
+  options.port = o.port;
+  options.api_key = o.api_key;
+  options.cors_origin = o.cors;
+  options.max_body_bytes = o.max_body_mb << 20;
+  options.http_threads = std::max(64, o.parallel + int(o.queue) + 8);
+  options.log_requests = !o.quiet;
+  server::Server server(std::move(models), options);
+
+  std::thread signal_waiter([&server, stop_signals] {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    server.stop();
+  });
+  try {
+    server.run([&](int port) {
+      fmt::print(stderr, "hearth serve: listening on http://{}:{} (OpenAI API at /v1, Ollama API at /api)\n", o.host, port);
+    });
+  } catch (...) {
+    pthread_kill(signal_waiter.native_handle(), SIGTERM);
+    signal_waiter.join();
+    throw;
+  }
+  pthread_kill(signal_waiter.native_handle(), SIGTERM);  // wakes the waiter if the server stopped by itself
+  signal_waiter.join();
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "Serve models over OpenAI's and Ollama's HTTP APIs (default model: the bundled stories260K)");
+  cmd->add_option("models", o->models, "GGUF model files; each is named by its file name without .gguf");
+  cmd->add_option("--alias", o->aliases, "Name the models (in order) instead of by file name");
+  cmd->add_option("--host", o->host, "Address to listen on (loopback by default; 0.0.0.0 exposes the server)")->capture_default_str();
+  cmd->add_option("--port", o->port, "Port (0: any free port, printed on start)")->capture_default_str();
+  cmd->add_option("--parallel", o->parallel, "Conversations evaluated together per model")->capture_default_str();
+  cmd->add_option("--queue", o->queue, "Requests that may wait for a slot before the server answers 503")->capture_default_str();
+  cmd->add_option("--api-key", o->api_key, "Require 'Authorization: Bearer KEY' on every API request");
+  cmd->add_option("--cors", o->cors, "Allow browser requests from this origin (e.g. http://localhost:3000 or *)");
+  cmd->add_option("--max-body-mb", o->max_body_mb, "Largest request body in MiB (larger: 413)")->capture_default_str();
+  cmd->add_flag("-q,--quiet", o->quiet, "Do not log requests (method, path and status; prompts are never logged)");
+  add_engine_options(cmd, o->engine);
+  cmd->callback([o] { serve(*o); });
+}
+
+}  // namespace hearth::cli

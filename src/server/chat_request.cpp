@@ -1,0 +1,236 @@
+#include "server/chat_request.h"
+
+#include <random>
+
+#include "chat/messages.h"
+#include "core/error.h"
+
+namespace hearth::server {
+
+std::string random_id(const std::string& prefix) {
+  std::random_device rd;
+  std::mt19937_64 rng((uint64_t(rd()) << 32) ^ rd());
+  return fmt::format("{}{:016x}{:08x}", prefix, rng(), uint32_t(rng()));
+}
+
+void check_context(const ServedModel& model, size_t prompt_tokens) {
+  if (int64_t(prompt_tokens) >= model.n_ctx())
+    throw ApiError(400,
+                   fmt::format("This model's maximum context length is {} tokens. However, your messages resulted in {} "
+                               "tokens (and at least one more is needed for the reply). Shorten the messages, or start "
+                               "the server with a larger --ctx.",
+                               model.n_ctx(), prompt_tokens),
+                   "invalid_request_error", "messages", "context_length_exceeded");
+}
+
+std::shared_ptr<const grammar::Grammar> grammar_for_schema(const json& schema, const std::string& field) {
+  if (!schema.is_object() && !schema.is_boolean()) bad_request(field, "'{}' must be a JSON Schema object", field);
+  try {
+    return std::make_shared<const grammar::Grammar>(grammar::grammar_from_json_schema(schema, /*strict=*/true));
+  } catch (const std::exception& e) {
+    bad_request(field, "'{}' cannot be enforced: {}", field, e.what());
+  }
+}
+
+std::shared_ptr<const grammar::Grammar> grammar_for_any_json_object() {
+  return std::make_shared<const grammar::Grammar>(grammar::grammar_for_json_object());
+}
+
+namespace {
+
+json call_schema(const json& tool, size_t index) {
+  if (!tool.is_object() || !tool.contains("function") || !tool["function"].is_object() ||
+      !tool["function"].contains("name") || !tool["function"]["name"].is_string())
+    bad_request("tools", "tools[{}] must be {{\"type\": \"function\", \"function\": {{\"name\": ..., \"parameters\": ...}}}}", index);
+  const json& fn = tool["function"];
+  json parameters = fn.contains("parameters") && fn["parameters"].is_object() ? fn["parameters"] : json{{"type", "object"}};
+  return json{{"type", "object"},
+              {"properties", {{"name", {{"const", fn["name"]}}}, {"arguments", parameters}}},
+              {"required", {"name", "arguments"}}};
+}
+
+}  // namespace
+
+PreparedChat prepare_chat(const ServedModel& model, const ChatSetup& setup) {
+  PreparedChat out;
+  if (!setup.messages.is_array() || setup.messages.empty())
+    bad_request("messages", "'messages' must be a non-empty array of messages");
+  chat::OrderedJson messages;
+  try {
+    messages = chat::normalize_messages(setup.messages, chat::NormalizeOptions{});
+  } catch (const std::exception& e) {
+    bad_request("messages", "invalid 'messages': {}", e.what());
+  }
+  if (chat::messages_have_images(messages))
+    bad_request("messages", "model '{}' does not support images: send text only", model.id());
+
+  // tool_choice decides how the output is read and whether a grammar forces a call.
+  std::optional<json> forced_schema;
+  const json& choice = setup.tool_choice;
+  const bool have_tools = setup.tools && setup.tools->is_array() && !setup.tools->empty();
+  if (setup.tools && !setup.tools->is_array()) bad_request("tools", "'tools' must be an array");
+  if (choice.is_string()) {
+    const std::string c = choice.get<std::string>();
+    if (c == "none") {
+      out.tool_mode = ToolMode::Off;
+    } else if (c == "required") {
+      if (!have_tools) bad_request("tool_choice", "tool_choice 'required' needs a non-empty 'tools' list");
+      json any = json::array();
+      for (size_t i = 0; i < setup.tools->size(); ++i) any.push_back(call_schema(json((*setup.tools)[i]), i));
+      forced_schema = any.size() == 1 ? any[0] : json{{"anyOf", any}};
+    } else if (c != "auto") {
+      bad_request("tool_choice", "tool_choice must be 'none', 'auto', 'required' or {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}, got '{}'", c);
+    }
+  } else if (choice.is_object()) {
+    const json* name = nullptr;
+    if (choice.contains("function") && choice["function"].is_object() && choice["function"].contains("name"))
+      name = &choice["function"]["name"];
+    if (!name || !name->is_string()) bad_request("tool_choice", "tool_choice must name a function: {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}");
+    if (!have_tools) bad_request("tool_choice", "tool_choice names '{}' but 'tools' is empty", name->get<std::string>());
+    for (size_t i = 0; i < setup.tools->size() && !forced_schema; ++i) {
+      const json tool((*setup.tools)[i]);
+      if (tool.contains("function") && tool["function"].value("name", "") == name->get<std::string>())
+        forced_schema = call_schema(tool, i);
+    }
+    if (!forced_schema) bad_request("tool_choice", "tool_choice names '{}', which is not in 'tools'", name->get<std::string>());
+  } else if (!choice.is_null()) {
+    bad_request("tool_choice", "tool_choice must be a string or an object");
+  }
+  if (have_tools)
+    for (size_t i = 0; i < setup.tools->size(); ++i) call_schema(json((*setup.tools)[i]), i);  // validates the shape
+
+  chat::TemplateInputs inputs;
+  inputs.messages = messages;
+  if (have_tools && out.tool_mode != ToolMode::Off) inputs.tools = *setup.tools;
+  inputs.add_generation_prompt = true;
+  inputs.bos_token = model.bos_text();
+  inputs.eos_token = model.eos_text();
+  inputs.extra_variables = setup.template_variables;
+  std::string prompt_text;
+  try {
+    prompt_text = model.chat_template().render(inputs);
+  } catch (const std::exception& e) {
+    bad_request("messages", "the model's chat template rejected the messages: {}", e.what());
+  }
+  out.params.prompt = model.tokenize_prompt(prompt_text);
+  check_context(model, out.params.prompt.size());
+
+  out.parser = model.output_config();
+  if (out.tool_mode == ToolMode::Off) out.parser.format = chat::OutputFormat::Plain;
+  if (!out.parser.reasoning_open.empty())
+    out.parser.starts_in_reasoning =
+        chat::prompt_opens_reasoning(prompt_text, out.parser.reasoning_open, out.parser.reasoning_close);
+  if (forced_schema) {
+    out.tool_mode = ToolMode::Forced;
+    out.params.grammar = grammar_for_schema(*forced_schema, "tool_choice");
+  } else if (setup.format_grammar) {
+    out.params.grammar = setup.format_grammar;
+  }
+  if (out.params.grammar) {
+    // Constrained output is the structure itself, never reasoning.
+    out.parser.format = chat::OutputFormat::Plain;
+    out.parser.reasoning_open.clear();
+    out.parser.starts_in_reasoning = false;
+  }
+  return out;
+}
+
+std::vector<int32_t> prepare_raw_prompt(const ServedModel& model, const std::string& prompt, const char* field) {
+  std::vector<int32_t> tokens = model.tokenize_prompt(prompt);
+  if (tokens.empty()) bad_request(field, "'{}' is empty", field);
+  check_context(model, tokens.size());
+  return tokens;
+}
+
+OutputAssembler::OutputAssembler(const chat::OutputParserConfig& parser, ToolMode mode, std::string id_prefix)
+    : mode_(mode), id_prefix_(std::move(id_prefix)), parser_(parser) {}
+
+chat::OutputDelta OutputAssembler::feed(std::string_view text) {
+  if (mode_ == ToolMode::Forced) {
+    forced_text_.append(text);
+    return {};
+  }
+  chat::OutputDelta delta = parser_.feed(text);
+  for (auto& call : delta.tool_calls) call.id = fmt::format("{}{}", id_prefix_, result_.tool_calls.size()), result_.tool_calls.push_back(call);
+  result_.content += delta.content;
+  result_.reasoning += delta.reasoning;
+  return delta;
+}
+
+chat::OutputDelta OutputAssembler::finish() {
+  chat::OutputDelta delta;
+  if (finished_) return delta;
+  finished_ = true;
+  if (mode_ == ToolMode::Forced) {
+    const json call = json::parse(forced_text_, nullptr, /*allow_exceptions=*/false);
+    if (call.is_object() && call.contains("name") && call["name"].is_string() && call.contains("arguments")) {
+      chat::ToolCall tc{id_prefix_ + "0", call["name"].get<std::string>(),
+                        call["arguments"].dump(-1, ' ', false, json::error_handler_t::replace)};
+      delta.tool_calls.push_back(tc);
+      result_.tool_calls.push_back(tc);
+    } else {
+      delta.content = forced_text_;  // cut short: hand back what there is
+      result_.content = forced_text_;
+    }
+    return delta;
+  }
+  delta = parser_.finish();
+  for (auto& call : delta.tool_calls) call.id = fmt::format("{}{}", id_prefix_, result_.tool_calls.size()), result_.tool_calls.push_back(call);
+  result_.content += delta.content;
+  result_.reasoning += delta.reasoning;
+  return delta;
+}
+
+namespace {
+
+double number_field(const json& object, const char* field, double low, double high) {
+  const json& v = object[field];
+  if (!v.is_number()) bad_request(field, "'{}' must be a number", field);
+  const double d = v.get<double>();
+  if (!(d >= low && d <= high)) bad_request(field, "'{}' must be between {} and {}, got {}", field, low, high, d);
+  return d;
+}
+
+bool present(const json& object, const char* field) {
+  return object.is_object() && object.contains(field) && !object[field].is_null();
+}
+
+}  // namespace
+
+sampling::SamplerConfig read_sampling(const json& o, const SamplingFields& f) {
+  sampling::SamplerConfig s;
+  if (present(o, f.temperature)) s.temperature = float(number_field(o, f.temperature, 0, 2));
+  if (present(o, f.top_p)) s.top_p = float(number_field(o, f.top_p, 0, 1));
+  if (present(o, f.top_k)) s.top_k = int(number_field(o, f.top_k, 0, 1e9));
+  if (present(o, f.min_p)) s.min_p = float(number_field(o, f.min_p, 0, 1));
+  if (present(o, f.presence_penalty)) s.presence_penalty = float(number_field(o, f.presence_penalty, -2, 2));
+  if (present(o, f.frequency_penalty)) s.frequency_penalty = float(number_field(o, f.frequency_penalty, -2, 2));
+  if (present(o, f.repeat_penalty)) s.repeat_penalty = float(number_field(o, f.repeat_penalty, 0, 10));
+  if (present(o, f.seed)) {
+    if (!o[f.seed].is_number_integer()) bad_request(f.seed, "'{}' must be an integer", f.seed);
+    s.seed = uint64_t(o[f.seed].get<int64_t>());
+  } else {
+    s.seed = std::random_device{}();
+  }
+  return s;
+}
+
+std::vector<std::string> read_stop(const json& o, const char* field) {
+  std::vector<std::string> stop;
+  if (!present(o, field)) return stop;
+  const json& v = o[field];
+  if (v.is_string()) {
+    stop.push_back(v.get<std::string>());
+  } else if (v.is_array()) {
+    for (const json& s : v) {
+      if (!s.is_string()) bad_request(field, "'{}' must be a string or a list of strings", field);
+      stop.push_back(s.get<std::string>());
+    }
+  } else {
+    bad_request(field, "'{}' must be a string or a list of strings", field);
+  }
+  std::erase_if(stop, [](const std::string& s) { return s.empty(); });
+  return stop;
+}
+
+}  // namespace hearth::server

@@ -1,0 +1,357 @@
+#include "server/engine_loop.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "core/error.h"
+
+namespace hearth::server {
+
+const char* finish_reason_name(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::Stop: return "stop";
+    case FinishReason::Length: return "length";
+    case FinishReason::Cancelled: return "cancelled";
+    case FinishReason::Error: return "error";
+    case FinishReason::None: break;
+  }
+  return "";
+}
+
+GenerationChunk Generation::take(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  cv_.wait_for(lock, timeout, [&] { return pending_.done || !pending_.text.empty() || !pending_.logprobs.empty(); });
+  GenerationChunk out = std::move(pending_);
+  pending_ = GenerationChunk{};
+  if (out.done) pending_ = GenerationChunk{{}, {}, true, out.finish, out.error};  // done stays visible
+  return out;
+}
+
+void Generation::cancel() {
+  cancelled_.store(true);
+  if (wake_engine_) wake_engine_();
+}
+
+Usage Generation::usage() const {
+  std::lock_guard lock(mutex_);
+  return usage_;
+}
+
+void Generation::push(std::string_view text, TokenLogprob* logprob) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_.text.append(text);
+    if (logprob) pending_.logprobs.push_back(std::move(*logprob));
+  }
+  cv_.notify_all();
+}
+
+void Generation::finish(FinishReason reason, std::string error) {
+  {
+    std::lock_guard lock(mutex_);
+    pending_.done = true;
+    pending_.finish = reason;
+    pending_.error = std::move(error);
+  }
+  cv_.notify_all();
+}
+
+// Engine-thread state of one request.
+struct EngineLoop::Active {
+  RequestId id = 0;
+  GenerationParams params;
+  std::shared_ptr<Generation> generation;
+  std::vector<int32_t> sequence;  // prompt, then sampled tokens
+  int64_t n_generated = 0;
+  int slot = -1;
+  sampling::Sampler sampler;
+  std::optional<grammar::Matcher> matcher;
+  std::vector<uint8_t> mask;
+  tokenizer::StreamDecoder decoder;
+  std::string text;      // decoded output so far
+  size_t emitted = 0;    // bytes of `text` handed to the generation
+  size_t longest_stop = 0;
+  std::optional<TokenLogprob> pending_logprob;
+
+  Active(GenerationParams p, const tokenizer::Tokenizer& tok, int64_t n_vocab)
+      : params(std::move(p)), sampler(params.sampling, n_vocab), decoder(tok, /*remove_special=*/true) {}
+};
+
+EngineLoop::EngineLoop(const model::Model& model, backend::Backend& backend, const tokenizer::Tokenizer& tokenizer,
+                       std::shared_ptr<const grammar::Vocabulary> vocabulary, const EngineLoopConfig& config)
+    : engine_(model, backend, config.batch),
+      tokenizer_(tokenizer),
+      vocabulary_(std::move(vocabulary)),
+      config_(config),
+      scheduler_(config.batch.n_slots, config.batch.n_batch, config.max_queue),
+      slot_tokens_(size_t(config.batch.n_slots)) {
+  for (auto& tokens : slot_tokens_) tokens.reserve(size_t(config.batch.n_ctx_per_slot));
+  plan_.reserve(size_t(config.batch.n_slots));
+  inputs_.reserve(size_t(config.batch.n_slots));
+  logits_.reserve(size_t(config.batch.n_slots * engine_.n_vocab()));
+  thread_ = std::thread([this] { run(); });
+}
+
+EngineLoop::~EngineLoop() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  for (auto& [id, a] : active_) a->generation->finish(FinishReason::Cancelled, "the server is shutting down");
+  for (auto& a : incoming_) a->generation->finish(FinishReason::Cancelled, "the server is shutting down");
+}
+
+std::shared_ptr<Generation> EngineLoop::submit(GenerationParams params) {
+  if (params.prompt.empty()) fail("the prompt is empty");
+  auto a = std::make_unique<Active>(std::move(params), tokenizer_, engine_.n_vocab());
+  a->generation = std::make_shared<Generation>();
+  a->generation->wake_engine_ = [this] { cv_.notify_all(); };
+  a->sequence = a->params.prompt;
+  a->sequence.reserve(size_t(config_.batch.n_ctx_per_slot));
+  for (const auto& s : a->params.stop) a->longest_stop = std::max(a->longest_stop, s.size());
+  if (a->params.grammar) {
+    a->matcher.emplace(a->params.grammar, vocabulary_);
+    a->mask.resize(size_t(engine_.n_vocab()));
+  }
+  a->generation->usage_.prompt_tokens = int64_t(a->params.prompt.size());
+  std::shared_ptr<Generation> generation = a->generation;
+  {
+    std::lock_guard lock(mutex_);
+    a->id = next_id_++;
+    if (!scheduler_.submit(a->id, int64_t(a->sequence.size()))) return nullptr;
+    incoming_.push_back(std::move(a));
+  }
+  cv_.notify_all();
+  return generation;
+}
+
+EngineStats EngineLoop::stats() const {
+  std::lock_guard lock(mutex_);
+  EngineStats s = stats_;
+  s.running = int(scheduler_.running());
+  s.waiting = scheduler_.waiting();
+  return s;
+}
+
+static int64_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return int64_t(i);
+}
+
+int64_t EngineLoop::reusable(RequestId id, int slot) const {
+  const auto it = active_.find(id);
+  if (it == active_.end()) return 0;
+  const std::vector<int32_t>& prompt = it->second->sequence;
+  int64_t best = common_prefix(prompt, slot_tokens_[size_t(slot)]);
+  // Running slots only grow this step, so their prefixes can be copied.
+  for (const auto& [other_id, other] : active_)
+    if (other->slot >= 0 && other->slot != slot)
+      best = std::max(best, std::min(common_prefix(prompt, slot_tokens_[size_t(other->slot)]),
+                                     int64_t(slot_tokens_[size_t(other->slot)].size())));
+  return best;
+}
+
+void EngineLoop::admit(Active& a, int slot, int64_t reuse) {
+  a.slot = slot;
+  std::vector<int32_t>& held = slot_tokens_[size_t(slot)];
+  const int64_t own = common_prefix(a.sequence, held);
+  if (own < reuse) {
+    for (const auto& [other_id, other] : active_) {
+      if (other.get() == &a || other->slot < 0 || other->slot == slot) continue;
+      const std::vector<int32_t>& source = slot_tokens_[size_t(other->slot)];
+      if (common_prefix(a.sequence, source) >= reuse) {
+        engine_.copy_prefix(other->slot, slot, reuse);
+        held.assign(source.begin(), source.begin() + reuse);
+        break;
+      }
+    }
+  }
+  engine_.truncate(slot, reuse);
+  held.resize(size_t(reuse));
+  a.generation->usage_.cached_tokens = reuse;
+}
+
+void EngineLoop::run() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      // Timed: a cancel notifies without the lock, so a wakeup may be missed.
+      cv_.wait_for(lock, std::chrono::milliseconds(50), [&] {
+        if (stop_ || !incoming_.empty()) return true;
+        for (const auto& [id, a] : active_)
+          if (a->generation->cancelled()) return true;
+        return !scheduler_.idle();
+      });
+      if (stop_) return;
+    }
+    try {
+      step_once();
+    } catch (const std::exception& e) {
+      // A failed forward pass leaves the slots' KV unknown: end every running request.
+      std::vector<RequestId> ids;
+      for (auto& [id, a] : active_) ids.push_back(id);
+      for (RequestId id : ids) end(*active_[id], FinishReason::Error, e.what());
+      for (auto& tokens : slot_tokens_) tokens.clear();
+    }
+  }
+}
+
+void EngineLoop::step_once() {
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& a : incoming_) active_.emplace(a->id, std::move(a));
+    incoming_.clear();
+    // Cancelled requests leave before the step, freeing their slots now.
+    std::vector<RequestId> cancelled;
+    for (const auto& [id, a] : active_)
+      if (a->generation->cancelled()) cancelled.push_back(id);
+    for (RequestId id : cancelled) {
+      scheduler_.remove(id);
+      active_[id]->generation->finish(FinishReason::Cancelled);
+      active_.erase(id);
+    }
+    scheduler_.schedule([this](RequestId id, int slot) { return reusable(id, slot); }, plan_);
+    stats_.steps += plan_.empty() ? 0 : 1;
+  }
+  if (plan_.empty()) return;
+
+  inputs_.clear();
+  int64_t n_logits = 0;
+  for (const ScheduledChunk& chunk : plan_) {
+    Active& a = *active_.at(chunk.id);
+    if (chunk.admitted) {
+      admit(a, chunk.slot, chunk.start);
+      std::lock_guard lock(mutex_);
+      stats_.prompt_tokens_reused += chunk.start;
+    }
+    if (a.n_generated == 0) {
+      std::lock_guard lock(mutex_);
+      stats_.prompt_tokens_evaluated += chunk.count;
+    }
+    inputs_.push_back(runtime::SlotInput{chunk.slot, std::span<const int32_t>(a.sequence).subspan(size_t(chunk.start), size_t(chunk.count)),
+                                         chunk.wants_logits});
+    n_logits += chunk.wants_logits ? 1 : 0;
+  }
+  engine_.step(inputs_, logits_);
+  int64_t row = 0;
+  for (const ScheduledChunk& chunk : plan_) {
+    Active& a = *active_.at(chunk.id);
+    std::vector<int32_t>& held = slot_tokens_[size_t(chunk.slot)];
+    held.insert(held.end(), a.sequence.begin() + chunk.start, a.sequence.begin() + chunk.start + chunk.count);
+    if (!chunk.wants_logits) continue;
+    sample_and_emit(a, logits_.data() + row * engine_.n_vocab());
+    ++row;
+  }
+}
+
+void EngineLoop::sample_and_emit(Active& a, const float* logits) {
+  if (a.generation->cancelled()) return end(a, FinishReason::Cancelled);
+  const int64_t n_vocab = engine_.n_vocab();
+  if (a.matcher) a.matcher->fill_mask(a.mask);
+  const int32_t token = a.sampler.sample(logits, a.sequence, a.mask);
+
+  if (a.params.top_logprobs >= 0) {
+    float max_logit = -INFINITY;
+    for (int64_t i = 0; i < n_vocab; ++i) max_logit = std::max(max_logit, logits[i]);
+    double sum = 0;
+    for (int64_t i = 0; i < n_vocab; ++i) sum += std::exp(double(logits[i] - max_logit));
+    const float log_z = max_logit + float(std::log(sum));
+    TokenLogprob lp;
+    lp.token = tokenizer_.token_to_piece(token);
+    lp.logprob = logits[token] - log_z;
+    if (a.params.top_logprobs > 0) {
+      std::vector<int32_t> ids(static_cast<size_t>(n_vocab));
+      std::iota(ids.begin(), ids.end(), 0);
+      const size_t k = std::min<size_t>(size_t(a.params.top_logprobs), ids.size());
+      std::partial_sort(ids.begin(), ids.begin() + k, ids.end(), [&](int32_t x, int32_t y) { return logits[x] > logits[y]; });
+      for (size_t i = 0; i < k; ++i) lp.top.emplace_back(tokenizer_.token_to_piece(ids[i]), logits[ids[i]] - log_z);
+    }
+    a.pending_logprob = std::move(lp);
+  }
+
+  const bool eog = tokenizer_.is_eog(token) && !a.params.ignore_eos;
+  if (a.matcher && !a.matcher->accept_token(token)) {
+    return end(a, FinishReason::Error, "the sampled token does not fit the grammar");
+  }
+  if (eog) {
+    emit_text(a, true);
+    return end(a, FinishReason::Stop);
+  }
+  a.sequence.push_back(token);
+  a.n_generated += 1;
+  {
+    std::lock_guard lock(a.generation->mutex_);
+    a.generation->usage_.completion_tokens = a.n_generated;
+  }
+  a.text += a.decoder.push(token);
+  const bool grammar_done = a.matcher && a.matcher->is_finished();
+  const bool length = (a.params.max_tokens >= 0 && a.n_generated >= a.params.max_tokens) ||
+                      int64_t(a.sequence.size()) >= config_.batch.n_ctx_per_slot;
+  const bool final = grammar_done || length;
+  if (final) a.text += a.decoder.flush();
+  // Stop strings: the output ends before the first one; text that may be the
+  // start of one is held back until it is decided.
+  if (!a.params.stop.empty()) {
+    const size_t from = a.emitted > a.longest_stop ? a.emitted - a.longest_stop : 0;
+    size_t cut = std::string::npos;
+    for (const std::string& s : a.params.stop) {
+      if (s.empty()) continue;
+      const size_t at = a.text.find(s, from);
+      if (at != std::string::npos) cut = std::min(cut, at);
+    }
+    if (cut != std::string::npos) {
+      a.text.resize(std::max(cut, a.emitted));
+      emit_text(a, true);
+      return end(a, FinishReason::Stop);
+    }
+  }
+  if (final) {
+    if (length && a.matcher && !a.matcher->is_accepting()) {
+      // Out of tokens inside a structure: close it, so the output parses
+      // (finish_reason "length" still says it was cut short).
+      if (auto rest = a.matcher->shortest_completion()) a.text += *rest;
+    }
+    emit_text(a, true);
+    return end(a, grammar_done && !length ? FinishReason::Stop : FinishReason::Length);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    scheduler_.append_token(a.id);
+  }
+  emit_text(a, false);
+}
+
+void EngineLoop::emit_text(Active& a, bool final) {
+  size_t safe = a.text.size();
+  if (!final) {
+    // Hold back a tail that could begin a stop string.
+    for (const std::string& s : a.params.stop)
+      for (size_t len = std::min(s.size() - (s.empty() ? 0 : 1), a.text.size()); len > 0; --len)
+        if (a.text.compare(a.text.size() - len, len, s, 0, len) == 0) {
+          safe = std::min(safe, a.text.size() - len);
+          break;
+        }
+  }
+  safe = std::max(safe, a.emitted);
+  TokenLogprob* lp = a.pending_logprob ? &*a.pending_logprob : nullptr;
+  if (safe > a.emitted || lp) a.generation->push(std::string_view(a.text).substr(a.emitted, safe - a.emitted), lp);
+  a.pending_logprob.reset();
+  a.emitted = safe;
+}
+
+void EngineLoop::end(Active& a, FinishReason reason, std::string error) {
+  const RequestId id = a.id;
+  a.generation->finish(reason, std::move(error));
+  {
+    std::lock_guard lock(mutex_);
+    scheduler_.remove(id);
+  }
+  active_.erase(id);
+}
+
+}  // namespace hearth::server

@@ -1,0 +1,152 @@
+// The engine loop of one served model: a thread that runs continuous
+// batching over a BatchEngine. Each step it asks the Scheduler for the
+// chunks to evaluate, runs them in one forward pass, samples a token for
+// every request that got logits (each with its own sampler and grammar), and
+// hands text to the request's Generation, which an HTTP thread drains.
+//
+// Prefix reuse: a slot keeps the tokens of its last sequence after the
+// request ends. A new request takes the free slot holding the longest common
+// prefix with its prompt, or copies the longest prefix held by any slot, and
+// only evaluates the rest.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "grammar/grammar.h"
+#include "runtime/batch_engine.h"
+#include "sampling/sampler.h"
+#include "server/scheduler.h"
+#include "tokenizer/tokenizer.h"
+
+namespace hearth::server {
+
+struct GenerationParams {
+  std::vector<int32_t> prompt;
+  int64_t max_tokens = -1;  // < 0: until end of generation or the slot's context is full
+  sampling::SamplerConfig sampling;
+  std::vector<std::string> stop;
+  std::shared_ptr<const grammar::Grammar> grammar;  // constrains the output when set
+  int top_logprobs = -1;                            // < 0: no logprobs
+  bool ignore_eos = false;
+};
+
+enum class FinishReason { None, Stop, Length, Cancelled, Error };
+const char* finish_reason_name(FinishReason reason);
+
+struct TokenLogprob {
+  std::string token;  // the token's bytes (may be partial UTF-8)
+  float logprob = 0;
+  std::vector<std::pair<std::string, float>> top;
+};
+
+// What a consumer takes from a Generation at a time.
+struct GenerationChunk {
+  std::string text;
+  std::vector<TokenLogprob> logprobs;
+  bool done = false;
+  FinishReason finish = FinishReason::None;
+  std::string error;
+};
+
+struct Usage {
+  int64_t prompt_tokens = 0;
+  int64_t cached_tokens = 0;  // prompt tokens reused from the prefix cache
+  int64_t completion_tokens = 0;
+};
+
+// One request's output channel, shared by the engine thread (producer) and
+// an HTTP thread (consumer).
+class Generation {
+ public:
+  // Waits up to `timeout` for new output; returns what arrived (empty text
+  // and done=false on timeout).
+  GenerationChunk take(std::chrono::milliseconds timeout);
+  // Stops the request; the engine frees its slot within one step.
+  void cancel();
+  bool cancelled() const { return cancelled_.load(); }
+  Usage usage() const;
+
+ private:
+  friend class EngineLoop;
+  void push(std::string_view text, TokenLogprob* logprob);
+  void finish(FinishReason reason, std::string error = {});
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  GenerationChunk pending_;
+  Usage usage_;
+  std::atomic<bool> cancelled_{false};
+  std::function<void()> wake_engine_;
+};
+
+struct EngineLoopConfig {
+  runtime::BatchEngineConfig batch;
+  size_t max_queue = 64;
+};
+
+struct EngineStats {
+  int64_t prompt_tokens_evaluated = 0;
+  int64_t prompt_tokens_reused = 0;
+  int64_t steps = 0;
+  int running = 0;
+  size_t waiting = 0;
+};
+
+class EngineLoop {
+ public:
+  EngineLoop(const model::Model& model, backend::Backend& backend, const tokenizer::Tokenizer& tokenizer,
+             std::shared_ptr<const grammar::Vocabulary> vocabulary, const EngineLoopConfig& config);
+  ~EngineLoop();
+  EngineLoop(const EngineLoop&) = delete;
+  EngineLoop& operator=(const EngineLoop&) = delete;
+
+  // Queues a request; nullptr when the queue is full. The prompt must fit the
+  // slot context (the caller checks, to answer with the numbers).
+  std::shared_ptr<Generation> submit(GenerationParams params);
+
+  int64_t n_ctx_per_slot() const { return config_.batch.n_ctx_per_slot; }
+  int n_slots() const { return config_.batch.n_slots; }
+  EngineStats stats() const;
+
+ private:
+  struct Active;
+  void run();
+  void step_once();
+  int64_t reusable(RequestId id, int slot) const;
+  void admit(Active& a, int slot, int64_t reuse);
+  void sample_and_emit(Active& a, const float* logits);
+  void emit_text(Active& a, bool final);
+  void end(Active& a, FinishReason reason, std::string error = {});
+
+  runtime::BatchEngine engine_;
+  const tokenizer::Tokenizer& tokenizer_;
+  std::shared_ptr<const grammar::Vocabulary> vocabulary_;
+  EngineLoopConfig config_;
+
+  mutable std::mutex mutex_;  // guards scheduler_, incoming_, stats_, stop_
+  std::condition_variable cv_;
+  Scheduler scheduler_;
+  std::vector<std::unique_ptr<Active>> incoming_;
+  bool stop_ = false;
+  EngineStats stats_;
+  RequestId next_id_ = 1;
+
+  // Engine-thread only.
+  std::unordered_map<RequestId, std::unique_ptr<Active>> active_;
+  std::vector<std::vector<int32_t>> slot_tokens_;  // what each slot's KV holds
+  std::vector<ScheduledChunk> plan_;
+  std::vector<runtime::SlotInput> inputs_;
+  std::vector<float> logits_;
+  std::thread thread_;
+};
+
+}  // namespace hearth::server

@@ -1,0 +1,67 @@
+// `hearth serve`: the HTTP server. One process serves every loaded model
+// through OpenAI's API (/v1/...) and Ollama's (/api/...), each model with its
+// own engine loop; HTTP threads only parse, queue and stream.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "server/served_model.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace hearth::server {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string api_key;      // "": no authentication
+  std::string cors_origin;  // "": no CORS headers
+  size_t max_body_bytes = size_t(32) << 20;
+  int http_threads = 64;    // at least the streams that may be open at once
+  bool log_requests = true;  // method, path, status and time; never bodies
+};
+
+class Server {
+ public:
+  Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions options);
+  ~Server();
+
+  // Binds and serves until stop(); throws when the address cannot be bound.
+  // on_listening gets the bound port (for --port 0).
+  void run(const std::function<void(int port)>& on_listening = {});
+  void stop();
+
+  // The model a request names; the first model when `name` is empty.
+  // Throws ApiError 404 for an unknown name.
+  ServedModel& resolve(const std::string& name);
+  const std::vector<std::unique_ptr<ServedModel>>& models() const { return models_; }
+  const ServerOptions& options() const { return options_; }
+
+ private:
+  std::vector<std::unique_ptr<ServedModel>> models_;
+  ServerOptions options_;
+  std::unique_ptr<httplib::Server> http_;
+};
+
+// Route groups (openai_routes.cpp, ollama_routes.cpp).
+void add_openai_routes(httplib::Server& http, Server& server);
+void add_ollama_routes(httplib::Server& http, Server& server);
+
+// The body as JSON, 400 (naming no field) when it is not a JSON object.
+nlohmann::json parse_body(const httplib::Request& req);
+// OpenAI's error object for an ApiError.
+void write_error(httplib::Response& res, int status, const std::string& message, const std::string& type,
+                 const std::string& param, const std::string& code);
+// JSON text with invalid UTF-8 replaced (model output may split characters).
+std::string dump_json(const nlohmann::json& value);
+std::string dump_json(const nlohmann::ordered_json& value);
+
+}  // namespace hearth::server

@@ -1,0 +1,82 @@
+#include "server/served_model.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "chat/template_source.h"
+#include "core/error.h"
+
+namespace hearth::server {
+
+std::string model_id_from_path(const std::string& path) {
+  std::string name = std::filesystem::path(path).filename().string();
+  if (name.size() > 5 && name.ends_with(".gguf")) name.resize(name.size() - 5);
+  return name;
+}
+
+std::unique_ptr<ServedModel> ServedModel::load(const ModelLoadOptions& o) {
+  std::unique_ptr<ServedModel> m(new ServedModel());
+  m->path_ = o.path;
+  m->id_ = o.id.empty() ? model_id_from_path(o.path) : o.id;
+  std::error_code ec;
+  m->file_size_ = std::filesystem::file_size(o.path, ec);
+  const auto mtime = std::filesystem::last_write_time(o.path, ec);
+  m->created_ = ec ? std::time(nullptr)
+                   : std::chrono::system_clock::to_time_t(std::chrono::file_clock::to_sys(mtime));
+  m->file_ = std::make_shared<const gguf::File>(gguf::File::open(o.path));
+  m->model_ = model::Model::load(m->file_);
+  const int threads = o.n_threads > 0 ? o.n_threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  m->backend_ = backend::make_cpu_backend(threads, o.isa);
+  m->tokenizer_ = std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::from_gguf(*m->file_));
+
+  std::vector<std::string> warnings;
+  m->template_ = std::make_unique<chat::ChatTemplate>(
+      chat::select_chat_template(&m->file_->metadata(), chat::TemplateChoice{}, warnings));
+  for (const std::string& w : warnings) fmt::print(stderr, "{}: {}\n", m->id_, w);
+  m->output_config_ = chat::output_config_for_template(m->template_->source());
+
+  // The grammar matcher sees each token as its bytes; control tokens have
+  // none (never allowed), end-of-generation ones are allowed when complete.
+  const int32_t n_vocab = m->tokenizer_->n_vocab();
+  std::vector<std::string> token_bytes(static_cast<size_t>(n_vocab));
+  std::vector<int32_t> eog;
+  for (int32_t id = 0; id < n_vocab; ++id) {
+    if (m->tokenizer_->is_eog(id)) eog.push_back(id);
+    if (!m->tokenizer_->is_control(id) && !m->tokenizer_->is_eog(id)) token_bytes[size_t(id)] = m->tokenizer_->token_to_piece(id);
+  }
+  auto vocabulary = std::make_shared<const grammar::Vocabulary>(std::move(token_bytes), std::move(eog));
+
+  EngineLoopConfig config;
+  const int64_t n_ctx_train = m->model_->hparams().n_ctx_train;
+  config.batch.n_slots = o.n_parallel;
+  config.batch.n_ctx_per_slot = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(n_ctx_train > 0 ? n_ctx_train : 4096, 4096);
+  config.batch.n_batch = o.n_batch;
+  config.batch.type_k = o.type_k;
+  config.batch.type_v = o.type_v;
+  config.batch.flash_attn = o.flash_attn;
+  config.max_queue = o.max_queue;
+  m->engine_ = std::make_unique<EngineLoop>(*m->model_, *m->backend_, *m->tokenizer_, std::move(vocabulary), config);
+  return m;
+}
+
+std::string ServedModel::bos_text() const {
+  const int32_t bos = tokenizer_->bos();
+  return bos >= 0 ? tokenizer_->token_text(bos) : std::string();
+}
+
+std::string ServedModel::eos_text() const {
+  const int32_t eos = tokenizer_->eos();
+  return eos >= 0 ? tokenizer_->token_text(eos) : std::string();
+}
+
+std::vector<int32_t> ServedModel::tokenize_prompt(const std::string& text) const {
+  const std::string bos = bos_text();
+  const bool has_bos = !bos.empty() && text.starts_with(bos);
+  std::vector<int32_t> tokens = tokenizer_->encode(text, /*add_special=*/!has_bos, /*parse_special=*/true);
+  return tokens;
+}
+
+}  // namespace hearth::server
