@@ -190,6 +190,7 @@ class Matcher {
   int32_t intern_state(std::vector<int32_t>& tops) const;
   int32_t advance(int32_t state, std::string_view bytes) const;
   int32_t text_step(int32_t state) const;
+  bool range_uniform(int32_t state, uint8_t low, uint8_t high) const;
   void walk(const TokenTrie& trie, uint8_t* out) const;
   void trim_cache_if_full();
   void clear_cache();  // drops the automaton and goes back to the start

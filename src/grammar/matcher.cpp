@@ -145,17 +145,34 @@ void Matcher::trim_cache_if_full() {
   state_ = intern_state(tops);
 }
 
+// Whether every byte in [low, high] leads from `state` to the same state:
+// sufficient when each stack top's byte set holds all of the range or none of
+// it, since a transition depends only on which tops match the byte. Cheap,
+// and it spares computing a transition per byte.
+bool Matcher::range_uniform(int32_t state, uint8_t low, uint8_t high) const {
+  for (uint32_t i = state_tops_begin_[size_t(state)]; i < state_tops_begin_[size_t(state) + 1]; ++i) {
+    const int32_t top = state_tops_[i];
+    if (top == kBottom) continue;
+    const ByteSet& set = grammar_->byte_set(grammar_->element(nodes_[size_t(top)].position).value);
+    const bool first = set.has(low);
+    for (unsigned b = low + 1u; b <= high; ++b)
+      if (set.has(uint8_t(b)) != first) return false;
+  }
+  return true;
+}
+
 // The state after one plain-text character (>= U+0020, not '"' or '\\') from
 // `state`, if every such character leads to the same state; else
-// kNotUniform. Checked exhaustively over the rows of well-formed UTF-8
-// (Unicode table 3-7): a byte DFA can only tell characters apart by their
-// bytes, so equal states after every byte range of a row cover all of it.
+// kNotUniform (which only costs speed: the mask then walks the whole trie).
+// Checked over the rows of well-formed UTF-8 (Unicode table 3-7), one byte
+// range at a time.
 int32_t Matcher::text_step(int32_t state) const {
   if (text_next_[size_t(state)] != kUnknown) return text_next_[size_t(state)];
   const int32_t target = step(state, 'a');
   bool uniform = true;
-  for (unsigned b = 0x20; b < 0x80 && uniform; ++b)
-    if (b != '"' && b != '\\' && step(state, uint8_t(b)) != target) uniform = false;
+  static constexpr std::pair<uint8_t, uint8_t> kAsciiRanges[] = {{0x20, 0x21}, {0x23, 0x5B}, {0x5D, 0x7F}};
+  for (const auto& [low, high] : kAsciiRanges)
+    if (!range_uniform(state, low, high) || step(state, low) != target) uniform = false;
   struct Row {
     uint8_t lead_low, lead_high, second_low, second_high, length;
   };
@@ -165,19 +182,18 @@ int32_t Matcher::text_step(int32_t state) const {
       {0xF1, 0xF3, 0x80, 0xBF, 4}, {0xF4, 0xF4, 0x80, 0x8F, 4}};
   for (const Row& row : kRows) {
     if (!uniform) break;
-    // All bytes of each position's range must lead to one state.
+    if (!range_uniform(state, row.lead_low, row.lead_high)) {
+      uniform = false;
+      break;
+    }
     int32_t current = step(state, row.lead_low);
-    for (unsigned b = row.lead_low; b <= row.lead_high && uniform; ++b)
-      if (step(state, uint8_t(b)) != current) uniform = false;
     // A dead target must mean dead already after the lead byte, so that a
     // token cut inside a character is rejected exactly when it should be.
     if (target == kDead && current != kDead) uniform = false;
     for (uint8_t k = 1; k < row.length && uniform && current != kDead; ++k) {
       const uint8_t low = k == 1 ? row.second_low : 0x80, high = k == 1 ? row.second_high : 0xBF;
-      const int32_t next = step(current, low);
-      for (unsigned b = low; b <= high && uniform; ++b)
-        if (step(current, uint8_t(b)) != next) uniform = false;
-      current = next;
+      if (!range_uniform(current, low, high)) uniform = false;
+      current = step(current, low);
     }
     if (current != target) uniform = false;
   }
