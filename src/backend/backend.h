@@ -95,6 +95,7 @@ class Backend {
   // Sizes every scratch buffer once, for the largest call the model makes:
   // max_rows activation rows of at most max_n elements, attention over at
   // most max_ctx keys with heads of head_dim. Ops never allocate afterwards.
+  // Reservations only grow, so sessions sharing a backend each stay covered.
   virtual void reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim) = 0;
 
   // y[r][o] = sum_i x[r][i] * w[o][i]; x is [rows][w.n_in], y is [rows][w.n_out].

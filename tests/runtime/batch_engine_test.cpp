@@ -141,3 +141,25 @@ TEST(BatchEngine, OverflowIsAnErrorWithNumbers) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Session, MicroBatchesGiveTheSameLogitsAsOnePass) {
+  for (const char* model : {"models/stories260K.gguf", "models/synth-gemma3-Q4_K_M.gguf"}) {
+    SCOPED_TRACE(model);
+    Loaded l = load(model);
+    std::vector<int32_t> tokens = kPromptB;
+    tokens.insert(tokens.end(), kPromptA.begin(), kPromptA.end());  // 28 tokens
+    SessionConfig one_pass, micro;
+    one_pass.n_ctx = micro.n_ctx = 64;
+    micro.n_ubatch = 5;
+    Session a(*l.model, *l.backend, one_pass);
+    Session b(*l.model, *l.backend, micro);
+    std::vector<float> la, lb;
+    a.eval(tokens, true, la);
+    b.eval(tokens, true, lb);
+    EXPECT_EQ(la, lb);
+  }
+}
+
+}  // namespace

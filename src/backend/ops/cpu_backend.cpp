@@ -41,6 +41,12 @@ CpuBackend::CpuBackend(cpu::Kernels kernels, int n_threads)
 }
 
 void CpuBackend::reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim) {
+  // Several sessions or models may share a backend: only ever grow.
+  max_rows = std::max(max_rows, max_rows_);
+  max_n = std::max(max_n, max_n_);
+  max_ctx = std::max(max_ctx, max_ctx_);
+  head_dim = std::max(head_dim, head_dim_);
+  if (max_rows == max_rows_ && max_n == max_n_ && max_ctx == max_ctx_ && head_dim == head_dim_) return;
   max_rows_ = max_rows;
   max_n_ = max_n;
   max_ctx_ = max_ctx;
@@ -305,14 +311,16 @@ void CpuBackend::moe_ffn(const MoeParams& p) {
   const int64_t n_ff = p.gate.n_out;
   const int64_t n_expert = p.gate.n_mat;
   const size_t slots = size_t(p.rows) * p.n_used;
-  if (moe_y_.size() < slots * n_embd) {
-    // Sized on first use for the largest batch; decode never grows it again.
-    moe_x_.resize(size_t(max_rows_) * n_embd);
-    moe_gate_.resize(size_t(max_rows_) * n_ff);
-    moe_up_.resize(size_t(max_rows_) * n_ff);
-    moe_y_.resize(size_t(max_rows_) * p.n_used * n_embd);
-    moe_rows_.resize(size_t(max_rows_) * p.n_used);
-  }
+  // Sized on first use for the largest batch (grown only if a bigger model
+  // shares this backend); decode never grows them.
+  auto fit = [](auto& buffer, size_t n) {
+    if (buffer.size() < n) buffer.resize(n);
+  };
+  fit(moe_x_, size_t(max_rows_) * n_embd);
+  fit(moe_gate_, size_t(max_rows_) * n_ff);
+  fit(moe_up_, size_t(max_rows_) * n_ff);
+  fit(moe_y_, size_t(max_rows_) * p.n_used * n_embd);
+  fit(moe_rows_, size_t(max_rows_) * p.n_used);
   // Each expert runs once over the rows routed to it; its outputs land in
   // that row's slot, and the slots are summed in routing order (as ggml).
   for (int64_t e = 0; e < n_expert; ++e) {
