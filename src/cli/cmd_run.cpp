@@ -1,6 +1,8 @@
 // `hearth run [MODEL] [-p PROMPT | --tokens FILE.json] ...`: generates text,
 // streaming it to stdout, with a speed summary on stderr.
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <memory>
 #include <random>
 
@@ -11,6 +13,7 @@
 #include "cli/engine_options.h"
 #include "core/error.h"
 #include "runtime/generate.h"
+#include "runtime/grammar_constraint.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hearth::cli {
@@ -25,8 +28,18 @@ struct RunOptions {
   int64_t seed = -1;
   bool ignore_eos = false;
   bool json = false;
+  std::string json_schema_path;
+  std::string grammar_path;
   EngineOptions engine;
 };
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot read '{}'", path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 void run(const RunOptions& o) {
   const std::string model_path = o.model.empty() ? default_model_path() : o.model;
@@ -46,6 +59,24 @@ void run(const RunOptions& o) {
   options.ignore_eos = o.ignore_eos;
   options.sampling = o.sampling;
   options.sampling.seed = o.seed >= 0 ? uint64_t(o.seed) : std::random_device{}();
+
+  std::unique_ptr<runtime::GrammarConstraint> constraint;
+  if (!o.json_schema_path.empty() || !o.grammar_path.empty()) {
+    std::shared_ptr<const grammar::Grammar> g;
+    if (!o.grammar_path.empty()) {
+      g = std::make_shared<const grammar::Grammar>(grammar::Grammar::parse(read_file(o.grammar_path)));
+    } else {
+      nlohmann::json schema;
+      try {
+        schema = nlohmann::json::parse(read_file(o.json_schema_path));
+      } catch (const nlohmann::json::exception& e) {
+        fail("'{}' is not valid JSON: {}", o.json_schema_path, e.what());
+      }
+      g = std::make_shared<const grammar::Grammar>(grammar::grammar_from_json_schema(schema));
+    }
+    constraint = std::make_unique<runtime::GrammarConstraint>(g, runtime::grammar_vocabulary(tok));
+    options.constraint = constraint.get();
+  }
 
   const auto stream = [&](std::string_view text) {
     if (o.json) return;
@@ -87,6 +118,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--repeat-last-n", o->sampling.penalty_last_n, "Tokens the penalties look back over")->capture_default_str();
   cmd->add_option("-s,--seed", o->seed, "Random seed (default: random; printed at the end)");
   cmd->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-generation tokens");
+  auto* schema = cmd->add_option("--json-schema", o->json_schema_path, "Constrain the output to JSON matching this JSON Schema file");
+  cmd->add_option("--grammar", o->grammar_path, "Constrain the output to this GBNF grammar file (docs/grammar.md)")->excludes(schema);
   cmd->add_flag("--json", o->json, "Print {\"tokens\": [...], \"text\": \"...\"} instead of streaming");
   add_engine_options(cmd, o->engine);
   cmd->callback([o] { run(*o); });
