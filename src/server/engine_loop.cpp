@@ -279,6 +279,8 @@ void EngineLoop::sample_and_emit(Active& a, const float* logits) {
     return end(a, FinishReason::Error, "the sampled token does not fit the grammar");
   }
   if (eog) {
+    a.pending_logprob.reset();  // the end token is not part of the output
+    a.text += a.decoder.flush();
     emit_text(a, true);
     return end(a, FinishReason::Stop);
   }

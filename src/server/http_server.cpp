@@ -110,8 +110,15 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
     });
   }
 
-  http.Get("/health", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"status":"ok"})", "application/json");
+  // Liveness plus each model's load (no request content).
+  http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    json models = json::array();
+    for (const auto& m : models_) {
+      const EngineStats s = m->engine().stats();
+      models.push_back({{"id", m->id()}, {"slots", m->engine().n_slots()}, {"running", s.running}, {"waiting", s.waiting},
+                        {"prompt_tokens_evaluated", s.prompt_tokens_evaluated}, {"prompt_tokens_reused", s.prompt_tokens_reused}});
+    }
+    res.set_content(dump_json(json{{"status", "ok"}, {"models", models}}), "application/json");
   });
   const auto list_models = [this](const httplib::Request&, httplib::Response& res) {
     json data = json::array();

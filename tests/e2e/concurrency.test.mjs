@@ -1,0 +1,51 @@
+// Several conversations at once: every stream equals its sequential greedy
+// result (batch invariance), and a client that goes away frees its slot.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { openai, MODEL, URL_BASE, greedy, health } from './helpers.mjs';
+
+const prompts = Array.from({ length: 16 }, (_, i) => `Story number ${i}: once there was a ${['cat', 'dog', 'bird', 'fox'][i % 4]} named ${'ABCDEFGHIJKLMNOP'[i]}`);
+
+test('16 concurrent streams each equal their sequential greedy result', async () => {
+  const sequential = [];
+  for (const p of prompts) sequential.push(await greedy(p, 20));
+  const streamed = await Promise.all(prompts.map(async (p) => {
+    const stream = await openai.chat.completions.create({
+      model: MODEL, messages: [{ role: 'user', content: p }], temperature: 0, max_tokens: 20, stream: true,
+    });
+    let text = '';
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+    return text;
+  }));
+  for (let i = 0; i < prompts.length; i++) assert.equal(streamed[i], sequential[i], `stream ${i}`);
+});
+
+test('a client abort frees the slot', async () => {
+  // A schema that cannot end before ~1000 tokens keeps the request busy.
+  const schema = { type: 'object', properties: { n: { type: 'array', items: { type: 'integer' }, minItems: 1000 } }, required: ['n'] };
+  const controller = new AbortController();
+  const stream = await openai.chat.completions.create({
+    model: MODEL, messages: [{ role: 'user', content: 'Count' }], temperature: 0, max_tokens: 1800, stream: true,
+    response_format: { type: 'json_schema', json_schema: { name: 'long', schema } },
+  }, { signal: controller.signal });
+  let chunks = 0, runningBefore = -1;
+  try {
+    for await (const _ of stream) {
+      if (++chunks === 3) {
+        runningBefore = (await health()).models[0].running;
+        controller.abort();
+      }
+    }
+  } catch { /* the abort */ }
+  assert.equal(runningBefore, 1, 'the request was running when the client left');
+  const deadline = Date.now() + 5000;
+  let h;
+  do {
+    h = await health();
+    if (h.models[0].running === 0 && h.models[0].waiting === 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  } while (Date.now() < deadline);
+  assert.equal(h.models[0].running, 0, 'the aborted request still holds a slot');
+  // And the server still answers.
+  assert.equal(typeof (await greedy('Hello', 4)), 'string');
+});
