@@ -90,6 +90,8 @@ const std::shared_ptr<const Grammar>& schema_grammar() {
           "summary": {"type": "string"},
           "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 5},
           "rating": {"type": "integer", "minimum": 1, "maximum": 10},
+          "link": {"type": "string", "pattern": "^https?://.*$"},
+          "slug": {"type": "string", "pattern": "^[a-z0-9-]+$"},
           "items": {"type": "array", "items": {"type": "object", "properties": {
               "name": {"type": "string"}, "price": {"type": "number"},
               "kind": {"enum": ["book", "film", "game"]}}, "required": ["name", "price"]}}
@@ -108,6 +110,8 @@ const std::vector<std::pair<const char*, const char*>> kPoints = {
     {"free_string", "{\"emoji\": \"x\", \"items\": [], \"rating\": 7, \"summary\": \"We talked about the"},
     {"number", "{\"emoji\": \"x\", \"items\": [{\"kind\": \"book\", \"name\": \"x\", \"price\": 12"},
     {"array", "{\"emoji\": \"x\", \"items\": [], \"rating\": 7, \"summary\": \"a\", \"tags\": [\"x\", "},
+    {"pattern_dot", "{\"emoji\": \"x\", \"items\": [], \"link\": \"https://ex"},
+    {"pattern_class", "{\"emoji\": \"x\", \"items\": [], \"link\": \"http://a\", \"rating\": 7, \"slug\": \"ab"},
 };
 
 void BM_MaskWarm(benchmark::State& state) {

@@ -99,7 +99,8 @@ struct TokenTrie {
 // allowed, except end-of-generation ids, which are allowed exactly when the
 // grammar accepts.
 //
-// Most tokens are plain text: characters >= U+0020 other than '"' and '\',
+// Most tokens are plain text: characters >= U+0020 other than '"', '\',
+// U+2028 and U+2029,
 // possibly ending inside a character. Inside a JSON string (or any grammar
 // state where every such character leads to one same state) whether a plain
 // token fits depends only on how many characters it has, so those tokens are

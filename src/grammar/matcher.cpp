@@ -161,7 +161,8 @@ bool Matcher::range_uniform(int32_t state, uint8_t low, uint8_t high) const {
   return true;
 }
 
-// The state after one plain-text character (>= U+0020, not '"' or '\\') from
+// The state after one plain-text character (>= U+0020, not '"', '\',
+// U+2028 or U+2029) from
 // `state`, if every such character leads to the same state; else
 // kNotUniform (which only costs speed: the mask then walks the whole trie).
 // Checked over the rows of well-formed UTF-8 (Unicode table 3-7), one byte
@@ -173,13 +174,28 @@ int32_t Matcher::text_step(int32_t state) const {
   static constexpr std::pair<uint8_t, uint8_t> kAsciiRanges[] = {{0x20, 0x21}, {0x23, 0x5B}, {0x5D, 0x7F}};
   for (const auto& [low, high] : kAsciiRanges)
     if (!range_uniform(state, low, high) || step(state, low) != target) uniform = false;
+  // Well-formed UTF-8 by rows of byte ranges; U+2028 and U+2029 (E2 80 A8,
+  // E2 80 A9) are left out, as plain text excludes them: regex '.' does not
+  // match them, and with them out '.' is uniform too.
   struct Row {
-    uint8_t lead_low, lead_high, second_low, second_high, length;
+    uint8_t lead_low, lead_high;
+    uint8_t length;  // continuation bytes
+    std::pair<uint8_t, uint8_t> next[3];
   };
+  static constexpr std::pair<uint8_t, uint8_t> kAny = {0x80, 0xBF};
   static constexpr Row kRows[] = {
-      {0xC2, 0xDF, 0x80, 0xBF, 2}, {0xE0, 0xE0, 0xA0, 0xBF, 3}, {0xE1, 0xEC, 0x80, 0xBF, 3},
-      {0xED, 0xED, 0x80, 0x9F, 3}, {0xEE, 0xEF, 0x80, 0xBF, 3}, {0xF0, 0xF0, 0x90, 0xBF, 4},
-      {0xF1, 0xF3, 0x80, 0xBF, 4}, {0xF4, 0xF4, 0x80, 0x8F, 4}};
+      {0xC2, 0xDF, 1, {kAny}},
+      {0xE0, 0xE0, 2, {{0xA0, 0xBF}, kAny}},
+      {0xE1, 0xE1, 2, {kAny, kAny}},
+      {0xE2, 0xE2, 2, {{0x81, 0xBF}, kAny}},
+      {0xE2, 0xE2, 2, {{0x80, 0x80}, {0x80, 0xA7}}},
+      {0xE2, 0xE2, 2, {{0x80, 0x80}, {0xAA, 0xBF}}},
+      {0xE3, 0xEC, 2, {kAny, kAny}},
+      {0xED, 0xED, 2, {{0x80, 0x9F}, kAny}},
+      {0xEE, 0xEF, 2, {kAny, kAny}},
+      {0xF0, 0xF0, 3, {{0x90, 0xBF}, kAny, kAny}},
+      {0xF1, 0xF3, 3, {kAny, kAny, kAny}},
+      {0xF4, 0xF4, 3, {{0x80, 0x8F}, kAny, kAny}}};
   for (const Row& row : kRows) {
     if (!uniform) break;
     if (!range_uniform(state, row.lead_low, row.lead_high)) {
@@ -190,8 +206,8 @@ int32_t Matcher::text_step(int32_t state) const {
     // A dead target must mean dead already after the lead byte, so that a
     // token cut inside a character is rejected exactly when it should be.
     if (target == kDead && current != kDead) uniform = false;
-    for (uint8_t k = 1; k < row.length && uniform && current != kDead; ++k) {
-      const uint8_t low = k == 1 ? row.second_low : 0x80, high = k == 1 ? row.second_high : 0xBF;
+    for (uint8_t k = 0; k < row.length && uniform && current != kDead; ++k) {
+      const auto [low, high] = row.next[k];
       if (!range_uniform(current, low, high)) uniform = false;
       current = step(current, low);
     }

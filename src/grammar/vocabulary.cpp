@@ -46,7 +46,8 @@ TokenTrie::TokenTrie(std::vector<int32_t> ids, const std::vector<std::string>& b
 namespace {
 
 // Characters in a plain token: -1 when it is not plain text. A plain token is
-// well-formed UTF-8 of characters >= U+0020 other than '"' and '\', where the
+// well-formed UTF-8 of characters >= U+0020 other than '"', '\', U+2028 and
+// U+2029, where the
 // last character may be cut short (its bytes so far a valid prefix).
 int plain_char_count(const std::string& bytes) {
   int count = 0;
@@ -75,6 +76,10 @@ int plain_char_count(const std::string& bytes) {
       const uint8_t low = k == 1 ? second_low : 0x80, high = k == 1 ? second_high : 0xBF;
       if (b < low || b > high) return -1;
     }
+    // U+2028 and U+2029 are not plain (regex '.' excludes them).
+    if (lead == 0xE2 && i + 2 < bytes.size() && uint8_t(bytes[i + 1]) == 0x80 &&
+        (uint8_t(bytes[i + 2]) == 0xA8 || uint8_t(bytes[i + 2]) == 0xA9))
+      return -1;
     ++count;
     i += length;  // past the end when the last character is cut short
   }

@@ -33,7 +33,8 @@ inline std::vector<std::string> synthetic_vocabulary(size_t extra, uint32_t seed
   for (const char* piece : {"{\"", "\":", "\": ", "\",", "\", \"", "\"}", "}}", "]}", "[{", "\"]", ", ", ",\"",
                             "true", "false", "null", "12", "345", "0.", ".5", "e+", "-1", "é", "\xC3", "\xA9x",
                             "日本", "\xE6\x97", "\xA5\xE6\x9C\xAC", "😀", "\xF0\x9F", "\x98\x80\"", "\\n", "\\\"",
-                            "\\u00", "2024-", "01-", "T12:", "00Z", "title", "emoji", " the", "name", "\n", "  "})
+                            "\\u00", "2024-", "01-", "T12:", "00Z", "title", "emoji", " the", "name", "\n", "  ",
+                            "\xE2\x80\xA8", "\xE2\x80", "a\xE2\x80\xA9" "b", "\xE2\x80\xA6", "x\xE2"})
     tokens.push_back(piece);
   std::mt19937 rng(seed);
   const std::string letters = "abcdefghijklmnopqrstuvwxyz_ ";

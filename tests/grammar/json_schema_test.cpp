@@ -280,10 +280,12 @@ TEST(JsonSchema, RecursiveRefsAndCombinators) {
 TEST(JsonSchema, MaskAgreesWithTokenByTokenCheck) {
   const auto vocab = std::make_shared<const Vocabulary>(test::synthetic_vocabulary(3000, 5), std::vector<int32_t>{256});
   auto grammar = std::make_shared<const Grammar>(grammar_from_json_schema(json::parse(R"({"type": "object",
-      "properties": {"t": {"type": "string", "maxLength": 4}, "u": {"type": "string", "minLength": 2}},
+      "properties": {"t": {"type": "string", "maxLength": 4}, "u": {"type": "string", "minLength": 2},
+                     "p": {"type": "string", "pattern": "^x.*$"}, "q": {"type": "string", "pattern": "^[a-z]+$"}},
       "additionalProperties": {"type": "string", "maxLength": 2}})")));
   for (const char* prefix : {"{\"t\":\"", "{\"t\":\"ab", "{\"t\":\"abc", "{\"t\":\"abcd", "{\"t\":\"a\xC3",
-                             "{\"u\":\"", "{\"u\":\"x", "{\"", "{\"t", "{\"v\":\"", "{\"v\":\"日"}) {
+                             "{\"u\":\"", "{\"u\":\"x", "{\"", "{\"t", "{\"v\":\"", "{\"v\":\"日",
+                             "{\"p\":\"x", "{\"p\":\"xa\xE2\x80", "{\"p\":\"x\xE2\x80\xA6", "{\"q\":\"ab"}) {
     Matcher matcher(grammar, vocab);
     ASSERT_TRUE(matcher.accept_bytes(prefix)) << prefix;
     std::vector<uint8_t> mask;
