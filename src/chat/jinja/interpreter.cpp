@@ -118,10 +118,15 @@ Flow Interpreter::exec_stmt(const Stmt& s, std::string& out) {
       return Flow::Normal;
     }
     case StmtKind::Macro: {
+      // The macro lives in the scope it closes over; a weak reference breaks
+      // that cycle, and macro_scopes_ keeps the scope alive for the render.
       const Stmt* macro = &s;
-      std::shared_ptr<Scope> closure = scope_;
+      macro_scopes_.push_back(scope_);
+      std::weak_ptr<Scope> closure = scope_;
       Value fn = Value::callable(s.name, [macro, closure](Interpreter& in, CallArgs& args) {
-        return in.call_macro(*macro, closure, args);
+        std::shared_ptr<Scope> scope = closure.lock();
+        if (!scope) runtime_fail(fmt::format("macro '{}' called after its scope ended", macro->name));
+        return in.call_macro(*macro, scope, args);
       });
       scope_->vars.set(s.name, std::move(fn));
       return Flow::Normal;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "chat/jinja/ast.h"
 #include "chat/jinja/template.h"
@@ -54,6 +55,7 @@ class Interpreter {
   const std::string& template_name_;
   const RenderOptions& options_;
   std::shared_ptr<Scope> scope_;
+  std::vector<std::shared_ptr<Scope>> macro_scopes_;
   int line_ = 0;
   int depth_ = 0;
   uint64_t steps_ = 0;

@@ -114,7 +114,18 @@ class Parser {
     }
   }
 
+  // Nesting guard: deeply nested input must fail cleanly, not overflow the stack.
+  struct DepthGuard {
+    Parser& p;
+    explicit DepthGuard(Parser& parser) : p(parser) {
+      if (++p.depth_ > kMaxNesting) p.fail("template nesting is too deep");
+    }
+    ~DepthGuard() { --p.depth_; }
+  };
+  static constexpr int kMaxNesting = 256;
+
   StmtPtr parse_statement() {
+    DepthGuard guard(*this);
     if (cur().type != TokenType::Name) fail("tag name expected");
     std::string tag = cur().text;
     int line = cur().line;
@@ -412,6 +423,7 @@ class Parser {
   }
 
   ExprPtr parse_unary(bool with_filter) {
+    DepthGuard guard(*this);
     int line = cur().line;
     ExprPtr node;
     if (is_op("-") || is_op("+")) {
@@ -612,6 +624,7 @@ class Parser {
   std::vector<Token> tokens_;
   const std::string& name_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "chat/jinja/error.h"
 #include "chat/jinja/pystr.h"
+#include "core/error.h"
 
 namespace hearth::chat::jinja {
 
@@ -128,7 +129,8 @@ Value Value::callable(std::string name, NativeFunction fn) {
 namespace {
 
 template <typename Json>
-Value value_from_json(const Json& j) {
+Value value_from_json(const Json& j, int depth = 0) {
+  if (depth > 512) hearth::fail("JSON input is nested more than 512 levels deep");
   switch (j.type()) {
     case nlohmann::json::value_t::null: return Value::none();
     case nlohmann::json::value_t::boolean: return Value(j.template get<bool>());
@@ -139,12 +141,12 @@ Value value_from_json(const Json& j) {
     case nlohmann::json::value_t::array: {
       ValueList items;
       items.reserve(j.size());
-      for (const auto& e : j) items.push_back(value_from_json(e));
+      for (const auto& e : j) items.push_back(value_from_json(e, depth + 1));
       return Value::list(std::move(items));
     }
     case nlohmann::json::value_t::object: {
       Dict d;
-      for (auto it = j.begin(); it != j.end(); ++it) d.set(it.key(), value_from_json(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it) d.set(it.key(), value_from_json(it.value(), depth + 1));
       return Value::dict(std::move(d));
     }
     default: return Value::none();
@@ -260,20 +262,24 @@ std::string repr_string(std::string_view s) {
 
 namespace {
 
-void append_str(std::string& out, const Value& v, bool repr);
+// Python stops runaway recursion with RecursionError; so do we.
+constexpr int kMaxValueDepth = 512;
+
+void append_str(std::string& out, const Value& v, bool repr, int depth = 0);
 
 void append_sequence(std::string& out, const ValueList& items, const char* open, const char* close,
-                     bool one_tuple) {
+                     bool one_tuple, int depth) {
   out += open;
   for (size_t i = 0; i < items.size(); ++i) {
     if (i) out += ", ";
-    append_str(out, items[i], true);
+    append_str(out, items[i], true, depth + 1);
   }
   if (one_tuple && items.size() == 1) out += ",";
   out += close;
 }
 
-void append_str(std::string& out, const Value& v, bool repr) {
+void append_str(std::string& out, const Value& v, bool repr, int depth) {
+  if (depth > kMaxValueDepth) runtime_fail("maximum recursion depth exceeded while getting the repr of an object");
   switch (v.kind()) {
     case Kind::Undefined: break;
     case Kind::None: out += "None"; break;
@@ -281,8 +287,8 @@ void append_str(std::string& out, const Value& v, bool repr) {
     case Kind::Int: out += std::to_string(v.as_int()); break;
     case Kind::Float: out += repr_float(v.as_float()); break;
     case Kind::String: out += repr ? repr_string(v.as_string()) : v.as_string(); break;
-    case Kind::List: append_sequence(out, v.items(), "[", "]", false); break;
-    case Kind::Tuple: append_sequence(out, v.items(), "(", ")", true); break;
+    case Kind::List: append_sequence(out, v.items(), "[", "]", false, depth); break;
+    case Kind::Tuple: append_sequence(out, v.items(), "(", ")", true, depth); break;
     case Kind::Generator: out += "<generator object at 0x0>"; break;
     case Kind::Range: {
       const auto& r = v.range_spec();
@@ -298,9 +304,9 @@ void append_str(std::string& out, const Value& v, bool repr) {
       for (const auto& [k, item] : v.as_dict().entries()) {
         if (!first) out += ", ";
         first = false;
-        append_str(out, k, true);
+        append_str(out, k, true, depth + 1);
         out += ": ";
-        append_str(out, item, true);
+        append_str(out, item, true, depth + 1);
       }
       out += "}";
       if (v.kind() == Kind::Namespace) out += ">";
@@ -325,7 +331,10 @@ std::string to_repr(const Value& v) {
   return out;
 }
 
-bool values_equal(const Value& a, const Value& b) {
+namespace {
+
+bool equal_at(const Value& a, const Value& b, int depth) {
+  if (depth > kMaxValueDepth) runtime_fail("maximum recursion depth exceeded in comparison");
   if (a.is_number() && b.is_number()) {
     if (a.kind() == Kind::Float || b.kind() == Kind::Float) return a.as_float() == b.as_float();
     return a.as_int() == b.as_int();
@@ -340,7 +349,7 @@ bool values_equal(const Value& a, const Value& b) {
       const auto &x = a.items(), &y = b.items();
       if (x.size() != y.size()) return false;
       for (size_t i = 0; i < x.size(); ++i)
-        if (!values_equal(x[i], y[i])) return false;
+        if (!equal_at(x[i], y[i], depth + 1)) return false;
       return true;
     }
     case Kind::Dict: {
@@ -348,7 +357,7 @@ bool values_equal(const Value& a, const Value& b) {
       if (x.size() != y.size()) return false;
       for (const auto& [k, v] : x.entries()) {
         const Value* other = y.find_key(k);
-        if (!other || !values_equal(v, *other)) return false;
+        if (!other || !equal_at(v, *other, depth + 1)) return false;
       }
       return true;
     }
@@ -360,7 +369,8 @@ bool values_equal(const Value& a, const Value& b) {
   }
 }
 
-bool values_less(const Value& a, const Value& b) {
+bool less_at(const Value& a, const Value& b, int depth) {
+  if (depth > kMaxValueDepth) runtime_fail("maximum recursion depth exceeded in comparison");
   if (a.is_number() && b.is_number()) {
     if (a.kind() == Kind::Float || b.kind() == Kind::Float) return a.as_float() < b.as_float();
     return a.as_int() < b.as_int();
@@ -369,13 +379,18 @@ bool values_less(const Value& a, const Value& b) {
   if ((a.kind() == Kind::List && b.kind() == Kind::List) || (a.kind() == Kind::Tuple && b.kind() == Kind::Tuple)) {
     const auto &x = a.items(), &y = b.items();
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-      if (values_less(x[i], y[i])) return true;
-      if (values_less(y[i], x[i])) return false;
+      if (less_at(x[i], y[i], depth + 1)) return true;
+      if (less_at(y[i], x[i], depth + 1)) return false;
     }
     return x.size() < y.size();
   }
   runtime_fail(fmt::format("'<' not supported between instances of '{}' and '{}'", a.type_name(), b.type_name()));
 }
+
+}  // namespace
+
+bool values_equal(const Value& a, const Value& b) { return equal_at(a, b, 0); }
+bool values_less(const Value& a, const Value& b) { return less_at(a, b, 0); }
 
 namespace {
 
