@@ -1,5 +1,7 @@
 // A fixed pool of worker threads for data-parallel loops. The calling thread
-// takes part, so a pool of n threads starts n - 1 workers.
+// takes part, so a pool of n threads starts n - 1 workers. A decode step runs
+// hundreds of short parallel ops, so workers spin briefly for the next one
+// before sleeping, and the caller spins for the last worker to finish.
 #pragma once
 
 #include <atomic>
@@ -34,12 +36,11 @@ class ThreadPool {
   int n_threads_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
-  std::condition_variable start_;
-  std::condition_variable done_;
-  const std::function<void(int, int)>* job_ = nullptr;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stopping_ = false;
+  std::condition_variable wake_;
+  std::atomic<const std::function<void(int, int)>*> job_{nullptr};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace hearth
