@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -150,6 +151,10 @@ class Matcher {
 
   // allowed[id] = 1 when token id may come next, else 0, for every token.
   void fill_mask(std::vector<uint8_t>& allowed) const;
+  // Sets logits[id] to -infinity for every token not allowed now (the mask
+  // is kept in a buffer reused across calls). logits.size() must be the
+  // vocabulary size.
+  void mask_logits(std::span<float> logits) const;
   // Advances over a token; false (and no change) when it is not allowed.
   // An end-of-generation token is allowed only when the grammar accepts.
   bool accept_token(int32_t id);
@@ -216,7 +221,7 @@ class Matcher {
   // Scratch reused across calls so the mask path does not allocate.
   mutable std::vector<int32_t> scratch_tops_;
   mutable std::vector<int32_t> depth_state_;
-  mutable std::vector<int32_t> text_chain_;
+  mutable std::vector<uint8_t> mask_scratch_;
   mutable std::string scratch_key_;
 };
 

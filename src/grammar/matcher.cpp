@@ -6,6 +6,7 @@
 // skipping every subtree whose prefix the grammar already rejects.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "core/error.h"
 #include "grammar/grammar.h"
@@ -275,6 +276,14 @@ void Matcher::fill_mask(std::vector<uint8_t>& allowed) const {
   uint8_t* out = allowed.data();
   for (size_t i = 0, end = vocab.plain_end(fitting); i < end; ++i) out[plain[i]] = 1;
   walk(vocab.other_trie(), out);
+}
+
+void Matcher::mask_logits(std::span<float> logits) const {
+  if (logits.size() != vocabulary_->size())
+    fail("grammar mask: {} logits for a vocabulary of {} tokens", logits.size(), vocabulary_->size());
+  fill_mask(mask_scratch_);
+  for (size_t id = 0; id < logits.size(); ++id)
+    if (!mask_scratch_[id]) logits[id] = -std::numeric_limits<float>::infinity();
 }
 
 bool Matcher::accept_bytes(std::string_view bytes) {

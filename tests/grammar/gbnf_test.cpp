@@ -156,6 +156,19 @@ TEST(GbnfMatch, MaskAgreesWithTokenByTokenCheck) {
   }
 }
 
+TEST(GbnfMatch, MaskLogits) {
+  const auto vocab = byte_vocabulary();
+  Matcher matcher(std::make_shared<const Grammar>(Grammar::parse("root ::= [ab] \"c\"")), vocab);
+  std::vector<float> logits(vocab->size(), 1.0f);
+  matcher.mask_logits(logits);
+  for (size_t id = 0; id < logits.size(); ++id) {
+    const bool allowed = vocab->token_bytes(int32_t(id)) == "a" || vocab->token_bytes(int32_t(id)) == "b";
+    EXPECT_EQ(logits[id] == 1.0f, allowed) << id;
+  }
+  std::vector<float> wrong_size(3);
+  EXPECT_THROW(matcher.mask_logits(wrong_size), Error);
+}
+
 // A tiny automaton cache restarts often; masks and acceptance must not change.
 TEST(GbnfMatch, CacheRestartKeepsBehaviour) {
   std::vector<int32_t> eog;
