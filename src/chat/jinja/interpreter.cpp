@@ -37,6 +37,13 @@ int64_t require_int(const Value& v, const char* what) {
 Interpreter::Interpreter(const std::string& template_name, const RenderOptions& options, std::shared_ptr<Scope> globals)
     : template_name_(template_name), options_(options), scope_(std::move(globals)) {
   deadline_ = std::chrono::steady_clock::now() + options_.limits.max_time;
+  stack_base_ = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+}
+
+void Interpreter::check_stack() const {
+  uintptr_t here = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  uintptr_t used = here < stack_base_ ? stack_base_ - here : here - stack_base_;
+  if (used > options_.limits.max_stack_bytes) fail_limit("template nesting or recursion is too deep");
 }
 
 void Interpreter::render(const Body& body, std::string& out) {
@@ -76,6 +83,7 @@ Flow Interpreter::exec(const Body& body, std::string& out) {
 Flow Interpreter::exec_stmt(const Stmt& s, std::string& out) {
   line_ = s.line;
   step();
+  check_stack();
   switch (s.kind) {
     case StmtKind::Text: append_output(out, s.text); return Flow::Normal;
     case StmtKind::Output: {
@@ -470,6 +478,7 @@ bool Interpreter::apply_test(const std::string& name, const Value& subject, Call
 }
 
 Value Interpreter::eval(const Expr& e) {
+  check_stack();
   switch (e.kind) {
     case ExprKind::Literal: return e.literal;
     case ExprKind::Name: return lookup(e.name);

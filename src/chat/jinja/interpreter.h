@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,6 +61,11 @@ class Interpreter {
   int depth_ = 0;
   uint64_t steps_ = 0;
   std::chrono::steady_clock::time_point deadline_;
+  uintptr_t stack_base_ = 0;
+
+ public:
+  // Fails with a limit error when rendering has used too much native stack.
+  void check_stack() const;
 };
 
 // Defined in builtins.cpp / methods.cpp.

@@ -122,7 +122,7 @@ class Parser {
     }
     ~DepthGuard() { --p.depth_; }
   };
-  static constexpr int kMaxNesting = 256;
+  static constexpr int kMaxNesting = 100;
 
   StmtPtr parse_statement() {
     DepthGuard guard(*this);

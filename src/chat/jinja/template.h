@@ -29,6 +29,9 @@ struct RenderLimits {
   size_t max_output_bytes = size_t(32) << 20;
   uint64_t max_steps = 20'000'000;  // loop iterations + macro calls + statements
   int max_call_depth = 256;         // nested macro calls
+  // Native stack the renderer may use: deep nesting fails cleanly instead of
+  // overflowing the thread's stack.
+  size_t max_stack_bytes = size_t(1) << 20;
   std::chrono::milliseconds max_time{500};
 };
 
