@@ -1,3 +1,367 @@
-namespace hearth::server { class Server; }
+// Ollama's API: /api/chat and /api/generate streamed as NDJSON (the default)
+// or not, with `format` (json or a schema) and `options`; /api/tags,
+// /api/show, /api/ps and /api/version. Errors are {"error": "..."}, as
+// Ollama's clients expect.
+#include <chrono>
+#include <ctime>
+
 #include <httplib.h>
-namespace hearth::server { void add_ollama_routes(httplib::Server&, Server&) {} }
+
+#include "core/error.h"
+#include "server/chat_request.h"
+#include "server/http_server.h"
+
+namespace hearth::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string iso_time(std::time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string now_iso() { return iso_time(std::time(nullptr)); }
+
+int64_t nanos(Clock::duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(); }
+
+// Runs a handler, answering ApiErrors in Ollama's form.
+template <typename Fn>
+auto ollama_handler(Server& server, Fn fn) {
+  return [&server, fn](const httplib::Request& req, httplib::Response& res) {
+    try {
+      fn(server, req, res);
+    } catch (const ApiError& e) {
+      res.status = e.status;
+      res.set_content(dump_json(json{{"error", e.what()}}), "application/json");
+    } catch (const std::exception& e) {
+      res.status = 500;
+      res.set_content(dump_json(json{{"error", e.what()}}), "application/json");
+    }
+  };
+}
+
+std::string model_name(const json& body) {
+  for (const char* field : {"model", "name"})
+    if (body.contains(field) && body[field].is_string()) return body[field].get<std::string>();
+  bad_request("model", "'model' is required");
+}
+
+// Ollama's `options` onto the generation parameters.
+void read_options(const json& body, GenerationParams& params) {
+  const json options = body.contains("options") && body["options"].is_object() ? body["options"] : json::object();
+  params.sampling = read_sampling(options);
+  params.stop = read_stop(options, "stop");
+  if (options.contains("num_predict") && !options["num_predict"].is_null()) {
+    if (!options["num_predict"].is_number_integer()) bad_request("options.num_predict", "'num_predict' must be an integer");
+    const int64_t n = options["num_predict"].get<int64_t>();
+    params.max_tokens = n > 0 ? n : -1;  // -1 and -2: until the end or the context is full
+  }
+}
+
+std::shared_ptr<const grammar::Grammar> format_grammar(const json& body) {
+  if (!body.contains("format") || body["format"].is_null()) return nullptr;
+  const json& f = body["format"];
+  if (f.is_string()) {
+    if (f == "json") return grammar_for_any_json_object();
+    if (f == "") return nullptr;
+    bad_request("format", "'format' must be \"json\" or a JSON Schema object");
+  }
+  return grammar_for_schema(f, "format");
+}
+
+json model_details(const ServedModel& m) {
+  return {{"parent_model", ""}, {"format", "gguf"}, {"family", m.architecture()},
+          {"families", json::array({m.architecture()})}, {"parameter_size", ""}, {"quantization_level", ""}};
+}
+
+json model_entry(const ServedModel& m) {
+  return {{"name", m.id()}, {"model", m.id()}, {"modified_at", iso_time(m.created())}, {"size", m.file_size()},
+          {"digest", ""}, {"details", model_details(m)}};
+}
+
+// Ollama message -> OpenAI message (images are kept so they can be refused).
+ordered_json to_openai_message(const json& m, size_t index) {
+  if (!m.is_object()) bad_request("messages", "messages[{}] must be an object", index);
+  ordered_json out = ordered_json(m);
+  if (m.contains("images") && m["images"].is_array() && !m["images"].empty()) {
+    ordered_json parts = ordered_json::array();
+    parts.push_back({{"type", "text"}, {"text", m.value("content", "")}});
+    for (const json& image : m["images"])
+      parts.push_back({{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64," + image.get<std::string>()}}}});
+    out["content"] = parts;
+    out.erase("images");
+  }
+  if (m.contains("thinking")) {
+    out["reasoning_content"] = m["thinking"];
+    out.erase("thinking");
+  }
+  if (m.contains("tool_calls") && m["tool_calls"].is_array()) {
+    ordered_json calls = ordered_json::array();
+    size_t i = 0;
+    for (const json& call : m["tool_calls"]) {
+      ordered_json c = ordered_json(call);
+      if (!c.contains("type")) c["type"] = "function";
+      if (!c.contains("id")) c["id"] = fmt::format("call_{}_{}", index, i);
+      calls.push_back(c);
+      ++i;
+    }
+    out["tool_calls"] = calls;
+  }
+  if (out.value("role", "") == "tool" && m.contains("tool_name")) out["name"] = m["tool_name"];
+  return out;
+}
+
+struct Timing {
+  Clock::time_point start = Clock::now();
+  Clock::time_point first_output{};
+  void saw_output() {
+    if (first_output == Clock::time_point{}) first_output = Clock::now();
+  }
+  void add(json& j, const Usage& u) const {
+    const auto end = Clock::now();
+    const auto first = first_output == Clock::time_point{} ? end : first_output;
+    j["total_duration"] = nanos(end - start);
+    j["load_duration"] = 0;
+    j["prompt_eval_count"] = u.prompt_tokens;
+    j["prompt_eval_duration"] = nanos(first - start);
+    j["eval_count"] = u.completion_tokens;
+    j["eval_duration"] = nanos(end - first);
+  }
+};
+
+struct Pending {
+  std::shared_ptr<Generation> generation;
+  ~Pending() {
+    if (generation) generation->cancel();
+  }
+};
+
+bool write_line(httplib::DataSink& sink, const json& j) {
+  const std::string line = dump_json(j) + "\n";
+  return sink.write(line.data(), line.size());
+}
+
+std::shared_ptr<Generation> submit(ServedModel& model, GenerationParams params) {
+  auto generation = model.engine().submit(std::move(params));
+  if (!generation) throw ApiError(503, fmt::format("server busy: the queue of model '{}' is full; retry later", model.id()), "server_error");
+  return generation;
+}
+
+json ollama_tool_calls(const std::vector<chat::ToolCall>& calls) {
+  json out = json::array();
+  for (const auto& c : calls) {
+    json arguments = json::parse(c.arguments, nullptr, false);
+    if (arguments.is_discarded()) arguments = json::object();
+    out.push_back({{"function", {{"name", c.name}, {"arguments", arguments}}}});
+  }
+  return out;
+}
+
+const char* done_reason(FinishReason f) { return f == FinishReason::Length ? "length" : "stop"; }
+
+void chat(Server& server, const httplib::Request& req, httplib::Response& res) {
+  const json body = parse_body(req);
+  ServedModel& model = server.resolve(model_name(body));
+  if (!body.contains("messages") || !body["messages"].is_array()) bad_request("messages", "'messages' must be an array");
+  ChatSetup setup;
+  for (size_t i = 0; i < body["messages"].size(); ++i) setup.messages.push_back(to_openai_message(body["messages"][i], i));
+  if (body.contains("tools") && body["tools"].is_array() && !body["tools"].empty()) setup.tools = ordered_json(body["tools"]);
+  setup.format_grammar = format_grammar(body);
+  if (body.contains("think") && body["think"].is_boolean())
+    setup.template_variables.emplace_back("enable_thinking", body["think"].get<bool>());
+  if (setup.messages.empty()) {  // Ollama's "load the model" request
+    res.set_content(dump_json(json{{"model", model.id()}, {"created_at", now_iso()},
+                                   {"message", {{"role", "assistant"}, {"content", ""}}}, {"done", true}, {"done_reason", "load"}}),
+                    "application/json");
+    return;
+  }
+  PreparedChat prepared = prepare_chat(model, setup);
+  read_options(body, prepared.params);
+  const bool stream = !body.contains("stream") || !body["stream"].is_boolean() || body["stream"].get<bool>();
+  auto assembler = std::make_shared<OutputAssembler>(prepared.parser, prepared.tool_mode, "call_");
+  auto pending = std::make_shared<Pending>();
+  auto timing = std::make_shared<Timing>();
+  pending->generation = submit(model, std::move(prepared.params));
+  const std::string id = model.id();
+
+  const auto final_object = [=](FinishReason finish, const json& message) {
+    json j = {{"model", id}, {"created_at", now_iso()}, {"message", message}, {"done", true}, {"done_reason", done_reason(finish)}};
+    timing->add(j, pending->generation->usage());
+    return j;
+  };
+  if (!stream) {
+    GenerationChunk c;
+    do {
+      c = pending->generation->take(std::chrono::milliseconds(1000));
+      if (!c.text.empty()) timing->saw_output();
+      assembler->feed(c.text);
+    } while (!c.done);
+    if (c.finish == FinishReason::Error || c.finish == FinishReason::Cancelled)
+      throw ApiError(500, "generation failed: " + c.error, "server_error");
+    assembler->finish();
+    const chat::ParsedOutput& out = assembler->result();
+    json message = {{"role", "assistant"}, {"content", out.content}};
+    if (!out.reasoning.empty()) message["thinking"] = out.reasoning;
+    if (!out.tool_calls.empty()) message["tool_calls"] = ollama_tool_calls(out.tool_calls);
+    res.set_content(dump_json(final_object(c.finish, message)), "application/json");
+    return;
+  }
+  res.set_chunked_content_provider("application/x-ndjson", [=](size_t, httplib::DataSink& sink) {
+    const auto write_delta = [&](const chat::OutputDelta& d) {
+      if (d.content.empty() && d.reasoning.empty() && d.tool_calls.empty()) return true;
+      json message = {{"role", "assistant"}, {"content", d.content}};
+      if (!d.reasoning.empty()) message["thinking"] = d.reasoning;
+      if (!d.tool_calls.empty()) message["tool_calls"] = ollama_tool_calls(d.tool_calls);
+      return write_line(sink, json{{"model", id}, {"created_at", now_iso()}, {"message", message}, {"done", false}});
+    };
+    for (;;) {
+      GenerationChunk c = pending->generation->take(std::chrono::milliseconds(200));
+      if (!sink.is_writable()) return pending->generation->cancel(), false;
+      if (!c.text.empty()) timing->saw_output();
+      if (!write_delta(assembler->feed(c.text))) return pending->generation->cancel(), false;
+      if (!c.done) continue;
+      if (c.finish == FinishReason::Error || c.finish == FinishReason::Cancelled) {
+        write_line(sink, json{{"error", "generation failed: " + c.error}});
+      } else {
+        write_delta(assembler->finish());
+        write_line(sink, final_object(c.finish, json{{"role", "assistant"}, {"content", ""}}));
+      }
+      sink.done();
+      return true;
+    }
+  }, [pending](bool) { pending->generation->cancel(); });
+}
+
+void generate(Server& server, const httplib::Request& req, httplib::Response& res) {
+  const json body = parse_body(req);
+  ServedModel& model = server.resolve(model_name(body));
+  const std::string prompt = body.contains("prompt") && body["prompt"].is_string() ? body["prompt"].get<std::string>() : "";
+  if (body.contains("images") && body["images"].is_array() && !body["images"].empty())
+    bad_request("images", "model '{}' does not support images: send text only", model.id());
+  if (prompt.empty()) {  // Ollama's "load the model" request
+    res.set_content(dump_json(json{{"model", model.id()}, {"created_at", now_iso()}, {"response", ""}, {"done", true}, {"done_reason", "load"}}),
+                    "application/json");
+    return;
+  }
+  GenerationParams params;
+  const bool raw = body.contains("raw") && body["raw"].is_boolean() && body["raw"].get<bool>();
+  chat::OutputParserConfig parser;
+  parser.reasoning_open.clear();
+  if (raw) {
+    params.prompt = prepare_raw_prompt(model, prompt, "prompt");
+    params.grammar = format_grammar(body);
+  } else {
+    ChatSetup setup;
+    if (body.contains("system") && body["system"].is_string())
+      setup.messages.push_back({{"role", "system"}, {"content", body["system"]}});
+    setup.messages.push_back({{"role", "user"}, {"content", prompt}});
+    setup.format_grammar = format_grammar(body);
+    if (body.contains("think") && body["think"].is_boolean())
+      setup.template_variables.emplace_back("enable_thinking", body["think"].get<bool>());
+    PreparedChat prepared = prepare_chat(model, setup);
+    params = std::move(prepared.params);
+    parser = prepared.parser;
+    parser.format = chat::OutputFormat::Plain;
+  }
+  read_options(body, params);
+  const bool stream = !body.contains("stream") || !body["stream"].is_boolean() || body["stream"].get<bool>();
+  auto assembler = std::make_shared<OutputAssembler>(parser, ToolMode::Off, "call_");
+  auto pending = std::make_shared<Pending>();
+  auto timing = std::make_shared<Timing>();
+  pending->generation = submit(model, std::move(params));
+  const std::string id = model.id();
+  const auto final_object = [=](FinishReason finish, const std::string& response, const std::string& thinking) {
+    json j = {{"model", id}, {"created_at", now_iso()}, {"response", response}, {"done", true}, {"done_reason", done_reason(finish)}};
+    if (!thinking.empty()) j["thinking"] = thinking;
+    timing->add(j, pending->generation->usage());
+    return j;
+  };
+  if (!stream) {
+    GenerationChunk c;
+    do {
+      c = pending->generation->take(std::chrono::milliseconds(1000));
+      if (!c.text.empty()) timing->saw_output();
+      assembler->feed(c.text);
+    } while (!c.done);
+    if (c.finish == FinishReason::Error || c.finish == FinishReason::Cancelled)
+      throw ApiError(500, "generation failed: " + c.error, "server_error");
+    assembler->finish();
+    res.set_content(dump_json(final_object(c.finish, assembler->result().content, assembler->result().reasoning)), "application/json");
+    return;
+  }
+  res.set_chunked_content_provider("application/x-ndjson", [=](size_t, httplib::DataSink& sink) {
+    const auto write_delta = [&](const chat::OutputDelta& d) {
+      if (d.content.empty() && d.reasoning.empty()) return true;
+      json j = {{"model", id}, {"created_at", now_iso()}, {"response", d.content}, {"done", false}};
+      if (!d.reasoning.empty()) j["thinking"] = d.reasoning;
+      return write_line(sink, j);
+    };
+    for (;;) {
+      GenerationChunk c = pending->generation->take(std::chrono::milliseconds(200));
+      if (!sink.is_writable()) return pending->generation->cancel(), false;
+      if (!c.text.empty()) timing->saw_output();
+      if (!write_delta(assembler->feed(c.text))) return pending->generation->cancel(), false;
+      if (!c.done) continue;
+      if (c.finish == FinishReason::Error || c.finish == FinishReason::Cancelled) {
+        write_line(sink, json{{"error", "generation failed: " + c.error}});
+      } else {
+        write_delta(assembler->finish());
+        write_line(sink, final_object(c.finish, "", ""));
+      }
+      sink.done();
+      return true;
+    }
+  }, [pending](bool) { pending->generation->cancel(); });
+}
+
+void show(Server& server, const httplib::Request& req, httplib::Response& res) {
+  const json body = parse_body(req);
+  ServedModel& m = server.resolve(model_name(body));
+  const auto& hp = m.model().hparams();
+  json info = {{"general.architecture", hp.arch},
+               {hp.arch + ".context_length", hp.n_ctx_train},
+               {hp.arch + ".embedding_length", hp.n_embd},
+               {hp.arch + ".block_count", hp.n_layer},
+               {"general.file_type", m.file().metadata().get_int_or("general.file_type", 0)}};
+  json capabilities = json::array({"completion"});
+  if (m.chat_template().capabilities().tools) capabilities.push_back("tools");
+  if (m.chat_template().capabilities().reasoning) capabilities.push_back("thinking");
+  res.set_content(dump_json(json{{"modelfile", ""}, {"parameters", ""}, {"template", m.chat_template().source()},
+                                 {"details", model_details(m)}, {"model_info", info}, {"capabilities", capabilities},
+                                 {"modified_at", iso_time(m.created())}}),
+                  "application/json");
+}
+
+}  // namespace
+
+void add_ollama_routes(httplib::Server& http, Server& server) {
+  http.Post("/api/chat", ollama_handler(server, chat));
+  http.Post("/api/generate", ollama_handler(server, generate));
+  http.Post("/api/show", ollama_handler(server, show));
+  http.Get("/api/tags", [&server](const httplib::Request&, httplib::Response& res) {
+    json models = json::array();
+    for (const auto& m : server.models()) models.push_back(model_entry(*m));
+    res.set_content(dump_json(json{{"models", models}}), "application/json");
+  });
+  http.Get("/api/ps", [&server](const httplib::Request&, httplib::Response& res) {
+    json models = json::array();
+    for (const auto& m : server.models()) {
+      json entry = model_entry(*m);
+      entry["expires_at"] = "2999-01-01T00:00:00Z";  // loaded for the server's lifetime; keep_alive is accepted and ignored
+      entry["size_vram"] = 0;
+      models.push_back(entry);
+    }
+    res.set_content(dump_json(json{{"models", models}}), "application/json");
+  });
+  http.Get("/api/version", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(dump_json(json{{"version", HEARTH_VERSION}}), "application/json");
+  });
+  // Ollama clients probe the root for this text.
+  http.Get("/", [](const httplib::Request&, httplib::Response& res) { res.set_content("Ollama is running", "text/plain"); });
+}
+
+}  // namespace hearth::server

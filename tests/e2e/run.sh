@@ -19,7 +19,7 @@ for model in "$@"; do
     echo "e2e: model $model not found" >&2; status=1; continue
   fi
   log="$(mktemp)"
-  "$hearth" serve "$model" --host 127.0.0.1 --port 0 --parallel 4 --queue 32 --ctx 2048 --threads 2 >"$log" 2>&1 &
+  "$hearth" serve "$model" --host 127.0.0.1 --port 0 --parallel 4 --queue 32 --ctx 2048 --threads 1 >"$log" 2>&1 &
   pid=$!
   port=""
   for _ in $(seq 1 300); do  # up to 30 s to load
