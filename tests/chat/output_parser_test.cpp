@@ -188,6 +188,39 @@ TEST(OutputParsers, StreamingSplitAtEveryPosition) {
   }
 }
 
+// The acceptance property on outputs no model card shows: arbitrary mixes of
+// each family's markers, valid and broken calls, text and whitespace.
+TEST(OutputParsers, StreamingEqualsWholeOnRandomOutputs) {
+  const std::vector<std::string> fragments = {
+      "<think>", "</think>", "<tool_call>", "</tool_call>", "{\"name\": \"f\", \"arguments\": {\"a\": 1}}",
+      "{\"name\": \"g\", \"parameters\": {}}", "{\"broken\": ", "[TOOL_CALLS]", "[ARGS]", "[THINK]", "[/THINK]",
+      "[f(a=1, b='x')]", "[g(", ")]", "<|python_tag|>", "brave_search.call(query=\"q\")", "<|channel|>analysis",
+      "<|channel|>final", "<|message|>", "<|end|>", "<|start|>assistant", " to=functions.f", "<|call|>", "<|return|>",
+      kDsCallsBegin, kDsCallBegin, kDsSep, kDsCallEnd, kDsCallsEnd, "function", "get_weather\n```json\n{\"x\": 2}\n```",
+      "Hello", " world", "\n", "  ", "<", "[", "{", "}", "]", "é", "<function=f>", "<parameter=k>", "v", "</parameter>",
+      "</function>"};
+  const OutputFormat formats[] = {OutputFormat::Plain, OutputFormat::Hermes, OutputFormat::Llama3, OutputFormat::Mistral,
+                                  OutputFormat::GemmaPython, OutputFormat::DeepSeekR1, OutputFormat::Harmony};
+  uint32_t state = 12345;
+  auto next = [&](uint32_t n) {
+    state = state * 1664525u + 1013904223u;
+    return (state >> 8) % n;
+  };
+  for (int round = 0; round < 300; ++round) {
+    std::string text;
+    for (uint32_t k = 0, n = 1 + next(10); k < n; ++k) text += fragments[next(uint32_t(fragments.size()))];
+    OutputFormat format = formats[round % 7];
+    OutputParserConfig cfg = config(format, next(3) == 0, format == OutputFormat::Mistral ? "[THINK]" : "<think>",
+                                    format == OutputFormat::Mistral ? "[/THINK]" : "</think>");
+    ParsedOutput whole = parse_output(text, cfg);
+    std::string_view view = text;
+    for (size_t k = 0; k <= text.size(); ++k) {
+      std::string where = std::string(output_format_name(format)) + " [" + text + "] split at " + std::to_string(k);
+      EXPECT_EQ(stream(cfg, {view.substr(0, k), view.substr(k)}, where), whole) << where;
+    }
+  }
+}
+
 TEST(OutputParsers, ConfigFromTemplates) {
   auto format_of = [](const std::string& name) {
     std::string source = hearth::test::read_text(hearth::test::fixture("templates/templates/" + name + ".jinja"));
