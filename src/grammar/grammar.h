@@ -80,12 +80,20 @@ Grammar grammar_for_json_object();
 // A token-prefix trie in depth-first order: node i has byte byte[i] at depth
 // depth[i] (1-based); its subtree ends just before subtree_end[i]; the tokens
 // ending at node i are tokens[token_begin[i] .. token_begin[i + 1]).
+// Bytes grouped into up to 64 classes for whole-subtree checks: lowercase
+// letters, uppercase letters, digits, each other printable ASCII character,
+// ASCII controls, and bytes >= 0x80.
+int byte_class(uint8_t byte);
+inline constexpr int kByteClassCount = 38;
+
 struct TokenTrie {
   std::vector<uint8_t> byte;
   std::vector<uint16_t> depth;
   std::vector<int32_t> subtree_end;
   std::vector<int32_t> token_begin;
   std::vector<int32_t> tokens;
+  // Per node: bit byte_class(b) for every byte b below it (descendants only).
+  std::vector<uint64_t> classes_below;
   size_t max_depth = 0;
 
   TokenTrie() : token_begin{0} {}
@@ -181,6 +189,7 @@ class Matcher {
   static constexpr int32_t kDead = 0;        // the state with no stacks
   static constexpr int32_t kUnknown = -1;    // transition not computed yet
   static constexpr int32_t kNotUniform = -2;
+  static constexpr uint64_t kLoopUnknown = uint64_t(1) << 63;
   static constexpr int32_t kBottom = 0;      // stack node: empty stack (accepted)
 
   struct StackNode {
@@ -197,6 +206,7 @@ class Matcher {
   int32_t advance(int32_t state, std::string_view bytes) const;
   int32_t text_step(int32_t state) const;
   bool range_uniform(int32_t state, uint8_t low, uint8_t high) const;
+  uint64_t loop_classes(int32_t state) const;
   void walk(const TokenTrie& trie, uint8_t* out) const;
   void trim_cache_if_full();
   void clear_cache();  // drops the automaton and goes back to the start
@@ -218,6 +228,9 @@ class Matcher {
   // Per state: the state after any one plain-text character, kNotUniform
   // when that depends on the character, kUnknown before it is computed.
   mutable std::vector<int32_t> text_next_;
+  // Per state: byte classes whose every byte leads back to the same state
+  // (bit 63 set: not computed yet).
+  mutable std::vector<uint64_t> loop_classes_;
   // Scratch reused across calls so the mask path does not allocate.
   mutable std::vector<int32_t> scratch_tops_;
   mutable std::vector<int32_t> depth_state_;

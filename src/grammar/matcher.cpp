@@ -31,6 +31,7 @@ void Matcher::clear_cache() {
   state_index_.clear();
   transitions_.clear();
   text_next_.clear();
+  loop_classes_.clear();
   nodes_.push_back(StackNode{-1, -1});  // kBottom
   scratch_tops_.clear();
   const int32_t dead = intern_state(scratch_tops_);
@@ -95,6 +96,7 @@ int32_t Matcher::intern_state(std::vector<int32_t>& tops) const {
   state_accepting_.push_back(!tops.empty() && tops[0] == kBottom);
   transitions_.resize(transitions_.size() + 256, kUnknown);
   text_next_.push_back(kUnknown);
+  loop_classes_.push_back(kLoopUnknown);
   return id;
 }
 
@@ -218,12 +220,30 @@ int32_t Matcher::text_step(int32_t state) const {
   return text_next_[size_t(state)];
 }
 
+// Byte classes (byte_class) all of whose bytes lead from `state` back to
+// itself. Bytes >= 0x80 never count: UTF-8 needs them in sequence.
+uint64_t Matcher::loop_classes(int32_t state) const {
+  if (loop_classes_[size_t(state)] != kLoopUnknown) return loop_classes_[size_t(state)];
+  uint64_t classes = 0;
+  for (int k = 0; k < kByteClassCount; ++k) {
+    bool loops = k != byte_class(0x80);
+    for (unsigned b = 0; b < 0x80 && loops; ++b) {
+      if (byte_class(uint8_t(b)) != k) continue;
+      if (step(state, uint8_t(b)) != state) loops = false;
+    }
+    if (loops) classes |= uint64_t(1) << k;
+  }
+  loop_classes_[size_t(state)] = classes;
+  return classes;
+}
+
 void Matcher::walk(const TokenTrie& trie, uint8_t* out) const {
   const uint8_t* node_byte = trie.byte.data();
   const uint16_t* node_depth = trie.depth.data();
   const int32_t* subtree_end = trie.subtree_end.data();
   const int32_t* token_begin = trie.token_begin.data();
   const int32_t* tokens = trie.tokens.data();
+  const uint64_t* classes_below = trie.classes_below.data();
   int32_t* depth_state = depth_state_.data();
   depth_state[0] = state_;
   const auto n_nodes = int32_t(trie.node_count());
@@ -233,6 +253,13 @@ void Matcher::walk(const TokenTrie& trie, uint8_t* out) const {
     int32_t state = transitions_[size_t(parent_state) * 256 + byte];
     if (state == kUnknown) state = compute_step(parent_state, byte);
     if (state == kDead) {
+      i = subtree_end[i];
+      continue;
+    }
+    // In a state that loops on this byte (as in [a-z]+), a subtree whose
+    // bytes all loop is accepted whole: mark it without walking it.
+    if (state == parent_state && classes_below[i] != 0 && (classes_below[i] & ~loop_classes(state)) == 0) {
+      for (int32_t t = token_begin[i], end = token_begin[subtree_end[i]]; t < end; ++t) out[tokens[t]] = 1;
       i = subtree_end[i];
       continue;
     }

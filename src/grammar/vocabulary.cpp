@@ -8,10 +8,23 @@
 
 namespace hearth::grammar {
 
+int byte_class(uint8_t b) {
+  if (b >= 'a' && b <= 'z') return 0;
+  if (b >= 'A' && b <= 'Z') return 1;
+  if (b >= '0' && b <= '9') return 2;
+  if (b < 0x20 || b == 0x7F) return 36;
+  if (b >= 0x80) return 37;
+  // The other 33 printable characters, one class each, from 3 on.
+  if (b <= 0x2F) return 3 + (b - 0x20);          // space ! " # $ % & ' ( ) * + , - . /
+  if (b <= 0x40) return 19 + (b - 0x3A);         // : ; < = > ? @
+  if (b <= 0x60) return 26 + (b - 0x5B);         // [ \ ] ^ _ `
+  return 32 + (b - 0x7B);                        // { | } ~
+}
+
 TokenTrie::TokenTrie(std::vector<int32_t> ids, const std::vector<std::string>& bytes_of) {
   std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return bytes_of[size_t(a)] < bytes_of[size_t(b)]; });
   // path[d] = node at depth d + 1 on the current root-to-leaf path.
-  std::vector<int32_t> path;
+  std::vector<int32_t> path, parent;
   const std::string* previous = nullptr;
   for (int32_t id : ids) {
     const std::string& bytes = bytes_of[size_t(id)];
@@ -25,6 +38,7 @@ TokenTrie::TokenTrie(std::vector<int32_t> ids, const std::vector<std::string>& b
       path.pop_back();
     }
     for (size_t d = common; d < bytes.size(); ++d) {
+      parent.push_back(path.empty() ? -1 : path.back());
       path.push_back(int32_t(byte.size()));
       byte.push_back(uint8_t(bytes[d]));
       depth.push_back(uint16_t(d + 1));
@@ -41,6 +55,10 @@ TokenTrie::TokenTrie(std::vector<int32_t> ids, const std::vector<std::string>& b
     path.pop_back();
   }
   token_begin.push_back(int32_t(tokens.size()));
+  // Children come after their parents: fold upwards in reverse order.
+  classes_below.assign(byte.size(), 0);
+  for (size_t i = byte.size(); i-- > 0;)
+    if (parent[i] >= 0) classes_below[size_t(parent[i])] |= classes_below[i] | (uint64_t(1) << byte_class(byte[i]));
 }
 
 namespace {
