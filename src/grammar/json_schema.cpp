@@ -162,9 +162,11 @@ class SchemaConverter {
     }
   }
 
-  std::string convert() {
+  std::string convert(std::string_view root_name) {
     const std::string top = visit(root_, "root-value", "#");
-    std::string out = "root ::= " + top + "\n";
+    if (reserved_.count(std::string(root_name)) && root_name != "root")
+      hearth::fail("JSON Schema: rule name '{}' is taken by the generated grammar", root_name);
+    std::string out = std::string(root_name) + " ::= " + top + "\n";
     out += kBaseRules;
     if (need_formats_) out += kFormatRules;
     for (const auto& [name, body] : rules_) out += name + " ::= " + body + "\n";
@@ -691,7 +693,9 @@ class SchemaConverter {
 
 }  // namespace
 
-std::string json_schema_to_gbnf(const json& schema, bool strict) { return SchemaConverter(schema, strict).convert(); }
+std::string json_schema_to_gbnf(const json& schema, bool strict, std::string_view root_name) {
+  return SchemaConverter(schema, strict).convert(root_name);
+}
 
 std::string json_object_gbnf() { return "root ::= json-object\n" + std::string(kBaseRules); }
 

@@ -255,6 +255,18 @@ TEST(JsonSchema, OutputPolicy) {
   EXPECT_FALSE(not_object.accept_bytes("[1]"));
 }
 
+TEST(JsonSchema, WrappedInACustomRule) {
+  const json schema = json::parse(R"({"type": "object", "properties": {"name": {"const": "save_conversation_metadata"},
+      "arguments": {"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]}},
+      "required": ["name", "arguments"]})");
+  const std::string gbnf = "root ::= \"<tool_call>\" call-json \"</tool_call>\"\n" +
+                           json_schema_to_gbnf(schema, true, "call-json");
+  Matcher matcher(std::make_shared<const Grammar>(Grammar::parse(gbnf)), byte_vocabulary());
+  EXPECT_TRUE(matcher.accept_bytes(R"(<tool_call>{"arguments":{"title":"Hi"},"name":"save_conversation_metadata"}</tool_call>)"));
+  EXPECT_TRUE(matcher.is_accepting());
+  EXPECT_THROW((void)json_schema_to_gbnf(schema, true, "json-value"), Error);
+}
+
 TEST(JsonSchema, RecursiveRefsAndCombinators) {
   const SchemaMatcher tree(json::parse(R"({"$ref": "#/$defs/node", "$defs": {"node": {"type": "object",
       "properties": {"v": {"type": "integer"}, "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
