@@ -42,6 +42,7 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
   http.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
   http.set_payload_max_length(options_.max_body_bytes);
   http.set_keep_alive_max_count(1000);
+  http.set_tcp_nodelay(true);  // streamed tokens are small writes: no Nagle delay
   http.set_read_timeout(600, 0);
   http.set_write_timeout(600, 0);
 
