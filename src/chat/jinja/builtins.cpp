@@ -84,7 +84,10 @@ std::string indent_text(std::string s, const Value* width_arg, bool first, bool 
   std::string rv;
   if (blank) {
     for (size_t i = 0; i < lines.size(); ++i) {
-      if (i) rv += "\n" + indention;
+      if (i) {
+        rv += '\n';
+        rv += indention;
+      }
       rv += lines[i];
     }
   } else {
@@ -127,7 +130,7 @@ Value call_filter(Interpreter& in, const std::string& name, const Value& v, Call
     if (indent && !indent->is_none()) {
       o.indented = true;
       o.indent = indent->is_string() ? indent->as_string() : std::string(size_t(std::max<int64_t>(0, indent->as_int())), ' ');
-      o.item_separator = ",";
+      o.item_separator.assign(1, ',');  // (not = ",": GCC 12 -Wrestrict false positive)
     }
     const Value* separators = get_arg(args, 2, "separators");
     if (separators && !separators->is_none()) {

@@ -582,7 +582,8 @@ class Parser {
     e->name = expect_name();
     while (is_op(".")) {
       advance();
-      e->name += "." + expect_name();
+      e->name += '.';
+      e->name += expect_name();
     }
     if (is_op("(")) parse_call_args(*e);
     return e;
@@ -600,7 +601,8 @@ class Parser {
         e->name = expect_name();
         while (is_op(".")) {
           advance();
-          e->name += "." + expect_name();
+          e->name += '.';
+      e->name += expect_name();
         }
         e->subject = std::move(node);
         const Token& t = cur();
