@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "chat/messages.h"
+#include "chat/request.h"
 #include "chat/template_source.h"
 #include "common/fixtures.h"
 #include "gguf/writer.h"
@@ -145,6 +146,28 @@ TEST(Messages, ParsedArgumentsRenderLikeTheDictForm) {
   inputs.bos_token = "<bos>";
   inputs.eos_token = "<eos>";
   EXPECT_EQ(t.render(inputs), hearth::test::read_text(root / "expected/gemma3-tools-vision__05a_tool_calls_args_dict__gen.txt"));
+}
+
+// An OpenAI request body (tools, kwargs, string arguments) renders with
+// Qwen3's template as the fixture expects for the same conversation with
+// dict arguments and add_generation_prompt.
+TEST(Request, OpenAiBodyToTemplateInputs) {
+  fs::path root = hearth::test::fixture("templates/manifest.json").parent_path();
+  ChatTemplate t(hearth::test::read_text(root / "templates/Qwen-Qwen3-0.6B.jinja"), "qwen3");
+  OrderedJson conv = OrderedJson::parse(hearth::test::read_text(root / "conversations/05b_tool_calls_args_string.json"));
+  OrderedJson body = {{"model", "qwen3"}, {"messages", conv["messages"]}, {"tools", conv["tools"]}};
+  TemplateInputs inputs = template_inputs_from_request(body, t);
+  inputs.eos_token = "<|im_end|>";
+  EXPECT_TRUE(inputs.add_generation_prompt);
+  EXPECT_EQ(t.render(inputs), hearth::test::read_text(root / "expected/Qwen-Qwen3-0.6B__05a_tool_calls_args_dict__gen.txt"));
+
+  body["tools"] = OrderedJson::array();
+  body["chat_template_kwargs"] = {{"enable_thinking", false}};
+  inputs = template_inputs_from_request(body, t);
+  EXPECT_FALSE(inputs.tools.has_value());
+  ASSERT_EQ(inputs.extra_variables.size(), 1u);
+  EXPECT_EQ(inputs.extra_variables[0].first, "enable_thinking");
+  EXPECT_THROW(template_inputs_from_request(OrderedJson{{"tools", 1}}, t), hearth::Error);
 }
 
 }  // namespace
