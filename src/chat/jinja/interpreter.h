@@ -71,8 +71,9 @@ class Interpreter {
 // Defined in builtins.cpp / methods.cpp.
 Value call_filter(Interpreter& in, const std::string& name, const Value& subject, CallArgs& args);
 bool call_test(Interpreter& in, const std::string& name, const Value& subject, CallArgs& args);
-// Python methods on str/dict/list values; `found` is false when `self` has no
-// method of that name.
+// Python methods on str/dict/list values: whether `self` has one called
+// `name`, and calling it (mutating list/dict methods raise the sandbox's
+// SecurityError).
 bool has_method(const Value& self, const std::string& name);
 Value call_method(Interpreter& in, const Value& self, const std::string& name, CallArgs& args);
 // Python's % operator on a format string.
