@@ -27,7 +27,10 @@ std::vector<std::string> chat_template_variants(const gguf::Metadata& metadata) 
 
 std::optional<std::string> chat_template_from_gguf(const gguf::Metadata& metadata, std::string_view variant) {
   std::string key(kTemplateKey);
-  if (!variant.empty()) key += "." + std::string(variant);
+  if (!variant.empty()) {
+    key += '.';
+    key += variant;
+  }
   const gguf::Value* value = metadata.find(key);
   if (value == nullptr || value->type() != gguf::ValueType::String) return std::nullopt;
   return value->as_string(key);

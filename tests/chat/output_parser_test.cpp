@@ -133,6 +133,11 @@ std::vector<Sample> samples() {
   s.push_back({"deepseek v3.1 call", config(OutputFormat::DeepSeekR1),
                "Checking." + kDsCallsBegin + kDsCallBegin + "get_weather" + kDsSep + "{\"location\": \"Hangzhou\"}" + kDsCallEnd + kDsCallsEnd,
                {"Checking.", "", {call("get_weather", R"({"location":"Hangzhou"})", "call_0")}}});
+  // Kimi K2: the call format its chat template writes for assistant turns.
+  s.push_back({"kimi-k2 call", config(OutputFormat::KimiK2, false, "", ""),
+               "Let me schedule it.<|tool_calls_section_begin|><|tool_call_begin|>functions.create_event:0<|tool_call_argument_begin|>"
+               "{\"title\": \"Picnic\", \"all_day\": false}<|tool_call_end|><|tool_calls_section_end|>",
+               {"Let me schedule it.", "", {call("create_event", R"({"title":"Picnic","all_day":false})", "functions.create_event:0")}}});
   // gpt-oss harmony (OpenAI harmony guide): analysis, then a function call.
   s.push_back({"harmony call", config(OutputFormat::Harmony, false, "", ""),
                "<|channel|>analysis<|message|>User asks: \"What is the weather in Tokyo?\" We need to use get_weather tool.<|end|>"
@@ -198,18 +203,20 @@ TEST(OutputParsers, StreamingEqualsWholeOnRandomOutputs) {
       "<|channel|>final", "<|message|>", "<|end|>", "<|start|>assistant", " to=functions.f", "<|call|>", "<|return|>",
       kDsCallsBegin, kDsCallBegin, kDsSep, kDsCallEnd, kDsCallsEnd, "function", "get_weather\n```json\n{\"x\": 2}\n```",
       "Hello", " world", "\n", "  ", "<", "[", "{", "}", "]", "é", "<function=f>", "<parameter=k>", "v", "</parameter>",
-      "</function>"};
+      "</function>", "<|tool_calls_section_begin|>", "<|tool_call_begin|>", "functions.f:0", "<|tool_call_argument_begin|>",
+      "<|tool_call_end|>", "<|tool_calls_section_end|>"};
   const OutputFormat formats[] = {OutputFormat::Plain, OutputFormat::Hermes, OutputFormat::Llama3, OutputFormat::Mistral,
-                                  OutputFormat::GemmaPython, OutputFormat::DeepSeekR1, OutputFormat::Harmony};
+                                  OutputFormat::GemmaPython, OutputFormat::DeepSeekR1, OutputFormat::Harmony,
+                                  OutputFormat::KimiK2};
   uint32_t state = 12345;
   auto next = [&](uint32_t n) {
     state = state * 1664525u + 1013904223u;
     return (state >> 8) % n;
   };
-  for (int round = 0; round < 300; ++round) {
+  for (int round = 0; round < 400; ++round) {
     std::string text;
     for (uint32_t k = 0, n = 1 + next(10); k < n; ++k) text += fragments[next(uint32_t(fragments.size()))];
-    OutputFormat format = formats[round % 7];
+    OutputFormat format = formats[round % 8];
     OutputParserConfig cfg = config(format, next(3) == 0, format == OutputFormat::Mistral ? "[THINK]" : "<think>",
                                     format == OutputFormat::Mistral ? "[/THINK]" : "</think>");
     ParsedOutput whole = parse_output(text, cfg);
@@ -232,6 +239,7 @@ TEST(OutputParsers, ConfigFromTemplates) {
   EXPECT_EQ(format_of("mistralai-Mistral-Nemo-Instruct-2407"), OutputFormat::Mistral);
   EXPECT_EQ(format_of("gemma3-tools-vision"), OutputFormat::GemmaPython);
   EXPECT_EQ(format_of("llama-cpp-deepseek-r1"), OutputFormat::DeepSeekR1);
+  EXPECT_EQ(format_of("moonshotai-Kimi-K2"), OutputFormat::KimiK2);
 }
 
 TEST(OutputParsers, PromptOpensReasoning) {

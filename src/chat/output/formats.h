@@ -27,6 +27,7 @@ BodyResult parse_mistral(std::string_view body, bool partial);
 BodyResult parse_gemma_python(std::string_view body, bool partial);
 BodyResult parse_deepseek(std::string_view body, bool partial);
 BodyResult parse_harmony(std::string_view body, bool partial);
+BodyResult parse_kimi(std::string_view body, bool partial);
 
 // Position from which the end of `text` is a proper prefix of `marker`
 // (a marker that may be arriving), or npos.

@@ -17,6 +17,7 @@ const char* output_format_name(OutputFormat format) {
     case OutputFormat::GemmaPython: return "gemma-python";
     case OutputFormat::DeepSeekR1: return "deepseek-r1";
     case OutputFormat::Harmony: return "harmony";
+    case OutputFormat::KimiK2: return "kimi-k2";
   }
   return "plain";
 }
@@ -33,6 +34,7 @@ output::BodyResult parse_body(std::string_view body, OutputFormat format, bool p
     case OutputFormat::GemmaPython: return output::parse_gemma_python(body, partial);
     case OutputFormat::DeepSeekR1: return output::parse_deepseek(body, partial);
     case OutputFormat::Harmony: return output::parse_harmony(body, partial);
+    case OutputFormat::KimiK2: return output::parse_kimi(body, partial);
     case OutputFormat::Plain: break;
   }
   output::BodyResult r;
@@ -56,6 +58,8 @@ OutputParserConfig output_config_for_template(const std::string& src) {
   }
   if (has(src, "tool\xE2\x96\x81" "calls\xE2\x96\x81" "begin"))  // tool▁calls▁begin
     config.format = OutputFormat::DeepSeekR1;
+  else if (has(src, "<|tool_calls_section_begin|>"))
+    config.format = OutputFormat::KimiK2;
   else if (has(src, "[TOOL_CALLS]"))
     config.format = OutputFormat::Mistral;
   else if (has(src, "<tool_call>"))

@@ -22,6 +22,7 @@ enum class OutputFormat {
   GemmaPython,  // [func(a=1, b="x"), other(...)]: the custom Gemma 3 template's python list
   DeepSeekR1,   // <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>name ```json ...```
   Harmony,      // gpt-oss: <|channel|>analysis / commentary to=functions.x / final
+  KimiK2,       // <|tool_calls_section_begin|><|tool_call_begin|>functions.name:0<|tool_call_argument_begin|>{...}
 };
 
 const char* output_format_name(OutputFormat format);

@@ -343,4 +343,67 @@ BodyResult parse_deepseek(std::string_view body, bool partial) {
   return r;
 }
 
+BodyResult parse_kimi(std::string_view body, bool partial) {
+  static constexpr std::string_view kSectionBegin = "<|tool_calls_section_begin|>";
+  static constexpr std::string_view kSectionEnd = "<|tool_calls_section_end|>";
+  static constexpr std::string_view kCallBegin = "<|tool_call_begin|>";
+  static constexpr std::string_view kArgsBegin = "<|tool_call_argument_begin|>";
+  static constexpr std::string_view kCallEnd = "<|tool_call_end|>";
+  BodyResult r;
+  size_t marker = body.find(kSectionBegin);
+  if (marker == std::string_view::npos) {
+    append_settled(r.content, body, kSectionBegin, partial);
+    return r;
+  }
+  r.content = std::string(body.substr(0, marker));
+  size_t pos = marker + kSectionBegin.size();
+  std::vector<ToolCall> calls;
+  for (;;) {
+    while (pos < body.size() && std::isspace(static_cast<unsigned char>(body[pos]))) ++pos;
+    std::string_view rest = body.substr(pos);
+    if (starts_with(rest, kSectionEnd)) {
+      pos += kSectionEnd.size();
+      break;
+    }
+    if (!starts_with(rest, kCallBegin)) {
+      if (partial) {
+        r.calls = std::move(calls);
+        return r;
+      }
+      break;
+    }
+    size_t end = body.find(kCallEnd, pos);
+    if (end == std::string_view::npos) {
+      if (partial) {
+        r.calls = std::move(calls);
+        return r;
+      }
+      r.content.append(body.substr(marker));
+      return r;
+    }
+    // functions.NAME:INDEX<|tool_call_argument_begin|>{...}; the whole
+    // "functions.NAME:INDEX" is the call id Kimi's template expects back.
+    std::string_view inner = body.substr(pos + kCallBegin.size(), end - pos - kCallBegin.size());
+    size_t args = inner.find(kArgsBegin);
+    std::optional<ToolCall> call;
+    if (args != std::string_view::npos) {
+      std::string id = trim(inner.substr(0, args));
+      std::string name = id;
+      if (size_t dot = name.find('.'); dot != std::string::npos) name = name.substr(dot + 1);
+      if (size_t colon = name.rfind(':'); colon != std::string::npos) name = name.substr(0, colon);
+      auto object = parse_json_object(trim(inner.substr(args + kArgsBegin.size())));
+      if (object && !name.empty()) call = ToolCall{id, name, object->dump()};
+    }
+    if (!call) {
+      if (!partial) r.content.append(body.substr(marker));
+      return r;
+    }
+    calls.push_back(std::move(*call));
+    pos = end + kCallEnd.size();
+  }
+  r.calls = std::move(calls);
+  if (!partial) r.content.append(body.substr(pos));
+  return r;
+}
+
 }  // namespace hearth::chat::output
