@@ -48,11 +48,32 @@ leap-year ::= digit2 year4-div4 | (year4-div4 | "00") "00"
 full-date ::= digit2 digit2 "-" (("01" | "03" | "05" | "07" | "08" | "10" | "12") "-" day31 | ("04" | "06" | "09" | "11") "-" day30 | "02" "-" day28) | leap-year "-02-29"
 hour ::= [01] [0-9] | "2" [0-3]
 minute ::= [0-5] [0-9]
-second ::= [0-5] [0-9] | "60"
-full-time ::= hour ":" minute ":" second ("." [0-9]+)? ([Zz] | [-+] hour ":" minute)
+full-time ::= hour ":" minute ":" [0-5] [0-9] ("." [0-9]+)? ([Zz] | [-+] hour ":" minute) | leap-second
 hex ::= [0-9a-fA-F]
 uuid ::= hex{8} "-" hex{4} "-" hex{4} "-" hex{4} "-" hex{12}
 )";
+
+// A leap second (:60) is valid only at 23:59:60 UTC, so the local hour and
+// minute fix the offset: for each local time, the one "+" and one "-"
+// offset that make it 23:59 UTC (and Z at 23:59 itself). Rules leap-HH keep
+// each alternative list short.
+std::string leap_second_rules() {
+  std::string out = "leap-second ::= ";
+  for (int hour = 0; hour < 24; ++hour) out += fmt::format("{}\"{:02}:\" leap-{:02}", hour ? " | " : "", hour, hour);
+  out += "\n";
+  for (int hour = 0; hour < 24; ++hour) {
+    out += fmt::format("leap-{:02} ::= ", hour);
+    for (int minute = 0; minute < 60; ++minute) {
+      const int local = hour * 60 + minute, utc = 23 * 60 + 59;
+      const int plus = ((local - utc) % 1440 + 1440) % 1440, minus = (1440 - plus) % 1440;
+      std::string offsets = fmt::format("\"+{:02}:{:02}\" | \"-{:02}:{:02}\"", plus / 60, plus % 60, minus / 60, minus % 60);
+      if (local == utc) offsets += " | [Zz]";
+      out += fmt::format("{}\"{:02}:60\" (\".\" [0-9]+)? ({})", minute ? " | " : "", minute, offsets);
+    }
+    out += "\n";
+  }
+  return out;
+}
 
 // Keywords that only annotate: they never change which instances are valid.
 const std::set<std::string, std::less<>> kAnnotations = {
@@ -62,9 +83,20 @@ const std::set<std::string, std::less<>> kAnnotations = {
 const std::set<std::string, std::less<>> kSupported = {
     "type", "properties", "required", "additionalProperties", "enum", "const", "items", "prefixItems", "additionalItems",
     "minItems", "maxItems", "anyOf", "oneOf", "allOf", "$ref", "format", "maxLength", "minLength",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "nullable", "pattern"};
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "nullable", "pattern", "contains"};
 
 const std::array<std::string_view, 7> kTypes = {"null", "boolean", "object", "array", "number", "string", "integer"};
+
+// Integral floats up to 2^53 are written as integers (exact in a double).
+constexpr double kMaxExactInteger = 9007199254740992.0;
+
+// Draft identifiers in "$schema" whose meaning hearth implements; any other
+// (a custom metaschema may switch vocabularies off) is refused.
+const std::set<std::string, std::less<>> kKnownDrafts = {
+    "https://json-schema.org/draft/2020-12/schema", "https://json-schema.org/draft/2019-09/schema",
+    "http://json-schema.org/draft-07/schema#", "http://json-schema.org/draft-07/schema",
+    "http://json-schema.org/draft-06/schema#", "http://json-schema.org/draft-06/schema",
+    "http://json-schema.org/draft-04/schema#", "http://json-schema.org/draft-04/schema"};
 
 // A GBNF string literal for raw bytes.
 std::string literal(std::string_view bytes) {
@@ -107,7 +139,7 @@ std::string canonical(const json& value) {
     }
     case json::value_t::number_float: {
       const double d = value.get<double>();
-      if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 1e15) return fmt::format("{}", int64_t(d));
+      if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= kMaxExactInteger) return fmt::format("{}", int64_t(d));
       return value.dump();
     }
     default:
@@ -168,7 +200,7 @@ class SchemaConverter {
       hearth::fail("JSON Schema: rule name '{}' is taken by the generated grammar", root_name);
     std::string out = std::string(root_name) + " ::= " + top + "\n";
     out += kBaseRules;
-    if (need_formats_) out += kFormatRules;
+    if (need_formats_) out += std::string(kFormatRules) + leap_second_rules();
     for (const auto& [name, body] : rules_) out += name + " ::= " + body + "\n";
     return out;
   }
@@ -208,6 +240,9 @@ class SchemaConverter {
       if (!kAnnotations.count(it.key()) && !kSupported.count(it.key()))
         unsupported(where, "keyword '{}' is not supported", it.key());
     }
+    if (schema.contains("$schema") &&
+        (!schema["$schema"].is_string() || !kKnownDrafts.count(schema["$schema"].get<std::string>())))
+      unsupported(where, "'$schema' {} is not a draft hearth knows", schema["$schema"].dump());
     if (schema.contains("$ref")) return visit_ref(schema, where);
     for (const char* combinator : {"anyOf", "oneOf", "allOf"})
       if (schema.contains(combinator)) return visit_combinator(schema, combinator, hint, where);
@@ -307,6 +342,10 @@ class SchemaConverter {
         unsupported(where, "keyword 'additionalProperties' combined with other 'properties' is not supported");
       if (x.contains("additionalItems") && (y.contains("items") || y.contains("prefixItems")))
         unsupported(where, "keyword 'additionalItems' combined with other 'items' is not supported");
+      if (x.contains("items") && y.contains("prefixItems"))
+        unsupported(where, "keyword 'items' combined with other 'prefixItems' is not supported");
+      if (x.contains("contains") && (y.contains("items") || y.contains("prefixItems")))
+        unsupported(where, "keyword 'contains' combined with other 'items' is not supported");
     };
     scoped(a, b);
     scoped(b, a);
@@ -464,6 +503,16 @@ class SchemaConverter {
     return define(hint, integer_range_gbnf(low, high));
   }
 
+  // "contains" alone (no other array keywords): any items, at least one of
+  // which matches. Counting keywords beside it would need intersections.
+  std::string visit_contains(const json& schema, const std::string& hint, const std::string& where) {
+    for (const char* other : {"items", "prefixItems", "additionalItems", "minItems", "maxItems"})
+      if (schema.contains(other)) unsupported(where, "keyword '{}' beside 'contains' is not supported", other);
+    if (is_false_schema(schema["contains"])) unsupported(where, "'contains' is false: nothing matches");
+    const std::string match = visit(schema["contains"], hint + "-match", where + "/contains");
+    return define(hint, fmt::format("\"[\" (json-value \",\" ws)* {} (\",\" ws json-value)* \"]\"", match));
+  }
+
   // Arrays: positional schemas (prefixItems, or draft 7's items array), then
   // one schema for the rest (items, or additionalItems beside an items array).
   // Bounded numbers are written without an exponent (docs/grammar.md).
@@ -497,6 +546,7 @@ class SchemaConverter {
   }
 
   std::string visit_array(const json& schema, const std::string& hint, const std::string& where) {
+    if (schema.contains("contains")) return visit_contains(schema, hint, where);
     const json* positional = nullptr;
     const char* rest_keyword = "items";
     if (schema.contains("prefixItems")) {
