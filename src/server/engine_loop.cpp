@@ -85,7 +85,8 @@ EngineLoop::EngineLoop(const model::Model& model, backend::Backend& backend, con
       vocabulary_(std::move(vocabulary)),
       config_(config),
       scheduler_(config.batch.n_slots, config.batch.n_batch, config.max_queue),
-      slot_tokens_(size_t(config.batch.n_slots)) {
+      slot_tokens_(size_t(config.batch.n_slots)),
+      slot_last_used_(size_t(config.batch.n_slots), 0) {
   for (auto& tokens : slot_tokens_) tokens.reserve(size_t(config.batch.n_ctx_per_slot));
   plan_.reserve(size_t(config.batch.n_slots));
   inputs_.reserve(size_t(config.batch.n_slots));
@@ -143,9 +144,9 @@ static int64_t common_prefix(const std::vector<int32_t>& a, const std::vector<in
   return int64_t(i);
 }
 
-int64_t EngineLoop::reusable(RequestId id, int slot) const {
+Scheduler::SlotOffer EngineLoop::slot_offer(RequestId id, int slot) const {
   const auto it = active_.find(id);
-  if (it == active_.end()) return 0;
+  if (it == active_.end()) return {};
   const std::vector<int32_t>& prompt = it->second->sequence;
   int64_t best = common_prefix(prompt, slot_tokens_[size_t(slot)]);
   // Running slots only grow this step, so their prefixes can be copied.
@@ -153,11 +154,17 @@ int64_t EngineLoop::reusable(RequestId id, int slot) const {
     if (other->slot >= 0 && other->slot != slot)
       best = std::max(best, std::min(common_prefix(prompt, slot_tokens_[size_t(other->slot)]),
                                      int64_t(slot_tokens_[size_t(other->slot)].size())));
-  return best;
+  // Taking a slot throws away what it holds beyond the reused prefix (another
+  // conversation's cache): prefer empty and least recently used slots.
+  const int64_t own = common_prefix(prompt, slot_tokens_[size_t(slot)]);
+  const int64_t discarded = int64_t(slot_tokens_[size_t(slot)].size()) - own;
+  const double score = double(best) - 0.5 * double(discarded) - 1e-6 * double(slot_last_used_[size_t(slot)]);
+  return {best, score};
 }
 
 void EngineLoop::admit(Active& a, int slot, int64_t reuse) {
   a.slot = slot;
+  slot_last_used_[size_t(slot)] = stats_.steps;
   std::vector<int32_t>& held = slot_tokens_[size_t(slot)];
   const int64_t own = common_prefix(a.sequence, held);
   if (own < reuse) {
@@ -215,7 +222,7 @@ void EngineLoop::step_once() {
       active_[id]->generation->finish(FinishReason::Cancelled);
       active_.erase(id);
     }
-    scheduler_.schedule([this](RequestId id, int slot) { return reusable(id, slot); }, plan_);
+    scheduler_.schedule([this](RequestId id, int slot) { return slot_offer(id, slot); }, plan_);
     stats_.steps += plan_.empty() ? 0 : 1;
   }
   if (plan_.empty()) return;

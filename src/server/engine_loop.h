@@ -121,7 +121,7 @@ class EngineLoop {
   struct Active;
   void run();
   void step_once();
-  int64_t reusable(RequestId id, int slot) const;
+  Scheduler::SlotOffer slot_offer(RequestId id, int slot) const;
   void admit(Active& a, int slot, int64_t reuse);
   void sample_and_emit(Active& a, const float* logits);
   void emit_text(Active& a, bool final);
@@ -143,6 +143,7 @@ class EngineLoop {
   // Engine-thread only.
   std::unordered_map<RequestId, std::unique_ptr<Active>> active_;
   std::vector<std::vector<int32_t>> slot_tokens_;  // what each slot's KV holds
+  std::vector<int64_t> slot_last_used_;            // step of the slot's last admission, for LRU
   std::vector<ScheduledChunk> plan_;
   std::vector<runtime::SlotInput> inputs_;
   std::vector<float> logits_;

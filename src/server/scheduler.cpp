@@ -91,11 +91,16 @@ void Scheduler::schedule(const ReuseFn& reusable, std::vector<ScheduledChunk>& o
     // The free slot that already holds most of this prompt.
     Entry e = waiting_.front();
     int best_slot = -1;
-    int64_t best_reuse = -1;
+    int64_t best_reuse = 0;
+    double best_score = 0;
     for (int s = 0; s < n_slots(); ++s) {
       if (slot_owner_[size_t(s)] != 0) continue;
-      const int64_t reuse = reusable ? std::clamp<int64_t>(reusable(e.id, s), 0, e.total - 1) : 0;
-      if (reuse > best_reuse) best_slot = s, best_reuse = reuse;
+      const SlotOffer offer = reusable ? reusable(e.id, s) : SlotOffer{};
+      if (best_slot < 0 || offer.score > best_score) {
+        best_slot = s;
+        best_score = offer.score;
+        best_reuse = std::clamp<int64_t>(offer.reuse, 0, e.total - 1);
+      }
     }
     if (best_slot < 0) break;
     waiting_.pop_front();

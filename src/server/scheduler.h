@@ -40,10 +40,17 @@ class Scheduler {
   // Drops a request, waiting or running, and frees its slot; false if unknown.
   bool remove(RequestId id);
 
-  // Tokens already in a slot's KV that a request may reuse: (id, slot) ->
-  // count. Called for free slots on admission; the count is capped so at
-  // least one prompt token is computed (its logits are needed).
-  using ReuseFn = std::function<int64_t(RequestId, int)>;
+  // What a free slot offers a waiting request: `reuse` tokens of its prompt
+  // already in the slot's KV (capped so at least one prompt token is
+  // computed: its logits are needed), and a score, highest wins (it may
+  // weigh what taking the slot would throw away). A bare count is both.
+  struct SlotOffer {
+    int64_t reuse = 0;
+    double score = 0;
+    SlotOffer(int64_t reuse_tokens = 0) : reuse(reuse_tokens), score(double(reuse_tokens)) {}
+    SlotOffer(int64_t reuse_tokens, double slot_score) : reuse(reuse_tokens), score(slot_score) {}
+  };
+  using ReuseFn = std::function<SlotOffer(RequestId, int)>;
   // Plans one step into `out` (cleared first). Marks the chunks computed:
   // call this once per step that actually runs.
   void schedule(const ReuseFn& reusable, std::vector<ScheduledChunk>& out);

@@ -113,6 +113,20 @@ TEST(EngineLoop, ReusesTheLongestCachedPrefix) {
   EXPECT_EQ(g3->usage().cached_tokens, g3->usage().prompt_tokens - 1);
 }
 
+TEST(EngineLoop, AlternatingConversationsKeepTheirCaches) {
+  auto m = load_stories(2);
+  const std::string a = "Once upon a time, there was a little girl named Lily. She liked to play";
+  const std::string b = "Once upon a time, a big brown bear lived in the woods near a river";  // shares a prefix with a
+  drain(*m->engine().submit(greedy_params(*m, a, 2)));
+  drain(*m->engine().submit(greedy_params(*m, b, 2)));  // must not take a's slot
+  auto a2 = m->engine().submit(greedy_params(*m, a + " outside in the sun", 2));
+  drain(*a2);
+  EXPECT_GE(a2->usage().cached_tokens, int64_t(m->tokenize_prompt(a).size()) - 1);
+  auto b2 = m->engine().submit(greedy_params(*m, b + " and fished all day", 2));
+  drain(*b2);
+  EXPECT_GE(b2->usage().cached_tokens, int64_t(m->tokenize_prompt(b).size()) - 1);
+}
+
 TEST(EngineLoop, StopStringsCutTheText) {
   auto m = load_stories(1);
   const std::string reference = session_greedy(*m, m->tokenize_prompt("Once upon a time"), 40);

@@ -92,6 +92,19 @@ TEST(Scheduler, PicksTheSlotWithTheLongestReusablePrefix) {
   EXPECT_TRUE(p[0].wants_logits);
 }
 
+TEST(Scheduler, TheScoreDecidesNotTheReuse) {
+  Scheduler s(2, 64, 4);
+  ASSERT_TRUE(s.submit(1, 30));
+  // Slot 0 shares 5 tokens but holds a long conversation worth keeping.
+  auto p = plan(s, [](RequestId, int slot) {
+    return slot == 0 ? Scheduler::SlotOffer{5, -50.0} : Scheduler::SlotOffer{0, 0.0};
+  });
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].slot, 1);
+  EXPECT_EQ(p[0].start, 0);
+  EXPECT_EQ(p[0].count, 30);
+}
+
 TEST(Scheduler, ReuseLeavesAtLeastOneTokenToCompute) {
   Scheduler s(1, 64, 4);
   ASSERT_TRUE(s.submit(1, 10));
