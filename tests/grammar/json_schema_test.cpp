@@ -54,7 +54,8 @@ TEST(JsonSchema, UnsupportedKeywordsAreNamed) {
       {R"({"if": {}, "then": {}})", "'if'"},
       {R"({"type": "string", "format": "email"})", "format 'email'"},
       {R"({"type": "number", "minimum": 1e16})", "beyond 1e15"},
-      {R"({"type": "array", "contains": {"type": "integer"}})", "'contains'"},
+      {R"({"type": "array", "contains": {"type": "integer"}, "minItems": 2})", "'minItems' beside 'contains'"},
+      {R"({"$schema": "http://example.com/my-meta", "type": "string"})", "'$schema'"},
       {R"({"type": "object", "dependencies": {"a": ["b"]}})", "'dependencies'"},
       {R"({"$ref": "http://example.com/s.json"})", "$ref 'http://example.com/s.json'"},
       {R"({"$ref": "#/$defs/missing"})", "points at nothing"},
@@ -198,6 +199,12 @@ TEST(JsonSchema, DatesAreExact) {
   EXPECT_FALSE(date_time("\"1990-12-31T15:59:50-24:00\""));
   EXPECT_FALSE(date_time("\"1990-12-31T24:00:00Z\""));
   EXPECT_FALSE(date_time("\"1990-12-31T15:59:50\""));  // an offset is required
+  // Leap seconds only where the time is 23:59:60 UTC.
+  for (const char* ok : {"\"1998-12-31T23:59:60Z\"", "\"1998-12-31T15:59:60.123-08:00\"", "\"1998-12-31T01:29:60+01:30\""})
+    EXPECT_TRUE(date_time(ok)) << ok;
+  for (const char* bad : {"\"1998-12-31T23:58:60Z\"", "\"1998-12-31T22:59:60Z\"", "\"1998-12-31T23:59:60+01:00\"",
+                          "\"1998-12-31T23:59:61Z\""})
+    EXPECT_FALSE(date_time(bad)) << bad;
   const SchemaMatcher uuid(json::parse(R"({"type": "string", "format": "uuid"})"));
   EXPECT_TRUE(uuid("\"123e4567-e89b-12d3-a456-426614174000\""));
   EXPECT_FALSE(uuid("\"123e4567-e89b-12d3-a456-42661417400\""));
@@ -281,6 +288,11 @@ TEST(JsonSchema, RecursiveRefsAndCombinators) {
   EXPECT_TRUE(pointer("null"));
   EXPECT_TRUE(pointer("true"));
   EXPECT_FALSE(pointer("1"));
+  const SchemaMatcher contains(json::parse(R"({"type": "array", "contains": {"type": "integer", "minimum": 5}})"));
+  EXPECT_TRUE(contains("[5]"));
+  EXPECT_TRUE(contains("[\"a\",1,7,null]"));
+  EXPECT_FALSE(contains("[]"));
+  EXPECT_FALSE(contains("[1,2,\"x\"]"));
   const SchemaMatcher nullable(json::parse(R"({"type": "integer", "nullable": true})"));
   EXPECT_TRUE(nullable("null"));
   EXPECT_TRUE(nullable("5"));
