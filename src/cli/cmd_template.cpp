@@ -28,6 +28,7 @@ struct TemplateRenderOptions {
   std::string now;
   std::vector<std::string> variables;
   bool normalize = false;
+  bool tools_undefined = false;
 };
 
 chat::OrderedJson read_json_file(const std::string& path) {
@@ -85,6 +86,7 @@ void run_render(const TemplateRenderOptions& o) {
   }
   if (o.normalize) inputs.messages = chat::normalize_messages(inputs.messages, chat::NormalizeOptions{});
   inputs.add_generation_prompt = o.add_generation_prompt;
+  inputs.leave_tools_undefined = o.tools_undefined;
   if (o.bos_token) inputs.bos_token = o.bos_token;
   if (o.eos_token) inputs.eos_token = o.eos_token;
   if (!o.now.empty()) {
@@ -121,6 +123,8 @@ void add_template_command(CLI::App& app) {
   render->add_option("--var", options->variables, "Extra template variable NAME=VALUE (VALUE as JSON if it parses)");
   render->add_flag("--normalize", options->normalize,
                    "Normalize messages as the server does (parse string tool-call arguments, ...)");
+  render->add_flag("--tools-undefined", options->tools_undefined,
+                   "Without tools, leave `tools` and `documents` undefined (llama.cpp's convention) instead of none");
   render->callback([options] { run_render(*options); });
 }
 
