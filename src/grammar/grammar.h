@@ -109,11 +109,11 @@ struct TokenTrie {
 // grammar accepts.
 //
 // Most tokens are plain text: characters >= U+0020 other than '"', '\',
-// U+2028 and U+2029,
-// possibly ending inside a character. Inside a JSON string (or any grammar
-// state where every such character leads to one same state) whether a plain
-// token fits depends only on how many characters it has, so those tokens are
-// also kept grouped by character count, and a second trie holds the rest.
+// U+2028 and U+2029, possibly ending inside a character. Inside a JSON string
+// (or any grammar state where every such character leads to one same state)
+// whether a plain token fits depends only on how many characters it has, so
+// those tokens are also kept grouped by character count, and a second trie
+// holds the rest.
 class Vocabulary {
  public:
   Vocabulary(std::vector<std::string> token_bytes, std::vector<int32_t> eog_ids);
@@ -149,7 +149,8 @@ class Vocabulary {
 // Per-request matching state. Internally the grammar runs as a lazily built
 // DFA: a state is a set of parse stacks, and each (state, byte) transition is
 // computed once and then looked up, so a mask is one pass over the trie with a
-// table lookup per node. Not thread-safe: one Matcher per request.
+// table lookup per node (and less: see Vocabulary and docs/grammar.md).
+// Not thread-safe: one Matcher per request; copies are independent.
 class Matcher {
  public:
   // max_cached_states bounds the automaton (about 1 KiB per state); past it
