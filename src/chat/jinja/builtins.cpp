@@ -53,6 +53,7 @@ ValueList sorted_items(Interpreter& in, ValueList items, bool reverse, bool case
 }
 
 ValueList select_items(Interpreter& in, const Value& seq, CallArgs& args, bool by_attribute, bool keep_when) {
+  if (!seq.truthy()) return {};  // jinja2 checks `if seq:` before iterating
   size_t first = 0;
   std::string attribute;
   if (by_attribute) {
@@ -210,6 +211,7 @@ Value call_filter(Interpreter& in, const std::string& name, const Value& v, Call
   if (name == "select" || name == "reject") return Value::generator(select_items(in, v, args, false, name == "select"));
   if (name == "map") {
     ValueList out;
+    if (!v.truthy()) return Value::generator({});  // jinja2 checks `if value:` first
     const Value* attribute = args.keyword_arg("attribute");
     if (attribute) {
       const Value* fallback = args.keyword_arg("default");
@@ -233,7 +235,28 @@ Value call_filter(Interpreter& in, const std::string& name, const Value& v, Call
   if (name == "upper") return Value(pystr::upper(to_str(v)));
   if (name == "lower") return Value(pystr::lower(to_str(v)));
   if (name == "capitalize") return Value(pystr::capitalize(to_str(v)));
-  if (name == "title") return Value(pystr::title(to_str(v)));
+  if (name == "title") {
+    // jinja2's title: split at runs of '-', whitespace, '(', '{', '[', '<';
+    // each piece gets its first character upper-cased and the rest lowered.
+    std::u32string cps = pystr::decode(to_str(v));
+    auto is_split = [](char32_t c) { return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || pystr::is_space(c); };
+    std::string out;
+    size_t i = 0;
+    while (i < cps.size()) {
+      size_t j = i;
+      bool separators = is_split(cps[i]);
+      while (j < cps.size() && is_split(cps[j]) == separators) ++j;
+      std::string piece = pystr::encode(std::u32string_view(cps).substr(i, j - i));
+      if (separators || piece.empty()) {
+        out += piece;
+      } else {
+        std::string first = pystr::encode(std::u32string_view(cps).substr(i, 1));
+        out += pystr::upper(first) + pystr::lower(piece.substr(first.size()));
+      }
+      i = j;
+    }
+    return Value(std::move(out));
+  }
   if (name == "replace") {
     const Value* old = get_arg(args, 0, "old");
     const Value* rep = get_arg(args, 1, "new");
@@ -242,6 +265,11 @@ Value call_filter(Interpreter& in, const std::string& name, const Value& v, Call
     std::string out = pystr::replace(to_str(v), to_str(*old), to_str(*rep), count && !count->is_none() ? count->as_int() : -1);
     in.check_size(out.size());
     return Value(std::move(out));
+  }
+  if (name == "indent") {
+    // jinja2 appends "\n" to the value itself: only strings work.
+    if (v.is_undefined()) fail_undefined(v);
+    if (!v.is_string()) runtime_fail(fmt::format("unsupported operand type(s) for +=: '{}' and 'str'", v.type_name()));
   }
   if (name == "indent")
     return Value(indent_text(to_str(v), get_arg(args, 0, "width"), bool_arg(args, 1, "first", false), bool_arg(args, 2, "blank", false)));
@@ -267,6 +295,7 @@ Value call_filter(Interpreter& in, const std::string& name, const Value& v, Call
     runtime_fail(fmt::format("bad operand type for abs(): '{}'", v.type_name()));
   }
   if (name == "round") {
+    if (!v.is_number()) runtime_fail(fmt::format("type {} doesn't define __round__ method", v.type_name()));
     const Value* precision = get_arg(args, 0, "precision");
     const Value* method = get_arg(args, 1, "method");
     int p = precision ? int(precision->as_int()) : 0;
@@ -359,7 +388,17 @@ Value call_filter(Interpreter& in, const std::string& name, const Value& v, Call
     margs.positional.push_back(width ? *width : Value(int64_t(80)));
     return call_method(in, Value(to_str(v)), "center", margs);
   }
-  if (name == "wordcount") return Value(int64_t(pystr::split(to_str(v), std::nullopt, -1).size()));
+  if (name == "wordcount") {
+    // Runs of word characters (\w+).
+    int64_t words = 0;
+    bool in_word = false;
+    for (char32_t c : pystr::decode(to_str(v))) {
+      bool word = c == '_' || (c < 0x80 ? std::isalnum(static_cast<int>(c)) != 0 : pystr::is_printable(c) && !pystr::is_space(c));
+      if (word && !in_word) ++words;
+      in_word = word;
+    }
+    return Value(words);
+  }
   if (name == "attr") {
     const Value* attribute = get_arg(args, 0, "name");
     if (!attribute) runtime_fail("attr() needs a name");
@@ -408,7 +447,7 @@ bool call_test(Interpreter& in, const std::string& name, const Value& v, CallArg
   if (name == "iterable")
     return v.is_undefined() || v.is_string() || v.is_sequence_like() || v.is_dict() || v.kind() == Kind::Range;
   if (name == "sequence") return v.is_string() || v.kind() == Kind::List || v.kind() == Kind::Tuple || v.is_dict() || v.kind() == Kind::Range;
-  if (name == "callable") return v.is_callable();
+  if (name == "callable") return v.is_callable() || v.is_undefined();  // Undefined defines __call__
   if (name == "sameas") {
     const Value& o = operand();
     if (v.kind() != o.kind()) return false;
@@ -434,8 +473,14 @@ bool call_test(Interpreter& in, const std::string& name, const Value& v, CallArg
     int64_t d = operand().as_int();
     return d != 0 && v.as_int() % d == 0;
   }
-  if (name == "odd") return v.is_int() && (v.as_int() % 2) != 0;
-  if (name == "even") return v.is_int() && (v.as_int() % 2) == 0;
+  if (name == "odd" || name == "even") {
+    // value % 2, as Python evaluates it.
+    if (v.is_undefined()) fail_undefined(v);
+    if (v.is_string()) runtime_fail("not all arguments converted during string formatting");
+    if (!v.is_number()) runtime_fail(fmt::format("unsupported operand type(s) for %: '{}' and 'int'", v.type_name()));
+    bool odd = v.kind() == Kind::Float ? std::fmod(std::fabs(v.as_float()), 2.0) == 1.0 : (v.as_int() % 2) != 0;
+    return name == "odd" ? odd : !odd;
+  }
   if (name == "lower") {
     std::string s = to_str(v);
     return pystr::lower(s) == s && pystr::upper(s) != s;

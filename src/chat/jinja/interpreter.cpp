@@ -532,7 +532,9 @@ Value Interpreter::eval(const Expr& e) {
         for (int64_t i : pystr::slice_indices(int64_t(src.size()), parts[0], parts[1], parts[2])) out.push_back(src[size_t(i)]);
         return obj.kind() == Kind::Tuple ? Value::tuple(std::move(out)) : Value::list(std::move(out));
       }
-      return Value::undefined(fmt::format("{} is not subscriptable", object_description(obj)));
+      // Slices bypass jinja2's forgiving getitem: Python's TypeError surfaces.
+      if (obj.is_dict()) runtime_fail("unhashable type: 'slice'");
+      runtime_fail(fmt::format("'{}' object is not subscriptable", obj.type_name()));
     }
     case ExprKind::Call: return eval_call(e);
     case ExprKind::Filter: {

@@ -387,7 +387,11 @@ std::string percent_format(const std::string& format, const Value& args) {
     }
     out += text;
   }
-  if (!mapping && next < values.size()) runtime_fail("not all arguments converted during string formatting");
+  // Python only complains about unused arguments for a tuple or a single
+  // value without __getitem__ (lists, dicts and ranges pass silently).
+  bool has_getitem = args.kind() == Kind::List || args.kind() == Kind::Range || args.is_dict();
+  if (!mapping && !has_getitem && next < values.size())
+    runtime_fail("not all arguments converted during string formatting");
   return out;
 }
 

@@ -270,19 +270,22 @@ std::string upper(std::string_view s) { return map_case(s, true); }
 std::string lower(std::string_view s) { return map_case(s, false); }
 
 std::string capitalize(std::string_view s) {
-  std::string out = lower(s);
-  if (!out.empty() && out[0] >= 'a' && out[0] <= 'z') out[0] = char(out[0] - 32);
-  return out;
+  std::u32string cps = decode(s);
+  if (cps.empty()) return std::string();
+  std::string first = encode(std::u32string_view(cps).substr(0, 1));
+  return upper(first) + lower(encode(std::u32string_view(cps).substr(1)));
 }
 
 std::string title(std::string_view s) {
-  std::string out(s);
+  // str.title(): a cased character after an uncased one is upper-cased, the
+  // others lowered.
+  std::string out;
   bool prev_cased = false;
-  for (char& c : out) {
-    bool is_lower = c >= 'a' && c <= 'z', is_upper = c >= 'A' && c <= 'Z';
-    if (is_lower && !prev_cased) c = char(c - 32);
-    if (is_upper && prev_cased) c = char(c + 32);
-    prev_cased = is_lower || is_upper;
+  for (char32_t c : decode(s)) {
+    char32_t up = to_upper_cp(c), low = to_lower_cp(c);
+    bool cased = up != c || low != c || c == 0xDF;
+    append_utf8(out, cased ? (prev_cased ? low : up) : c);
+    prev_cased = cased;
   }
   return out;
 }
