@@ -68,8 +68,9 @@ void serve(const ServeOptions& o) {
     for (const auto& other : models)
       if (other.get() != models.back().get() && other->id() == models.back()->id())
         fail("two models are named '{}': give one of them another name with --alias", other->id());
-    fmt::print(stderr, "model '{}': {} ({}), context {} per conversation, {} in parallel\n", models.back()->id(),
-               m.path, models.back()->architecture(), models.back()->n_ctx(), o.parallel);
+    fmt::print(stderr, "model '{}': {} ({}), context {} per conversation, {} in parallel, KV cache {:.1f} MiB\n",
+               models.back()->id(), m.path, models.back()->architecture(), models.back()->n_ctx(), o.parallel,
+               double(models.back()->engine().kv_bytes()) / (1 << 20));
   }
 
   server::ServerOptions options;

@@ -57,7 +57,11 @@ PreparedChat prepare_chat(const ServedModel& model, const ChatSetup& setup) {
     bad_request("messages", "'messages' must be a non-empty array of messages");
   chat::OrderedJson messages;
   try {
-    messages = chat::normalize_messages(setup.messages, chat::NormalizeOptions{});
+    // `reasoning` is another client's name for reasoning_content.
+    chat::OrderedJson renamed = setup.messages;
+    for (auto& m : renamed)
+      if (m.is_object() && m.contains("reasoning") && !m.contains("reasoning_content")) m["reasoning_content"] = m["reasoning"];
+    messages = chat::normalize_messages(renamed, chat::NormalizeOptions{});
   } catch (const std::exception& e) {
     bad_request("messages", "invalid 'messages': {}", e.what());
   }

@@ -180,6 +180,7 @@ void EngineLoop::admit(Active& a, int slot, int64_t reuse) {
   }
   engine_.truncate(slot, reuse);
   held.resize(size_t(reuse));
+  std::lock_guard lock(a.generation->mutex_);
   a.generation->usage_.cached_tokens = reuse;
 }
 
@@ -214,10 +215,10 @@ void EngineLoop::step_once() {
     for (auto& a : incoming_) active_.emplace(a->id, std::move(a));
     incoming_.clear();
     // Cancelled requests leave before the step, freeing their slots now.
-    std::vector<RequestId> cancelled;
+    cancelled_ids_.clear();
     for (const auto& [id, a] : active_)
-      if (a->generation->cancelled()) cancelled.push_back(id);
-    for (RequestId id : cancelled) {
+      if (a->generation->cancelled()) cancelled_ids_.push_back(id);
+    for (RequestId id : cancelled_ids_) {
       scheduler_.remove(id);
       active_[id]->generation->finish(FinishReason::Cancelled);
       active_.erase(id);

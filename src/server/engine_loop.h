@@ -115,6 +115,7 @@ class EngineLoop {
 
   int64_t n_ctx_per_slot() const { return config_.batch.n_ctx_per_slot; }
   int n_slots() const { return config_.batch.n_slots; }
+  uint64_t kv_bytes() const { return engine_.kv_bytes(); }
   EngineStats stats() const;
 
  private:
@@ -145,6 +146,7 @@ class EngineLoop {
   std::vector<std::vector<int32_t>> slot_tokens_;  // what each slot's KV holds
   std::vector<int64_t> slot_last_used_;            // step of the slot's last admission, for LRU
   std::vector<ScheduledChunk> plan_;
+  std::vector<RequestId> cancelled_ids_;
   std::vector<runtime::SlotInput> inputs_;
   std::vector<float> logits_;
   std::thread thread_;
