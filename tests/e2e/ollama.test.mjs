@@ -66,3 +66,8 @@ test('ollama errors: unknown model is 404 with a message', async () => {
   await assert.rejects(ollama.chat({ model: 'missing-model', messages: [{ role: 'user', content: 'hi' }], stream: false }),
     (e) => e.status_code === 404 && /missing-model/.test(e.error));
 });
+
+test('ollama: images on a text-only model are refused with 400', async () => {
+  await assert.rejects(ollama.chat({ model: MODEL, stream: false, messages: [{ role: 'user', content: 'what is this?', images: ['iVBORw0KGgo='] }] }),
+    (e) => e.status_code === 400 && /does not support images/.test(e.error));
+});
