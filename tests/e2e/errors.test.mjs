@@ -71,8 +71,16 @@ test('a body over the limit is 413', async () => {
 });
 
 test('--api-key: 401 without or with a wrong key, 200 with it; 503 when the queue is full', async () => {
-  const s = await startServer(['--api-key', 'sesame', '--parallel', '1', '--queue', '1']);
+  const s = await startServer(['--api-key', 'sesame', '--parallel', '1', '--queue', '1', '--cors', 'http://app.example']);
   try {
+    // CORS: the preflight needs no key; answers carry the allowed origin.
+    const preflight = await fetch(`${s.url}/v1/chat/completions`, { method: 'OPTIONS', headers: { origin: 'http://app.example', 'access-control-request-method': 'POST' } });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), 'http://app.example');
+    assert.match(preflight.headers.get('access-control-allow-headers'), /Authorization/i);
+    const h = await fetch(`${s.url}/health`);
+    assert.equal(h.status, 200, '/health needs no key');
+    assert.equal(h.headers.get('access-control-allow-origin'), 'http://app.example');
     const body = { model: MODEL, max_tokens: 2, messages: [{ role: 'user', content: 'hi' }] };
     let r = await postJson('/v1/chat/completions', body, {}, s.url);
     assert.equal(r.status, 401);
