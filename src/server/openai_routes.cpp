@@ -212,8 +212,13 @@ void chat_completions(Server& server, const httplib::Request& req, httplib::Resp
         return false;
       }
       const json logprobs = want_logprobs && !c.logprobs.empty() ? logprobs_json(c.logprobs) : json(nullptr);
-      for (const json& e : delta_events(assembler->feed(c.text), logprobs))
+      const std::vector<json> events = delta_events(assembler->feed(c.text), logprobs);
+      for (const json& e : events)
         if (!write_sse(sink, e)) return state->generation->cancel(), false;
+      // While output is held back (a tool call being built, a possible
+      // marker), an SSE comment still probes the connection, so a client
+      // that left is noticed within a token or two.
+      if (events.empty() && !c.done && !sink.write(":\n\n", 2)) return state->generation->cancel(), false;
       if (!c.done) continue;
       if (c.finish == FinishReason::Error || c.finish == FinishReason::Cancelled) {
         write_sse(sink, json{{"error", {{"message", "generation failed: " + c.error}, {"type", "server_error"}}}});

@@ -49,3 +49,29 @@ test('a client abort frees the slot', async () => {
   // And the server still answers.
   assert.equal(typeof (await greedy('Hello', 4)), 'string');
 });
+
+test('a client that leaves while a tool call is being built frees the slot', async () => {
+  const tool = { type: 'function', function: { name: 'record', parameters: { type: 'object', properties: { n: { type: 'array', items: { type: 'integer' }, minItems: 1000 } }, required: ['n'] } } };
+  const controller = new AbortController();
+  const stream = await openai.chat.completions.create({
+    model: MODEL, messages: [{ role: 'user', content: 'Record numbers' }], temperature: 0, max_tokens: 1800, stream: true,
+    tools: [tool], tool_choice: { type: 'function', function: { name: 'record' } },
+  }, { signal: controller.signal });
+  const reading = (async () => { try { for await (const _ of stream) { /* the call arrives only at the end */ } } catch { /* aborted */ } })();
+  let running = 0;
+  for (let i = 0; i < 100 && running === 0; i++) {
+    running = (await health()).models[0].running;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(running, 1, 'the tool call was being generated');
+  controller.abort();
+  await reading;
+  const deadline = Date.now() + 400;  // the whole call would take seconds more
+  let h;
+  do {
+    h = await health();
+    if (h.models[0].running === 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  } while (Date.now() < deadline);
+  assert.equal(h.models[0].running, 0, 'the abandoned tool call still holds a slot');
+});
