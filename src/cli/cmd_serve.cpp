@@ -107,7 +107,7 @@ void add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "Serve models over OpenAI's and Ollama's HTTP APIs (default model: the bundled stories260K)");
   cmd->add_option("models", o->models, "GGUF model files; each is named by its file name without .gguf");
-  cmd->add_option("--alias", o->aliases, "Name the models (in order) instead of by file name");
+  cmd->add_option("--alias", o->aliases, "Name a model instead of by its file name (once per model, in order)")->allow_extra_args(false);
   cmd->add_option("--host", o->host, "Address to listen on (loopback by default; 0.0.0.0 exposes the server)")->capture_default_str();
   cmd->add_option("--port", o->port, "Port (0: any free port, printed on start)")->capture_default_str();
   cmd->add_option("--parallel", o->parallel, "Conversations evaluated together per model")->capture_default_str();
