@@ -12,9 +12,11 @@
 namespace hearth {
 namespace {
 
-// About 50-100 microseconds of spinning: longer than the gap between the ops
-// of one forward pass, far shorter than the gap between requests.
-constexpr int kSpinIterations = 20000;
+// A few microseconds of spinning: enough to catch the next op of a forward
+// pass on an idle machine, short enough that on an oversubscribed one (more
+// busy threads than cores) a descheduled peer costs little before we yield
+// or sleep. (20000 here made a loaded 2-core machine ~50x slower.)
+constexpr int kSpinIterations = 1000;
 
 }  // namespace
 

@@ -80,7 +80,7 @@ void CpuBackend::matmul(const Weight& w, const float* x, int64_t rows, float* y)
   // Activations in the weight's dot-product type (Q8_0, Q8_K, f16, ...), as ggml does.
   const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
   if (act_type != DType::F32) {
-    pool_.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+    split(rows, w.n_in, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) quantize(x + r * w.n_in, act_.data() + r * act_row_bytes, w.n_in);
     });
     act = act_.data();
@@ -93,7 +93,7 @@ void CpuBackend::matmul(const Weight& w, const float* x, int64_t rows, float* y)
   constexpr int kRows = cpu::Kernels::kMaxRows;
   if (rows == 1) {
     const int64_t n_blocks = (w.n_out + kRows - 1) / kRows;
-    pool_.parallel_for(n_blocks, [&](int64_t b0, int64_t b1) {
+    split(n_blocks, kRows * w.n_in, [&](int64_t b0, int64_t b1) {
       const int64_t o0 = b0 * kRows, o1 = std::min(w.n_out, b1 * kRows);
       for (int64_t o = o0; o < o1; o += kRows)
         vec_dot_rows(w.n_in, int(std::min<int64_t>(kRows, o1 - o)), w.row(o), w.row_bytes, act, y + o);
@@ -103,7 +103,7 @@ void CpuBackend::matmul(const Weight& w, const float* x, int64_t rows, float* y)
   const auto vec_dot_tile = kernels_.vec_dot_tile_for(w.type);
   constexpr int64_t kTileRows = 16, kTileActs = 64;
   const int64_t n_blocks = (w.n_out + kTileRows - 1) / kTileRows;
-  pool_.parallel_for(n_blocks, [&](int64_t b0, int64_t b1) {
+  split(n_blocks, kTileRows * w.n_in * rows, [&](int64_t b0, int64_t b1) {
     const int64_t o1 = std::min(w.n_out, b1 * kTileRows);
     for (int64_t o = b0 * kTileRows; o < o1; o += kTileRows) {
       const int n = int(std::min<int64_t>(kTileRows, o1 - o));
@@ -126,7 +126,7 @@ void CpuBackend::get_rows(const Weight& table, const int32_t* ids, int64_t n, fl
 }
 
 void CpuBackend::rms_norm(const float* x, const float* weight, int64_t rows, int64_t n, float eps, float* y) {
-  pool_.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+  split(rows, n, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * n;
       float* yr = y + r * n;
@@ -150,7 +150,7 @@ void CpuBackend::rope(float* x, int64_t rows, int n_heads, int head_dim, const i
     corr_low = std::max(0.0f, std::floor(yarn_corr_dim(n_dims, p.n_ctx_orig, p.beta_fast, p.freq_base)));
     corr_high = std::min(float(n_dims - 1), std::ceil(yarn_corr_dim(n_dims, p.n_ctx_orig, p.beta_slow, p.freq_base)));
   }
-  pool_.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+  split(rows, int64_t(n_heads) * n_dims * 4, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       // As ggml: theta advances by repeated multiplication, in float.
       float theta = float(positions[r]);
@@ -276,6 +276,10 @@ void CpuBackend::attention(const AttentionParams& p) {
     fail("internal: attention over {} keys of head size {} exceeds the reserved {} / {}", p.n_kv, p.head_dim,
          max_ctx_, head_dim_);
   const int64_t n_items = p.n_tokens * p.n_head;
+  if (n_items * p.n_kv * p.head_dim < kMinParallelWork) {
+    for (int64_t item = 0; item < n_items; ++item) attend_one(p, item / p.n_head, int(item % p.n_head), thread_scratch_[0]);
+    return;
+  }
   pool_.run([&](int thread, int n_threads) {
     ThreadScratch& scratch = thread_scratch_[thread];
     for (int64_t item = thread; item < n_items; item += n_threads)
@@ -285,7 +289,7 @@ void CpuBackend::attention(const AttentionParams& p) {
 
 void CpuBackend::gated_activation(Activation act, const float* gate, const float* up, int64_t stride, int64_t rows,
                                   int64_t n, float* out) {
-  pool_.parallel_for(rows, [&](int64_t r0, int64_t r1) {
+  split(rows, n * 4, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* g = gate + r * stride;
       const float* u = up + r * stride;
@@ -356,7 +360,7 @@ void CpuBackend::hadamard(float* x, int64_t n_values, int block) {
   if (block <= 0 || (block & (block - 1)) != 0 || n_values % block != 0)
     fail("internal: Hadamard block {} does not tile {} values", block, n_values);
   const float norm = 1.0f / std::sqrt(float(block));
-  pool_.parallel_for(n_values / block, [&](int64_t b0, int64_t b1) {
+  split(n_values / block, int64_t(block) * 8, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       float* v = x + b * block;
       // Fast Walsh-Hadamard transform: the Sylvester order H_2s = [[H, H], [H, -H]].

@@ -46,6 +46,18 @@ class CpuBackend final : public Backend {
     std::vector<uint8_t> p_conv;  // probabilities in V's dot-product type
   };
   void attend_one(const AttentionParams& p, int64_t token, int head, ThreadScratch& scratch) const;
+
+  // Below this much work (roughly, multiply-adds) an op runs on the calling
+  // thread: handing it to the pool costs more than it saves, and far more on
+  // a loaded machine, where a descheduled worker stalls every op.
+  static constexpr int64_t kMinParallelWork = 1 << 16;
+  template <typename Fn>
+  void split(int64_t n_items, int64_t work_per_item, Fn&& fn) {
+    if (n_items * work_per_item < kMinParallelWork || pool_.size() == 1)
+      fn(int64_t(0), n_items);
+    else
+      pool_.parallel_for(n_items, fn);
+  }
   void require_reserved(int64_t rows, int64_t n) const;
 
   cpu::Kernels kernels_;
