@@ -58,7 +58,9 @@ GenerateResult generate(Session& session, const tokenizer::Tokenizer& tokenizer,
     }
     current = session.decode(token);
   }
-  const std::string rest = decoder.flush();
+  std::string rest = decoder.flush();
+  if (options.constraint && result.stop != StopReason::EndOfGeneration && !options.constraint->is_complete())
+    rest += options.constraint->completion_text();
   if (!rest.empty()) {
     result.text += rest;
     if (on_text) on_text(rest);

@@ -24,6 +24,9 @@ class TokenConstraint {
   virtual void fill_mask(std::vector<uint8_t>& allowed) = 0;
   virtual void accept(int32_t token) = 0;
   virtual bool is_complete() const = 0;
+  // Text that would complete the constraint from here (a shortest one), for
+  // closing the output when the token budget runs out; "" when complete.
+  virtual std::string completion_text() const { return ""; }
 };
 
 struct GenerateOptions {
@@ -34,6 +37,10 @@ struct GenerateOptions {
 };
 
 enum class StopReason { EndOfGeneration, Length, ContextFull };
+
+// When the budget ends before a constraint is satisfied, the result's text is
+// closed with the constraint's shortest completion, so constrained output
+// always parses; `tokens` holds only what the model generated.
 
 struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids (an end-of-generation token included)

@@ -19,6 +19,11 @@ GrammarConstraint::GrammarConstraint(std::shared_ptr<const grammar::Grammar> gra
                                      std::shared_ptr<const grammar::Vocabulary> vocabulary)
     : matcher_(std::move(grammar), std::move(vocabulary)) {}
 
+std::string GrammarConstraint::completion_text() const {
+  if (matcher_.is_accepting()) return "";
+  return matcher_.shortest_completion().value_or("");
+}
+
 void GrammarConstraint::accept(int32_t token) {
   if (!matcher_.accept_token(token)) fail("internal: token {} was sampled although the grammar forbids it", token);
 }

@@ -23,6 +23,7 @@ class GrammarConstraint final : public TokenConstraint {
   void fill_mask(std::vector<uint8_t>& allowed) override { matcher_.fill_mask(allowed); }
   void accept(int32_t token) override;
   bool is_complete() const override { return matcher_.is_finished(); }
+  std::string completion_text() const override;
   bool is_accepting() const { return matcher_.is_accepting(); }
 
  private:
