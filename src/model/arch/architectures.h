@@ -21,4 +21,12 @@ void load_phi3(Model& model, const gguf::File& file);
 
 std::string supported_architectures();
 
+// The pre-norm decoder of llama.cpp (arch/llama.cpp), shared by the families
+// that are the same network: qwen2, qwen3, qwen3moe, phi3.
+void prenorm_decoder_forward(const Model& m, ForwardContext& c, const Batch& b, float* logits,
+                             backend::RopeParams::Mode rope_mode, int sliding_window);
+// The Gemma block of gemma2.cpp, shared with gemma3 (whose differences are
+// hyper-parameters: no softcaps, local rope base, the 5:1 window pattern).
+void gemma_forward(const Model& m, ForwardContext& c, const Batch& b, float* logits);
+
 }  // namespace hearth::model

@@ -1,6 +1,8 @@
 // Gemma 2: embeddings scaled by sqrt(n_embd), pre- and post-norms around
 // attention and FFN, GELU-gated FFN, attention-logit and final-logit softcaps,
 // sliding-window attention on even layers (llama.cpp's fixed period 2).
+// Gemma 3 runs this same block (gemma3.cpp holds what differs: q/k norms come
+// from its weights, no softcaps, its own local rope base and window pattern).
 #include <cmath>
 
 #include "model/arch/architectures.h"
@@ -8,9 +10,8 @@
 #include "model/loader.h"
 
 namespace hearth::model {
-namespace {
 
-void forward(const Model& m, ForwardContext& c, const Batch& b, float* logits) {
+void gemma_forward(const Model& m, ForwardContext& c, const Batch& b, float* logits) {
   const HParams& hp = m.hparams();
   Workspace& ws = c.ws;
   const int64_t n = b.n, E = hp.n_embd;
@@ -23,7 +24,8 @@ void forward(const Model& m, ForwardContext& c, const Batch& b, float* logits) {
     AttentionOptions attn;
     attn.softcap = hp.attn_softcap;
     attn.sliding_window = L.sliding ? hp.sliding_window : 0;
-    attn.rope = layer_rope(m, backend::RopeParams::Mode::Neox, false);
+    attn.rope = layer_rope(m, backend::RopeParams::Mode::Neox, L.sliding);  // local layers: rope.freq_base_swa
+    if (L.sliding) attn.rope.freq_scale = 1.0f;  // rope scaling applies to global layers only
     norm_rows(c, ws.x.data(), L.attn_norm, n, E, hp.rms_eps, ws.xn.data());        // xn [n][E]
     attention_block(m, c, l, b, ws.xn.data(), attn, ws.proj.data(), q_scale);     // proj [n][E]
     norm_rows(c, ws.proj.data(), L.post_attn_norm, n, E, hp.rms_eps, ws.proj.data());
@@ -36,14 +38,12 @@ void forward(const Model& m, ForwardContext& c, const Batch& b, float* logits) {
   lm_head(m, c, b, logits);                                        // logits [n_outputs][n_vocab], capped
 }
 
-}  // namespace
-
 void load_gemma2(Model& model, const gguf::File& file) {
   model.hparams_ = read_common_hparams(file, "gemma2");
   model.weights_ = load_decoder_weights(file, model.hparams_);
   for (int l = 0; l < model.hparams_.n_layer; ++l)
     model.weights_.layers[l].sliding = model.hparams_.sliding_window > 0 && l % 2 == 0;
-  model.forward_ = forward;
+  model.forward_ = gemma_forward;
 }
 
 }  // namespace hearth::model

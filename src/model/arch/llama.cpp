@@ -1,6 +1,10 @@
 // Llama 2/3 and the families llama.cpp runs as llama (Mistral, SmolLM,
 // TinyLlama, Mixtral-style MoE): pre-norm blocks, rope on adjacent pairs
 // (llama3 frequency factors from rope_freqs when present), SwiGLU FFN.
+// Qwen2, Qwen3, Qwen3-MoE and Phi-3 are this same network with rope on split
+// halves; their files hold only what differs (checks, the rope mode), and the
+// optional pieces (biases, q/k norms, fused projections, experts) come from
+// the weights the file has.
 #include <cmath>
 
 #include "model/arch/architectures.h"
@@ -8,30 +12,37 @@
 #include "model/loader.h"
 
 namespace hearth::model {
-namespace {
 
-void forward(const Model& m, ForwardContext& c, const Batch& b, float* logits) {
+void prenorm_decoder_forward(const Model& m, ForwardContext& c, const Batch& b, float* logits,
+                             backend::RopeParams::Mode rope_mode, int sliding_window) {
   const HParams& hp = m.hparams();
   Workspace& ws = c.ws;
   const int64_t n = b.n, E = hp.n_embd;
   AttentionOptions attn;
   attn.kq_scale = 1.0f / std::sqrt(float(hp.head_dim_k));
-  attn.rope = layer_rope(m, backend::RopeParams::Mode::Norm, false);
+  attn.rope = layer_rope(m, rope_mode, false);
+  attn.sliding_window = sliding_window;  // phi3: every layer; 0 elsewhere
 
   embed_tokens(m, c, b);                                           // x [n][E]
   for (int l = 0; l < hp.n_layer; ++l) {
     const Layer& L = m.weights().layers[l];
     norm_rows(c, ws.x.data(), L.attn_norm, n, E, hp.rms_eps, ws.xn.data());  // xn [n][E]
-    attention_block(m, c, l, b, ws.xn.data(), attn, ws.proj.data());      // proj [n][E]
+    attention_block(m, c, l, b, ws.xn.data(), attn, ws.proj.data());      // proj [n][E] (q/k/v + bias, q/k norms)
     c.be.add(ws.x.data(), ws.proj.data(), n * E);                          // x += attention
     norm_rows(c, ws.x.data(), L.ffn_norm, n, E, hp.rms_eps, ws.xn.data());   // xn [n][E]
-    if (hp.n_expert > 0)
+    if (hp.n_expert > 0)                                                    // Mixtral, Qwen3-MoE
       moe_ffn(m, c, l, n, ws.xn.data(), /*normalize_top_k=*/true, ws.proj.data());  // proj [n][E]
-    else
+    else                                                                    // gate/up, or Phi-3's fused up
       dense_ffn(m, c, l, n, ws.xn.data(), backend::Activation::Silu, ws.proj.data());
     c.be.add(ws.x.data(), ws.proj.data(), n * E);                          // x += ffn
   }
   lm_head(m, c, b, logits);                                        // logits [n_outputs][n_vocab]
+}
+
+namespace {
+
+void forward(const Model& m, ForwardContext& c, const Batch& b, float* logits) {
+  prenorm_decoder_forward(m, c, b, logits, backend::RopeParams::Mode::Norm, /*sliding_window=*/0);
 }
 
 }  // namespace

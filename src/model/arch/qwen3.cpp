@@ -1,7 +1,5 @@
 // Qwen3 dense: per-head RMS norms on q and k before rope (NEOX), no biases;
 // the attention width (n_head * head_dim) may differ from n_embd.
-#include <cmath>
-
 #include "core/error.h"
 #include "model/arch/architectures.h"
 #include "model/blocks.h"
@@ -11,27 +9,7 @@ namespace hearth::model {
 namespace {
 
 void forward(const Model& m, ForwardContext& c, const Batch& b, float* logits) {
-  const HParams& hp = m.hparams();
-  Workspace& ws = c.ws;
-  const int64_t n = b.n, E = hp.n_embd;
-  AttentionOptions attn;
-  attn.kq_scale = 1.0f / std::sqrt(float(hp.head_dim_k));
-  attn.rope = layer_rope(m, backend::RopeParams::Mode::Neox, false);
-
-  embed_tokens(m, c, b);                                           // x [n][E]
-  for (int l = 0; l < hp.n_layer; ++l) {
-    const Layer& L = m.weights().layers[l];
-    norm_rows(c, ws.x.data(), L.attn_norm, n, E, hp.rms_eps, ws.xn.data());  // xn [n][E]
-    attention_block(m, c, l, b, ws.xn.data(), attn, ws.proj.data());      // proj [n][E], q/k normed per head
-    c.be.add(ws.x.data(), ws.proj.data(), n * E);
-    norm_rows(c, ws.x.data(), L.ffn_norm, n, E, hp.rms_eps, ws.xn.data());
-    if (hp.n_expert > 0)                                                    // qwen3moe
-      moe_ffn(m, c, l, n, ws.xn.data(), /*normalize_top_k=*/true, ws.proj.data());
-    else
-      dense_ffn(m, c, l, n, ws.xn.data(), backend::Activation::Silu, ws.proj.data());
-    c.be.add(ws.x.data(), ws.proj.data(), n * E);
-  }
-  lm_head(m, c, b, logits);                                        // logits [n_outputs][n_vocab]
+  prenorm_decoder_forward(m, c, b, logits, backend::RopeParams::Mode::Neox, /*sliding_window=*/0);
 }
 
 void load(Model& model, const gguf::File& file, const char* arch, bool moe) {
