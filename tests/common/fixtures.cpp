@@ -19,6 +19,9 @@ fs::path fixture(const std::string& relative) {
   if (fs::exists(full)) return full;
   const fs::path compact = fs::path(HEARTH_COMPACT_FIXTURES) / relative;
   if (fs::exists(compact)) return compact;
+  // The bundled model (models/stories260K.gguf) lives in the repo itself.
+  const fs::path bundled = fs::path(HEARTH_SOURCE_DIR) / relative;
+  if (fs::exists(bundled)) return bundled;
   return {};
 }
 

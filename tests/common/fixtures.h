@@ -11,7 +11,8 @@ namespace hearth::test {
 // The full fixture folder, if present.
 bool have_full_fixtures();
 // Path of `relative` (e.g. "models/stories260K.gguf"): from the full set when
-// it exists there, else from the compact copy. Empty when neither has it.
+// it exists there, else from the compact copy, else from the repo itself (the
+// bundled model). Empty when none has it.
 std::filesystem::path fixture(const std::string& relative);
 // Every file under `folder` whose name ends in `suffix`, from the full set
 // when present, else from the compact copy, sorted.
