@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
   hearth::cli::add_serve_command(app);
   hearth::cli::add_template_command(app);
 
+  if (argc == 1) {
+    fmt::print("{}", app.help());  // no command: show them all
+    return 0;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
