@@ -140,6 +140,21 @@ struct Pending {
   }
 };
 
+// A non-streamed answer: the whole generation fed to the assembler; throws
+// (500) when it failed. Returns the last chunk, which carries the finish.
+GenerationChunk run_to_end(Generation& generation, OutputAssembler& assembler, Timing& timing) {
+  GenerationChunk c;
+  do {
+    c = generation.take(std::chrono::milliseconds(1000));
+    if (!c.text.empty()) timing.saw_output();
+    assembler.feed(c.text);
+  } while (!c.done);
+  if (c.finish == FinishReason::Error || c.finish == FinishReason::Cancelled)
+    throw ApiError(500, "generation failed: " + c.error, "server_error");
+  assembler.finish();
+  return c;
+}
+
 bool write_line(httplib::DataSink& sink, const json& j) {
   const std::string line = dump_json(j) + "\n";
   return sink.write(line.data(), line.size());
@@ -194,15 +209,7 @@ void chat(Server& server, const httplib::Request& req, httplib::Response& res) {
     return j;
   };
   if (!stream) {
-    GenerationChunk c;
-    do {
-      c = pending->generation->take(std::chrono::milliseconds(1000));
-      if (!c.text.empty()) timing->saw_output();
-      assembler->feed(c.text);
-    } while (!c.done);
-    if (c.finish == FinishReason::Error || c.finish == FinishReason::Cancelled)
-      throw ApiError(500, "generation failed: " + c.error, "server_error");
-    assembler->finish();
+    const GenerationChunk c = run_to_end(*pending->generation, *assembler, *timing);
     const chat::ParsedOutput& out = assembler->result();
     json message = {{"role", "assistant"}, {"content", out.content}};
     if (!out.reasoning.empty()) message["thinking"] = out.reasoning;
@@ -281,15 +288,7 @@ void generate(Server& server, const httplib::Request& req, httplib::Response& re
     return j;
   };
   if (!stream) {
-    GenerationChunk c;
-    do {
-      c = pending->generation->take(std::chrono::milliseconds(1000));
-      if (!c.text.empty()) timing->saw_output();
-      assembler->feed(c.text);
-    } while (!c.done);
-    if (c.finish == FinishReason::Error || c.finish == FinishReason::Cancelled)
-      throw ApiError(500, "generation failed: " + c.error, "server_error");
-    assembler->finish();
+    const GenerationChunk c = run_to_end(*pending->generation, *assembler, *timing);
     res.set_content(dump_json(final_object(c.finish, assembler->result().content, assembler->result().reasoning)), "application/json");
     return;
   }
