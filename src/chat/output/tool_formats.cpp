@@ -1,5 +1,7 @@
 // Tool-call formats written as JSON: Hermes/Qwen <tool_call>, Llama 3.x,
 // Mistral [TOOL_CALLS], DeepSeek R1 / V3 markers.
+#include <functional>
+
 #include "chat/output/formats.h"
 
 namespace hearth::chat::output {
@@ -265,6 +267,52 @@ BodyResult parse_mistral(std::string_view body, bool partial) {
   return r;
 }
 
+// The calls after `marker` in formats that write a run of delimited calls:
+// (call_begin INNER call_end)* up to an optional section_end. `r` already
+// holds the content before the marker and `pos` is where the first call may
+// start. decode() turns one call's INNER into a ToolCall, or nullopt when it
+// is malformed, in which case everything from the marker stays content.
+// While streaming (partial), an unfinished call is simply not reported yet.
+BodyResult parse_call_section(std::string_view body, bool partial, BodyResult r, size_t marker, size_t pos,
+                              std::string_view section_end, std::string_view call_begin, std::string_view call_end,
+                              const std::function<std::optional<ToolCall>(std::string_view)>& decode) {
+  std::vector<ToolCall> calls;
+  for (;;) {
+    while (pos < body.size() && std::isspace(static_cast<unsigned char>(body[pos]))) ++pos;
+    std::string_view rest = body.substr(pos);
+    if (starts_with(rest, section_end)) {
+      pos += section_end.size();
+      break;
+    }
+    if (!starts_with(rest, call_begin)) {
+      if (partial) {
+        r.calls = std::move(calls);
+        return r;
+      }
+      break;
+    }
+    size_t end = body.find(call_end, pos);
+    if (end == std::string_view::npos) {
+      if (partial) {
+        r.calls = std::move(calls);
+        return r;
+      }
+      r.content.append(body.substr(marker));
+      return r;
+    }
+    std::optional<ToolCall> call = decode(body.substr(pos + call_begin.size(), end - pos - call_begin.size()));
+    if (!call) {
+      if (!partial) r.content.append(body.substr(marker));
+      return r;
+    }
+    calls.push_back(std::move(*call));
+    pos = end + call_end.size();
+  }
+  r.calls = std::move(calls);
+  if (!partial) r.content.append(body.substr(pos));
+  return r;
+}
+
 BodyResult parse_deepseek(std::string_view body, bool partial) {
   // DeepSeek's markers use U+FF5C (fullwidth bar) and U+2581 (lower block).
   static constexpr std::string_view kCallsBegin = "<\xEF\xBD\x9Ctool\xE2\x96\x81" "calls\xE2\x96\x81" "begin\xEF\xBD\x9C>";
@@ -288,59 +336,26 @@ BodyResult parse_deepseek(std::string_view body, bool partial) {
   r.content = std::string(body.substr(0, marker));
   size_t pos = marker;
   if (starts_with(body.substr(pos), kCallsBegin)) pos += kCallsBegin.size();
-  std::vector<ToolCall> calls;
-  for (;;) {
-    while (pos < body.size() && std::isspace(static_cast<unsigned char>(body[pos]))) ++pos;
-    std::string_view rest = body.substr(pos);
-    if (starts_with(rest, kCallsEnd)) {
-      pos += kCallsEnd.size();
-      break;
-    }
-    if (!starts_with(rest, kCallBegin)) {
-      if (partial) {
-        r.calls = std::move(calls);
-        return r;
-      }
-      break;
-    }
-    size_t end = body.find(kCallEnd, pos);
-    if (end == std::string_view::npos) {
-      if (partial) {
-        r.calls = std::move(calls);
-        return r;
-      }
-      r.content.append(body.substr(marker));
-      return r;
-    }
-    std::string_view inner = body.substr(pos + kCallBegin.size(), end - pos - kCallBegin.size());
+  return parse_call_section(body, partial, std::move(r), marker, pos, kCallsEnd, kCallBegin, kCallEnd,
+                            [](std::string_view inner) -> std::optional<ToolCall> {
     size_t sep = inner.find(kSep);
-    std::optional<ToolCall> call;
-    if (sep != std::string_view::npos) {
-      std::string head = trim(inner.substr(0, sep));
-      std::string_view tail = inner.substr(sep + kSep.size());
-      std::string name;
-      std::string_view args;
-      if (head == "function") {  // R1: function<sep>name\n```json\n{...}\n```
-        size_t nl = tail.find('\n');
-        name = trim(tail.substr(0, nl));
-        args = nl == std::string_view::npos ? std::string_view() : unfence(tail.substr(nl + 1));
-      } else {  // V3.1: name<sep>{...}
-        name = head;
-        args = unfence(tail);
-      }
-      auto object = parse_json_object(args);
-      if (object && !name.empty()) call = ToolCall{"", name, object->dump()};
+    if (sep == std::string_view::npos) return std::nullopt;
+    std::string head = trim(inner.substr(0, sep));
+    std::string_view tail = inner.substr(sep + kSep.size());
+    std::string name;
+    std::string_view args;
+    if (head == "function") {  // R1: function<sep>name\n```json\n{...}\n```
+      size_t nl = tail.find('\n');
+      name = trim(tail.substr(0, nl));
+      args = nl == std::string_view::npos ? std::string_view() : unfence(tail.substr(nl + 1));
+    } else {  // V3.1: name<sep>{...}
+      name = head;
+      args = unfence(tail);
     }
-    if (!call) {
-      if (!partial) r.content.append(body.substr(marker));
-      return r;
-    }
-    calls.push_back(std::move(*call));
-    pos = end + kCallEnd.size();
-  }
-  r.calls = std::move(calls);
-  if (!partial) r.content.append(body.substr(pos));
-  return r;
+    auto object = parse_json_object(args);
+    if (!object || name.empty()) return std::nullopt;
+    return ToolCall{"", name, object->dump()};
+  });
 }
 
 BodyResult parse_kimi(std::string_view body, bool partial) {
@@ -356,54 +371,20 @@ BodyResult parse_kimi(std::string_view body, bool partial) {
     return r;
   }
   r.content = std::string(body.substr(0, marker));
-  size_t pos = marker + kSectionBegin.size();
-  std::vector<ToolCall> calls;
-  for (;;) {
-    while (pos < body.size() && std::isspace(static_cast<unsigned char>(body[pos]))) ++pos;
-    std::string_view rest = body.substr(pos);
-    if (starts_with(rest, kSectionEnd)) {
-      pos += kSectionEnd.size();
-      break;
-    }
-    if (!starts_with(rest, kCallBegin)) {
-      if (partial) {
-        r.calls = std::move(calls);
-        return r;
-      }
-      break;
-    }
-    size_t end = body.find(kCallEnd, pos);
-    if (end == std::string_view::npos) {
-      if (partial) {
-        r.calls = std::move(calls);
-        return r;
-      }
-      r.content.append(body.substr(marker));
-      return r;
-    }
+  return parse_call_section(body, partial, std::move(r), marker, marker + kSectionBegin.size(), kSectionEnd,
+                            kCallBegin, kCallEnd, [](std::string_view inner) -> std::optional<ToolCall> {
     // functions.NAME:INDEX<|tool_call_argument_begin|>{...}; the whole
     // "functions.NAME:INDEX" is the call id Kimi's template expects back.
-    std::string_view inner = body.substr(pos + kCallBegin.size(), end - pos - kCallBegin.size());
     size_t args = inner.find(kArgsBegin);
-    std::optional<ToolCall> call;
-    if (args != std::string_view::npos) {
-      std::string id = trim(inner.substr(0, args));
-      std::string name = id;
-      if (size_t dot = name.find('.'); dot != std::string::npos) name = name.substr(dot + 1);
-      if (size_t colon = name.rfind(':'); colon != std::string::npos) name = name.substr(0, colon);
-      auto object = parse_json_object(trim(inner.substr(args + kArgsBegin.size())));
-      if (object && !name.empty()) call = ToolCall{id, name, object->dump()};
-    }
-    if (!call) {
-      if (!partial) r.content.append(body.substr(marker));
-      return r;
-    }
-    calls.push_back(std::move(*call));
-    pos = end + kCallEnd.size();
-  }
-  r.calls = std::move(calls);
-  if (!partial) r.content.append(body.substr(pos));
-  return r;
+    if (args == std::string_view::npos) return std::nullopt;
+    std::string id = trim(inner.substr(0, args));
+    std::string name = id;
+    if (size_t dot = name.find('.'); dot != std::string::npos) name = name.substr(dot + 1);
+    if (size_t colon = name.rfind(':'); colon != std::string::npos) name = name.substr(0, colon);
+    auto object = parse_json_object(trim(inner.substr(args + kArgsBegin.size())));
+    if (!object || name.empty()) return std::nullopt;
+    return ToolCall{id, name, object->dump()};
+  });
 }
 
 }  // namespace hearth::chat::output
