@@ -138,6 +138,16 @@ std::vector<Sample> samples() {
                "Let me schedule it.<|tool_calls_section_begin|><|tool_call_begin|>functions.create_event:0<|tool_call_argument_begin|>"
                "{\"title\": \"Picnic\", \"all_day\": false}<|tool_call_end|><|tool_calls_section_end|>",
                {"Let me schedule it.", "", {call("create_event", R"({"title":"Picnic","all_day":false})", "functions.create_event:0")}}});
+  // Malformed calls fall back to content, whole: broken JSON in a DeepSeek
+  // call, a Kimi call without its argument marker.
+  s.push_back({"deepseek malformed", config(OutputFormat::DeepSeekR1),
+               "Checking." + kDsCallsBegin + kDsCallBegin + "get_weather" + kDsSep + "{\"location\": " + kDsCallEnd + kDsCallsEnd,
+               {"Checking." + kDsCallsBegin + kDsCallBegin + "get_weather" + kDsSep + "{\"location\": " + kDsCallEnd + kDsCallsEnd,
+                "", {}}});
+  s.push_back({"kimi malformed", config(OutputFormat::KimiK2, false, "", ""),
+               "Hm.<|tool_calls_section_begin|><|tool_call_begin|>functions.create_event:0 {}<|tool_call_end|><|tool_calls_section_end|>",
+               {"Hm.<|tool_calls_section_begin|><|tool_call_begin|>functions.create_event:0 {}<|tool_call_end|><|tool_calls_section_end|>",
+                "", {}}});
   // gpt-oss harmony (OpenAI harmony guide): analysis, then a function call.
   s.push_back({"harmony call", config(OutputFormat::Harmony, false, "", ""),
                "<|channel|>analysis<|message|>User asks: \"What is the weather in Tokyo?\" We need to use get_weather tool.<|end|>"
