@@ -111,33 +111,29 @@ void Writer::set(std::string key, Value value) {
   metadata_.set(std::move(key), std::move(value));
 }
 
-void Writer::add_tensor_view(std::string name, DType type, std::vector<uint64_t> shape,
-                             std::span<const uint8_t> data) {
+uint64_t Writer::check_new_tensor(const std::string& name, DType type, const std::vector<uint64_t>& shape) const {
   if (shape.empty() || shape.size() > kMaxDims) fail("tensor '{}': {} dimensions (must be 1 to 4)", name, shape.size());
   const DTypeInfo& info = dtype_info(type);
   if (shape[0] % info.block_size != 0)
     fail("tensor '{}': row length {} is not a multiple of the {} block size {}", name, shape[0], info.name,
          info.block_size);
-  uint64_t n = 1;
-  for (uint64_t d : shape) n *= d;
-  const uint64_t bytes = n / info.block_size * info.type_size;
-  if (data.size() != bytes) fail("tensor '{}': {} bytes given, its type and shape need {}", name, data.size(), bytes);
   for (const auto& t : tensors_)
     if (t.name == name) fail("tensor '{}' is added twice", name);
+  uint64_t n = 1;
+  for (uint64_t d : shape) n *= d;
+  return n / info.block_size * info.type_size;
+}
+
+void Writer::add_tensor_view(std::string name, DType type, std::vector<uint64_t> shape,
+                             std::span<const uint8_t> data) {
+  const uint64_t bytes = check_new_tensor(name, type, shape);
+  if (data.size() != bytes) fail("tensor '{}': {} bytes given, its type and shape need {}", name, data.size(), bytes);
   tensors_.push_back(Pending{std::move(name), type, std::move(shape), {}, data, bytes, false});
 }
 
 void Writer::add_tensor_deferred(std::string name, DType type, std::vector<uint64_t> shape) {
-  if (shape.empty() || shape.size() > kMaxDims) fail("tensor '{}': {} dimensions (must be 1 to 4)", name, shape.size());
-  const DTypeInfo& info = dtype_info(type);
-  if (shape[0] % info.block_size != 0)
-    fail("tensor '{}': row length {} is not a multiple of the {} block size {}", name, shape[0], info.name,
-         info.block_size);
-  uint64_t n = 1;
-  for (uint64_t d : shape) n *= d;
-  for (const auto& t : tensors_)
-    if (t.name == name) fail("tensor '{}' is added twice", name);
-  tensors_.push_back(Pending{std::move(name), type, std::move(shape), {}, {}, n / info.block_size * info.type_size, true});
+  const uint64_t bytes = check_new_tensor(name, type, shape);
+  tensors_.push_back(Pending{std::move(name), type, std::move(shape), {}, {}, bytes, true});
 }
 
 void Writer::add_tensor(std::string name, DType type, std::vector<uint64_t> shape, std::span<const uint8_t> data) {

@@ -51,6 +51,9 @@ class Writer {
   };
   template <typename Sink>
   void emit(Sink& sink, const FillFn* fill) const;
+  // Checks a tensor about to be added (dimensions, block size, unique name)
+  // and returns the bytes its type and shape need.
+  uint64_t check_new_tensor(const std::string& name, DType type, const std::vector<uint64_t>& shape) const;
 
   uint64_t alignment_;
   Metadata metadata_;
