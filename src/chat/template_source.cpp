@@ -1,12 +1,11 @@
 #include "chat/template_source.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/read_file.h"
 
 namespace hearth::chat {
 
@@ -48,13 +47,7 @@ std::optional<std::string> special_token_text(const gguf::Metadata& metadata, st
   return texts[size_t(index)];
 }
 
-std::string read_template_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read chat template file '{}'", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string read_template_file(const std::string& path) { return read_file(path, "chat template file"); }
 
 ChatTemplate select_chat_template(const gguf::Metadata* metadata, const TemplateChoice& choice,
                                   std::vector<std::string>& warnings) {

@@ -1,8 +1,6 @@
 // `hearth run [MODEL] [-p PROMPT | --tokens FILE.json] ...`: generates text,
 // streaming it to stdout, with a speed summary on stderr.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <memory>
 #include <random>
 
@@ -10,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/read_file.h"
 #include "cli/engine_options.h"
 #include "core/error.h"
 #include "runtime/generate.h"
@@ -32,14 +31,6 @@ struct RunOptions {
   std::string grammar_path;
   EngineOptions engine;
 };
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read '{}'", path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void run(const RunOptions& o) {
   const std::string model_path = o.model.empty() ? default_model_path() : o.model;

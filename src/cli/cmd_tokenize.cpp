@@ -2,7 +2,6 @@
 // `hearth detokenize MODEL --ids 1,2,3`: the model's tokenizer, read from its
 // GGUF metadata, on the command line.
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <sstream>
 
@@ -10,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "core/read_file.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
@@ -32,14 +32,6 @@ struct DetokenizeOptions {
   std::string ids;
   bool remove_special = false;
 };
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read '{}'", path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // llama.cpp's test format: strings separated by "\n__ggml_vocab_test__\n"
 // (test-tokenizer-0 files also end with one).
@@ -91,11 +83,11 @@ void run_tokenize(const TokenizeOptions& o) {
 
   if (!o.vectors.empty()) {
     // The .out format: no special tokens added or parsed, one line per string.
-    for (const std::string& s : split_vectors(read_bytes(o.vectors)))
+    for (const std::string& s : split_vectors(read_file(o.vectors)))
       fmt::print("{}\n", fmt::join(tok.encode(s, false, false), " "));
     return;
   }
-  const std::string text = o.file.empty() ? o.text : read_bytes(o.file);
+  const std::string text = o.file.empty() ? o.text : read_file(o.file);
   const std::vector<int32_t> ids = tok.encode(text, o.add_special, o.parse_special);
   if (o.json)
     fmt::print("{}\n", nlohmann::json(ids).dump());
