@@ -21,6 +21,10 @@ struct Weight {
   int64_t n_out = 0;
   int64_t n_mat = 1;
   size_t row_bytes = 0;
+  // The same matrix in a layout of the backend's own (Backend::pack), or
+  // null. Owned by whoever asked for it (the Model); the backend uses it when
+  // it knows the layout and reads `data` otherwise.
+  const uint8_t* packed = nullptr;
 
   bool empty() const { return data == nullptr; }
   const uint8_t* row(int64_t r) const { return data + r * row_bytes; }
@@ -28,6 +32,7 @@ struct Weight {
     Weight w = *this;
     w.data = data + index * n_out * row_bytes;
     w.n_mat = 1;
+    w.packed = nullptr;
     return w;
   }
 };
@@ -97,6 +102,11 @@ class Backend {
   // most max_ctx keys with heads of head_dim. Ops never allocate afterwards.
   // Reservations only grow, so sessions sharing a backend each stay covered.
   virtual void reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim) = 0;
+
+  // The weight rearranged for this backend's matmul (the CPU one packs eight
+  // rows together for its SIMD kernels), or null when it has no better
+  // layout. The caller keeps the buffer alive and sets Weight::packed.
+  virtual std::shared_ptr<const uint8_t[]> pack(const Weight&) { return nullptr; }
 
   // y[r][o] = sum_i x[r][i] * w[o][i]; x is [rows][w.n_in], y is [rows][w.n_out].
   // Quantized weights see x quantized to their dot-product type, as ggml does.

@@ -65,6 +65,21 @@ int64_t Model::max_row_width() const {
   return width;
 }
 
+void Model::prepare_weights(backend::Backend& be) const {
+  const std::lock_guard<std::mutex> lock(prepare_mutex_);
+  auto prepare = [&](Weight& w) {
+    if (w.empty() || w.packed != nullptr) return;
+    if (auto buffer = be.pack(w)) {
+      w.packed = buffer.get();
+      packed_buffers_.push_back(std::move(buffer));
+    }
+  };
+  prepare(weights_.output);
+  for (Layer& L : weights_.layers) {
+    for (Weight* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) prepare(*w);
+  }
+}
+
 Workspace Model::make_workspace(int64_t max_rows) const {
   const HParams& hp = hparams_;
   int64_t q = 0, kv = 0, attn = 0, ff = 0;

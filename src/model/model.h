@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -102,14 +103,21 @@ class Model {
   std::vector<int64_t> kv_widths_v() const;
   int max_head_dim() const { return std::max(hparams_.head_dim_k, hparams_.head_dim_v); }
   int64_t max_row_width() const;  // the widest activation row any matmul sees
+  // Lets the backend lay out every matmul weight its own way (Backend::pack);
+  // the model keeps those buffers. Engines call it when they start; weights
+  // already laid out are left as they are, so later calls cost nothing.
+  void prepare_weights(backend::Backend& be) const;
 
   // Used by the architecture files while loading.
   HParams hparams_;
-  Weights weights_;
+  // Mutable for prepare_weights only, which fills in Weight::packed.
+  mutable Weights weights_;
   ForwardFn forward_ = nullptr;
 
  private:
   std::shared_ptr<const gguf::File> file_;
+  mutable std::mutex prepare_mutex_;
+  mutable std::vector<std::shared_ptr<const uint8_t[]>> packed_buffers_;
 };
 
 }  // namespace hearth::model

@@ -20,6 +20,7 @@ BatchEngine::BatchEngine(const model::Model& model, backend::Backend& backend, c
   if (!config.flash_attn && dtype_info(config.type_v).quantized)
     fail("a quantized V cache ({}) needs flash attention: add --fa on", dtype_name(config.type_v));
   backend_.reserve(config.n_batch, model.max_row_width(), config.n_ctx_per_slot, model.max_head_dim());
+  model.prepare_weights(backend_);
   tokens_.resize(config.n_batch);
   positions_.resize(config.n_batch);
   output_rows_.resize(config.n_batch);

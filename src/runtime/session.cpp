@@ -18,6 +18,7 @@ Session::Session(const model::Model& model, backend::Backend& backend, const Ses
     fail("a quantized V cache ({}) needs flash attention: add --fa on", dtype_name(config.type_v));
   const int64_t max_rows = workspace_.max_rows;
   backend_.reserve(max_rows, model.max_row_width(), config.n_ctx, model.max_head_dim());
+  model.prepare_weights(backend_);
   positions_.resize(max_rows);
   output_rows_.resize(max_rows);
   step_logits_.resize(model.hparams().n_vocab);

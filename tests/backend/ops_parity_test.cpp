@@ -93,6 +93,40 @@ TEST_P(OpsParity, MatmulEveryWeightTypeOddSizes) {
   }
 }
 
+// Weights the backend packs for itself (Backend::pack): the packed kernels
+// against the reference, with n_out not a multiple of the 8-row group (the
+// tail rows take the unpacked path), and one token against a batch bitwise.
+TEST_P(OpsParity, PackedWeightsMatchReference) {
+  int packed_types = 0;
+  for (DType type : kWeightTypes) {
+    const int64_t block = dtype_info(type).block_size;
+    for (int64_t n_in : {block, 3 * block, int64_t(768)}) {
+      if (n_in % block) continue;
+      for (int64_t n_out : {int64_t(8), int64_t(19), int64_t(64)}) {
+        TestWeight w = make_weight(type, n_in, n_out, 1, uint32_t(n_in * 17 + n_out));
+        const auto buffer = cpu_->pack(w.w);
+        if (!buffer) continue;
+        if (n_in == block && n_out == 8) ++packed_types;
+        Weight packed = w.w;
+        packed.packed = buffer.get();
+        const int64_t rows = 37;
+        const auto x = random_floats(size_t(rows * n_in), uint32_t(rows + n_in));
+        std::vector<float> a(rows * n_out), b(rows * n_out), one(n_out);
+        ref_->matmul(w.w, x.data(), rows, a.data());
+        cpu_->matmul(packed, x.data(), rows, b.data());
+        const std::string what = fmt::format("packed {} {}x{}", dtype_name(type), n_in, n_out);
+        expect_close(b, a, 1e-4, what);
+        for (int64_t r : {int64_t(0), int64_t(5), rows - 1}) {
+          cpu_->matmul(packed, x.data() + r * n_in, 1, one.data());
+          for (int64_t o = 0; o < n_out; ++o)
+            ASSERT_EQ(one[o], b[r * n_out + o]) << what << ": row " << r << " alone differs at " << o;
+        }
+      }
+    }
+  }
+  if (GetParam() != "scalar") EXPECT_GE(packed_types, 2) << "Q4_0 and Q8_0 at least have a packed layout";
+}
+
 TEST_P(OpsParity, GetRowsRmsNormRopeActivationsHadamard) {
   const TestWeight table = make_weight(DType::Q6_K, 256, 11, 1, 5);
   const std::vector<int32_t> ids = {3, 0, 10, 3};

@@ -14,6 +14,7 @@ struct KernelSlots {
   Kernels::VecDotTileFn* vec_dot_tile;
   Kernels::QuantizeFn* quantize_act;
   Kernels::DequantizeFn* dequantize;
+  Kernels::PackedGemmFn* packed_gemm;
 };
 
 // Each overwrites the slots it has kernels for and leaves the others.

@@ -43,6 +43,12 @@ struct Kernels {
                                 const void* acts, size_t act_stride, float* out, size_t out_stride);
   using QuantizeFn = void (*)(const float* src, void* dst, int64_t n);
   using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
+  // One group of 8 weight rows packed as in packed_blocks.h against n_acts
+  // activation rows: out[a * out_stride + r] = vec_dot(n, row r, act a), r < 8.
+  // act_sums (Q4_0 only, else unused): the level sum of each 32-element
+  // activation block, sums_stride ints per activation row.
+  using PackedGemmFn = void (*)(int64_t n, const void* group, int n_acts, const void* acts, size_t act_stride,
+                                const int32_t* act_sums, size_t sums_stride, float* out, size_t out_stride);
   static constexpr int kMaxRows = 4;
 
   VecDotFn vec_dot[hearth::kDTypeIdLimit] = {};        // by weight type id; null if unsupported
@@ -51,6 +57,8 @@ struct Kernels {
   QuantizeFn quantize_act[hearth::kDTypeIdLimit] = {};  // by ACTIVATION type id
   DequantizeFn dequantize[hearth::kDTypeIdLimit] = {};  // by type id
   hearth::DType act_type[hearth::kDTypeIdLimit] = {};  // vec_dot_type of each weight type
+  // By weight type; null where that type is not packed (and on the scalar ISA).
+  PackedGemmFn packed_gemm[hearth::kDTypeIdLimit] = {};
   std::string isa;  // "avx512-vnni", "avx512", "avx2", "scalar"
 
   VecDotFn vec_dot_for(hearth::DType t) const { return vec_dot[uint32_t(t)]; }
@@ -59,6 +67,7 @@ struct Kernels {
   QuantizeFn quantize_act_for(hearth::DType act) const { return quantize_act[uint32_t(act)]; }
   DequantizeFn dequantize_for(hearth::DType t) const { return dequantize[uint32_t(t)]; }
   hearth::DType vec_dot_type(hearth::DType t) const { return act_type[uint32_t(t)]; }
+  PackedGemmFn packed_gemm_for(hearth::DType t) const { return packed_gemm[uint32_t(t)]; }
 };
 
 // The best kernels the features allow.

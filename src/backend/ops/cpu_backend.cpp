@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "backend/cpu/packed_blocks.h"
 #include "backend/ref/quants.h"
 #include "core/fp16.h"
 
@@ -53,6 +54,7 @@ void CpuBackend::reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int h
   head_dim_ = head_dim;
   // The widest dot-product type is f32 (4 bytes an element); Q8_K is ~1.14.
   act_.assign(size_t(max_rows) * size_t(max_n) * 4 + 1024, 0);
+  act_sums_.assign(size_t(max_rows) * size_t(max_n / 32 + 1), 0);
   thread_scratch_.resize(pool_.size());
   for (auto& s : thread_scratch_) {
     s.scores.assign(max_ctx, 0.0f);
@@ -86,6 +88,11 @@ void CpuBackend::matmul(const Weight& w, const float* x, int64_t rows, float* y)
     act = act_.data();
   }
 
+  if (w.packed != nullptr && kernels_.packed_gemm_for(w.type) != nullptr) {
+    matmul_packed(w, act, act_row_bytes, rows, y);
+    return;
+  }
+
   // Threads take contiguous blocks of output rows. One token: each block of
   // kMaxRows weight rows meets the activation once (GEMV). A batch: tiles of
   // weight rows by activation rows, so each weight block is unpacked once per
@@ -114,6 +121,67 @@ void CpuBackend::matmul(const Weight& w, const float* x, int64_t rows, float* y)
       }
     }
   });
+}
+
+std::shared_ptr<const uint8_t[]> CpuBackend::pack(const Weight& w) {
+  if (kernels_.packed_gemm_for(w.type) == nullptr || w.n_mat != 1 || w.n_out < cpu::kPackRows) return nullptr;
+  const int64_t groups = w.n_out / cpu::kPackRows;
+  const size_t group_bytes = cpu::kPackRows * w.row_bytes;
+  std::shared_ptr<uint8_t[]> buffer(new uint8_t[size_t(groups) * group_bytes]);
+  split(groups, cpu::kPackRows * w.n_in, [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g)
+      cpu::pack_rows_x8(w.type, w.row(g * cpu::kPackRows), w.row_bytes, w.n_in, buffer.get() + g * group_bytes);
+  });
+  return buffer;
+}
+
+void CpuBackend::matmul_packed(const Weight& w, const uint8_t* act, size_t act_row_bytes, int64_t rows, float* y) {
+  const auto gemm = kernels_.packed_gemm_for(w.type);
+  const int64_t n_blocks = w.n_in / 32;
+  const int32_t* sums = nullptr;
+  if (w.type == DType::Q4_0) {  // the kernel needs each activation block's level sum
+    split(rows, w.n_in, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const auto* blocks = reinterpret_cast<const block_q8_0*>(act + r * act_row_bytes);
+        for (int64_t b = 0; b < n_blocks; ++b) {
+          int32_t sum = 0;
+          for (int8_t q : blocks[b].qs) sum += q;
+          act_sums_[r * n_blocks + b] = sum;
+        }
+      }
+    });
+    sums = act_sums_.data();
+  }
+
+  // Threads take contiguous runs of 8-row groups. Activation rows go in
+  // chunks that stay in cache while every group of the run meets them.
+  constexpr int64_t kActChunk = 64;
+  const int64_t groups = w.n_out / cpu::kPackRows;
+  const size_t group_bytes = cpu::kPackRows * w.row_bytes;
+  split(groups, cpu::kPackRows * w.n_in * rows, [&](int64_t g0, int64_t g1) {
+    for (int64_t a0 = 0; a0 < rows; a0 += kActChunk) {
+      const int na = int(std::min(kActChunk, rows - a0));
+      for (int64_t g = g0; g < g1; ++g) {
+        gemm(w.n_in, w.packed + g * group_bytes, na, act + a0 * act_row_bytes, act_row_bytes,
+             sums ? sums + a0 * n_blocks : nullptr, size_t(n_blocks), y + a0 * w.n_out + g * cpu::kPackRows,
+             size_t(w.n_out));
+      }
+    }
+  });
+
+  // The last n_out % 8 rows, unpacked, from the file's layout.
+  const int64_t first_tail = groups * cpu::kPackRows;
+  const int n_tail = int(w.n_out - first_tail);
+  if (n_tail == 0) return;
+  if (rows == 1) {
+    kernels_.vec_dot_rows_for(w.type)(w.n_in, n_tail, w.row(first_tail), w.row_bytes, act, y + first_tail);
+    return;
+  }
+  for (int64_t a0 = 0; a0 < rows; a0 += kActChunk) {
+    const int na = int(std::min(kActChunk, rows - a0));
+    kernels_.vec_dot_tile_for(w.type)(w.n_in, n_tail, w.row(first_tail), w.row_bytes, na, act + a0 * act_row_bytes,
+                                      act_row_bytes, y + a0 * w.n_out + first_tail, size_t(w.n_out));
+  }
 }
 
 void CpuBackend::get_rows(const Weight& table, const int32_t* ids, int64_t n, float* out) {

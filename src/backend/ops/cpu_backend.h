@@ -20,6 +20,7 @@ class CpuBackend final : public Backend {
   int n_threads() const override { return pool_.size(); }
   void reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim) override;
 
+  std::shared_ptr<const uint8_t[]> pack(const Weight& w) override;
   void matmul(const Weight& w, const float* x, int64_t rows, float* y) override;
   void get_rows(const Weight& table, const int32_t* ids, int64_t n, float* out) override;
   void rms_norm(const float* x, const float* weight, int64_t rows, int64_t n, float eps, float* y) override;
@@ -59,6 +60,7 @@ class CpuBackend final : public Backend {
       pool_.parallel_for(n_items, fn);
   }
   void require_reserved(int64_t rows, int64_t n) const;
+  void matmul_packed(const Weight& w, const uint8_t* act, size_t act_row_bytes, int64_t rows, float* y);
 
   cpu::Kernels kernels_;
   ThreadPool pool_;
@@ -66,6 +68,7 @@ class CpuBackend final : public Backend {
   int64_t max_rows_ = 0, max_n_ = 0, max_ctx_ = 0;
   int head_dim_ = 0;
   std::vector<uint8_t> act_;          // activations in a weight's dot-product type
+  std::vector<int32_t> act_sums_;     // their per-block level sums (packed Q4_0)
   std::vector<ThreadScratch> thread_scratch_;
   std::vector<float> moe_x_, moe_gate_, moe_up_, moe_y_;
   std::vector<int32_t> moe_rows_;

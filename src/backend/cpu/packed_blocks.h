@@ -1,0 +1,44 @@
+// Weights repacked eight rows at a time ("x8" groups), the layout of the
+// packed matmul kernels (x86_packed_kernels.inc). In a group, block b of the
+// eight rows is stored together, interleaved in 4-byte chunks, so that one
+// 256-bit register holds the same four elements of all eight rows: an int8
+// multiply of that register with four broadcast activation bytes leaves each
+// row's partial sum in its own lane. The results of eight rows then come out
+// as one vector, with no horizontal sums and one float multiply-add for all.
+//
+// The values are the file's, only moved, so the arithmetic is the one the
+// unpacked kernels do (integer sums within a block are exact).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "core/quant_blocks.h"
+
+namespace hearth::cpu {
+
+inline constexpr int kPackRows = 8;
+
+// Q4_0: qs[32 * i + 4 * r + e] = byte 4i + e of row r's block (low nibble:
+// element 4i + e, high nibble: element 16 + 4i + e).
+struct block_q4_0x8 {
+  uint16_t d[kPackRows];
+  uint8_t qs[kPackRows * kQK4_0 / 2];
+};
+static_assert(sizeof(block_q4_0x8) == kPackRows * sizeof(block_q4_0));
+
+// Q8_0: qs[32 * c + 4 * r + e] = element 4c + e of row r's block.
+struct block_q8_0x8 {
+  uint16_t d[kPackRows];
+  int8_t qs[kPackRows * kQK8_0];
+};
+static_assert(sizeof(block_q8_0x8) == kPackRows * sizeof(block_q8_0));
+
+// Whether `type` has a packed layout.
+bool has_packed_layout(DType type);
+// Packs rows [0, 8) of a matrix (rows row_stride bytes apart, n elements
+// each) into one group of row_bytes(type, n) * 8 bytes at dst.
+void pack_rows_x8(DType type, const void* rows, size_t row_stride, int64_t n, void* dst);
+
+}  // namespace hearth::cpu
