@@ -63,9 +63,12 @@ struct KvView {
 struct AttentionParams {
   const float* q = nullptr;           // [n_tokens][n_head * head_dim]
   const int32_t* positions = nullptr; // position of each query token
-  // First KV row of each query token's sequence (several sequences share the
-  // cache); null means every token's sequence starts at row 0.
-  const int64_t* kv_offsets = nullptr;
+  // Where each query token's keys live. Null: one sequence, key j at KV row j.
+  // Otherwise the cache is paged in blocks of 2^kv_block_shift rows and key j
+  // of token i is at row (block_tables[i][j >> shift] << shift) | (j & mask):
+  // block_tables[i] is the block table of token i's sequence.
+  const int32_t* const* block_tables = nullptr;
+  int kv_block_shift = 0;
   int64_t n_tokens = 0;
   KvView k, v;
   int64_t n_kv = 0;                   // keys at positions [0, n_kv) are valid (per sequence)

@@ -25,6 +25,7 @@ struct ServeOptions {
   std::string api_key;
   std::string cors;
   size_t max_body_mb = 32;
+  size_t cache_mb = 0;
   bool quiet = false;
   EngineOptions engine;
 };
@@ -64,6 +65,7 @@ void serve(const ServeOptions& o) {
     m.n_threads = o.engine.n_threads;
     m.isa = o.engine.isa;
     m.max_queue = o.queue;
+    m.cache_mb = o.cache_mb;
     models.push_back(server::ServedModel::load(m));
     for (const auto& other : models)
       if (other.get() != models.back().get() && other->id() == models.back()->id())
@@ -114,6 +116,9 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--queue", o->queue, "Requests that may wait for a slot before the server answers 503")->capture_default_str();
   cmd->add_option("--api-key", o->api_key, "Require 'Authorization: Bearer KEY' on every API request");
   cmd->add_option("--cors", o->cors, "Allow browser requests from this origin (e.g. http://localhost:3000 or *)");
+  cmd->add_option("--cache-mb", o->cache_mb,
+                  "KV memory in MiB kept for the prefix cache beyond the conversations' contexts (ctx x parallel)")
+      ->capture_default_str();
   cmd->add_option("--max-body-mb", o->max_body_mb, "Largest request body in MiB (larger: 413)")->capture_default_str();
   cmd->add_flag("-q,--quiet", o->quiet, "Do not log requests (method, path and status; prompts are never logged)");
   add_engine_options(cmd, o->engine);

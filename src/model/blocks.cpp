@@ -84,22 +84,32 @@ void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& 
   }
   if (v_rot > 0) c.be.hadamard(ws.v.data(), n * v_width, v_rot);
 
-  if (b.kv_offsets == nullptr) {
+  if (b.block_tables == nullptr) {
     // One sequence: its tokens are consecutive positions.
     c.be.store_kv(ws.k.data(), n, k_width, c.kv.k(layer), b.positions[0]);
     c.be.store_kv(ws.v.data(), n, v_width, c.kv.v(layer), b.positions[0]);
   } else {
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t row = b.kv_offsets[i] + b.positions[i];
-      c.be.store_kv(ws.k.data() + i * k_width, 1, k_width, c.kv.k(layer), row);
-      c.be.store_kv(ws.v.data() + i * v_width, 1, v_width, c.kv.v(layer), row);
+    // Paged: each run of tokens that lands on consecutive rows is stored in one call.
+    const int shift = b.kv_block_shift;
+    const int64_t mask = (int64_t(1) << shift) - 1;
+    auto kv_row = [&](int64_t i) {
+      return (int64_t(b.block_tables[i][b.positions[i] >> shift]) << shift) | (b.positions[i] & mask);
+    };
+    for (int64_t i = 0; i < n;) {
+      const int64_t row = kv_row(i);
+      int64_t run = 1;
+      while (i + run < n && kv_row(i + run) == row + run) ++run;
+      c.be.store_kv(ws.k.data() + i * k_width, run, k_width, c.kv.k(layer), row);
+      c.be.store_kv(ws.v.data() + i * v_width, run, v_width, c.kv.v(layer), row);
+      i += run;
     }
   }
 
   backend::AttentionParams ap;
   ap.q = ws.q.data();
   ap.positions = b.positions;
-  ap.kv_offsets = b.kv_offsets;
+  ap.block_tables = b.block_tables;
+  ap.kv_block_shift = b.kv_block_shift;
   ap.n_tokens = n;
   ap.k = c.kv.k(layer);
   ap.v = c.kv.v(layer);

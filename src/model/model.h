@@ -66,9 +66,11 @@ struct Workspace {
 struct Batch {
   const int32_t* tokens = nullptr;
   const int32_t* positions = nullptr;  // each token's position in its own sequence
-  // Several sequences in one batch: each token's sequence starts at KV row
-  // kv_offsets[i]. Null: one sequence at row 0.
-  const int64_t* kv_offsets = nullptr;
+  // Several sequences in one batch: the KV cache is paged in blocks of
+  // 2^kv_block_shift rows and block_tables[i] is the block table of token i's
+  // sequence (see backend::AttentionParams). Null: one sequence at row 0.
+  const int32_t* const* block_tables = nullptr;
+  int kv_block_shift = 0;
   int64_t n = 0;
   // Rows whose logits are wanted, ascending; logits_out gets them in order.
   const int32_t* output_rows = nullptr;

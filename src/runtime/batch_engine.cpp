@@ -7,37 +7,78 @@
 
 namespace hearth::runtime {
 
+namespace {
+
+int block_shift_of(int block_size) {
+  if (block_size <= 0 || (block_size & (block_size - 1)) != 0)
+    fail("the KV block size must be a power of two, got {}", block_size);
+  int shift = 0;
+  while ((1 << shift) < block_size) ++shift;
+  return shift;
+}
+
+int64_t blocks_for(int64_t tokens, int block_size) { return (tokens + block_size - 1) / block_size; }
+
+int32_t pool_blocks(const BatchEngineConfig& c) {
+  if (c.n_slots <= 0) fail("the number of parallel sequences must be positive, got {}", c.n_slots);
+  if (c.n_ctx_per_slot <= 0) fail("context size must be positive, got {}", c.n_ctx_per_slot);
+  if (c.n_cache_blocks < 0) fail("the prefix cache size must not be negative, got {} blocks", c.n_cache_blocks);
+  block_shift_of(c.kv_block_size);
+  // Every slot can fill its context, plus one block for the source of a
+  // prefix copy while the copy's destination is allocated.
+  const int64_t n = int64_t(c.n_slots) * blocks_for(c.n_ctx_per_slot, c.kv_block_size) + 1 + c.n_cache_blocks;
+  if (n > INT32_MAX) fail("a KV cache of {} blocks is too large", n);
+  return int32_t(n);
+}
+
+}  // namespace
+
 BatchEngine::BatchEngine(const model::Model& model, backend::Backend& backend, const BatchEngineConfig& config)
     : model_(model),
       backend_(backend),
       config_(config),
-      kv_(kv::KvConfig{int64_t(config.n_slots) * config.n_ctx_per_slot, config.type_k, config.type_v},
+      bs_(config.kv_block_size),
+      block_shift_(block_shift_of(config.kv_block_size)),
+      blocks_per_slot_(blocks_for(config.n_ctx_per_slot, config.kv_block_size)),
+      pool_(pool_blocks(config)),
+      cache_(pool_, config.kv_block_size),
+      kv_(kv::KvConfig{int64_t(pool_.n_blocks()) * config.kv_block_size, config.type_k, config.type_v},
           model.kv_widths_k(), model.kv_widths_v()),
       workspace_(model.make_workspace(config.n_batch)),
       lengths_(config.n_slots, 0) {
-  if (config.n_slots <= 0) fail("the number of parallel sequences must be positive, got {}", config.n_slots);
   if (config.n_batch <= 0) fail("the batch size must be positive, got {}", config.n_batch);
   if (!config.flash_attn && dtype_info(config.type_v).quantized)
     fail("a quantized V cache ({}) needs flash attention: add --fa on", dtype_name(config.type_v));
   backend_.reserve(config.n_batch, model.max_row_width(), config.n_ctx_per_slot, model.max_head_dim());
-  model.prepare_weights(backend_);
+  tables_.assign(size_t(config.n_slots) * size_t(blocks_per_slot_), -1);
+  table_sizes_.assign(size_t(config.n_slots), 0);
+  blocks_cached_.assign(size_t(config.n_slots), 0);
+  tokens_held_.assign(size_t(config.n_slots) * size_t(config.n_ctx_per_slot), 0);
   tokens_.resize(config.n_batch);
   positions_.resize(config.n_batch);
   output_rows_.resize(config.n_batch);
-  kv_offsets_.resize(config.n_batch);
+  token_tables_.resize(config.n_batch);
+  seen_.resize(size_t(config.n_slots));
 }
 
 void BatchEngine::check_slot(int slot) const {
   if (slot < 0 || slot >= config_.n_slots) fail("slot {} does not exist (0..{})", slot, config_.n_slots - 1);
 }
 
+void BatchEngine::ensure_free(int64_t n) {
+  if (pool_.n_free() < n) cache_.evict(int32_t(n - pool_.n_free()));
+  if (pool_.n_free() < n)
+    fail("internal: {} KV blocks are needed but only {} are free ({} cached, {} evictable)", n, pool_.n_free(),
+         cache_.cached_blocks(), cache_.evictable_blocks());
+}
+
 void BatchEngine::step(std::span<const SlotInput> inputs, std::vector<float>& logits_out) {
-  int64_t n = 0, n_outputs = 0, n_kv = 0;
-  std::vector<bool> seen(config_.n_slots, false);
+  int64_t n = 0, n_outputs = 0, n_kv = 0, new_blocks = 0;
+  std::fill(seen_.begin(), seen_.end(), uint8_t(0));
   for (const SlotInput& in : inputs) {
     check_slot(in.slot);
-    if (seen[in.slot]) fail("slot {} appears twice in one step", in.slot);
-    seen[in.slot] = true;
+    if (seen_[size_t(in.slot)]) fail("slot {} appears twice in one step", in.slot);
+    seen_[size_t(in.slot)] = 1;
     const int64_t count = int64_t(in.tokens.size());
     if (lengths_[in.slot] + count > config_.n_ctx_per_slot)
       fail("{} tokens do not fit in the context: {} already used of {} (raise the context size)", count,
@@ -45,35 +86,57 @@ void BatchEngine::step(std::span<const SlotInput> inputs, std::vector<float>& lo
     n += count;
     n_kv = std::max(n_kv, lengths_[in.slot] + count);
     if (in.want_logits && count == 0) fail("slot {} asks for logits but gives no tokens", in.slot);
+    new_blocks += std::max<int64_t>(0, blocks_for(lengths_[in.slot] + count, bs_) - table_sizes_[size_t(in.slot)]);
   }
   if (n > config_.n_batch) fail("internal: a step of {} tokens exceeds the batch size {}", n, config_.n_batch);
   if (n == 0) return;
+  const int64_t n_vocab = model_.hparams().n_vocab;
+  for (const SlotInput& in : inputs)
+    for (int32_t token : in.tokens)
+      if (token < 0 || token >= n_vocab) fail("token id {} is outside the vocabulary of {}", token, n_vocab);
+
+  // Blocks for the rows this step writes.
+  ensure_free(new_blocks);
+  for (const SlotInput& in : inputs) {
+    const int64_t needed = blocks_for(lengths_[in.slot] + int64_t(in.tokens.size()), bs_);
+    for (int64_t& size = table_sizes_[size_t(in.slot)]; size < needed; ++size) table(in.slot)[size] = pool_.allocate();
+  }
 
   int64_t i = 0;
   for (const SlotInput& in : inputs) {
     for (size_t t = 0; t < in.tokens.size(); ++t, ++i) {
       tokens_[i] = in.tokens[t];
       positions_[i] = int32_t(lengths_[in.slot] + int64_t(t));
-      kv_offsets_[i] = int64_t(in.slot) * config_.n_ctx_per_slot;
+      token_tables_[i] = table(in.slot);
     }
     if (in.want_logits) output_rows_[n_outputs++] = int32_t(i - 1);
   }
-  const int64_t n_vocab = model_.hparams().n_vocab;
-  for (int64_t j = 0; j < n; ++j)
-    if (tokens_[j] < 0 || tokens_[j] >= n_vocab) fail("token id {} is outside the vocabulary of {}", tokens_[j], n_vocab);
   logits_out.resize(size_t(n_outputs) * n_vocab);
 
   model::Batch batch;
   batch.tokens = tokens_.data();
   batch.positions = positions_.data();
-  batch.kv_offsets = kv_offsets_.data();
+  batch.block_tables = token_tables_.data();
+  batch.kv_block_shift = block_shift_;
   batch.n = n;
   batch.output_rows = output_rows_.data();
   batch.n_outputs = n_outputs;
   batch.n_kv = n_kv;
   model::ForwardContext ctx{backend_, kv_, workspace_, config_.flash_attn};
   model_.forward(ctx, batch, logits_out.data());
-  for (const SlotInput& in : inputs) lengths_[in.slot] += int64_t(in.tokens.size());
+  for (const SlotInput& in : inputs) {
+    std::copy(in.tokens.begin(), in.tokens.end(), slot_tokens(in.slot) + lengths_[in.slot]);
+    lengths_[in.slot] += int64_t(in.tokens.size());
+    cache_full_blocks(in.slot);
+  }
+}
+
+void BatchEngine::cache_full_blocks(int slot) {
+  const int64_t full = lengths_[slot] / bs_;
+  if (full <= blocks_cached_[size_t(slot)]) return;
+  cache_.insert(std::span<const int32_t>(slot_tokens(slot), size_t(full * bs_)),
+                std::span<int32_t>(table(slot), size_t(full)));
+  blocks_cached_[size_t(slot)] = full;
 }
 
 int64_t BatchEngine::slot_length(int slot) const {
@@ -81,28 +144,52 @@ int64_t BatchEngine::slot_length(int slot) const {
   return lengths_[slot];
 }
 
-void BatchEngine::truncate(int slot, int64_t length) {
-  check_slot(slot);
-  if (length < 0 || length > lengths_[slot])
-    fail("cannot keep {} positions of slot {}, which holds {}", length, slot, lengths_[slot]);
-  lengths_[slot] = length;
+int64_t BatchEngine::cached_prefix(std::span<const int32_t> prompt) const {
+  const int64_t limit = std::min<int64_t>(int64_t(prompt.size()) - 1, config_.n_ctx_per_slot - 1);
+  if (limit <= 0) return 0;
+  return cache_.peek(prompt, limit).tokens(bs_);
 }
 
-void BatchEngine::copy_prefix(int from_slot, int to_slot, int64_t length) {
-  check_slot(from_slot);
-  check_slot(to_slot);
-  if (length < 0 || length > lengths_[from_slot])
-    fail("cannot copy {} positions from slot {}, which holds {}", length, from_slot, lengths_[from_slot]);
-  if (from_slot != to_slot) {
-    for (int layer = 0; layer < model_.hparams().n_layer; ++layer) {
-      for (backend::KvView view : {kv_.k(layer), kv_.v(layer)}) {
-        const size_t slot_bytes = view.row_bytes * size_t(config_.n_ctx_per_slot);
-        std::memcpy(view.data + size_t(to_slot) * slot_bytes, view.data + size_t(from_slot) * slot_bytes,
-                    view.row_bytes * size_t(length));
-      }
-    }
+void BatchEngine::start_from_cache(int slot, std::span<const int32_t> prompt, int64_t length) {
+  check_slot(slot);
+  if (lengths_[slot] != 0 || table_sizes_[size_t(slot)] != 0) fail("internal: slot {} is not empty", slot);
+  if (length <= 0) return;
+  if (length > int64_t(prompt.size()) || length >= config_.n_ctx_per_slot)
+    fail("internal: cannot reuse {} tokens of a {}-token prompt", length, prompt.size());
+  const kv::RadixCache::Match m = cache_.acquire(prompt, length, table(slot));
+  table_sizes_[size_t(slot)] = m.n_shared;
+  blocks_cached_[size_t(slot)] = m.n_shared;
+  if (m.copy_rows > 0) {
+    // The rows of the last, partial block are copied: this slot writes the rest of it.
+    ensure_free(1);
+    const int32_t block = pool_.allocate();
+    table(slot)[m.n_shared] = block;
+    table_sizes_[size_t(slot)] += 1;
+    for (int layer = 0; layer < model_.hparams().n_layer; ++layer)
+      for (backend::KvView view : {kv_.k(layer), kv_.v(layer)})
+        std::memcpy(view.data + size_t(block) * bs_ * view.row_bytes, view.data + size_t(m.copy_from) * bs_ * view.row_bytes,
+                    view.row_bytes * size_t(m.copy_rows));
+    pool_.unref(m.copy_from);
   }
-  lengths_[to_slot] = length;
+  lengths_[slot] = m.tokens(bs_);
+  std::copy(prompt.begin(), prompt.begin() + lengths_[slot], slot_tokens(slot));
+  if (lengths_[slot] != length) {
+    const int64_t got = lengths_[slot];
+    release(slot, false);
+    fail("internal: the prefix cache holds {} tokens of this prompt, not {}", got, length);
+  }
+}
+
+void BatchEngine::release(int slot, bool keep_in_cache) {
+  check_slot(slot);
+  int32_t* blocks = table(slot);
+  if (keep_in_cache && lengths_[slot] > 0)
+    cache_.insert(std::span<const int32_t>(slot_tokens(slot), size_t(lengths_[slot])),
+                  std::span<int32_t>(blocks, size_t(blocks_for(lengths_[slot], bs_))));
+  for (int64_t b = 0; b < table_sizes_[size_t(slot)]; ++b) pool_.unref(blocks[b]);
+  table_sizes_[size_t(slot)] = 0;
+  blocks_cached_[size_t(slot)] = 0;
+  lengths_[slot] = 0;
 }
 
 }  // namespace hearth::runtime

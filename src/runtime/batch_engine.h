@@ -1,15 +1,27 @@
 // Several sequences ("slots") evaluated together: each step is one forward
 // pass over the new tokens of every active slot, the way a server batches
-// conversations. Slot s owns KV rows [s * n_ctx_per_slot, (s + 1) * n_ctx_per_slot).
-// Every op is row-wise and attention reads only the token's own slot, so a
-// sequence's results do not depend on what else is in the batch.
+// conversations. The KV cache is paged: a pool of blocks of kv_block_size
+// rows, and each slot a block table (its position p lives in row
+// p % bs of block table[p / bs]). Every op is row-wise and attention reads
+// only the token's own sequence, so a sequence's results do not depend on
+// what else is in the batch.
+//
+// Prefix cache: the slots' full blocks go into a radix tree (kv::RadixCache)
+// as they fill, and a finished sequence's whole KV when its slot is released.
+// A new sequence starts from the longest cached prefix of its prompt: full
+// blocks are shared in place, the rows of a last partial block are copied.
+// The pool holds n_slots * ceil(n_ctx_per_slot / bs) + 1 blocks plus
+// n_cache_blocks: whatever the tree holds, every slot can always grow to its
+// whole context (least recently used cached blocks are evicted as needed).
 #pragma once
 
 #include <span>
 #include <vector>
 
 #include "backend/backend.h"
+#include "kv/block_pool.h"
 #include "kv/kv_cache.h"
+#include "kv/radix_cache.h"
 #include "model/model.h"
 
 namespace hearth::runtime {
@@ -21,6 +33,8 @@ struct BatchEngineConfig {
   DType type_k = DType::F16;
   DType type_v = DType::F16;
   bool flash_attn = false;
+  int kv_block_size = 16;      // KV rows per block: a power of two
+  int64_t n_cache_blocks = 0;  // extra blocks for the prefix cache beyond the slots' contexts
 };
 
 struct SlotInput {
@@ -40,9 +54,21 @@ class BatchEngine {
   void step(std::span<const SlotInput> inputs, std::vector<float>& logits_out);
 
   int64_t slot_length(int slot) const;
-  void truncate(int slot, int64_t length);                       // keep positions [0, length)
-  void copy_prefix(int from_slot, int to_slot, int64_t length);  // KV rows [0, length) of every layer
 
+  // Tokens of `prompt` a new sequence can take from the prefix cache: its
+  // longest common prefix with what the cache holds, never the last token
+  // (its logits are needed).
+  int64_t cached_prefix(std::span<const int32_t> prompt) const;
+  // Starts an empty slot on the first `length` tokens of `prompt`, taken
+  // from the cache (length <= cached_prefix(prompt)).
+  void start_from_cache(int slot, std::span<const int32_t> prompt, int64_t length);
+  // Ends a slot's sequence, leaving it empty. With keep_in_cache its KV stays
+  // in the prefix cache for later sequences; else its private blocks are freed.
+  void release(int slot, bool keep_in_cache = true);
+
+  int kv_block_size() const { return bs_; }
+  const kv::BlockPool& blocks() const { return pool_; }
+  const kv::RadixCache& prefix_cache() const { return cache_; }
   int n_slots() const { return config_.n_slots; }
   int64_t n_ctx_per_slot() const { return config_.n_ctx_per_slot; }
   int64_t n_batch() const { return config_.n_batch; }
@@ -52,15 +78,30 @@ class BatchEngine {
 
  private:
   void check_slot(int slot) const;
+  int32_t* table(int slot) { return tables_.data() + size_t(slot) * size_t(blocks_per_slot_); }
+  int32_t* slot_tokens(int slot) { return tokens_held_.data() + size_t(slot) * size_t(config_.n_ctx_per_slot); }
+  // Makes n blocks free, evicting cached ones; throws if that is impossible.
+  void ensure_free(int64_t n);
+  // Offers the slot's newly filled blocks to the prefix cache.
+  void cache_full_blocks(int slot);
 
   const model::Model& model_;
   backend::Backend& backend_;
   BatchEngineConfig config_;
+  int bs_ = 0, block_shift_ = 0;
+  int64_t blocks_per_slot_ = 0;
+  kv::BlockPool pool_;
+  kv::RadixCache cache_;
   kv::KvCache kv_;
   model::Workspace workspace_;
   std::vector<int64_t> lengths_;
+  std::vector<int32_t> tables_;        // [n_slots][blocks_per_slot]
+  std::vector<int64_t> table_sizes_;   // blocks in each slot's table
+  std::vector<int64_t> blocks_cached_; // leading full blocks of each slot already in the cache
+  std::vector<int32_t> tokens_held_;   // [n_slots][n_ctx_per_slot]: the tokens in each slot's KV
   std::vector<int32_t> tokens_, positions_, output_rows_;
-  std::vector<int64_t> kv_offsets_;
+  std::vector<const int32_t*> token_tables_;
+  std::vector<uint8_t> seen_;
 };
 
 }  // namespace hearth::runtime

@@ -84,10 +84,7 @@ EngineLoop::EngineLoop(const model::Model& model, backend::Backend& backend, con
       tokenizer_(tokenizer),
       vocabulary_(std::move(vocabulary)),
       config_(config),
-      scheduler_(config.batch.n_slots, config.batch.n_batch, config.max_queue),
-      slot_tokens_(size_t(config.batch.n_slots)),
-      slot_last_used_(size_t(config.batch.n_slots), 0) {
-  for (auto& tokens : slot_tokens_) tokens.reserve(size_t(config.batch.n_ctx_per_slot));
+      scheduler_(config.batch.n_slots, config.batch.n_batch, config.max_queue) {
   plan_.reserve(size_t(config.batch.n_slots));
   inputs_.reserve(size_t(config.batch.n_slots));
   logits_.reserve(size_t(config.batch.n_slots * engine_.n_vocab()));
@@ -137,51 +134,25 @@ EngineStats EngineLoop::stats() const {
   return s;
 }
 
-static int64_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
-  const size_t n = std::min(a.size(), b.size());
-  size_t i = 0;
-  while (i < n && a[i] == b[i]) ++i;
-  return int64_t(i);
-}
-
-Scheduler::SlotOffer EngineLoop::slot_offer(RequestId id, int slot) const {
+Scheduler::SlotOffer EngineLoop::slot_offer(RequestId id, int /*slot*/) const {
+  // The prefix cache is shared by every slot: any free slot reuses as much.
   const auto it = active_.find(id);
   if (it == active_.end()) return {};
-  const std::vector<int32_t>& prompt = it->second->sequence;
-  int64_t best = common_prefix(prompt, slot_tokens_[size_t(slot)]);
-  // Running slots only grow this step, so their prefixes can be copied.
-  for (const auto& [other_id, other] : active_)
-    if (other->slot >= 0 && other->slot != slot)
-      best = std::max(best, std::min(common_prefix(prompt, slot_tokens_[size_t(other->slot)]),
-                                     int64_t(slot_tokens_[size_t(other->slot)].size())));
-  // Taking a slot throws away what it holds beyond the reused prefix (another
-  // conversation's cache): prefer empty and least recently used slots.
-  const int64_t own = common_prefix(prompt, slot_tokens_[size_t(slot)]);
-  const int64_t discarded = int64_t(slot_tokens_[size_t(slot)].size()) - own;
-  const double score = double(best) - 0.5 * double(discarded) - 1e-6 * double(slot_last_used_[size_t(slot)]);
-  return {best, score};
+  return {engine_.cached_prefix(it->second->sequence)};
 }
 
 void EngineLoop::admit(Active& a, int slot, int64_t reuse) {
   a.slot = slot;
-  slot_last_used_[size_t(slot)] = stats_.steps;
-  std::vector<int32_t>& held = slot_tokens_[size_t(slot)];
-  const int64_t own = common_prefix(a.sequence, held);
-  if (own < reuse) {
-    for (const auto& [other_id, other] : active_) {
-      if (other.get() == &a || other->slot < 0 || other->slot == slot) continue;
-      const std::vector<int32_t>& source = slot_tokens_[size_t(other->slot)];
-      if (common_prefix(a.sequence, source) >= reuse) {
-        engine_.copy_prefix(other->slot, slot, reuse);
-        held.assign(source.begin(), source.begin() + reuse);
-        break;
-      }
-    }
-  }
-  engine_.truncate(slot, reuse);
-  held.resize(size_t(reuse));
+  engine_.start_from_cache(slot, a.sequence, reuse);
   std::lock_guard lock(a.generation->mutex_);
   a.generation->usage_.cached_tokens = reuse;
+}
+
+void EngineLoop::release_slot(Active& a, bool keep_in_cache) {
+  if (a.slot < 0) return;
+  const int slot = a.slot;
+  a.slot = -1;
+  engine_.release(slot, keep_in_cache);
 }
 
 void EngineLoop::run() {
@@ -204,7 +175,6 @@ void EngineLoop::run() {
       std::vector<RequestId> ids;
       for (auto& [id, a] : active_) ids.push_back(id);
       for (RequestId id : ids) end(*active_[id], FinishReason::Error, e.what());
-      for (auto& tokens : slot_tokens_) tokens.clear();
     }
   }
 }
@@ -220,6 +190,7 @@ void EngineLoop::step_once() {
       if (a->generation->cancelled()) cancelled_ids_.push_back(id);
     for (RequestId id : cancelled_ids_) {
       scheduler_.remove(id);
+      release_slot(*active_[id], true);
       active_[id]->generation->finish(FinishReason::Cancelled);
       active_.erase(id);
     }
@@ -248,11 +219,8 @@ void EngineLoop::step_once() {
   engine_.step(inputs_, logits_);
   int64_t row = 0;
   for (const ScheduledChunk& chunk : plan_) {
-    Active& a = *active_.at(chunk.id);
-    std::vector<int32_t>& held = slot_tokens_[size_t(chunk.slot)];
-    held.insert(held.end(), a.sequence.begin() + chunk.start, a.sequence.begin() + chunk.start + chunk.count);
     if (!chunk.wants_logits) continue;
-    sample_and_emit(a, logits_.data() + row * engine_.n_vocab());
+    sample_and_emit(*active_.at(chunk.id), logits_.data() + row * engine_.n_vocab());
     ++row;
   }
 }
@@ -356,6 +324,8 @@ void EngineLoop::emit_text(Active& a, bool final) {
 
 void EngineLoop::end(Active& a, FinishReason reason, std::string error) {
   const RequestId id = a.id;
+  // Its KV stays in the prefix cache, unless a failed step left it unknown.
+  release_slot(a, reason != FinishReason::Error);
   a.generation->finish(reason, std::move(error));
   {
     std::lock_guard lock(mutex_);

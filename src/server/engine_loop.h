@@ -4,10 +4,12 @@
 // every request that got logits (each with its own sampler and grammar), and
 // hands text to the request's Generation, which an HTTP thread drains.
 //
-// Prefix reuse: a slot keeps the tokens of its last sequence after the
-// request ends. A new request takes the free slot holding the longest common
-// prefix with its prompt, or copies the longest prefix held by any slot, and
-// only evaluates the rest.
+// Prefix reuse: the BatchEngine's KV is paged and its blocks are cached in
+// a radix tree across conversations (the blocks of running requests as they
+// fill, and a request's whole KV when it ends). A new request starts from the
+// longest cached prefix of its prompt, whatever slot or conversation computed
+// it, and only evaluates the rest; the least recently used cached blocks are
+// evicted when running requests need room.
 #pragma once
 
 #include <atomic>
@@ -127,6 +129,7 @@ class EngineLoop {
   void sample_and_emit(Active& a, const float* logits);
   void emit_text(Active& a, bool final);
   void end(Active& a, FinishReason reason, std::string error = {});
+  void release_slot(Active& a, bool keep_in_cache);
 
   runtime::BatchEngine engine_;
   const tokenizer::Tokenizer& tokenizer_;
@@ -143,8 +146,6 @@ class EngineLoop {
 
   // Engine-thread only.
   std::unordered_map<RequestId, std::unique_ptr<Active>> active_;
-  std::vector<std::vector<int32_t>> slot_tokens_;  // what each slot's KV holds
-  std::vector<int64_t> slot_last_used_;            // step of the slot's last admission, for LRU
   std::vector<ScheduledChunk> plan_;
   std::vector<RequestId> cancelled_ids_;
   std::vector<runtime::SlotInput> inputs_;

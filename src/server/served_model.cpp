@@ -8,6 +8,7 @@
 
 #include "chat/template_source.h"
 #include "core/error.h"
+#include "kv/kv_cache.h"
 
 namespace hearth::server {
 
@@ -58,6 +59,13 @@ std::unique_ptr<ServedModel> ServedModel::load(const ModelLoadOptions& o) {
   config.batch.type_v = o.type_v;
   config.batch.flash_attn = o.flash_attn;
   config.max_queue = o.max_queue;
+  if (o.cache_mb > 0) {
+    // Extra blocks for the prefix cache, beyond every slot's whole context.
+    const uint64_t block_bytes =
+        kv::KvCache::bytes_for(kv::KvConfig{config.batch.kv_block_size, o.type_k, o.type_v}, m->model_->kv_widths_k(),
+                               m->model_->kv_widths_v());
+    config.batch.n_cache_blocks = int64_t((uint64_t(o.cache_mb) << 20) / std::max<uint64_t>(block_bytes, 1));
+  }
   m->engine_ = std::make_unique<EngineLoop>(*m->model_, *m->backend_, *m->tokenizer_, std::move(vocabulary), config);
   return m;
 }

@@ -28,6 +28,7 @@ struct ModelLoadOptions {
   int n_threads = 0;           // 0: every core
   std::string isa;
   size_t max_queue = 64;
+  size_t cache_mb = 0;         // KV memory for the prefix cache beyond n_ctx x n_parallel
 };
 
 class ServedModel {

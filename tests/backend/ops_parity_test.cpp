@@ -221,6 +221,80 @@ TEST_P(OpsParity, AttentionEveryCacheType) {
         }
 }
 
+// A paged KV cache: two sequences whose blocks are scattered through the
+// cache in no order give bitwise the outputs of each sequence alone in a
+// contiguous cache (only the row addressing differs).
+TEST_P(OpsParity, PagedAttentionEqualsContiguous) {
+  const int n_head = 4, n_head_kv = 2, hd = 64, shift = 3, bs = 1 << shift;
+  const int64_t n_kv = 45, width = int64_t(n_head_kv) * hd;
+  const std::vector<int32_t> table_a = {7, 2, 11, 0, 5, 3}, table_b = {1, 9, 4, 10, 6, 8};  // 6 blocks of 8 >= 45 keys
+  const std::vector<int32_t> positions = {39, 40, 44, 3, 20, 44};  // tokens 0-2 of sequence a, 3-5 of b
+  for (DType cache : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0})
+    for (bool flash : {false, true})
+      for (int window : {0, 7}) {
+        if (!flash && dtype_info(cache).quantized) continue;
+        const size_t row = row_bytes(cache, width);
+        const auto q = random_floats(size_t(positions.size()) * n_head * hd, 25);
+        // Each sequence's keys and values, contiguous and paged.
+        std::vector<uint8_t> paged_k(row * 12 * bs), paged_v(row * 12 * bs);
+        std::vector<float> expected;
+        for (int s = 0; s < 2; ++s) {
+          const auto kf = random_floats(size_t(n_kv * width), 30 + s), vf = random_floats(size_t(n_kv * width), 40 + s);
+          std::vector<uint8_t> k(row * n_kv), v(row * n_kv);
+          cpu_->store_kv(kf.data(), n_kv, width, KvView{cache, k.data(), row}, 0);
+          cpu_->store_kv(vf.data(), n_kv, width, KvView{cache, v.data(), row}, 0);
+          const std::vector<int32_t>& table = s == 0 ? table_a : table_b;
+          for (int64_t j = 0; j < n_kv; ++j) {
+            const int64_t at = int64_t(table[size_t(j / bs)]) * bs + j % bs;
+            std::copy_n(k.begin() + j * row, row, paged_k.begin() + at * row);
+            std::copy_n(v.begin() + j * row, row, paged_v.begin() + at * row);
+          }
+          AttentionParams p;
+          p.q = q.data() + size_t(s) * 3 * n_head * hd;
+          p.positions = positions.data() + s * 3;
+          p.n_tokens = 3;
+          p.k = {cache, k.data(), row};
+          p.v = {cache, v.data(), row};
+          p.n_kv = n_kv;
+          p.n_head = n_head;
+          p.n_head_kv = n_head_kv;
+          p.head_dim = hd;
+          p.scale = 0.125f;
+          p.sliding_window = window;
+          p.flash = flash;
+          std::vector<float> out(size_t(3) * n_head * hd);
+          p.out = out.data();
+          cpu_->attention(p);
+          expected.insert(expected.end(), out.begin(), out.end());
+        }
+        const std::vector<const int32_t*> tables = {table_a.data(), table_a.data(), table_a.data(),
+                                                    table_b.data(), table_b.data(), table_b.data()};
+        AttentionParams p;
+        p.q = q.data();
+        p.positions = positions.data();
+        p.block_tables = tables.data();
+        p.kv_block_shift = shift;
+        p.n_tokens = int64_t(positions.size());
+        p.k = {cache, paged_k.data(), row};
+        p.v = {cache, paged_v.data(), row};
+        p.n_kv = n_kv;
+        p.n_head = n_head;
+        p.n_head_kv = n_head_kv;
+        p.head_dim = hd;
+        p.scale = 0.125f;
+        p.sliding_window = window;
+        p.flash = flash;
+        std::vector<float> out(expected.size());
+        p.out = out.data();
+        cpu_->attention(p);
+        EXPECT_EQ(out, expected) << dtype_name(cache) << " flash " << flash << " window " << window;
+        std::vector<float> ref_out(expected.size());
+        p.out = ref_out.data();
+        ref_->attention(p);
+        expect_close(ref_out, expected, (!flash && cache == DType::F16) ? 1.0 / 1024 : 1e-5, "paged ref");
+      }
+}
+
 TEST_P(OpsParity, MixtureOfExperts) {
   const int64_t n_embd = 64, n_ff = 96, n_expert = 5, rows = 7;
   const int k = 2;

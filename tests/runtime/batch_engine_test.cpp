@@ -1,6 +1,7 @@
 // The multi-slot engine: a sequence's logits must not depend on what else is
-// in the batch (bitwise), copied prefixes must continue exactly like a
-// sequence computed in place, and overflow must be an error with numbers.
+// in the batch (bitwise), a prefix taken from the cache (computed by another
+// conversation) must continue exactly like a sequence computed in place, and
+// overflow must be an error with numbers.
 #include <memory>
 
 #include <gtest/gtest.h>
@@ -104,21 +105,110 @@ TEST(BatchEngine, MatchesTheSingleSequenceSession) {
   EXPECT_EQ(a, b);
 }
 
-TEST(BatchEngine, CopiedPrefixContinuesLikeTheOriginal) {
+std::vector<int32_t> some_tokens(int n, int seed) {
+  std::vector<int32_t> t = {1};
+  for (int i = 1; i < n; ++i) t.push_back(int32_t((i * 37 + seed * 101) % 400 + 5));
+  return t;
+}
+
+// Evaluates the rest of `prompt` on `slot` (from what the slot holds), then
+// greedy-decodes; every step's logits.
+std::vector<std::vector<float>> continue_greedy(BatchEngine& engine, int slot, const std::vector<int32_t>& prompt,
+                                                int steps, int busy_slot = -1) {
+  std::vector<std::vector<float>> out;
+  std::vector<float> logits;
+  const auto rest = std::span(prompt).subspan(size_t(engine.slot_length(slot)));
+  const std::vector<int32_t> filler = some_tokens(3, 9);
+  std::vector<SlotInput> in = {{slot, rest, true}};
+  if (busy_slot >= 0) in.push_back({busy_slot, std::span(filler).subspan(1, 1), false});
+  engine.step(in, logits);
+  for (int s = 0;; ++s) {
+    out.emplace_back(logits.begin(), logits.begin() + engine.n_vocab());
+    if (s + 1 == steps) return out;
+    const int32_t next = sampling::argmax(out.back().data(), engine.n_vocab());
+    in = {{slot, std::span(&next, 1), true}};
+    if (busy_slot >= 0 && s % 2 == 0) in.push_back({busy_slot, std::span(filler).subspan(2, 1), false});
+    engine.step(in, logits);
+  }
+}
+
+// Conversation a runs on slot 0 and ends; conversation b, another prompt that
+// shares a's first 53 tokens (3 whole blocks of 16 and 5 rows of a fourth),
+// starts on slot 2 from the cache while slot 1 is busy. Its logits equal a
+// fresh engine's bitwise, and on gemma3 (sliding window 32) it runs well past
+// the window.
+TEST(BatchEngine, APrefixCachedByAnotherConversationContinuesBitwise) {
+  for (const char* model : {"models/stories260K.gguf", "models/synth-gemma3-Q4_K_M.gguf"}) {
+    SCOPED_TRACE(model);
+    Loaded l = load(model);
+    BatchEngineConfig config;
+    config.n_slots = 3;
+    config.n_ctx_per_slot = 128;
+    config.n_batch = 96;
+    const std::vector<int32_t> a = some_tokens(70, 1);
+    std::vector<int32_t> b(a.begin(), a.begin() + 53);
+    for (int32_t t : some_tokens(31, 2)) b.push_back(t + 1);
+
+    BatchEngine fresh(*l.model, *l.backend, config);
+    const auto expected = continue_greedy(fresh, 0, b, 10);
+
+    BatchEngine engine(*l.model, *l.backend, config);
+    EXPECT_EQ(engine.cached_prefix(b), 0);
+    continue_greedy(engine, 0, a, 6);
+    engine.release(0);
+    EXPECT_EQ(engine.slot_length(0), 0);
+    ASSERT_EQ(engine.cached_prefix(b), 53);
+    std::vector<float> ignored;
+    std::vector<SlotInput> warm = {{1, std::span(a).first(20), false}};
+    engine.step(warm, ignored);  // slot 1 shares the first block of a (and caches its own copy of it)
+    engine.start_from_cache(2, b, 53);
+    EXPECT_EQ(engine.slot_length(2), 53);
+    const auto got = continue_greedy(engine, 2, b, 10, /*busy_slot=*/1);
+    ASSERT_EQ(got.size(), expected.size());
+    for (size_t s = 0; s < got.size(); ++s) ASSERT_EQ(got[s], expected[s]) << "step " << s;
+
+    // The same prompt again: all but its last token come from the cache
+    // (here up to the middle of a block that is still slot 2's own).
+    engine.release(2);
+    const std::vector<int32_t> again(b.begin(), b.begin() + 60);
+    EXPECT_EQ(engine.cached_prefix(again), 59);
+    engine.start_from_cache(0, again, 59);
+    BatchEngine fresh2(*l.model, *l.backend, config);
+    EXPECT_EQ(continue_greedy(engine, 0, again, 3), continue_greedy(fresh2, 0, again, 3));
+  }
+}
+
+// With no memory beyond the slots' contexts, a cache full of finished
+// conversations gives way: two slots then fill their whole contexts.
+TEST(BatchEngine, CachedConversationsAreEvictedWhenSlotsNeedRoom) {
   Loaded l = load("models/stories260K.gguf");
   BatchEngineConfig config;
   config.n_slots = 2;
   config.n_ctx_per_slot = 64;
+  config.n_batch = 128;
   BatchEngine engine(*l.model, *l.backend, config);
-  std::vector<float> direct, copied;
-  std::vector<SlotInput> in = {{0, kPromptB, true}};
-  engine.step(in, direct);
-  engine.truncate(0, 9);
-  engine.copy_prefix(0, 1, 9);
-  EXPECT_EQ(engine.slot_length(1), 9);
-  std::vector<SlotInput> rest = {{1, std::span(kPromptB).subspan(9), true}};
-  engine.step(rest, copied);
-  EXPECT_EQ(copied, direct);
+  EXPECT_EQ(engine.blocks().n_blocks(), 2 * 4 + 1);
+  std::vector<float> logits;
+  for (int seed = 0; seed < 4; ++seed) {
+    const std::vector<int32_t> t = some_tokens(40, 10 + seed);
+    std::vector<SlotInput> in = {{seed % 2, t, true}};
+    engine.step(in, logits);
+    engine.release(seed % 2);
+  }
+  EXPECT_GT(engine.prefix_cache().cached_blocks(), 4);
+  const std::vector<int32_t> x = some_tokens(64, 20), y = some_tokens(64, 21);
+  std::vector<SlotInput> in = {{0, x, true}, {1, y, true}};
+  engine.step(in, logits);
+  BatchEngine fresh(*l.model, *l.backend, config);
+  std::vector<float> expected;
+  std::vector<SlotInput> alone = {{1, y, true}};
+  fresh.step(alone, expected);
+  EXPECT_EQ(std::vector<float>(logits.begin() + engine.n_vocab(), logits.end()), expected);
+  // Only the spare block is left over (free, or a cached one that may go).
+  EXPECT_EQ(engine.blocks().n_free() + engine.prefix_cache().evictable_blocks(), 1);
+  engine.release(0, /*keep_in_cache=*/false);
+  engine.release(1, /*keep_in_cache=*/false);
+  EXPECT_EQ(engine.blocks().n_free() + engine.prefix_cache().evictable_blocks(), engine.blocks().n_blocks());
 }
 
 TEST(BatchEngine, OverflowIsAnErrorWithNumbers) {

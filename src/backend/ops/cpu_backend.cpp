@@ -268,7 +268,11 @@ void CpuBackend::attend_one(const AttentionParams& p, int64_t token, int head, T
   const int32_t pos = p.positions[token];
   const int64_t last = std::min<int64_t>(pos, p.n_kv - 1);
   const int64_t first = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
-  const int64_t base = p.kv_offsets ? p.kv_offsets[token] : 0;  // this sequence's first KV row
+  // KV row of key j: through this token's block table when paged, else j.
+  const int32_t* table = p.block_tables ? p.block_tables[token] : nullptr;
+  const int shift = p.kv_block_shift;
+  const int64_t mask = (int64_t(1) << shift) - 1;
+  auto kv_row = [&](int64_t j) { return table ? (int64_t(table[j >> shift]) << shift) | (j & mask) : j; };
   const float* q = p.q + (token * p.n_head + head) * hd;
   float* out = p.out + (token * p.n_head + head) * hd;
   if (last < first) {
@@ -284,7 +288,7 @@ void CpuBackend::attend_one(const AttentionParams& p, int64_t token, int head, T
   const size_t v_head_offset = row_bytes(p.v.type, int64_t(kv_head) * hd);
   const auto dequantize_v = kernels_.dequantize_for(p.v.type);
   auto score = [&](int64_t j) {
-    float s = k_dot(hd, p.k.data + (base + j) * p.k.row_bytes + k_head_offset, scratch.q_conv.data()) * p.scale;
+    float s = k_dot(hd, p.k.data + kv_row(j) * p.k.row_bytes + k_head_offset, scratch.q_conv.data()) * p.scale;
     if (p.softcap != 0.0f) s = p.softcap * std::tanh(s / p.softcap);
     return s;
   };
@@ -305,7 +309,7 @@ void CpuBackend::attend_one(const AttentionParams& p, int64_t token, int head, T
       } else {
         vs = std::exp(s - m);
       }
-      dequantize_v(p.v.data + (base + j) * p.v.row_bytes + v_head_offset, scratch.v_row.data(), hd);
+      dequantize_v(p.v.data + kv_row(j) * p.v.row_bytes + v_head_offset, scratch.v_row.data(), hd);
       for (int d = 0; d < hd; ++d) acc[d] += scratch.v_row[d] * vs;
       sum = sum * ms + vs;
     }
@@ -333,7 +337,7 @@ void CpuBackend::attend_one(const AttentionParams& p, int64_t token, int head, T
     float pj = scores[j] * inv_sum;
     if (round_p) pj = round_to_fp16(pj);
     if (pj == 0.0f) continue;
-    dequantize_v(p.v.data + (base + j) * p.v.row_bytes + v_head_offset, scratch.v_row.data(), hd);
+    dequantize_v(p.v.data + kv_row(j) * p.v.row_bytes + v_head_offset, scratch.v_row.data(), hd);
     for (int d = 0; d < hd; ++d) acc[d] += pj * scratch.v_row[d];
   }
   std::copy(acc, acc + hd, out);
