@@ -126,7 +126,7 @@ struct Timing {
     const auto first = first_output == Clock::time_point{} ? end : first_output;
     j["total_duration"] = nanos(end - start);
     j["load_duration"] = 0;
-    j["prompt_eval_count"] = u.prompt_tokens;
+    j["prompt_eval_count"] = u.prompt_tokens - u.cached_tokens;  // evaluated, as Ollama counts it on a cache hit
     j["prompt_eval_duration"] = nanos(first - start);
     j["eval_count"] = u.completion_tokens;
     j["eval_duration"] = nanos(end - first);

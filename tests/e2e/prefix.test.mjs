@@ -24,3 +24,19 @@ test('turn N of a 10-turn conversation prefills only the new tokens', async () =
     messages.push({ role: 'assistant', content: r.choices[0].message.content });
   }
 });
+
+test('a new conversation reuses the system prompt another conversation computed', async () => {
+  const system = 'You are a storyteller who tells short, gentle stories about animals that live in a quiet forest ' +
+    'near a river, and every story ends with the animals going to sleep under the stars.';
+  const ask = async (question) => openai.chat.completions.create({
+    model: MODEL, temperature: 0, max_tokens: 4,
+    messages: [{ role: 'system', content: system }, { role: 'user', content: question }],
+  });
+  const first = await ask('Tell me about the owl.');
+  const second = await ask('And the fox?');
+  const cached = second.usage.prompt_tokens_details.cached_tokens;
+  // The shared system prompt is most of the second prompt: all of it is reused.
+  assert.ok(cached >= 0.7 * second.usage.prompt_tokens, `cached ${cached} of ${second.usage.prompt_tokens}`);
+  assert.ok(cached < second.usage.prompt_tokens);
+  assert.ok(first.usage.prompt_tokens > 0);
+});

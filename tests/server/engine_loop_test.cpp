@@ -169,6 +169,28 @@ TEST(EngineLoop, CancelFreesTheSlot) {
   EXPECT_NE(drain(*next).finish, FinishReason::Cancelled);
 }
 
+// Another conversation's prefix is reused from the prefix cache even after
+// the slot that computed it served other conversations since, and the output
+// is what a fresh session gives.
+TEST(EngineLoop, APrefixFromAnotherConversationIsReusedInAnotherSlot) {
+  auto m = load_stories(2);
+  const std::string system = "Once upon a time, there was a little girl named Lily. She liked to play with her toys";
+  auto a = m->engine().submit(greedy_params(*m, system + " in the garden.", 3));
+  drain(*a);
+  auto busy = m->engine().submit(long_params(*m));  // holds one slot for the rest of the test
+  ASSERT_TRUE(wait_for([&] { return m->engine().stats().running == 1; }));
+  // Unrelated conversations pass through the other slot.
+  for (const char* other : {"The sun was hot and the dog slept", "Tom had a red car. He drove it to the shop"})
+    drain(*m->engine().submit(greedy_params(*m, other, 3)));
+  const std::string question = system + ". One day, her mom gave her a big red ball";
+  auto b = m->engine().submit(greedy_params(*m, question, 6));
+  const Result r = drain(*b);
+  busy->cancel();
+  EXPECT_GE(b->usage().cached_tokens, int64_t(m->tokenize_prompt(system).size()) - 1);
+  EXPECT_LT(b->usage().cached_tokens, b->usage().prompt_tokens);
+  EXPECT_EQ(r.text, session_greedy(*m, m->tokenize_prompt(question), 6));
+}
+
 TEST(EngineLoop, QueueIsBounded) {
   auto m = load_stories(/*parallel=*/1, /*queue=*/1);
   auto running = m->engine().submit(long_params(*m));
