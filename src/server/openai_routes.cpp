@@ -171,7 +171,7 @@ void chat_completions(Server& server, const httplib::Request& req, httplib::Resp
     assembler->finish();
     const chat::ParsedOutput& out = assembler->result();
     json message = {{"role", "assistant"}, {"content", out.content}};
-    if (!out.reasoning.empty()) message["reasoning_content"] = out.reasoning;
+    if (!out.reasoning.empty()) message["reasoning_content"] = message["reasoning"] = out.reasoning;  // both names are in use
     if (!out.tool_calls.empty()) {
       json calls = json::array();
       for (size_t i = 0; i < out.tool_calls.size(); ++i) calls.push_back(tool_call_json(out.tool_calls[i], i, false));
@@ -198,7 +198,8 @@ void chat_completions(Server& server, const httplib::Request& req, httplib::Resp
     size_t calls_sent = 0;
     const auto delta_events = [&](const chat::OutputDelta& d, const json& logprobs) {
       std::vector<json> events;
-      if (!d.reasoning.empty()) events.push_back(chunk_event({{"reasoning_content", d.reasoning}}, nullptr, nullptr));
+      if (!d.reasoning.empty())
+        events.push_back(chunk_event({{"reasoning_content", d.reasoning}, {"reasoning", d.reasoning}}, nullptr, nullptr));
       if (!d.content.empty() || !logprobs.is_null()) events.push_back(chunk_event({{"content", d.content}}, nullptr, logprobs));
       for (const auto& call : d.tool_calls)
         events.push_back(chunk_event({{"tool_calls", json::array({tool_call_json(call, calls_sent++, true)})}}, nullptr, nullptr));
