@@ -9,6 +9,7 @@
 #include <benchmark/benchmark.h>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/packed_blocks.h"
 #include "backend/ref/quants.h"
 #include "core/dtype.h"
 
@@ -108,6 +109,40 @@ void BM_Batch8(benchmark::State& state, std::string isa, DType type, bool tile) 
   state.counters["dots/s"] = benchmark::Counter(double(state.iterations()) * kRows * kActs, benchmark::Counter::kIsRate);
 }
 
+// The packed kernels (weights in groups of 8 rows, packed_blocks.h): one
+// activation row (decode) or 8 (a batch), against the same 512 rows.
+void BM_Packed(benchmark::State& state, std::string isa, DType type, int n_acts) {
+  if (!isa_available(isa)) {
+    state.SkipWithError("ISA not available on this CPU");
+    return;
+  }
+  const hearth::cpu::Kernels k = hearth::cpu::select_kernels_for(isa);
+  const auto gemm = k.packed_gemm_for(type);
+  if (gemm == nullptr) {
+    state.SkipWithError("no packed kernel for this type and ISA");
+    return;
+  }
+  const Problem p = make_problem(type);
+  const size_t group_bytes = hearth::cpu::packed_group_bytes(type, kN);
+  std::vector<uint8_t> packed(group_bytes * (kRows / 8));
+  for (int g = 0; g < kRows / 8; ++g)
+    hearth::cpu::pack_rows_x8(type, p.weights.data() + size_t(g) * 8 * p.row_size, p.row_size, kN,
+                              packed.data() + g * group_bytes);
+  std::vector<uint8_t> acts;
+  for (int c = 0; c < n_acts; ++c) acts.insert(acts.end(), p.act.begin(), p.act.end());
+  std::vector<int32_t> sums(size_t(n_acts) * (kN / 32), 0);
+  std::vector<float> out(size_t(kRows) * n_acts);
+  for (auto _ : state) {
+    for (int g = 0; g < kRows / 8; ++g)
+      gemm(kN, packed.data() + g * group_bytes, n_acts, acts.data(), p.act.size(), sums.data(), kN / 32,
+           out.data() + 8 * g, kRows);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(p.weights.size()));
+  state.counters["dots/s"] = benchmark::Counter(double(state.iterations()) * kRows * n_acts, benchmark::Counter::kIsRate);
+}
+
 void BM_QuantizeAct(benchmark::State& state, std::string isa, DType act_type) {
   if (!isa_available(isa)) {
     state.SkipWithError("ISA not available on this CPU");
@@ -134,6 +169,10 @@ int register_all() {
       benchmark::RegisterBenchmark(("vec_dot_rows4/" + isa + "/" + name).c_str(), BM_VecDot, isa, t, true);
       benchmark::RegisterBenchmark(("batch8_rows/" + isa + "/" + name).c_str(), BM_Batch8, isa, t, false);
       benchmark::RegisterBenchmark(("batch8_tile/" + isa + "/" + name).c_str(), BM_Batch8, isa, t, true);
+      if (hearth::cpu::has_packed_layout(t)) {
+        benchmark::RegisterBenchmark(("packed_gemv/" + isa + "/" + name).c_str(), BM_Packed, isa, t, 1);
+        benchmark::RegisterBenchmark(("packed_batch8/" + isa + "/" + name).c_str(), BM_Packed, isa, t, 8);
+      }
     }
     for (DType a : {DType::Q8_0, DType::Q8_1, DType::Q8_K, DType::F16, DType::BF16}) {
       benchmark::RegisterBenchmark(("quantize_act/" + isa + "/" + std::string(hearth::dtype_name(a))).c_str(),

@@ -7,6 +7,57 @@
 namespace hearth::cpu {
 namespace {
 
+// Copies 4-byte chunk c of each of the 8 rows' `bytes`-byte array to
+// dst[32 * c + 4 * r].
+void interleave(const uint8_t* const* row_bytes, int bytes, uint8_t* dst) {
+  for (int r = 0; r < kPackRows; ++r)
+    for (int c = 0; c < bytes / 4; ++c) std::memcpy(dst + 32 * c + 4 * r, row_bytes[r] + 4 * c, 4);
+}
+
+template <typename Block>
+const Block& block_of_row(const void* rows, size_t row_stride, int r, int64_t b) {
+  return reinterpret_cast<const Block*>(static_cast<const uint8_t*>(rows) + size_t(r) * row_stride)[b];
+}
+
+void pack_q4_K(const void* rows, size_t row_stride, int64_t n, void* dst) {
+  auto* groups = static_cast<block_q4_Kx8*>(dst);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    block_q4_Kx8& g = groups[b];
+    const uint8_t* qs[kPackRows];
+    for (int r = 0; r < kPackRows; ++r) {
+      const auto& block = block_of_row<block_q4_K>(rows, row_stride, r, b);
+      g.d[r] = block.d;
+      g.dmin[r] = block.dmin;
+      qs[r] = block.qs;
+      const uint8_t* q = block.scales;  // ggml's get_scale_min_k4
+      for (int s = 0; s < 8; ++s) {
+        const uint8_t sc = s < 4 ? q[s] & 63 : uint8_t((q[s + 4] & 0xf) | ((q[s - 4] >> 6) << 4));
+        const uint8_t m = s < 4 ? q[s + 4] & 63 : uint8_t((q[s + 4] >> 4) | ((q[s] >> 6) << 4));
+        g.scales[8 * s + r] = sc;
+        g.mins[8 * s + r] = m;
+      }
+    }
+    interleave(qs, kQK_K / 2, g.qs);
+  }
+}
+
+void pack_q6_K(const void* rows, size_t row_stride, int64_t n, void* dst) {
+  auto* groups = static_cast<block_q6_Kx8*>(dst);
+  for (int64_t b = 0; b < n / kQK_K; ++b) {
+    block_q6_Kx8& g = groups[b];
+    const uint8_t *ql[kPackRows], *qh[kPackRows];
+    for (int r = 0; r < kPackRows; ++r) {
+      const auto& block = block_of_row<block_q6_K>(rows, row_stride, r, b);
+      g.d[r] = block.d;
+      ql[r] = block.ql;
+      qh[r] = block.qh;
+      for (int s = 0; s < 16; ++s) g.scales[8 * s + r] = block.scales[s];
+    }
+    interleave(ql, kQK_K / 2, g.ql);
+    interleave(qh, kQK_K / 4, g.qh);
+  }
+}
+
 template <typename Block, typename Group>
 void interleave_chunks(const void* rows, size_t row_stride, int64_t n, void* dst) {
   constexpr int kChunks = int(sizeof(Block::qs)) / 4;
@@ -24,12 +75,21 @@ void interleave_chunks(const void* rows, size_t row_stride, int64_t n, void* dst
 
 }  // namespace
 
-bool has_packed_layout(DType type) { return type == DType::Q4_0 || type == DType::Q8_0; }
+bool has_packed_layout(DType type) {
+  return type == DType::Q4_0 || type == DType::Q8_0 || type == DType::Q4_K || type == DType::Q6_K;
+}
+
+size_t packed_group_bytes(DType type, int64_t n) {
+  if (type == DType::Q4_K) return size_t(n / kQK_K) * sizeof(block_q4_Kx8);
+  return kPackRows * row_bytes(type, n);
+}
 
 void pack_rows_x8(DType type, const void* rows, size_t row_stride, int64_t n, void* dst) {
   switch (type) {
     case DType::Q4_0: return interleave_chunks<block_q4_0, block_q4_0x8>(rows, row_stride, n, dst);
     case DType::Q8_0: return interleave_chunks<block_q8_0, block_q8_0x8>(rows, row_stride, n, dst);
+    case DType::Q4_K: return pack_q4_K(rows, row_stride, n, dst);
+    case DType::Q6_K: return pack_q6_K(rows, row_stride, n, dst);
     default: fail("internal: no packed layout for {}", dtype_name(type));
   }
 }

@@ -35,10 +35,31 @@ struct block_q8_0x8 {
 };
 static_assert(sizeof(block_q8_0x8) == kPackRows * sizeof(block_q8_0));
 
+// Q4_K: qs interleaved in 4-byte chunks as Q4_0 (chunk c of row r at
+// qs[32 * c + 4 * r]); the 6-bit scales and mins unpacked to bytes, by
+// sub-block then row (scales[8 * s + r]), so eight rows' are one load.
+struct block_q4_Kx8 {
+  uint16_t d[kPackRows], dmin[kPackRows];
+  uint8_t scales[8 * kPackRows], mins[8 * kPackRows];
+  uint8_t qs[kPackRows * kQK_K / 2];
+};
+
+// Q6_K: ql and qh interleaved in 4-byte chunks (ql chunk c of row r at
+// ql[32 * c + 4 * r], qh likewise), scales by group then row.
+struct block_q6_Kx8 {
+  uint8_t ql[kPackRows * kQK_K / 2];
+  uint8_t qh[kPackRows * kQK_K / 4];
+  int8_t scales[16 * kPackRows];
+  uint16_t d[kPackRows];
+};
+static_assert(sizeof(block_q6_Kx8) == kPackRows * sizeof(block_q6_K));
+
 // Whether `type` has a packed layout.
 bool has_packed_layout(DType type);
+// Bytes of one packed group of 8 rows of n elements.
+size_t packed_group_bytes(DType type, int64_t n);
 // Packs rows [0, 8) of a matrix (rows row_stride bytes apart, n elements
-// each) into one group of row_bytes(type, n) * 8 bytes at dst.
+// each) into one group of packed_group_bytes(type, n) at dst.
 void pack_rows_x8(DType type, const void* rows, size_t row_stride, int64_t n, void* dst);
 
 }  // namespace hearth::cpu

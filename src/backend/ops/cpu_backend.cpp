@@ -126,7 +126,7 @@ void CpuBackend::matmul(const Weight& w, const float* x, int64_t rows, float* y)
 std::shared_ptr<const uint8_t[]> CpuBackend::pack(const Weight& w) {
   if (kernels_.packed_gemm_for(w.type) == nullptr || w.n_mat != 1 || w.n_out < cpu::kPackRows) return nullptr;
   const int64_t groups = w.n_out / cpu::kPackRows;
-  const size_t group_bytes = cpu::kPackRows * w.row_bytes;
+  const size_t group_bytes = cpu::packed_group_bytes(w.type, w.n_in);
   std::shared_ptr<uint8_t[]> buffer(new uint8_t[size_t(groups) * group_bytes]);
   split(groups, cpu::kPackRows * w.n_in, [&](int64_t g0, int64_t g1) {
     for (int64_t g = g0; g < g1; ++g)
@@ -157,7 +157,7 @@ void CpuBackend::matmul_packed(const Weight& w, const uint8_t* act, size_t act_r
   // chunks that stay in cache while every group of the run meets them.
   constexpr int64_t kActChunk = 64;
   const int64_t groups = w.n_out / cpu::kPackRows;
-  const size_t group_bytes = cpu::kPackRows * w.row_bytes;
+  const size_t group_bytes = cpu::packed_group_bytes(w.type, w.n_in);
   split(groups, cpu::kPackRows * w.n_in * rows, [&](int64_t g0, int64_t g1) {
     for (int64_t a0 = 0; a0 < rows; a0 += kActChunk) {
       const int na = int(std::min(kActChunk, rows - a0));
@@ -169,14 +169,11 @@ void CpuBackend::matmul_packed(const Weight& w, const uint8_t* act, size_t act_r
     }
   });
 
-  // The last n_out % 8 rows, unpacked, from the file's layout.
+  // The last n_out % 8 rows, unpacked, from the file's layout; by the tile
+  // kernel for one token too, so that a row's result never depends on the
+  // number of tokens (the rows kernel may sum in another order).
   const int64_t first_tail = groups * cpu::kPackRows;
   const int n_tail = int(w.n_out - first_tail);
-  if (n_tail == 0) return;
-  if (rows == 1) {
-    kernels_.vec_dot_rows_for(w.type)(w.n_in, n_tail, w.row(first_tail), w.row_bytes, act, y + first_tail);
-    return;
-  }
   for (int64_t a0 = 0; a0 < rows; a0 += kActChunk) {
     const int na = int(std::min(kActChunk, rows - a0));
     kernels_.vec_dot_tile_for(w.type)(w.n_in, n_tail, w.row(first_tail), w.row_bytes, na, act + a0 * act_row_bytes,
