@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "server/chat_request.h"
+#include "server/client_watch.h"
 #include "server/http_server.h"
 
 namespace hearth::server {
@@ -142,13 +143,16 @@ struct Pending {
 
 // A non-streamed answer: the whole generation fed to the assembler; throws
 // (500) when it failed. Returns the last chunk, which carries the finish.
-GenerationChunk run_to_end(Generation& generation, OutputAssembler& assembler, Timing& timing) {
+GenerationChunk run_to_end(Generation& generation, const ClientWatch& client, OutputAssembler& assembler,
+                           Timing& timing) {
   GenerationChunk c;
-  do {
-    c = generation.take(std::chrono::milliseconds(1000));
+  for (;;) {
+    c = generation.take(std::chrono::milliseconds(100));
     if (!c.text.empty()) timing.saw_output();
     assembler.feed(c.text);
-  } while (!c.done);
+    if (c.done) break;
+    if (client.gone()) generation.cancel();  // the client left
+  }
   if (c.finish == FinishReason::Error || c.finish == FinishReason::Cancelled)
     throw ApiError(500, "generation failed: " + c.error, "server_error");
   assembler.finish();
@@ -209,7 +213,7 @@ void chat(Server& server, const httplib::Request& req, httplib::Response& res) {
     return j;
   };
   if (!stream) {
-    const GenerationChunk c = run_to_end(*pending->generation, *assembler, *timing);
+    const GenerationChunk c = run_to_end(*pending->generation, ClientWatch(req), *assembler, *timing);
     const chat::ParsedOutput& out = assembler->result();
     json message = {{"role", "assistant"}, {"content", out.content}};
     if (!out.reasoning.empty()) message["thinking"] = out.reasoning;
@@ -288,7 +292,7 @@ void generate(Server& server, const httplib::Request& req, httplib::Response& re
     return j;
   };
   if (!stream) {
-    const GenerationChunk c = run_to_end(*pending->generation, *assembler, *timing);
+    const GenerationChunk c = run_to_end(*pending->generation, ClientWatch(req), *assembler, *timing);
     res.set_content(dump_json(final_object(c.finish, assembler->result().content, assembler->result().reasoning)), "application/json");
     return;
   }

@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include "server/chat_request.h"
+#include "server/client_watch.h"
 #include "server/http_server.h"
 
 namespace hearth::server {
@@ -97,12 +98,15 @@ bool write_sse(httplib::DataSink& sink, const json& event) {
   return sink.write(line.data(), line.size());
 }
 
-// Runs the generation to the end, feeding `on_chunk`; returns the last chunk.
-GenerationChunk collect(Generation& generation, const std::function<void(const GenerationChunk&)>& on_chunk) {
+// Runs the generation to the end, feeding `on_chunk`; returns the last
+// chunk. A client that leaves meanwhile cancels it.
+GenerationChunk collect(Generation& generation, const ClientWatch& client,
+                        const std::function<void(const GenerationChunk&)>& on_chunk) {
   for (;;) {
-    GenerationChunk chunk = generation.take(std::chrono::milliseconds(1000));
+    GenerationChunk chunk = generation.take(std::chrono::milliseconds(100));
     on_chunk(chunk);
     if (chunk.done) return chunk;
+    if (client.gone()) generation.cancel();
   }
 }
 
@@ -163,7 +167,7 @@ void chat_completions(Server& server, const httplib::Request& req, httplib::Resp
 
   if (!stream) {
     std::vector<TokenLogprob> logprobs;
-    const GenerationChunk last = collect(*state->generation, [&](const GenerationChunk& c) {
+    const GenerationChunk last = collect(*state->generation, ClientWatch(req), [&](const GenerationChunk& c) {
       assembler->feed(c.text);
       for (const auto& lp : c.logprobs) logprobs.push_back(lp);
     });
@@ -276,7 +280,7 @@ void completions(Server& server, const httplib::Request& req, httplib::Response&
   };
   if (!stream) {
     std::string text;
-    const GenerationChunk last = collect(*state->generation, [&](const GenerationChunk& c) { text += c.text; });
+    const GenerationChunk last = collect(*state->generation, ClientWatch(req), [&](const GenerationChunk& c) { text += c.text; });
     if (last.finish == FinishReason::Error || last.finish == FinishReason::Cancelled) throw_generation_error(last);
     json response = object(text, finish_name(last.finish, false));
     response["usage"] = usage_json(state->generation->usage());

@@ -75,3 +75,47 @@ test('a client that leaves while a tool call is being built frees the slot', asy
   } while (Date.now() < deadline);
   assert.equal(h.models[0].running, 0, 'the abandoned tool call still holds a slot');
 });
+
+// A request answered in one piece: the server notices the closed connection
+// while it waits for the generation. Measured against how long the whole
+// request takes, so the test fails if the slot is only freed at the end.
+for (const api of ['openai', 'ollama']) {
+  test(`a client that leaves a non-streamed ${api} request frees the slot`, async () => {
+    const schema = { type: 'object', properties: { n: { type: 'array', items: { type: 'integer' }, minItems: 1000 } }, required: ['n'] };
+    const request = (signal) => api === 'openai'
+      ? fetch(`${URL_BASE}/v1/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, signal,
+        body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Count' }], temperature: 0, max_tokens: 1800,
+          response_format: { type: 'json_schema', json_schema: { name: 'long', schema } } }),
+      })
+      : fetch(`${URL_BASE}/api/chat`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, signal,
+        body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Count' }], stream: false, format: schema,
+          options: { temperature: 0, num_predict: 1800 } }),
+      });
+    const started = Date.now();
+    await (await request(undefined)).text();
+    const whole = Date.now() - started;
+
+    const controller = new AbortController();
+    const pending = request(controller.signal).catch(() => null);
+    let running = 0;
+    for (let i = 0; i < 200 && running === 0; i++) {
+      running = (await health()).models[0].running;
+      if (running === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(running, 1, 'the request was running');
+    const aborted = Date.now();
+    controller.abort();
+    await pending;
+    let h;
+    do {
+      h = await health();
+      if (h.models[0].running === 0) break;
+      await new Promise((r) => setTimeout(r, 10));
+    } while (Date.now() - aborted < whole);
+    const freed = Date.now() - aborted;
+    assert.equal(h.models[0].running, 0, 'the abandoned request still holds a slot');
+    assert.ok(freed < Math.max(400, whole / 2), `freed after ${freed} ms; the whole request takes ${whole} ms`);
+  });
+}

@@ -1,0 +1,27 @@
+// Whether the client of an HTTP request is still connected, for requests
+// answered in one piece: the handler waits for the whole generation, and a
+// client that gives up meanwhile must free its slot. cpp-httplib 0.11 gives
+// a handler no access to its socket, so the connection's socket is found
+// once among this process's descriptors (/proc/self/fd) by its two
+// addresses, and then probed without reading anything from it.
+#pragma once
+
+namespace httplib {
+struct Request;
+}
+
+namespace hearth::server {
+
+class ClientWatch {
+ public:
+  explicit ClientWatch(const httplib::Request& req);
+  // True once the client has closed or reset the connection. False when the
+  // socket was not found (nothing is cancelled then).
+  bool gone() const;
+  bool watching() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace hearth::server
