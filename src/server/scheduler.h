@@ -41,9 +41,9 @@ class Scheduler {
   bool remove(RequestId id);
 
   // What a free slot offers a waiting request: `reuse` tokens of its prompt
-  // already in the slot's KV (capped so at least one prompt token is
-  // computed: its logits are needed), and a score, highest wins (it may
-  // weigh what taking the slot would throw away). A bare count is both.
+  // whose KV the slot can start from (the engine's prefix cache; capped so
+  // at least one prompt token is computed: its logits are needed), and a
+  // score, highest wins. A bare count is both.
   struct SlotOffer {
     int64_t reuse = 0;
     double score = 0;
