@@ -15,6 +15,8 @@ struct KernelSlots {
   Kernels::QuantizeFn* quantize_act;
   Kernels::DequantizeFn* dequantize;
   Kernels::PackedGemmFn* packed_gemm;
+  Kernels::AxpyFn* axpy;
+  Kernels::ScaleFn* scale;
 };
 
 // Each overwrites the slots it has kernels for and leaves the others.

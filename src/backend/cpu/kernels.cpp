@@ -30,6 +30,14 @@ void tile_by_single(int64_t n, int n_rows, const void* rows, size_t row_stride, 
   }
 }
 
+void axpy_scalar(int64_t n, float a, const float* x, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void scale_scalar(int64_t n, float a, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] *= a;
+}
+
 template <Kernels::VecDotFn kSingle>
 void set_weight(Kernels& k, DType weight, DType act, Kernels::DequantizeFn dequantize) {
   const uint32_t id = uint32_t(weight);
@@ -67,11 +75,13 @@ Kernels scalar_kernels() {
   k.quantize_act[uint32_t(DType::F16)] = ref::quantize_f16;
   k.quantize_act[uint32_t(DType::BF16)] = ref::quantize_bf16;
   k.quantize_act[uint32_t(DType::F32)] = ref::quantize_f32;
+  k.axpy = axpy_scalar;
+  k.scale = scale_scalar;
   return k;
 }
 
 detail::KernelSlots slots_of(Kernels& k) {
-  return {k.vec_dot, k.vec_dot_rows, k.vec_dot_tile, k.quantize_act, k.dequantize, k.packed_gemm};
+  return {k.vec_dot, k.vec_dot_rows, k.vec_dot_tile, k.quantize_act, k.dequantize, k.packed_gemm, &k.axpy, &k.scale};
 }
 
 Kernels avx2_kernels() {

@@ -49,6 +49,9 @@ struct Kernels {
   // activation block, sums_stride ints per activation row.
   using PackedGemmFn = void (*)(int64_t n, const void* group, int n_acts, const void* acts, size_t act_stride,
                                 const int32_t* act_sums, size_t sums_stride, float* out, size_t out_stride);
+  // y += a * x and y *= a over n floats (attention's value accumulation).
+  using AxpyFn = void (*)(int64_t n, float a, const float* x, float* y);
+  using ScaleFn = void (*)(int64_t n, float a, float* y);
   static constexpr int kMaxRows = 4;
 
   VecDotFn vec_dot[hearth::kDTypeIdLimit] = {};        // by weight type id; null if unsupported
@@ -59,6 +62,8 @@ struct Kernels {
   hearth::DType act_type[hearth::kDTypeIdLimit] = {};  // vec_dot_type of each weight type
   // By weight type; null where that type is not packed (and on the scalar ISA).
   PackedGemmFn packed_gemm[hearth::kDTypeIdLimit] = {};
+  AxpyFn axpy = nullptr;
+  ScaleFn scale = nullptr;
   std::string isa;  // "avx512-vnni", "avx512", "avx2", "scalar"
 
   VecDotFn vec_dot_for(hearth::DType t) const { return vec_dot[uint32_t(t)]; }

@@ -39,14 +39,17 @@ class CpuBackend final : public Backend {
   void softcap(float* y, float cap, int64_t n) override;
 
  private:
+  // Query heads that share a KV head are attended together, this many at
+  // most, so each K and V row is read once for all of them.
+  static constexpr int kMaxHeadGroup = 8;
   struct ThreadScratch {
-    std::vector<float> scores;    // attention scores over the context
-    std::vector<float> acc;       // attention output accumulator, head_dim
+    std::vector<float> scores;    // attention scores over the context, per head of the group
+    std::vector<float> acc;       // attention output accumulators, head_dim per head
     std::vector<float> v_row;     // one dequantized V head
-    std::vector<uint8_t> q_conv;  // one query head in K's dot-product type
+    std::vector<uint8_t> q_conv;  // the group's query heads in K's dot-product type
     std::vector<uint8_t> p_conv;  // probabilities in V's dot-product type
   };
-  void attend_one(const AttentionParams& p, int64_t token, int head, ThreadScratch& scratch) const;
+  void attend_group(const AttentionParams& p, int64_t token, int head0, int n_group, ThreadScratch& scratch) const;
 
   // Below this much work (roughly, multiply-adds) an op runs on the calling
   // thread: handing it to the pool costs more than it saves, and far more on
