@@ -58,9 +58,12 @@ GenerateResult generate(Session& session, const tokenizer::Tokenizer& tokenizer,
     }
     current = session.decode(token);
   }
-  std::string rest = decoder.flush();
+  // A budget that ran out inside the grammar ends with its shortest
+  // completion, which may first finish a character the last token began.
+  std::string completion;
   if (options.constraint && result.stop != StopReason::EndOfGeneration && !options.constraint->is_complete())
-    rest += options.constraint->completion_text();
+    completion = options.constraint->completion_text();
+  const std::string rest = decoder.flush(completion);
   if (!rest.empty()) {
     result.text += rest;
     if (on_text) on_text(rest);

@@ -271,7 +271,12 @@ void EngineLoop::sample_and_emit(Active& a, const float* logits) {
   const bool length = (a.params.max_tokens >= 0 && a.n_generated >= a.params.max_tokens) ||
                       int64_t(a.sequence.size()) >= config_.batch.n_ctx_per_slot;
   const bool final = grammar_done || length;
-  if (final) a.text += a.decoder.flush();
+  // Out of tokens inside a structure: the grammar's shortest completion closes
+  // it (below), so the output parses; finish_reason "length" still says it was
+  // cut short. It may first finish a character the last token began, so the
+  // decoder's pending bytes wait for it.
+  const bool close_grammar = final && length && a.matcher && !a.matcher->is_accepting();
+  if (final && !close_grammar) a.text += a.decoder.flush();
   // Stop strings: the output ends before the first one; text that may be the
   // start of one is held back until it is decided.
   if (!a.params.stop.empty()) {
@@ -289,11 +294,7 @@ void EngineLoop::sample_and_emit(Active& a, const float* logits) {
     }
   }
   if (final) {
-    if (length && a.matcher && !a.matcher->is_accepting()) {
-      // Out of tokens inside a structure: close it, so the output parses
-      // (finish_reason "length" still says it was cut short).
-      if (auto rest = a.matcher->shortest_completion()) a.text += *rest;
-    }
+    if (close_grammar) a.text += a.decoder.flush(a.matcher->shortest_completion().value_or(""));
     emit_text(a, true);
     return end(a, grammar_done && !length ? FinishReason::Stop : FinishReason::Length);
   }

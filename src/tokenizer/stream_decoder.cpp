@@ -94,8 +94,11 @@ std::string StreamDecoder::push(int32_t id) {
   return out;
 }
 
-std::string StreamDecoder::flush() {
-  const std::string text = tok_->decode_segment(segment_, remove_special_, first_segment_);
+std::string StreamDecoder::flush() { return flush({}); }
+
+std::string StreamDecoder::flush(std::string_view continuation) {
+  std::string text = tok_->decode_segment(segment_, remove_special_, first_segment_);
+  text += continuation;
   size_t consumed = 0;
   std::string out = complete_utf8(std::string_view(text).substr(std::min(emitted_, text.size())), true, &consumed);
   segment_.clear();

@@ -73,6 +73,9 @@ class StreamDecoder {
   explicit StreamDecoder(const Tokenizer& tok, bool remove_special = false, bool at_text_start = true);
   std::string push(int32_t id);  // complete UTF-8 only
   std::string flush();           // whatever is left (invalid bytes as U+FFFD)
+  // Whatever is left followed by `continuation` (raw bytes that finish the
+  // text, e.g. a grammar's completion, which may finish a pending character).
+  std::string flush(std::string_view continuation);
 
  private:
 

@@ -189,6 +189,18 @@ TEST(StreamDecoder, FlushReplacesAnUnfinishedSequence) {
   EXPECT_EQ(stream.flush(), "\xEF\xBF\xBD");  // one U+FFFD for the unfinished sequence
 }
 
+// A grammar's completion may finish the character the last token began
+// (generation cut short inside a string): the pending bytes and the
+// completion make one character, not U+FFFD and a stray continuation byte.
+TEST(StreamDecoder, FlushWithContinuationFinishesAPendingCharacter) {
+  const Loaded m = load("vocab/ggml-vocab-llama-spm.gguf");
+  const auto e4 = m.tok.find_token("<0xE4>");
+  ASSERT_TRUE(e4);
+  StreamDecoder stream(m.tok);
+  EXPECT_EQ(stream.push(*e4), "");
+  EXPECT_EQ(stream.flush("\xB8\x80\"}"), "\xE4\xB8\x80\"}");  // U+4E00, then the closing quote and brace
+}
+
 TEST(StreamDecoder, HoldsSpaceThatCleanUpMayDrop) {
   // gpt-2 cleans " ," to ",": a trailing space must wait for the next token.
   const Loaded m = load("vocab/ggml-vocab-gpt-2.gguf");
