@@ -2,6 +2,7 @@
 // threads) against the scalar reference backend (one thread, ref kernels),
 // on odd sizes. The ref kernels themselves are checked against ggml's
 // output in quants_test.cpp.
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -219,6 +220,77 @@ TEST_P(OpsParity, AttentionEveryCacheType) {
           const double tolerance = (!flash && cache == DType::F16) ? 1.0 / 1024 : 1e-5;
           expect_close(b, a, tolerance, fmt::format("{} flash {} window {} softcap {}", dtype_name(cache), flash, window, softcap));
         }
+}
+
+// Attention against a textbook softmax(q.k * scale) v in double, on an f32
+// cache, for queries far enough apart to land in different tiles and key
+// blocks; and each token alone gives bitwise what it gives in the batch (a
+// token's result must not depend on its tile mates).
+TEST_P(OpsParity, AttentionMatchesTextbookAndIsBatchInvariant) {
+  const int n_head = 8, n_head_kv = 2, hd = 64;
+  const int64_t n_kv = 150, n_tokens = 20;
+  std::vector<int32_t> positions(n_tokens);
+  for (int64_t t = 0; t < n_tokens; ++t) positions[t] = int32_t(130 + t);
+  positions[3] = 5;  // sees few keys: its tile's key range is not its own
+  for (DType cache : {DType::F32, DType::F16})
+    for (bool flash : {false, true})
+      for (int window : {0, 50}) {
+        const size_t row = row_bytes(cache, int64_t(n_head_kv) * hd);
+        std::vector<uint8_t> k(row * n_kv), v(row * n_kv);
+        const auto kf = random_floats(size_t(n_kv) * n_head_kv * hd, 21, 2.0f);
+        const auto vf = random_floats(size_t(n_kv) * n_head_kv * hd, 22);
+        cpu_->store_kv(kf.data(), n_kv, int64_t(n_head_kv) * hd, KvView{cache, k.data(), row}, 0);
+        cpu_->store_kv(vf.data(), n_kv, int64_t(n_head_kv) * hd, KvView{cache, v.data(), row}, 0);
+        const auto q = random_floats(size_t(n_tokens) * n_head * hd, 23, 2.0f);
+        AttentionParams p;
+        p.q = q.data();
+        p.positions = positions.data();
+        p.n_tokens = n_tokens;
+        p.k = {cache, k.data(), row};
+        p.v = {cache, v.data(), row};
+        p.n_kv = n_kv;
+        p.n_head = n_head;
+        p.n_head_kv = n_head_kv;
+        p.head_dim = hd;
+        p.scale = 0.125f;
+        p.sliding_window = window;
+        p.flash = flash;
+        std::vector<float> out(size_t(n_tokens) * n_head * hd), alone(size_t(n_head) * hd);
+        p.out = out.data();
+        cpu_->attention(p);
+        const std::string what = fmt::format("{} flash {} window {}", dtype_name(cache), flash, window);
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          const int64_t first = window > 0 ? std::max<int64_t>(0, positions[t] - window + 1) : 0;
+          for (int h = 0; h < n_head; ++h) {
+            const int kvh = h / (n_head / n_head_kv);
+            const float* qh = q.data() + (t * n_head + h) * hd;
+            std::vector<double> w;
+            double max_s = -1e300, total = 0.0;
+            for (int64_t j = first; j <= positions[t]; ++j) {
+              double dot = 0.0;
+              for (int d = 0; d < hd; ++d) dot += double(qh[d]) * kf[(j * n_head_kv + kvh) * hd + d];
+              w.push_back(dot * 0.125);
+              max_s = std::max(max_s, w.back());
+            }
+            for (double& x : w) total += (x = std::exp(x - max_s));
+            for (int d = 0; d < hd; ++d) {
+              double expected = 0.0;
+              for (size_t r = 0; r < w.size(); ++r) expected += w[r] / total * vf[((first + r) * n_head_kv + kvh) * hd + d];
+              // f16 rounds K, V, Q and (unfused) the probabilities.
+              const double tol = cache == DType::F32 ? 1e-4 : 2e-2;
+              ASSERT_NEAR(out[(t * n_head + h) * hd + d], expected, tol) << what << " token " << t << " head " << h;
+            }
+          }
+          AttentionParams one = p;
+          one.q = q.data() + t * n_head * hd;
+          one.positions = positions.data() + t;
+          one.n_tokens = 1;
+          one.out = alone.data();
+          cpu_->attention(one);
+          for (int64_t i = 0; i < n_head * hd; ++i)
+            ASSERT_EQ(alone[i], out[t * n_head * hd + i]) << what << ": token " << t << " alone differs at " << i;
+        }
+      }
 }
 
 // A paged KV cache: two sequences whose blocks are scattered through the

@@ -17,6 +17,8 @@ struct KernelSlots {
   Kernels::PackedGemmFn* packed_gemm;
   Kernels::AxpyFn* axpy;
   Kernels::ScaleFn* scale;
+  Kernels::DotRowsFn* dot_rows;
+  Kernels::WeightedRowsFn* weighted_rows;
 };
 
 // Each overwrites the slots it has kernels for and leaves the others.

@@ -38,6 +38,19 @@ void scale_scalar(int64_t n, float a, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
 
+void dot_rows_scalar(int64_t n, const float* q, const float* k, int64_t n_rows, float* out) {
+  for (int64_t j = 0; j < n_rows; ++j) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; ++i) sum += q[i] * k[j * n + i];
+    out[j] = sum;
+  }
+}
+
+void weighted_rows_scalar(int64_t n, const float* p, const float* v, int64_t n_rows, float* acc) {
+  for (int64_t j = 0; j < n_rows; ++j)
+    for (int64_t i = 0; i < n; ++i) acc[i] += p[j] * v[j * n + i];
+}
+
 template <Kernels::VecDotFn kSingle>
 void set_weight(Kernels& k, DType weight, DType act, Kernels::DequantizeFn dequantize) {
   const uint32_t id = uint32_t(weight);
@@ -77,11 +90,13 @@ Kernels scalar_kernels() {
   k.quantize_act[uint32_t(DType::F32)] = ref::quantize_f32;
   k.axpy = axpy_scalar;
   k.scale = scale_scalar;
+  k.dot_rows = dot_rows_scalar;
+  k.weighted_rows = weighted_rows_scalar;
   return k;
 }
 
 detail::KernelSlots slots_of(Kernels& k) {
-  return {k.vec_dot, k.vec_dot_rows, k.vec_dot_tile, k.quantize_act, k.dequantize, k.packed_gemm, &k.axpy, &k.scale};
+  return {k.vec_dot, k.vec_dot_rows, k.vec_dot_tile, k.quantize_act, k.dequantize, k.packed_gemm, &k.axpy, &k.scale, &k.dot_rows, &k.weighted_rows};
 }
 
 Kernels avx2_kernels() {

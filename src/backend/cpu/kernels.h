@@ -52,6 +52,10 @@ struct Kernels {
   // y += a * x and y *= a over n floats (attention's value accumulation).
   using AxpyFn = void (*)(int64_t n, float a, const float* x, float* y);
   using ScaleFn = void (*)(int64_t n, float a, float* y);
+  // Blocked attention over f32 rows of n elements: out[j] = q . k[j] (rows
+  // n apart), and acc += sum_j p[j] * v[j], for j < n_rows.
+  using DotRowsFn = void (*)(int64_t n, const float* q, const float* k, int64_t n_rows, float* out);
+  using WeightedRowsFn = void (*)(int64_t n, const float* p, const float* v, int64_t n_rows, float* acc);
   static constexpr int kMaxRows = 4;
 
   VecDotFn vec_dot[hearth::kDTypeIdLimit] = {};        // by weight type id; null if unsupported
@@ -64,6 +68,8 @@ struct Kernels {
   PackedGemmFn packed_gemm[hearth::kDTypeIdLimit] = {};
   AxpyFn axpy = nullptr;
   ScaleFn scale = nullptr;
+  DotRowsFn dot_rows = nullptr;
+  WeightedRowsFn weighted_rows = nullptr;
   std::string isa;  // "avx512-vnni", "avx512", "avx2", "scalar"
 
   VecDotFn vec_dot_for(hearth::DType t) const { return vec_dot[uint32_t(t)]; }

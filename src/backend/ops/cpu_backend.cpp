@@ -55,10 +55,20 @@ void CpuBackend::reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int h
   // The widest dot-product type is f32 (4 bytes an element); Q8_K is ~1.14.
   act_.assign(size_t(max_rows) * size_t(max_n) * 4 + 1024, 0);
   act_sums_.assign(size_t(max_rows) * size_t(max_n / 32 + 1), 0);
+  // Unfused attention keeps every query's scores over the context: a whole
+  // tile's where that stays small, else one head group's.
+  scratch_scores_ = size_t(max_ctx) * (int64_t(max_ctx) * kMaxTileQueries <= (int64_t(1) << 22) ? kMaxTileQueries
+                                                                                               : kMaxHeadGroup);
   thread_scratch_.resize(pool_.size());
   for (auto& s : thread_scratch_) {
-    s.scores.assign(size_t(max_ctx) * kMaxHeadGroup, 0.0f);
+    s.scores.assign(scratch_scores_, 0.0f);
     s.acc.assign(size_t(head_dim) * kMaxHeadGroup, 0.0f);
+    s.tile_q.assign(size_t(head_dim) * kMaxTileQueries, 0.0f);
+    s.tile_acc.assign(size_t(head_dim) * kMaxTileQueries, 0.0f);
+    s.tile_k.assign(size_t(head_dim) * kKeyBlock, 0.0f);
+    s.tile_v.assign(size_t(head_dim) * kKeyBlock, 0.0f);
+    s.tile_m.assign(kMaxTileQueries, 0.0f);
+    s.tile_sum.assign(kMaxTileQueries, 0.0f);
     s.v_row.assign(head_dim, 0.0f);
     s.q_conv.assign((size_t(head_dim) * 4 + 512) * kMaxHeadGroup, 0);
     s.p_conv.assign(size_t(max_ctx) * 4 + 512, 0);
@@ -257,136 +267,6 @@ void CpuBackend::store_kv(const float* src, int64_t rows, int64_t n, KvView dst,
     else
       ref::quantize_row(dst.type, src + r * n, row, n);
   }
-}
-
-void CpuBackend::attend_group(const AttentionParams& p, int64_t token, int head0, int n_group,
-                              ThreadScratch& scratch) const {
-  const int hd = p.head_dim;
-  const int kv_head = head0 / (p.n_head / p.n_head_kv);
-  const int32_t pos = p.positions[token];
-  const int64_t last = std::min<int64_t>(pos, p.n_kv - 1);
-  const int64_t first = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
-  // KV row of key j: through this token's block table when paged, else j.
-  const int32_t* table = p.block_tables ? p.block_tables[token] : nullptr;
-  const int shift = p.kv_block_shift;
-  const int64_t mask = (int64_t(1) << shift) - 1;
-  auto kv_row = [&](int64_t j) { return table ? (int64_t(table[j >> shift]) << shift) | (j & mask) : j; };
-  const float* q = p.q + (token * p.n_head + head0) * hd;
-  float* out = p.out + (token * p.n_head + head0) * hd;
-  if (last < first) {
-    std::fill(out, out + int64_t(n_group) * hd, 0.0f);
-    return;
-  }
-
-  // Q in K's dot-product type (f16 for an f16 cache, Q8_0 for q8_0/q4_0), as ggml.
-  const DType kq_type = kernels_.vec_dot_type(p.k.type);
-  const size_t q_bytes = row_bytes(kq_type, hd);
-  for (int g = 0; g < n_group; ++g)
-    kernels_.quantize_act_for(kq_type)(q + g * hd, scratch.q_conv.data() + g * q_bytes, hd);
-  const auto k_dot = kernels_.vec_dot_for(p.k.type);
-  const size_t k_head_offset = row_bytes(p.k.type, int64_t(kv_head) * hd);
-  const size_t v_head_offset = row_bytes(p.v.type, int64_t(kv_head) * hd);
-  const auto dequantize_v = kernels_.dequantize_for(p.v.type);
-  // The group's scores against key j, and key j's value row: each K and V
-  // row is read once for all the query heads that share it.
-  auto scores_of = [&](int64_t j, float* s) {
-    const uint8_t* k_row = p.k.data + kv_row(j) * p.k.row_bytes + k_head_offset;
-    for (int g = 0; g < n_group; ++g) {
-      s[g] = k_dot(hd, k_row, scratch.q_conv.data() + g * q_bytes) * p.scale;
-      if (p.softcap != 0.0f) s[g] = p.softcap * std::tanh(s[g] / p.softcap);
-    }
-  };
-  float* v_row = scratch.v_row.data();
-  auto load_v = [&](int64_t j) { dequantize_v(p.v.data + kv_row(j) * p.v.row_bytes + v_head_offset, v_row, hd); };
-  float* acc = scratch.acc.data();  // [n_group][hd]
-  std::fill(acc, acc + int64_t(n_group) * hd, 0.0f);
-
-  if (p.flash) {
-    // Online softmax over the keys in one pass (ggml's flash_attn_ext).
-    float m[kMaxHeadGroup], sum[kMaxHeadGroup], s[kMaxHeadGroup];
-    std::fill(m, m + n_group, -std::numeric_limits<float>::infinity());
-    std::fill(sum, sum + n_group, 0.0f);
-    for (int64_t j = first; j <= last; ++j) {
-      scores_of(j, s);
-      load_v(j);
-      for (int g = 0; g < n_group; ++g) {
-        float ms = 1.0f, vs = 1.0f;
-        if (s[g] > m[g]) {
-          ms = std::exp(m[g] - s[g]);
-          m[g] = s[g];
-          kernels_.scale(hd, ms, acc + g * hd);
-        } else {
-          vs = std::exp(s[g] - m[g]);
-        }
-        kernels_.axpy(hd, vs, v_row, acc + g * hd);
-        sum[g] = sum[g] * ms + vs;
-      }
-    }
-    for (int g = 0; g < n_group; ++g) {
-      const float inv = sum[g] == 0.0f ? 0.0f : 1.0f / sum[g];
-      for (int d = 0; d < hd; ++d) out[g * hd + d] = acc[g * hd + d] * inv;
-    }
-    return;
-  }
-
-  // Two passes as ggml's unfused path: scores, softmax (sum in double), then
-  // the probabilities rounded to V's dot-product type (f16 for an f16 cache).
-  float* scores = scratch.scores.data();  // [n_group][max_ctx]
-  float s[kMaxHeadGroup], inv_sum[kMaxHeadGroup];
-  for (int64_t j = first; j <= last; ++j) {
-    scores_of(j, s);
-    for (int g = 0; g < n_group; ++g) scores[g * max_ctx_ + j] = s[g];
-  }
-  for (int g = 0; g < n_group; ++g) {
-    float* sg = scores + g * max_ctx_;
-    float max_score = -std::numeric_limits<float>::infinity();
-    for (int64_t j = first; j <= last; ++j) max_score = std::max(max_score, sg[j]);
-    double sum = 0.0;
-    for (int64_t j = first; j <= last; ++j) {
-      sg[j] = std::exp(sg[j] - max_score);
-      sum += sg[j];
-    }
-    inv_sum[g] = float(1.0 / sum);
-  }
-  const bool round_p = p.v.type == DType::F16;
-  for (int64_t j = first; j <= last; ++j) {
-    bool loaded = false;
-    for (int g = 0; g < n_group; ++g) {
-      float pj = scores[g * max_ctx_ + j] * inv_sum[g];
-      if (round_p) pj = round_to_fp16(pj);
-      if (pj == 0.0f) continue;
-      if (!loaded) load_v(j), loaded = true;
-      kernels_.axpy(hd, pj, v_row, acc + g * hd);
-    }
-  }
-  std::copy(acc, acc + int64_t(n_group) * hd, out);
-}
-
-void CpuBackend::attention(const AttentionParams& p) {
-  if (p.n_kv > max_ctx_ || p.head_dim > head_dim_)
-    fail("internal: attention over {} keys of head size {} exceeds the reserved {} / {}", p.n_kv, p.head_dim,
-         max_ctx_, head_dim_);
-  // Work items: a token's query heads that share a KV head, at most
-  // kMaxHeadGroup at a time.
-  const int per_kv = p.n_head / p.n_head_kv;
-  const int chunks = (per_kv + kMaxHeadGroup - 1) / kMaxHeadGroup;
-  const int64_t items_per_token = int64_t(p.n_head_kv) * chunks;
-  const int64_t n_items = p.n_tokens * items_per_token;
-  auto run_item = [&](int64_t item, ThreadScratch& scratch) {
-    const int64_t token = item / items_per_token;
-    const int rest = int(item % items_per_token);
-    const int head0 = (rest / chunks) * per_kv + (rest % chunks) * kMaxHeadGroup;
-    const int n_group = std::min(kMaxHeadGroup, per_kv - (rest % chunks) * kMaxHeadGroup);
-    attend_group(p, token, head0, n_group, scratch);
-  };
-  if (p.n_tokens * p.n_head * p.n_kv * p.head_dim < kMinParallelWork) {
-    for (int64_t item = 0; item < n_items; ++item) run_item(item, thread_scratch_[0]);
-    return;
-  }
-  pool_.run([&](int thread, int n_threads) {
-    ThreadScratch& scratch = thread_scratch_[thread];
-    for (int64_t item = thread; item < n_items; item += n_threads) run_item(item, scratch);
-  });
 }
 
 void CpuBackend::gated_activation(Activation act, const float* gate, const float* up, int64_t stride, int64_t rows,

@@ -40,16 +40,25 @@ class CpuBackend final : public Backend {
 
  private:
   // Query heads that share a KV head are attended together, this many at
-  // most, so each K and V row is read once for all of them.
+  // most, so each K and V row is read once for all of them. With float
+  // caches, runs of tokens too (attend_tile): up to kMaxTileQueries
+  // (token, head) queries share each block of kKeyBlock keys.
   static constexpr int kMaxHeadGroup = 8;
+  static constexpr int kMaxTileTokens = 16;
+  static constexpr int kMaxTileQueries = 32;
+  static constexpr int kKeyBlock = 32;
   struct ThreadScratch {
-    std::vector<float> scores;    // attention scores over the context, per head of the group
+    std::vector<float> scores;    // attention scores over the context, per query of a group or tile
     std::vector<float> acc;       // attention output accumulators, head_dim per head
     std::vector<float> v_row;     // one dequantized V head
     std::vector<uint8_t> q_conv;  // the group's query heads in K's dot-product type
     std::vector<uint8_t> p_conv;  // probabilities in V's dot-product type
+    std::vector<float> tile_q, tile_acc, tile_k, tile_v, tile_m, tile_sum;  // attend_tile
   };
   void attend_group(const AttentionParams& p, int64_t token, int head0, int n_group, ThreadScratch& scratch) const;
+  bool can_tile_attention(const AttentionParams& p) const;
+  void attend_tile(const AttentionParams& p, int64_t token0, int n_tokens, int head0, int n_group,
+                   ThreadScratch& scratch) const;
 
   // Below this much work (roughly, multiply-adds) an op runs on the calling
   // thread: handing it to the pool costs more than it saves, and far more on
@@ -73,6 +82,8 @@ class CpuBackend final : public Backend {
   std::vector<uint8_t> act_;          // activations in a weight's dot-product type
   std::vector<int32_t> act_sums_;     // their per-block level sums (packed Q4_0)
   std::vector<ThreadScratch> thread_scratch_;
+  size_t scratch_scores_ = 0;          // floats in each ThreadScratch::scores
+  std::vector<int64_t> tile_starts_;   // attention's token tiles
   std::vector<float> moe_x_, moe_gate_, moe_up_, moe_y_;
   std::vector<int32_t> moe_rows_;
 };

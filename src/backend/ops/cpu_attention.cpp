@@ -1,0 +1,328 @@
+// CpuBackend's attention. Two paths:
+//  - tiled: float K and V caches (f16 by default). A work item is a run of
+//    query tokens of one sequence times the query heads sharing one KV head;
+//    K and V rows are converted to f32 a block of keys at a time, once for
+//    all the item's queries, and the dots and value sums run as SIMD kernels.
+//  - grouped: any cache type (the quantized ones dot Q in the cache's own
+//    block format, as ggml); one token's heads sharing a KV head at a time.
+// Both keep ggml's semantics: Q rounded to K's dot-product type; unfused,
+// softmax with the sum in double and probabilities rounded to f16 for an f16
+// V; fused (flash), an online softmax.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "backend/ops/cpu_backend.h"
+#include "core/error.h"
+#include "core/fp16.h"
+
+namespace hearth::backend {
+
+void CpuBackend::attend_group(const AttentionParams& p, int64_t token, int head0, int n_group,
+                              ThreadScratch& scratch) const {
+  const int hd = p.head_dim;
+  const int kv_head = head0 / (p.n_head / p.n_head_kv);
+  const int32_t pos = p.positions[token];
+  const int64_t last = std::min<int64_t>(pos, p.n_kv - 1);
+  const int64_t first = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
+  // KV row of key j: through this token's block table when paged, else j.
+  const int32_t* table = p.block_tables ? p.block_tables[token] : nullptr;
+  const int shift = p.kv_block_shift;
+  const int64_t mask = (int64_t(1) << shift) - 1;
+  auto kv_row = [&](int64_t j) { return table ? (int64_t(table[j >> shift]) << shift) | (j & mask) : j; };
+  const float* q = p.q + (token * p.n_head + head0) * hd;
+  float* out = p.out + (token * p.n_head + head0) * hd;
+  if (last < first) {
+    std::fill(out, out + int64_t(n_group) * hd, 0.0f);
+    return;
+  }
+
+  // Q in K's dot-product type (f16 for an f16 cache, Q8_0 for q8_0/q4_0), as ggml.
+  const DType kq_type = kernels_.vec_dot_type(p.k.type);
+  const size_t q_bytes = row_bytes(kq_type, hd);
+  for (int g = 0; g < n_group; ++g)
+    kernels_.quantize_act_for(kq_type)(q + g * hd, scratch.q_conv.data() + g * q_bytes, hd);
+  const auto k_dot = kernels_.vec_dot_for(p.k.type);
+  const size_t k_head_offset = row_bytes(p.k.type, int64_t(kv_head) * hd);
+  const size_t v_head_offset = row_bytes(p.v.type, int64_t(kv_head) * hd);
+  const auto dequantize_v = kernels_.dequantize_for(p.v.type);
+  // The group's scores against key j, and key j's value row: each K and V
+  // row is read once for all the query heads that share it.
+  auto scores_of = [&](int64_t j, float* s) {
+    const uint8_t* k_row = p.k.data + kv_row(j) * p.k.row_bytes + k_head_offset;
+    for (int g = 0; g < n_group; ++g) {
+      s[g] = k_dot(hd, k_row, scratch.q_conv.data() + g * q_bytes) * p.scale;
+      if (p.softcap != 0.0f) s[g] = p.softcap * std::tanh(s[g] / p.softcap);
+    }
+  };
+  float* v_row = scratch.v_row.data();
+  auto load_v = [&](int64_t j) { dequantize_v(p.v.data + kv_row(j) * p.v.row_bytes + v_head_offset, v_row, hd); };
+  float* acc = scratch.acc.data();  // [n_group][hd]
+  std::fill(acc, acc + int64_t(n_group) * hd, 0.0f);
+
+  if (p.flash) {
+    // Online softmax over the keys in one pass (ggml's flash_attn_ext).
+    float m[kMaxHeadGroup], sum[kMaxHeadGroup], s[kMaxHeadGroup];
+    std::fill(m, m + n_group, -std::numeric_limits<float>::infinity());
+    std::fill(sum, sum + n_group, 0.0f);
+    for (int64_t j = first; j <= last; ++j) {
+      scores_of(j, s);
+      load_v(j);
+      for (int g = 0; g < n_group; ++g) {
+        float ms = 1.0f, vs = 1.0f;
+        if (s[g] > m[g]) {
+          ms = std::exp(m[g] - s[g]);
+          m[g] = s[g];
+          kernels_.scale(hd, ms, acc + g * hd);
+        } else {
+          vs = std::exp(s[g] - m[g]);
+        }
+        kernels_.axpy(hd, vs, v_row, acc + g * hd);
+        sum[g] = sum[g] * ms + vs;
+      }
+    }
+    for (int g = 0; g < n_group; ++g) {
+      const float inv = sum[g] == 0.0f ? 0.0f : 1.0f / sum[g];
+      for (int d = 0; d < hd; ++d) out[g * hd + d] = acc[g * hd + d] * inv;
+    }
+    return;
+  }
+
+  // Two passes as ggml's unfused path: scores, softmax (sum in double), then
+  // the probabilities rounded to V's dot-product type (f16 for an f16 cache).
+  float* scores = scratch.scores.data();  // [n_group][max_ctx]
+  float s[kMaxHeadGroup], inv_sum[kMaxHeadGroup];
+  for (int64_t j = first; j <= last; ++j) {
+    scores_of(j, s);
+    for (int g = 0; g < n_group; ++g) scores[g * max_ctx_ + j] = s[g];
+  }
+  for (int g = 0; g < n_group; ++g) {
+    float* sg = scores + g * max_ctx_;
+    float max_score = -std::numeric_limits<float>::infinity();
+    for (int64_t j = first; j <= last; ++j) max_score = std::max(max_score, sg[j]);
+    double sum = 0.0;
+    for (int64_t j = first; j <= last; ++j) {
+      sg[j] = std::exp(sg[j] - max_score);
+      sum += sg[j];
+    }
+    inv_sum[g] = float(1.0 / sum);
+  }
+  const bool round_p = p.v.type == DType::F16;
+  for (int64_t j = first; j <= last; ++j) {
+    bool loaded = false;
+    for (int g = 0; g < n_group; ++g) {
+      float pj = scores[g * max_ctx_ + j] * inv_sum[g];
+      if (round_p) pj = round_to_fp16(pj);
+      if (pj == 0.0f) continue;
+      if (!loaded) load_v(j), loaded = true;
+      kernels_.axpy(hd, pj, v_row, acc + g * hd);
+    }
+  }
+  std::copy(acc, acc + int64_t(n_group) * hd, out);
+}
+
+bool CpuBackend::can_tile_attention(const AttentionParams& p) const {
+  const DType kq = kernels_.vec_dot_type(p.k.type);
+  const auto is_float = [](DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; };
+  return is_float(kq) && is_float(p.k.type) && is_float(p.v.type) && kernels_.dequantize_for(kq) != nullptr;
+}
+
+void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tokens, int head0, int n_group,
+                             ThreadScratch& scratch) const {
+  const int hd = p.head_dim;
+  const int kv_head = head0 / (p.n_head / p.n_head_kv);
+  const int n_queries = n_tokens * n_group;  // query i: token i / n_group, head head0 + i % n_group
+  const int32_t* table = p.block_tables ? p.block_tables[token0] : nullptr;
+  const int shift = p.kv_block_shift;
+  const int64_t mask = (int64_t(1) << shift) - 1;
+  auto kv_row = [&](int64_t j) { return table ? (int64_t(table[j >> shift]) << shift) | (j & mask) : j; };
+
+  // Each token's visible keys [first, last]; the item's union [lo, hi].
+  int64_t first[kMaxTileTokens], last[kMaxTileTokens];
+  int64_t lo = std::numeric_limits<int64_t>::max(), hi = -1;
+  for (int t = 0; t < n_tokens; ++t) {
+    const int32_t pos = p.positions[token0 + t];
+    last[t] = std::min<int64_t>(pos, p.n_kv - 1);
+    first[t] = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
+    if (last[t] >= first[t]) lo = std::min(lo, first[t]), hi = std::max(hi, last[t]);
+  }
+  // Key blocks start at multiples of kKeyBlock whatever the tile holds, so a
+  // token's result never depends on its tile mates (the online softmax
+  // rescales at block boundaries).
+  if (hi >= 0) lo = lo / kKeyBlock * kKeyBlock;
+
+  // Queries as f32 values of K's dot-product type (f16-rounded for f16 K).
+  const DType kq_type = kernels_.vec_dot_type(p.k.type);
+  float* q = scratch.tile_q.data();
+  float* acc = scratch.tile_acc.data();
+  for (int i = 0; i < n_queries; ++i) {
+    const float* src = p.q + ((token0 + i / n_group) * p.n_head + head0 + i % n_group) * hd;
+    kernels_.quantize_act_for(kq_type)(src, scratch.q_conv.data(), hd);
+    kernels_.dequantize_for(kq_type)(scratch.q_conv.data(), q + i * hd, hd);
+  }
+  std::fill(acc, acc + int64_t(n_queries) * hd, 0.0f);
+
+  const size_t k_head_offset = row_bytes(p.k.type, int64_t(kv_head) * hd);
+  const size_t v_head_offset = row_bytes(p.v.type, int64_t(kv_head) * hd);
+  const auto dequantize_k = kernels_.dequantize_for(p.k.type);
+  const auto dequantize_v = kernels_.dequantize_for(p.v.type);
+  float* kf = scratch.tile_k.data();  // [kKeyBlock][hd]
+  float* vf = scratch.tile_v.data();
+  auto load_rows = [&](const KvView& view, size_t head_offset, decltype(dequantize_k) dequantize, int64_t j0,
+                       int64_t n_rows, float* dst) {
+    for (int64_t r = 0; r < n_rows; ++r)
+      dequantize(view.data + kv_row(j0 + r) * view.row_bytes + head_offset, dst + r * hd, hd);
+  };
+  // Scores of query i against keys [j0, j0 + n): scaled, capped; keys the
+  // query's token does not see get -inf.
+  float s[kKeyBlock];
+  auto block_scores = [&](int i, int64_t j0, int64_t n) {
+    const int t = i / n_group;
+    kernels_.dot_rows(hd, q + i * hd, kf, n, s);
+    for (int64_t r = 0; r < n; ++r) {
+      float v = s[r] * p.scale;
+      if (p.softcap != 0.0f) v = p.softcap * std::tanh(v / p.softcap);
+      const int64_t j = j0 + r;
+      s[r] = (j < first[t] || j > last[t]) ? -std::numeric_limits<float>::infinity() : v;
+    }
+  };
+  auto sees_block = [&](int i, int64_t j0, int64_t n) {
+    const int t = i / n_group;
+    return last[t] >= first[t] && j0 <= last[t] && j0 + n - 1 >= first[t];
+  };
+
+  if (p.flash) {
+    float* m = scratch.tile_m.data();
+    float* sum = scratch.tile_sum.data();
+    std::fill(m, m + n_queries, -std::numeric_limits<float>::infinity());
+    std::fill(sum, sum + n_queries, 0.0f);
+    for (int64_t j0 = lo; j0 <= hi; j0 += kKeyBlock) {
+      const int64_t n = std::min<int64_t>(kKeyBlock, hi - j0 + 1);
+      load_rows(p.k, k_head_offset, dequantize_k, j0, n, kf);
+      load_rows(p.v, v_head_offset, dequantize_v, j0, n, vf);
+      for (int i = 0; i < n_queries; ++i) {
+        if (!sees_block(i, j0, n)) continue;
+        block_scores(i, j0, n);
+        float block_max = -std::numeric_limits<float>::infinity();
+        for (int64_t r = 0; r < n; ++r) block_max = std::max(block_max, s[r]);
+        if (block_max > m[i]) {
+          const float rescale = std::exp(m[i] - block_max);
+          kernels_.scale(hd, rescale, acc + i * hd);
+          sum[i] *= rescale;
+          m[i] = block_max;
+        }
+        for (int64_t r = 0; r < n; ++r) {
+          s[r] = std::exp(s[r] - m[i]);  // exp(-inf) = 0 for unseen keys
+          sum[i] += s[r];
+        }
+        kernels_.weighted_rows(hd, s, vf, n, acc + i * hd);
+      }
+    }
+    for (int i = 0; i < n_queries; ++i) {
+      const float inv = sum[i] == 0.0f ? 0.0f : 1.0f / sum[i];
+      kernels_.scale(hd, inv, acc + i * hd);
+    }
+  } else {
+    // Pass 1: every query's scores over its keys, then its softmax.
+    float* scores = scratch.scores.data();  // [n_queries][n_kv]
+    const int64_t stride = p.n_kv;
+    for (int64_t j0 = lo; j0 <= hi; j0 += kKeyBlock) {
+      const int64_t n = std::min<int64_t>(kKeyBlock, hi - j0 + 1);
+      load_rows(p.k, k_head_offset, dequantize_k, j0, n, kf);
+      for (int i = 0; i < n_queries; ++i) {
+        if (!sees_block(i, j0, n)) continue;
+        block_scores(i, j0, n);
+        std::copy(s, s + n, scores + i * stride + j0);
+      }
+    }
+    const bool round_p = p.v.type == DType::F16;
+    for (int i = 0; i < n_queries; ++i) {
+      const int t = i / n_group;
+      if (last[t] < first[t]) continue;
+      float* si = scores + i * stride;
+      float max_score = -std::numeric_limits<float>::infinity();
+      for (int64_t j = first[t]; j <= last[t]; ++j) max_score = std::max(max_score, si[j]);
+      double total = 0.0;
+      for (int64_t j = first[t]; j <= last[t]; ++j) {
+        si[j] = std::exp(si[j] - max_score);
+        total += si[j];
+      }
+      const float inv_sum = float(1.0 / total);
+      for (int64_t j = first[t]; j <= last[t]; ++j) {
+        si[j] *= inv_sum;
+        if (round_p) si[j] = round_to_fp16(si[j]);
+      }
+    }
+    // Pass 2: the probability-weighted sums of the value rows.
+    for (int64_t j0 = lo; j0 <= hi; j0 += kKeyBlock) {
+      const int64_t n = std::min<int64_t>(kKeyBlock, hi - j0 + 1);
+      load_rows(p.v, v_head_offset, dequantize_v, j0, n, vf);
+      for (int i = 0; i < n_queries; ++i) {
+        if (!sees_block(i, j0, n)) continue;
+        const int t = i / n_group;
+        for (int64_t r = 0; r < n; ++r) {
+          const int64_t j = j0 + r;
+          s[r] = (j < first[t] || j > last[t]) ? 0.0f : scores[i * stride + j];
+        }
+        kernels_.weighted_rows(hd, s, vf, n, acc + i * hd);
+      }
+    }
+  }
+  for (int i = 0; i < n_queries; ++i) {
+    float* out = p.out + ((token0 + i / n_group) * p.n_head + head0 + i % n_group) * hd;
+    std::copy(acc + i * hd, acc + (i + 1) * hd, out);
+  }
+}
+
+void CpuBackend::attention(const AttentionParams& p) {
+  if (p.n_kv > max_ctx_ || p.head_dim > head_dim_)
+    fail("internal: attention over {} keys of head size {} exceeds the reserved {} / {}", p.n_kv, p.head_dim,
+         max_ctx_, head_dim_);
+  const int per_kv = p.n_head / p.n_head_kv;
+  const int chunks = (per_kv + kMaxHeadGroup - 1) / kMaxHeadGroup;
+  const bool tiled = can_tile_attention(p);
+  // Tokens per tile: as many as the scratch holds (queries, and for the
+  // unfused path their scores over the context), at most kMaxTileTokens.
+  int tile_tokens = 1;
+  if (tiled) {
+    const int64_t group = std::min(per_kv, kMaxHeadGroup);
+    tile_tokens = int(std::min<int64_t>(kMaxTileQueries / group, kMaxTileTokens));
+    if (!p.flash) tile_tokens = int(std::min<int64_t>(tile_tokens, int64_t(scratch_scores_) / (group * p.n_kv)));
+    tile_tokens = std::max(tile_tokens, 1);
+  }
+  // Tiles: runs of consecutive tokens of one sequence (same block table).
+  std::vector<int64_t>& tiles = tile_starts_;
+  tiles.clear();
+  for (int64_t t = 0; t < p.n_tokens;) {
+    const int64_t start = t;
+    const int32_t* table = p.block_tables ? p.block_tables[t] : nullptr;
+    ++t;
+    while (t < p.n_tokens && t - start < tile_tokens && (p.block_tables ? p.block_tables[t] : nullptr) == table) ++t;
+    tiles.push_back(start);
+  }
+  tiles.push_back(p.n_tokens);
+  const int64_t n_tiles = int64_t(tiles.size()) - 1;
+  const int64_t items_per_tile = int64_t(p.n_head_kv) * chunks;
+  const int64_t n_items = n_tiles * items_per_tile;
+  auto run_item = [&](int64_t item, ThreadScratch& scratch) {
+    const int64_t tile = item / items_per_tile;
+    const int rest = int(item % items_per_tile);
+    const int head0 = (rest / chunks) * per_kv + (rest % chunks) * kMaxHeadGroup;
+    const int n_group = std::min(kMaxHeadGroup, per_kv - (rest % chunks) * kMaxHeadGroup);
+    if (tiled) {
+      attend_tile(p, tiles[tile], int(tiles[tile + 1] - tiles[tile]), head0, n_group, scratch);
+    } else {
+      for (int64_t t = tiles[tile]; t < tiles[tile + 1]; ++t) attend_group(p, t, head0, n_group, scratch);
+    }
+  };
+  if (p.n_tokens * p.n_head * p.n_kv * p.head_dim < kMinParallelWork) {
+    for (int64_t item = 0; item < n_items; ++item) run_item(item, thread_scratch_[0]);
+    return;
+  }
+  pool_.run([&](int thread, int n_threads) {
+    ThreadScratch& scratch = thread_scratch_[thread];
+    for (int64_t item = thread; item < n_items; item += n_threads) run_item(item, scratch);
+  });
+}
+
+}  // namespace hearth::backend
