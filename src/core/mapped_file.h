@@ -21,6 +21,11 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
 
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
+  // Tells the OS that [p, p + n), where it lies in this mapping, is not
+  // needed for now: its whole pages are dropped from memory and read from the
+  // file again if touched (the mapping is private and read-only, so nothing is
+  // lost). For weights a backend has copied into a layout of its own.
+  void drop_pages(const void* p, size_t n) const;
   const std::string& path() const { return path_; }
 
  private:

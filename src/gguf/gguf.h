@@ -84,6 +84,9 @@ class File {
   size_t n_files() const { return files_.size() > 0 ? files_.size() : 1; }
   const std::string& path() const { return path_; }
   uint64_t n_params() const;
+  // MappedFile::drop_pages on whichever mapped part holds [p, p + n); does
+  // nothing for a File parsed from memory.
+  void drop_pages(const void* p, size_t n) const;
 
  private:
   void append(File&& part);

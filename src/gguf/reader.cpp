@@ -239,6 +239,10 @@ const TensorInfo& File::tensor(std::string_view name) const {
   return *t;
 }
 
+void File::drop_pages(const void* p, size_t n) const {
+  for (const auto& part : files_) part->drop_pages(p, n);
+}
+
 uint64_t File::n_params() const {
   uint64_t n = 0;
   for (const auto& t : tensors_) n += t.n_elements;

@@ -72,6 +72,10 @@ void Model::prepare_weights(backend::Backend& be) const {
     if (auto buffer = be.pack(w)) {
       w.packed = buffer.get();
       packed_buffers_.push_back(std::move(buffer));
+      // The file's copy is read again only for rows outside the packed groups
+      // (or by another backend): let the OS drop it rather than hold the
+      // weights twice.
+      file_->drop_pages(w.data, size_t(w.n_out) * w.row_bytes);
     }
   };
   prepare(weights_.output);
