@@ -62,6 +62,23 @@ void expect_close(const std::vector<float>& a, const std::vector<float>& b, doub
     ASSERT_NEAR(a[i], b[i], tolerance * scale) << what << " at " << i;
 }
 
+// The attention these tests run: heads of hd, scale 1/8, contiguous caches.
+AttentionParams attention_params(const float* q, const int32_t* positions, int64_t n_tokens, KvView k, KvView v,
+                                 int64_t n_kv, int n_head, int n_head_kv, int hd) {
+  AttentionParams p;
+  p.q = q;
+  p.positions = positions;
+  p.n_tokens = n_tokens;
+  p.k = k;
+  p.v = v;
+  p.n_kv = n_kv;
+  p.n_head = n_head;
+  p.n_head_kv = n_head_kv;
+  p.head_dim = hd;
+  p.scale = 0.125f;
+  return p;
+}
+
 class OpsParity : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -195,17 +212,8 @@ TEST_P(OpsParity, AttentionEveryCacheType) {
           EXPECT_EQ(k, k2) << dtype_name(cache);
           const auto q = random_floats(size_t(n_tokens) * n_head * hd, 15);
           const std::vector<int32_t> positions = {39, 40, 41, 42, 43, 44};
-          AttentionParams p;
-          p.q = q.data();
-          p.positions = positions.data();
-          p.n_tokens = n_tokens;
-          p.k = {cache, k.data(), row};
-          p.v = {cache, v.data(), row};
-          p.n_kv = n_kv;
-          p.n_head = n_head;
-          p.n_head_kv = n_head_kv;
-          p.head_dim = hd;
-          p.scale = 0.125f;
+          AttentionParams p = attention_params(q.data(), positions.data(), n_tokens, {cache, k.data(), row},
+                                               {cache, v.data(), row}, n_kv, n_head, n_head_kv, hd);
           p.softcap = softcap;
           p.sliding_window = window;
           p.flash = flash;
@@ -242,17 +250,8 @@ TEST_P(OpsParity, AttentionMatchesTextbookAndIsBatchInvariant) {
         cpu_->store_kv(kf.data(), n_kv, int64_t(n_head_kv) * hd, KvView{cache, k.data(), row}, 0);
         cpu_->store_kv(vf.data(), n_kv, int64_t(n_head_kv) * hd, KvView{cache, v.data(), row}, 0);
         const auto q = random_floats(size_t(n_tokens) * n_head * hd, 23, 2.0f);
-        AttentionParams p;
-        p.q = q.data();
-        p.positions = positions.data();
-        p.n_tokens = n_tokens;
-        p.k = {cache, k.data(), row};
-        p.v = {cache, v.data(), row};
-        p.n_kv = n_kv;
-        p.n_head = n_head;
-        p.n_head_kv = n_head_kv;
-        p.head_dim = hd;
-        p.scale = 0.125f;
+        AttentionParams p = attention_params(q.data(), positions.data(), n_tokens, {cache, k.data(), row},
+                                             {cache, v.data(), row}, n_kv, n_head, n_head_kv, hd);
         p.sliding_window = window;
         p.flash = flash;
         std::vector<float> out(size_t(n_tokens) * n_head * hd), alone(size_t(n_head) * hd);
@@ -321,17 +320,9 @@ TEST_P(OpsParity, PagedAttentionEqualsContiguous) {
             std::copy_n(k.begin() + j * row, row, paged_k.begin() + at * row);
             std::copy_n(v.begin() + j * row, row, paged_v.begin() + at * row);
           }
-          AttentionParams p;
-          p.q = q.data() + size_t(s) * 3 * n_head * hd;
-          p.positions = positions.data() + s * 3;
-          p.n_tokens = 3;
-          p.k = {cache, k.data(), row};
-          p.v = {cache, v.data(), row};
-          p.n_kv = n_kv;
-          p.n_head = n_head;
-          p.n_head_kv = n_head_kv;
-          p.head_dim = hd;
-          p.scale = 0.125f;
+          AttentionParams p = attention_params(q.data() + size_t(s) * 3 * n_head * hd, positions.data() + s * 3, 3,
+                                               {cache, k.data(), row}, {cache, v.data(), row}, n_kv, n_head,
+                                               n_head_kv, hd);
           p.sliding_window = window;
           p.flash = flash;
           std::vector<float> out(size_t(3) * n_head * hd);
@@ -341,19 +332,11 @@ TEST_P(OpsParity, PagedAttentionEqualsContiguous) {
         }
         const std::vector<const int32_t*> tables = {table_a.data(), table_a.data(), table_a.data(),
                                                     table_b.data(), table_b.data(), table_b.data()};
-        AttentionParams p;
-        p.q = q.data();
-        p.positions = positions.data();
+        AttentionParams p = attention_params(q.data(), positions.data(), int64_t(positions.size()),
+                                             {cache, paged_k.data(), row}, {cache, paged_v.data(), row}, n_kv,
+                                             n_head, n_head_kv, hd);
         p.block_tables = tables.data();
         p.kv_block_shift = shift;
-        p.n_tokens = int64_t(positions.size());
-        p.k = {cache, paged_k.data(), row};
-        p.v = {cache, paged_v.data(), row};
-        p.n_kv = n_kv;
-        p.n_head = n_head;
-        p.n_head_kv = n_head_kv;
-        p.head_dim = hd;
-        p.scale = 0.125f;
         p.sliding_window = window;
         p.flash = flash;
         std::vector<float> out(expected.size());
