@@ -237,4 +237,26 @@ std::vector<std::string> read_stop(const json& o, const char* field) {
   return stop;
 }
 
+json openai_tool_call(const chat::ToolCall& call, size_t index, bool with_index) {
+  json j = {{"id", call.id}, {"type", "function"}, {"function", {{"name", call.name}, {"arguments", call.arguments}}}};
+  if (with_index) j["index"] = index;
+  return j;
+}
+
+json openai_message(const chat::ParsedOutput& out) {
+  json message = {{"role", "assistant"}, {"content", out.content}};
+  if (!out.reasoning.empty()) message["reasoning_content"] = message["reasoning"] = out.reasoning;
+  if (!out.tool_calls.empty()) {
+    json calls = json::array();
+    for (size_t i = 0; i < out.tool_calls.size(); ++i) calls.push_back(openai_tool_call(out.tool_calls[i], i, false));
+    message["tool_calls"] = calls;
+    if (out.content.empty()) message["content"] = nullptr;
+  }
+  return message;
+}
+
+json openai_reasoning_delta(const std::string& reasoning) {
+  return {{"reasoning_content", reasoning}, {"reasoning", reasoning}};
+}
+
 }  // namespace hearth::server

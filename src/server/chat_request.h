@@ -94,4 +94,10 @@ std::vector<std::string> read_stop(const json& object, const char* field);
 // A fresh id: prefix + 24 hex digits.
 std::string random_id(const std::string& prefix);
 
+// OpenAI's JSON for assembled output. Reasoning goes under both names clients
+// read: reasoning_content (DeepSeek, llama.cpp) and reasoning (OpenRouter).
+json openai_tool_call(const chat::ToolCall& call, size_t index, bool with_index);
+json openai_message(const chat::ParsedOutput& out);                 // a whole assistant message
+json openai_reasoning_delta(const std::string& reasoning);          // a streamed delta's reasoning
+
 }  // namespace hearth::server

@@ -79,12 +79,6 @@ const char* finish_name(FinishReason reason, bool tool_calls) {
   return tool_calls ? "tool_calls" : "stop";
 }
 
-json tool_call_json(const chat::ToolCall& call, size_t index, bool with_index) {
-  json j = {{"id", call.id}, {"type", "function"}, {"function", {{"name", call.name}, {"arguments", call.arguments}}}};
-  if (with_index) j["index"] = index;
-  return j;
-}
-
 // Shared by a streaming response and the thread that serves it.
 struct StreamState {
   std::shared_ptr<Generation> generation;
@@ -174,15 +168,7 @@ void chat_completions(Server& server, const httplib::Request& req, httplib::Resp
     if (last.finish == FinishReason::Error || last.finish == FinishReason::Cancelled) throw_generation_error(last);
     assembler->finish();
     const chat::ParsedOutput& out = assembler->result();
-    json message = {{"role", "assistant"}, {"content", out.content}};
-    if (!out.reasoning.empty()) message["reasoning_content"] = message["reasoning"] = out.reasoning;  // both names are in use
-    if (!out.tool_calls.empty()) {
-      json calls = json::array();
-      for (size_t i = 0; i < out.tool_calls.size(); ++i) calls.push_back(tool_call_json(out.tool_calls[i], i, false));
-      message["tool_calls"] = calls;
-      if (out.content.empty()) message["content"] = nullptr;
-    }
-    json choice = {{"index", 0}, {"message", message}, {"logprobs", nullptr},
+    json choice = {{"index", 0}, {"message", openai_message(out)}, {"logprobs", nullptr},
                    {"finish_reason", finish_name(last.finish, !out.tool_calls.empty())}};
     if (want_logprobs) choice["logprobs"] = logprobs_json(logprobs);
     const json response = {{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", model_id},
@@ -203,10 +189,10 @@ void chat_completions(Server& server, const httplib::Request& req, httplib::Resp
     const auto delta_events = [&](const chat::OutputDelta& d, const json& logprobs) {
       std::vector<json> events;
       if (!d.reasoning.empty())
-        events.push_back(chunk_event({{"reasoning_content", d.reasoning}, {"reasoning", d.reasoning}}, nullptr, nullptr));
+        events.push_back(chunk_event(openai_reasoning_delta(d.reasoning), nullptr, nullptr));
       if (!d.content.empty() || !logprobs.is_null()) events.push_back(chunk_event({{"content", d.content}}, nullptr, logprobs));
       for (const auto& call : d.tool_calls)
-        events.push_back(chunk_event({{"tool_calls", json::array({tool_call_json(call, calls_sent++, true)})}}, nullptr, nullptr));
+        events.push_back(chunk_event({{"tool_calls", json::array({openai_tool_call(call, calls_sent++, true)})}}, nullptr, nullptr));
       return events;
     };
     if (!write_sse(sink, chunk_event({{"role", "assistant"}, {"content", ""}}, nullptr, nullptr))) return false;

@@ -35,6 +35,35 @@ TEST(OutputAssembler, HermesCallsAreParsedFromText) {
   EXPECT_EQ(a.result().content, content);
 }
 
+// Reasoning reaches clients under both names they read, in a whole message
+// and in a streamed delta; a message that is only a tool call has null content.
+TEST(OpenAiJson, ReasoningUnderBothNamesAndToolCalls) {
+  chat::OutputParserConfig config;
+  config.format = chat::OutputFormat::Hermes;
+  OutputAssembler a(config, ToolMode::Parse, "call_");
+  a.feed("<think>The user wants weather.</think><tool_call>\n{\"name\": \"w\", \"arguments\": {}}\n</tool_call>");
+  a.finish();
+  const json m = openai_message(a.result());
+  EXPECT_EQ(m["role"], "assistant");
+  EXPECT_EQ(m["reasoning_content"], "The user wants weather.");
+  EXPECT_EQ(m["reasoning"], "The user wants weather.");
+  EXPECT_TRUE(m["content"].is_null());
+  ASSERT_EQ(m["tool_calls"].size(), 1u);
+  EXPECT_EQ(m["tool_calls"][0]["type"], "function");
+  EXPECT_EQ(m["tool_calls"][0]["function"]["name"], "w");
+  EXPECT_FALSE(m["tool_calls"][0].contains("index"));  // only deltas carry an index
+  const json d = openai_reasoning_delta("step 1");
+  EXPECT_EQ(d, json::parse(R"({"reasoning_content": "step 1", "reasoning": "step 1"})"));
+  EXPECT_EQ(openai_tool_call(a.result().tool_calls[0], 3, true)["index"], 3);
+
+  chat::ParsedOutput plain;
+  plain.content = "hi";
+  const json p = openai_message(plain);
+  EXPECT_EQ(p["content"], "hi");
+  EXPECT_FALSE(p.contains("reasoning_content"));
+  EXPECT_FALSE(p.contains("reasoning"));
+}
+
 TEST(Sampling, FieldsAreRangeChecked) {
   const auto s = read_sampling(nlohmann::json::parse(R"({"temperature": 0.5, "top_p": 0.9, "top_k": 7, "seed": 42})"));
   EXPECT_FLOAT_EQ(s.temperature, 0.5f);
