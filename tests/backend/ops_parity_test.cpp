@@ -142,7 +142,7 @@ TEST_P(OpsParity, PackedWeightsMatchReference) {
       }
     }
   }
-  if (GetParam() != "scalar") EXPECT_GE(packed_types, 2) << "Q4_0 and Q8_0 at least have a packed layout";
+  if (GetParam() != "scalar") EXPECT_EQ(packed_types, 5) << "Q4_0, Q8_0, Q4_K, Q5_K and Q6_K have a packed layout";
 }
 
 TEST_P(OpsParity, GetRowsRmsNormRopeActivationsHadamard) {

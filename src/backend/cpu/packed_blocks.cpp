@@ -1,6 +1,7 @@
 #include "backend/cpu/packed_blocks.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include "core/error.h"
 
@@ -19,16 +20,19 @@ const Block& block_of_row(const void* rows, size_t row_stride, int r, int64_t b)
   return reinterpret_cast<const Block*>(static_cast<const uint8_t*>(rows) + size_t(r) * row_stride)[b];
 }
 
-void pack_q4_K(const void* rows, size_t row_stride, int64_t n, void* dst) {
-  auto* groups = static_cast<block_q4_Kx8*>(dst);
+template <typename Block, typename Group>
+void pack_k4(const void* rows, size_t row_stride, int64_t n, void* dst) {
+  auto* groups = static_cast<Group*>(dst);
   for (int64_t b = 0; b < n / kQK_K; ++b) {
-    block_q4_Kx8& g = groups[b];
+    Group& g = groups[b];
     const uint8_t* qs[kPackRows];
+    const uint8_t* qh[kPackRows];
     for (int r = 0; r < kPackRows; ++r) {
-      const auto& block = block_of_row<block_q4_K>(rows, row_stride, r, b);
+      const auto& block = block_of_row<Block>(rows, row_stride, r, b);
       g.d[r] = block.d;
       g.dmin[r] = block.dmin;
       qs[r] = block.qs;
+      if constexpr (std::is_same_v<Block, block_q5_K>) qh[r] = block.qh;
       const uint8_t* q = block.scales;  // ggml's get_scale_min_k4
       for (int s = 0; s < 8; ++s) {
         const uint8_t sc = s < 4 ? q[s] & 63 : uint8_t((q[s + 4] & 0xf) | ((q[s - 4] >> 6) << 4));
@@ -38,6 +42,7 @@ void pack_q4_K(const void* rows, size_t row_stride, int64_t n, void* dst) {
       }
     }
     interleave(qs, kQK_K / 2, g.qs);
+    if constexpr (std::is_same_v<Block, block_q5_K>) interleave(qh, kQK_K / 8, g.qh);
   }
 }
 
@@ -76,11 +81,13 @@ void interleave_chunks(const void* rows, size_t row_stride, int64_t n, void* dst
 }  // namespace
 
 bool has_packed_layout(DType type) {
-  return type == DType::Q4_0 || type == DType::Q8_0 || type == DType::Q4_K || type == DType::Q6_K;
+  return type == DType::Q4_0 || type == DType::Q8_0 || type == DType::Q4_K || type == DType::Q5_K ||
+         type == DType::Q6_K;
 }
 
 size_t packed_group_bytes(DType type, int64_t n) {
   if (type == DType::Q4_K) return size_t(n / kQK_K) * sizeof(block_q4_Kx8);
+  if (type == DType::Q5_K) return size_t(n / kQK_K) * sizeof(block_q5_Kx8);
   return kPackRows * row_bytes(type, n);
 }
 
@@ -88,7 +95,8 @@ void pack_rows_x8(DType type, const void* rows, size_t row_stride, int64_t n, vo
   switch (type) {
     case DType::Q4_0: return interleave_chunks<block_q4_0, block_q4_0x8>(rows, row_stride, n, dst);
     case DType::Q8_0: return interleave_chunks<block_q8_0, block_q8_0x8>(rows, row_stride, n, dst);
-    case DType::Q4_K: return pack_q4_K(rows, row_stride, n, dst);
+    case DType::Q4_K: return pack_k4<block_q4_K, block_q4_Kx8>(rows, row_stride, n, dst);
+    case DType::Q5_K: return pack_k4<block_q5_K, block_q5_Kx8>(rows, row_stride, n, dst);
     case DType::Q6_K: return pack_q6_K(rows, row_stride, n, dst);
     default: fail("internal: no packed layout for {}", dtype_name(type));
   }

@@ -44,6 +44,15 @@ struct block_q4_Kx8 {
   uint8_t qs[kPackRows * kQK_K / 2];
 };
 
+// Q5_K: as Q4_K, plus qh interleaved the same way (chunk c of row r's 32 qh
+// bytes at qh[32 * c + 4 * r]).
+struct block_q5_Kx8 {
+  uint16_t d[kPackRows], dmin[kPackRows];
+  uint8_t scales[8 * kPackRows], mins[8 * kPackRows];
+  uint8_t qh[kPackRows * kQK_K / 8];
+  uint8_t qs[kPackRows * kQK_K / 2];
+};
+
 // Q6_K: ql and qh interleaved in 4-byte chunks (ql chunk c of row r at
 // ql[32 * c + 4 * r], qh likewise), scales by group then row.
 struct block_q6_Kx8 {
