@@ -4,6 +4,7 @@
 // Ollama's clients expect.
 #include <chrono>
 #include <ctime>
+#include <functional>
 
 #include <httplib.h>
 
@@ -182,6 +183,36 @@ json ollama_tool_calls(const std::vector<chat::ToolCall>& calls) {
 
 const char* done_reason(FinishReason f) { return f == FinishReason::Length ? "length" : "stop"; }
 
+// Streams a generation as NDJSON for /api/chat and /api/generate: an object
+// per output delta (delta_object returns null when there is nothing to send),
+// then the final object, or an error line when the generation fails. A client
+// that leaves cancels the generation.
+void stream_ndjson(httplib::Response& res, std::shared_ptr<Pending> pending, std::shared_ptr<OutputAssembler> assembler,
+                   std::shared_ptr<Timing> timing, std::function<json(const chat::OutputDelta&)> delta_object,
+                   std::function<json(FinishReason)> final_object) {
+  res.set_chunked_content_provider("application/x-ndjson", [=](size_t, httplib::DataSink& sink) {
+    const auto write_delta = [&](const chat::OutputDelta& d) {
+      const json j = delta_object(d);
+      return j.is_null() || write_line(sink, j);
+    };
+    for (;;) {
+      GenerationChunk c = pending->generation->take(std::chrono::milliseconds(200));
+      if (!sink.is_writable()) return pending->generation->cancel(), false;
+      if (!c.text.empty()) timing->saw_output();
+      if (!write_delta(assembler->feed(c.text))) return pending->generation->cancel(), false;
+      if (!c.done) continue;
+      if (c.finish == FinishReason::Error || c.finish == FinishReason::Cancelled) {
+        write_line(sink, json{{"error", "generation failed: " + c.error}});
+      } else {
+        write_delta(assembler->finish());
+        write_line(sink, final_object(c.finish));
+      }
+      sink.done();
+      return true;
+    }
+  }, [pending](bool) { pending->generation->cancel(); });
+}
+
 void chat(Server& server, const httplib::Request& req, httplib::Response& res) {
   const json body = parse_body(req);
   ServedModel& model = server.resolve(model_name(body));
@@ -221,30 +252,13 @@ void chat(Server& server, const httplib::Request& req, httplib::Response& res) {
     res.set_content(dump_json(final_object(c.finish, message)), "application/json");
     return;
   }
-  res.set_chunked_content_provider("application/x-ndjson", [=](size_t, httplib::DataSink& sink) {
-    const auto write_delta = [&](const chat::OutputDelta& d) {
-      if (d.content.empty() && d.reasoning.empty() && d.tool_calls.empty()) return true;
-      json message = {{"role", "assistant"}, {"content", d.content}};
-      if (!d.reasoning.empty()) message["thinking"] = d.reasoning;
-      if (!d.tool_calls.empty()) message["tool_calls"] = ollama_tool_calls(d.tool_calls);
-      return write_line(sink, json{{"model", id}, {"created_at", now_iso()}, {"message", message}, {"done", false}});
-    };
-    for (;;) {
-      GenerationChunk c = pending->generation->take(std::chrono::milliseconds(200));
-      if (!sink.is_writable()) return pending->generation->cancel(), false;
-      if (!c.text.empty()) timing->saw_output();
-      if (!write_delta(assembler->feed(c.text))) return pending->generation->cancel(), false;
-      if (!c.done) continue;
-      if (c.finish == FinishReason::Error || c.finish == FinishReason::Cancelled) {
-        write_line(sink, json{{"error", "generation failed: " + c.error}});
-      } else {
-        write_delta(assembler->finish());
-        write_line(sink, final_object(c.finish, json{{"role", "assistant"}, {"content", ""}}));
-      }
-      sink.done();
-      return true;
-    }
-  }, [pending](bool) { pending->generation->cancel(); });
+  stream_ndjson(res, pending, assembler, timing, [id](const chat::OutputDelta& d) {
+    if (d.content.empty() && d.reasoning.empty() && d.tool_calls.empty()) return json();
+    json message = {{"role", "assistant"}, {"content", d.content}};
+    if (!d.reasoning.empty()) message["thinking"] = d.reasoning;
+    if (!d.tool_calls.empty()) message["tool_calls"] = ollama_tool_calls(d.tool_calls);
+    return json{{"model", id}, {"created_at", now_iso()}, {"message", message}, {"done", false}};
+  }, [final_object](FinishReason finish) { return final_object(finish, json{{"role", "assistant"}, {"content", ""}}); });
 }
 
 void generate(Server& server, const httplib::Request& req, httplib::Response& res) {
@@ -296,29 +310,12 @@ void generate(Server& server, const httplib::Request& req, httplib::Response& re
     res.set_content(dump_json(final_object(c.finish, assembler->result().content, assembler->result().reasoning)), "application/json");
     return;
   }
-  res.set_chunked_content_provider("application/x-ndjson", [=](size_t, httplib::DataSink& sink) {
-    const auto write_delta = [&](const chat::OutputDelta& d) {
-      if (d.content.empty() && d.reasoning.empty()) return true;
-      json j = {{"model", id}, {"created_at", now_iso()}, {"response", d.content}, {"done", false}};
-      if (!d.reasoning.empty()) j["thinking"] = d.reasoning;
-      return write_line(sink, j);
-    };
-    for (;;) {
-      GenerationChunk c = pending->generation->take(std::chrono::milliseconds(200));
-      if (!sink.is_writable()) return pending->generation->cancel(), false;
-      if (!c.text.empty()) timing->saw_output();
-      if (!write_delta(assembler->feed(c.text))) return pending->generation->cancel(), false;
-      if (!c.done) continue;
-      if (c.finish == FinishReason::Error || c.finish == FinishReason::Cancelled) {
-        write_line(sink, json{{"error", "generation failed: " + c.error}});
-      } else {
-        write_delta(assembler->finish());
-        write_line(sink, final_object(c.finish, "", ""));
-      }
-      sink.done();
-      return true;
-    }
-  }, [pending](bool) { pending->generation->cancel(); });
+  stream_ndjson(res, pending, assembler, timing, [id](const chat::OutputDelta& d) {
+    if (d.content.empty() && d.reasoning.empty()) return json();
+    json j = {{"model", id}, {"created_at", now_iso()}, {"response", d.content}, {"done", false}};
+    if (!d.reasoning.empty()) j["thinking"] = d.reasoning;
+    return j;
+  }, [final_object](FinishReason finish) { return final_object(finish, "", ""); });
 }
 
 void show(Server& server, const httplib::Request& req, httplib::Response& res) {
