@@ -17,22 +17,57 @@
 #include "core/fp16.h"
 
 namespace hearth::backend {
+namespace {
+
+// Where one query token's keys live and which of them it sees.
+struct TokenKeys {
+  TokenKeys(const AttentionParams& p, int64_t token)
+      : table(p.block_tables ? p.block_tables[token] : nullptr),
+        shift(p.kv_block_shift),
+        mask((int64_t(1) << p.kv_block_shift) - 1) {
+    const int32_t pos = p.positions[token];
+    last = std::min<int64_t>(pos, p.n_kv - 1);
+    first = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
+  }
+  // KV row of key j: through the token's block table when paged, else j.
+  int64_t row(int64_t j) const { return table ? (int64_t(table[j >> shift]) << shift) | (j & mask) : j; }
+  bool sees_nothing() const { return last < first; }
+
+  const int32_t* table;
+  int shift;
+  int64_t mask;
+  int64_t first = 0, last = -1;  // keys [first, last] are visible
+};
+
+// ggml's unfused softmax over scores[first..last], in place: exponentials
+// of the differences to the maximum, summed in double, then the
+// probabilities, rounded to f16 when V is an f16 cache.
+void softmax_in_place(float* scores, int64_t first, int64_t last, bool round_to_f16) {
+  float max_score = -std::numeric_limits<float>::infinity();
+  for (int64_t j = first; j <= last; ++j) max_score = std::max(max_score, scores[j]);
+  double total = 0.0;
+  for (int64_t j = first; j <= last; ++j) {
+    scores[j] = std::exp(scores[j] - max_score);
+    total += scores[j];
+  }
+  const float inv_sum = float(1.0 / total);
+  for (int64_t j = first; j <= last; ++j) {
+    scores[j] *= inv_sum;
+    if (round_to_f16) scores[j] = round_to_fp16(scores[j]);
+  }
+}
+
+}  // namespace
 
 void CpuBackend::attend_group(const AttentionParams& p, int64_t token, int head0, int n_group,
                               ThreadScratch& scratch) const {
   const int hd = p.head_dim;
   const int kv_head = head0 / (p.n_head / p.n_head_kv);
-  const int32_t pos = p.positions[token];
-  const int64_t last = std::min<int64_t>(pos, p.n_kv - 1);
-  const int64_t first = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
-  // KV row of key j: through this token's block table when paged, else j.
-  const int32_t* table = p.block_tables ? p.block_tables[token] : nullptr;
-  const int shift = p.kv_block_shift;
-  const int64_t mask = (int64_t(1) << shift) - 1;
-  auto kv_row = [&](int64_t j) { return table ? (int64_t(table[j >> shift]) << shift) | (j & mask) : j; };
+  const TokenKeys keys(p, token);
+  const int64_t first = keys.first, last = keys.last;
   const float* q = p.q + (token * p.n_head + head0) * hd;
   float* out = p.out + (token * p.n_head + head0) * hd;
-  if (last < first) {
+  if (keys.sees_nothing()) {
     std::fill(out, out + int64_t(n_group) * hd, 0.0f);
     return;
   }
@@ -49,14 +84,14 @@ void CpuBackend::attend_group(const AttentionParams& p, int64_t token, int head0
   // The group's scores against key j, and key j's value row: each K and V
   // row is read once for all the query heads that share it.
   auto scores_of = [&](int64_t j, float* s) {
-    const uint8_t* k_row = p.k.data + kv_row(j) * p.k.row_bytes + k_head_offset;
+    const uint8_t* k_row = p.k.data + keys.row(j) * p.k.row_bytes + k_head_offset;
     for (int g = 0; g < n_group; ++g) {
       s[g] = k_dot(hd, k_row, scratch.q_conv.data() + g * q_bytes) * p.scale;
       if (p.softcap != 0.0f) s[g] = p.softcap * std::tanh(s[g] / p.softcap);
     }
   };
   float* v_row = scratch.v_row.data();
-  auto load_v = [&](int64_t j) { dequantize_v(p.v.data + kv_row(j) * p.v.row_bytes + v_head_offset, v_row, hd); };
+  auto load_v = [&](int64_t j) { dequantize_v(p.v.data + keys.row(j) * p.v.row_bytes + v_head_offset, v_row, hd); };
   float* acc = scratch.acc.data();  // [n_group][hd]
   std::fill(acc, acc + int64_t(n_group) * hd, 0.0f);
 
@@ -91,28 +126,16 @@ void CpuBackend::attend_group(const AttentionParams& p, int64_t token, int head0
   // Two passes as ggml's unfused path: scores, softmax (sum in double), then
   // the probabilities rounded to V's dot-product type (f16 for an f16 cache).
   float* scores = scratch.scores.data();  // [n_group][max_ctx]
-  float s[kMaxHeadGroup], inv_sum[kMaxHeadGroup];
+  float s[kMaxHeadGroup];
   for (int64_t j = first; j <= last; ++j) {
     scores_of(j, s);
     for (int g = 0; g < n_group; ++g) scores[g * max_ctx_ + j] = s[g];
   }
-  for (int g = 0; g < n_group; ++g) {
-    float* sg = scores + g * max_ctx_;
-    float max_score = -std::numeric_limits<float>::infinity();
-    for (int64_t j = first; j <= last; ++j) max_score = std::max(max_score, sg[j]);
-    double sum = 0.0;
-    for (int64_t j = first; j <= last; ++j) {
-      sg[j] = std::exp(sg[j] - max_score);
-      sum += sg[j];
-    }
-    inv_sum[g] = float(1.0 / sum);
-  }
-  const bool round_p = p.v.type == DType::F16;
+  for (int g = 0; g < n_group; ++g) softmax_in_place(scores + g * max_ctx_, first, last, p.v.type == DType::F16);
   for (int64_t j = first; j <= last; ++j) {
     bool loaded = false;
     for (int g = 0; g < n_group; ++g) {
-      float pj = scores[g * max_ctx_ + j] * inv_sum[g];
-      if (round_p) pj = round_to_fp16(pj);
+      const float pj = scores[g * max_ctx_ + j];
       if (pj == 0.0f) continue;
       if (!loaded) load_v(j), loaded = true;
       kernels_.axpy(hd, pj, v_row, acc + g * hd);
@@ -132,19 +155,16 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
   const int hd = p.head_dim;
   const int kv_head = head0 / (p.n_head / p.n_head_kv);
   const int n_queries = n_tokens * n_group;  // query i: token i / n_group, head head0 + i % n_group
-  const int32_t* table = p.block_tables ? p.block_tables[token0] : nullptr;
-  const int shift = p.kv_block_shift;
-  const int64_t mask = (int64_t(1) << shift) - 1;
-  auto kv_row = [&](int64_t j) { return table ? (int64_t(table[j >> shift]) << shift) | (j & mask) : j; };
-
-  // Each token's visible keys [first, last]; the item's union [lo, hi].
+  // The tile's tokens share one sequence, so key rows come from the first's
+  // table. Each token's visible keys [first, last]; the item's union [lo, hi].
+  const TokenKeys keys(p, token0);
   int64_t first[kMaxTileTokens], last[kMaxTileTokens];
   int64_t lo = std::numeric_limits<int64_t>::max(), hi = -1;
   for (int t = 0; t < n_tokens; ++t) {
-    const int32_t pos = p.positions[token0 + t];
-    last[t] = std::min<int64_t>(pos, p.n_kv - 1);
-    first[t] = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
-    if (last[t] >= first[t]) lo = std::min(lo, first[t]), hi = std::max(hi, last[t]);
+    const TokenKeys token_keys(p, token0 + t);
+    first[t] = token_keys.first;
+    last[t] = token_keys.last;
+    if (!token_keys.sees_nothing()) lo = std::min(lo, first[t]), hi = std::max(hi, last[t]);
   }
   // Key blocks start at multiples of kKeyBlock whatever the tile holds, so a
   // token's result never depends on its tile mates (the online softmax
@@ -171,7 +191,7 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
   auto load_rows = [&](const KvView& view, size_t head_offset, decltype(dequantize_k) dequantize, int64_t j0,
                        int64_t n_rows, float* dst) {
     for (int64_t r = 0; r < n_rows; ++r)
-      dequantize(view.data + kv_row(j0 + r) * view.row_bytes + head_offset, dst + r * hd, hd);
+      dequantize(view.data + keys.row(j0 + r) * view.row_bytes + head_offset, dst + r * hd, hd);
   };
   // Scores of query i against keys [j0, j0 + n): scaled, capped; keys the
   // query's token does not see get -inf.
@@ -238,20 +258,7 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     const bool round_p = p.v.type == DType::F16;
     for (int i = 0; i < n_queries; ++i) {
       const int t = i / n_group;
-      if (last[t] < first[t]) continue;
-      float* si = scores + i * stride;
-      float max_score = -std::numeric_limits<float>::infinity();
-      for (int64_t j = first[t]; j <= last[t]; ++j) max_score = std::max(max_score, si[j]);
-      double total = 0.0;
-      for (int64_t j = first[t]; j <= last[t]; ++j) {
-        si[j] = std::exp(si[j] - max_score);
-        total += si[j];
-      }
-      const float inv_sum = float(1.0 / total);
-      for (int64_t j = first[t]; j <= last[t]; ++j) {
-        si[j] *= inv_sum;
-        if (round_p) si[j] = round_to_fp16(si[j]);
-      }
+      if (last[t] >= first[t]) softmax_in_place(scores + i * stride, first[t], last[t], round_p);
     }
     // Pass 2: the probability-weighted sums of the value rows.
     for (int64_t j0 = lo; j0 <= hi; j0 += kKeyBlock) {
