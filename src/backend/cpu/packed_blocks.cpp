@@ -65,16 +65,16 @@ void pack_q6_K(const void* rows, size_t row_stride, int64_t n, void* dst) {
 
 template <typename Block, typename Group>
 void interleave_chunks(const void* rows, size_t row_stride, int64_t n, void* dst) {
-  constexpr int kChunks = int(sizeof(Block::qs)) / 4;
-  const auto* base = static_cast<const uint8_t*>(rows);
   auto* groups = static_cast<Group*>(dst);
   for (int64_t b = 0; b < n / 32; ++b) {
     Group& g = groups[b];
+    const uint8_t* qs[kPackRows];
     for (int r = 0; r < kPackRows; ++r) {
-      const auto& block = reinterpret_cast<const Block*>(base + size_t(r) * row_stride)[b];
+      const auto& block = block_of_row<Block>(rows, row_stride, r, b);
       g.d[r] = block.d;
-      for (int c = 0; c < kChunks; ++c) std::memcpy(&g.qs[32 * c + 4 * r], &block.qs[4 * c], 4);
+      qs[r] = reinterpret_cast<const uint8_t*>(block.qs);
     }
+    interleave(qs, int(sizeof(Block::qs)), reinterpret_cast<uint8_t*>(g.qs));
   }
 }
 
