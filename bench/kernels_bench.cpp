@@ -2,6 +2,7 @@
 // over 512 rows (weights sized to stay in L2 for the small types, so this
 // measures the kernels rather than DRAM), single-row and 4-row kernels, and
 // activation quantization. Reported: weight bytes/s and rows/s.
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -47,21 +48,21 @@ Problem make_problem(DType type) {
   return p;
 }
 
-bool isa_available(const std::string& isa) {
+// The kernels of `isa`, or none (and the benchmark marked skipped) when this
+// CPU lacks it.
+std::optional<hearth::cpu::Kernels> kernels_or_skip(benchmark::State& state, const std::string& isa) {
   try {
-    hearth::cpu::select_kernels_for(isa);
-    return true;
+    return hearth::cpu::select_kernels_for(isa);
   } catch (...) {
-    return false;
+    state.SkipWithError("ISA not available on this CPU");
+    return std::nullopt;
   }
 }
 
 void BM_VecDot(benchmark::State& state, std::string isa, DType type, bool multi_row) {
-  if (!isa_available(isa)) {
-    state.SkipWithError("ISA not available on this CPU");
-    return;
-  }
-  const hearth::cpu::Kernels k = hearth::cpu::select_kernels_for(isa);
+  const auto kernels = kernels_or_skip(state, isa);
+  if (!kernels) return;
+  const hearth::cpu::Kernels& k = *kernels;
   const Problem p = make_problem(type);
   std::vector<float> out(kRows);
   for (auto _ : state) {
@@ -82,11 +83,9 @@ void BM_VecDot(benchmark::State& state, std::string isa, DType type, bool multi_
 // A batch of 8 activation rows against the 512 weight rows: the tile kernel
 // (weights unpacked once per 4 activations) versus vec_dot_rows per activation.
 void BM_Batch8(benchmark::State& state, std::string isa, DType type, bool tile) {
-  if (!isa_available(isa)) {
-    state.SkipWithError("ISA not available on this CPU");
-    return;
-  }
-  const hearth::cpu::Kernels k = hearth::cpu::select_kernels_for(isa);
+  const auto kernels = kernels_or_skip(state, isa);
+  if (!kernels) return;
+  const hearth::cpu::Kernels& k = *kernels;
   const Problem p = make_problem(type);
   constexpr int kActs = 8;
   std::vector<uint8_t> acts;
@@ -112,11 +111,9 @@ void BM_Batch8(benchmark::State& state, std::string isa, DType type, bool tile) 
 // The packed kernels (weights in groups of 8 rows, packed_blocks.h): one
 // activation row (decode) or 8 (a batch), against the same 512 rows.
 void BM_Packed(benchmark::State& state, std::string isa, DType type, int n_acts) {
-  if (!isa_available(isa)) {
-    state.SkipWithError("ISA not available on this CPU");
-    return;
-  }
-  const hearth::cpu::Kernels k = hearth::cpu::select_kernels_for(isa);
+  const auto kernels = kernels_or_skip(state, isa);
+  if (!kernels) return;
+  const hearth::cpu::Kernels& k = *kernels;
   const auto gemm = k.packed_gemm_for(type);
   if (gemm == nullptr) {
     state.SkipWithError("no packed kernel for this type and ISA");
@@ -144,11 +141,9 @@ void BM_Packed(benchmark::State& state, std::string isa, DType type, int n_acts)
 }
 
 void BM_QuantizeAct(benchmark::State& state, std::string isa, DType act_type) {
-  if (!isa_available(isa)) {
-    state.SkipWithError("ISA not available on this CPU");
-    return;
-  }
-  const hearth::cpu::Kernels k = hearth::cpu::select_kernels_for(isa);
+  const auto kernels = kernels_or_skip(state, isa);
+  if (!kernels) return;
+  const hearth::cpu::Kernels& k = *kernels;
   const auto x = random_floats(kN, 3);
   std::vector<uint8_t> out(hearth::row_bytes(act_type, kN));
   for (auto _ : state) {
