@@ -71,7 +71,6 @@ void CpuBackend::reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int h
     s.tile_sum.assign(kMaxTileQueries, 0.0f);
     s.v_row.assign(head_dim, 0.0f);
     s.q_conv.assign((size_t(head_dim) * 4 + 512) * kMaxHeadGroup, 0);
-    s.p_conv.assign(size_t(max_ctx) * 4 + 512, 0);
   }
 }
 

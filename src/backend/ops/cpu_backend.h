@@ -52,7 +52,6 @@ class CpuBackend final : public Backend {
     std::vector<float> acc;       // attention output accumulators, head_dim per head
     std::vector<float> v_row;     // one dequantized V head
     std::vector<uint8_t> q_conv;  // the group's query heads in K's dot-product type
-    std::vector<uint8_t> p_conv;  // probabilities in V's dot-product type
     std::vector<float> tile_q, tile_acc, tile_k, tile_v, tile_m, tile_sum;  // attend_tile
   };
   void attend_group(const AttentionParams& p, int64_t token, int head0, int n_group, ThreadScratch& scratch) const;
