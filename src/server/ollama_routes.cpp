@@ -170,6 +170,7 @@ GenerationChunk run_to_end(Generation& generation, const ClientWatch& client, Ou
     if (c.done) break;
     if (client.gone()) generation.cancel();  // the client left
   }
+  if (c.finish == FinishReason::Cancelled && c.error.empty()) throw_client_closed();
   if (c.finish == FinishReason::Error || c.finish == FinishReason::Cancelled)
     throw ApiError(500, "generation failed: " + c.error, "server_error");
   assembler.finish();

@@ -116,6 +116,7 @@ GenerationChunk collect(Generation& generation, const ClientWatch& client,
 }
 
 [[noreturn]] void throw_generation_error(const GenerationChunk& chunk) {
+  if (chunk.finish == FinishReason::Cancelled && chunk.error.empty()) throw_client_closed();
   throw ApiError(500, "generation failed: " + (chunk.error.empty() ? std::string("cancelled") : chunk.error), "server_error");
 }
 

@@ -1,7 +1,8 @@
 // What every request must pass before a route sees it, checked on the
 // request line and headers alone (cpp-httplib runs the pre-routing handler
 // before it reads the body, so a refused body is never read):
-// - framing: one Content-Length of digits within the body limit, no transfer
+// - framing: one Content-Length of digits (far past the body limit: 413 at
+//   once; a little past it, the library drains the body and answers 413), no transfer
 //   coding but chunked, no compressed bodies (the library would inflate them
 //   and read chunked bodies with no limit), never both Content-Length and
 //   Transfer-Encoding;
