@@ -22,6 +22,7 @@ const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) =>
 const seconds = Number(args.seconds ?? 600);
 const nClients = Number(args.clients ?? 64);
 const asJson = args.json === 'true';
+const ctxTokens = Number(args.ctx ?? 512);
 
 function rssKiB(pid) {
   try {
@@ -56,7 +57,7 @@ const SYSTEMS = ['You are a storyteller.', 'You are a helpful assistant who answ
 const WORDS = ['Once', 'upon', 'a', 'time', 'there', 'was', 'a', 'little', 'girl', 'named', 'Lily', 'she', 'liked',
   'to', 'play', 'in', 'the', 'park', 'with', 'her', 'ball', 'one', 'day', 'sun', 'tree', 'happy'];
 let seed = 12345;
-const rand = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+const rand = (n) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return (seed >>> 12) % n; };  // high bits: the low ones cycle
 const sentence = (n) => Array.from({ length: n }, () => WORDS[rand(WORDS.length)]).join(' ');
 
 const stats = { requests: 0, errors: 0, aborted: 0, byKind: {}, latencies: [], errorSamples: [] };
@@ -85,7 +86,8 @@ async function one(kind, conversation) {
         if (res.status !== 200) return fail(kind, `${res.status} ${text}`);
         const j = JSON.parse(text);
         conversation.push({ role: 'assistant', content: j.choices[0].message.content ?? '' });
-        if (conversation.length > 12) conversation.splice(0, conversation.length);
+        // A new conversation before this one outgrows the context (a 400 then is the client's doing).
+        if (conversation.length > 12 || j.usage.prompt_tokens > ctxTokens / 2) conversation.splice(0, conversation.length);
         break;
       }
       case 'stream': {

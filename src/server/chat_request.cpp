@@ -70,8 +70,8 @@ void validate_messages(const ordered_json& messages) {
         bad_request("messages", "{}.content must be a string or a list of content parts", at);
       if (c.is_array())
         for (size_t j = 0; j < c.size(); ++j)
-          if (!c[j].is_object() || !c[j].contains("type") || !c[j]["type"].is_string())
-            bad_request("messages", "{}.content[{}] must be an object with a 'type'", at, j);
+          if (!c[j].is_string() && (!c[j].is_object() || !c[j].contains("type") || !c[j]["type"].is_string()))
+            bad_request("messages", "{}.content[{}] must be a string or an object with a 'type'", at, j);
     }
     for (const char* field : {"name", "tool_call_id"})
       if (m.contains(field) && !m[field].is_null() && !m[field].is_string())

@@ -12,6 +12,7 @@
 #include "core/bounded_json.h"
 #include "core/error.h"
 #include "server/api_error.h"
+#include "server/client_watch.h"
 #include "server/request_guard.h"
 
 namespace hearth::server {
@@ -55,7 +56,9 @@ class ConnectionPool : public httplib::TaskQueue {
   void enqueue(std::function<void()> job) override {
     std::lock_guard lock(mutex_);
     jobs_.push_back(std::move(job));
-    if (idle_ == 0 && threads_.size() < max_threads_) threads_.emplace_back([this] { work(); });
+    // An idle thread may already be woken for an earlier job: a new thread
+    // whenever the jobs outnumber the idle threads.
+    if (jobs_.size() > idle_ && threads_.size() < max_threads_) threads_.emplace_back([this] { work(); });
     else cv_.notify_one();
   }
 
@@ -185,13 +188,15 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
       write_error_for(req, res, 500, "internal server error", "", "");
     }
   });
-  if (options_.log_requests) {
-    // Method, path and status only: prompts never reach the log, and the
-    // path is escaped so it cannot forge lines.
-    http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
+  // Called once the answer is written. Method, path and status only: prompts
+  // never reach the log, and the path is escaped so it cannot forge lines.
+  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    if (options_.log_requests)
       fmt::print(stderr, "{} {} -> {}\n", escape_for_log(req.method), escape_for_log(req.path), res.status);
-    });
-  }
+    // cpp-httplib 0.11 keeps the connection open whatever the answer's
+    // Connection header says.
+    if (res.get_header_value("Connection") == "close") ClientWatch(req).shut_down();
+  });
 
   // Liveness plus each model's load (no request content).
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
