@@ -1,5 +1,6 @@
 #include "chat/messages.h"
 
+#include "core/bounded_json.h"
 #include "core/error.h"
 
 namespace hearth::chat {
@@ -93,7 +94,8 @@ OrderedJson normalize_messages(const OrderedJson& messages, const NormalizeOptio
       for (auto& call : m["tool_calls"]) {
         auto& fn = call["function"];
         if (fn.contains("arguments") && fn["arguments"].is_string()) {
-          OrderedJson parsed = OrderedJson::parse(fn["arguments"].get<std::string>(), nullptr, false);
+          // Bounded: the template recurses through the parsed arguments.
+          OrderedJson parsed = parse_bounded_json<OrderedJson>(fn["arguments"].get<std::string>()).value;
           if (!parsed.is_discarded() && parsed.is_object()) fn["arguments"] = std::move(parsed);
         }
       }

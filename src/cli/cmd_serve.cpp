@@ -2,6 +2,7 @@
 // with continuous batching and prefix reuse (src/server).
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <pthread.h>
 #include <thread>
 
@@ -22,8 +23,9 @@ struct ServeOptions {
   int port = 8080;
   int parallel = 4;
   size_t queue = 64;
-  std::string api_key;
+  std::optional<std::string> api_key;
   std::string cors;
+  std::vector<std::string> allowed_hosts;
   size_t max_body_mb = 32;
   size_t cache_mb = 0;
   bool quiet = false;
@@ -37,6 +39,8 @@ DType cache_type(const std::string& name, const char* which) {
 }
 
 void serve(const ServeOptions& o) {
+  if (o.api_key && o.api_key->empty())
+    fail("--api-key is empty: give a key, or leave the option out to serve without one");
   std::vector<std::string> paths = o.models;
   if (paths.empty()) paths.push_back(default_model_path());
   if (o.aliases.size() > paths.size())
@@ -78,10 +82,12 @@ void serve(const ServeOptions& o) {
   server::ServerOptions options;
   options.host = o.host;
   options.port = o.port;
-  options.api_key = o.api_key;
+  options.api_key = o.api_key.value_or("");
   options.cors_origin = o.cors;
+  options.allowed_hosts = o.allowed_hosts;
   options.max_body_bytes = o.max_body_mb << 20;
-  options.http_threads = std::max(64, o.parallel + int(o.queue) + 8);
+  // Threads grow with connections up to this; more connections wait.
+  options.http_threads = std::max(256, o.parallel + int(o.queue) + 8);
   options.log_requests = !o.quiet;
   server::Server server(std::move(models), options);
 
@@ -115,6 +121,9 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--parallel", o->parallel, "Conversations evaluated together per model")->capture_default_str();
   cmd->add_option("--queue", o->queue, "Requests that may wait for a slot before the server answers 503")->capture_default_str();
   cmd->add_option("--api-key", o->api_key, "Require 'Authorization: Bearer KEY' on every API request");
+  cmd->add_option("--allowed-host", o->allowed_hosts,
+                  "Serve requests whose Host is this name too (besides localhost and the bound address; * for any)")
+      ->allow_extra_args(false);
   cmd->add_option("--cors", o->cors, "Allow browser requests from this origin (e.g. http://localhost:3000 or *)");
   cmd->add_option("--cache-mb", o->cache_mb,
                   "KV memory in MiB kept for the prefix cache beyond the conversations' contexts (ctx x parallel)")

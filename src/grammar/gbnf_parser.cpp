@@ -59,6 +59,11 @@ namespace {
 
 // Largest {m,n} bound: repetition expands into n copies, so keep it sane.
 constexpr uint64_t kMaxRepetition = 100000;
+// All repetitions of a grammar together: each copy is a symbol or a rule, so
+// this bounds the memory a small grammar text can ask for.
+constexpr uint64_t kMaxExpandedCopies = 250000;
+// Parenthesised groups nest by recursion.
+constexpr int kMaxGroupDepth = 256;
 
 bool is_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
@@ -198,7 +203,9 @@ class Parser {
       } else if (c == '(') {
         ++pos_;
         skip_space(true);
+        if (++group_depth_ > kMaxGroupDepth) fail_at(item_offset, "groups nest deeper than {} levels", kMaxGroupDepth);
         std::vector<Sequence> group = parse_alternatives(true);
+        --group_depth_;
         if (peek() != ')') fail_at(item_offset, "expected ')' to close this group");
         ++pos_;
         last_start = sequence.size();
@@ -259,6 +266,9 @@ class Parser {
       if (!unbounded && max_count < min_count)
         fail_at(op_offset, "repetition {{{},{}}} has its maximum below its minimum", min_count, max_count);
     }
+    expanded_copies_ += std::max(min_count, max_count);
+    if (expanded_copies_ > kMaxExpandedCopies)
+      fail_at(op_offset, "the repetitions expand into more than {} copies in all", kMaxExpandedCopies);
     // The item as one symbol: a single symbol stays, a literal becomes a rule.
     Sequence item(sequence.begin() + long(start), sequence.end());
     sequence.resize(start);
@@ -378,6 +388,8 @@ class Parser {
   std::map<std::string, int32_t> rule_ids_;
   std::string current_rule_;
   int helper_count_ = 0;
+  int group_depth_ = 0;
+  uint64_t expanded_copies_ = 0;
 };
 
 }  // namespace

@@ -87,6 +87,14 @@ const std::set<std::string, std::less<>> kSupported = {
 
 const std::array<std::string_view, 7> kTypes = {"null", "boolean", "object", "array", "number", "string", "integer"};
 
+// Bounds on what one schema may cost: the converter recurses once per
+// nested schema, and a rule's name grows with its path, so depth and the
+// number of subschemas bound both the stack and the grammar's size.
+constexpr int kMaxSchemaDepth = 64;
+constexpr size_t kMaxSubschemas = 20000;
+constexpr size_t kMaxGrammarBytes = size_t(4) << 20;
+constexpr size_t kMaxHintLength = 48;
+
 // Integral floats up to 2^53 are written as integers (exact in a double).
 constexpr double kMaxExactInteger = 9007199254740992.0;
 
@@ -201,7 +209,11 @@ class SchemaConverter {
     std::string out = std::string(root_name) + " ::= " + top + "\n";
     out += kBaseRules;
     if (need_formats_) out += std::string(kFormatRules) + leap_second_rules();
-    for (const auto& [name, body] : rules_) out += name + " ::= " + body + "\n";
+    for (const auto& [name, body] : rules_) {
+      out += name + " ::= " + body + "\n";
+      if (out.size() > kMaxGrammarBytes)
+        hearth::fail("JSON Schema: its grammar is larger than {} MiB; simplify the schema", kMaxGrammarBytes >> 20);
+    }
     return out;
   }
 
@@ -213,10 +225,13 @@ class SchemaConverter {
 
   std::string new_rule_name(const std::string& hint) {
     std::string base;
-    for (char c : hint) base += (std::isalnum(uint8_t(c)) || c == '-') ? c : '-';
+    // Hints grow with the path; the tail tells rules apart best.
+    const std::string_view tail = std::string_view(hint).substr(hint.size() > kMaxHintLength ? hint.size() - kMaxHintLength : 0);
+    for (char c : tail) base += (std::isalnum(uint8_t(c)) || c == '-') ? c : '-';
     if (base.empty()) base = "schema";
     std::string name = base;
-    for (int i = 1; rules_.count(name) || reserved_.count(name); ++i) name = fmt::format("{}-{}", base, i);
+    // Counting on from the last suffix this base got keeps naming linear.
+    for (int& i = next_suffix_[base]; rules_.count(name) || reserved_.count(name);) name = fmt::format("{}-{}", base, ++i);
     reserved_.insert(name);
     return name;
   }
@@ -231,6 +246,12 @@ class SchemaConverter {
 
   // Returns the name of a rule matching exactly the instances `schema` accepts.
   std::string visit(const json& schema, const std::string& hint, const std::string& where) {
+    struct DepthGuard {
+      int& depth;
+      ~DepthGuard() { --depth; }
+    } guard{++depth_};
+    if (depth_ > kMaxSchemaDepth) unsupported(where.substr(0, 200) + "...", "the schema nests deeper than {} levels", kMaxSchemaDepth);
+    if (++subschemas_ > kMaxSubschemas) unsupported(where.substr(0, 200), "the schema has more than {} subschemas", kMaxSubschemas);
     if (schema.is_boolean()) {
       if (!schema.get<bool>()) unsupported(where, "the schema 'false' matches nothing");
       return "json-value";
@@ -739,6 +760,9 @@ class SchemaConverter {
   std::map<std::string, std::string> rules_;
   std::set<std::string> reserved_;
   std::map<std::string, std::string> ref_rules_;
+  std::map<std::string, int> next_suffix_;
+  int depth_ = 0;
+  size_t subschemas_ = 0;
 };
 
 }  // namespace

@@ -153,7 +153,10 @@ class RegexReader {
           fail("lookaround or named group '(?'");
         }
       }
+      // Groups nest by recursion here and in the GBNF parser.
+      if (++group_depth_ > 128) fail("groups nested deeper than 128 levels");
       std::string inner = alternation();
+      --group_depth_;
       if (peek() != ')') fail("unclosed '('");
       ++pos_;
       return "(" + inner + ")";
@@ -311,6 +314,7 @@ class RegexReader {
   std::string_view p_;
   std::string_view json_char_;
   size_t pos_ = 0;
+  int group_depth_ = 0;
 };
 
 }  // namespace

@@ -1,8 +1,10 @@
 #include "server/chat_request.h"
 
 #include <random>
+#include <set>
 
 #include "chat/messages.h"
+#include "core/bounded_json.h"
 #include "core/error.h"
 
 namespace hearth::server {
@@ -27,6 +29,8 @@ std::shared_ptr<const grammar::Grammar> grammar_for_schema(const json& schema, c
   if (!schema.is_object() && !schema.is_boolean()) bad_request(field, "'{}' must be a JSON Schema object", field);
   try {
     return std::make_shared<const grammar::Grammar>(grammar::grammar_from_json_schema(schema, /*strict=*/true));
+  } catch (const nlohmann::json::exception&) {
+    bad_request(field, "'{}' cannot be enforced: a keyword has a value of the wrong type", field);
   } catch (const std::exception& e) {
     bad_request(field, "'{}' cannot be enforced: {}", field, e.what());
   }
@@ -49,12 +53,53 @@ json call_schema(const json& tool, size_t index) {
               {"required", {"name", "arguments"}}};
 }
 
+// Types and roles of every message, before anything reads them; each error
+// names the field ("messages[2].tool_calls[0].function.name").
+void validate_messages(const ordered_json& messages) {
+  static const std::set<std::string> kRoles = {"system", "developer", "user", "assistant", "tool", "function"};
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const ordered_json& m = messages[i];
+    const std::string at = fmt::format("messages[{}]", i);
+    if (!m.is_object()) bad_request("messages", "{} must be an object with 'role' and 'content'", at);
+    if (!m.contains("role") || !m["role"].is_string()) bad_request("messages", "{}.role must be a string", at);
+    if (!kRoles.count(m["role"].get<std::string>()))
+      bad_request("messages", "{}.role must be 'system', 'developer', 'user', 'assistant' or 'tool'", at);
+    if (m.contains("content")) {
+      const ordered_json& c = m["content"];
+      if (!c.is_null() && !c.is_string() && !c.is_array())
+        bad_request("messages", "{}.content must be a string or a list of content parts", at);
+      if (c.is_array())
+        for (size_t j = 0; j < c.size(); ++j)
+          if (!c[j].is_string() && (!c[j].is_object() || !c[j].contains("type") || !c[j]["type"].is_string()))
+            bad_request("messages", "{}.content[{}] must be a string or an object with a 'type'", at, j);
+    }
+    for (const char* field : {"name", "tool_call_id"})
+      if (m.contains(field) && !m[field].is_null() && !m[field].is_string())
+        bad_request("messages", "{}.{} must be a string", at, field);
+    if (!m.contains("tool_calls") || m["tool_calls"].is_null()) continue;
+    if (!m["tool_calls"].is_array()) bad_request("messages", "{}.tool_calls must be a list", at);
+    for (size_t j = 0; j < m["tool_calls"].size(); ++j) {
+      const ordered_json& call = m["tool_calls"][j];
+      const std::string call_at = fmt::format("{}.tool_calls[{}]", at, j);
+      if (!call.is_object() || !call.contains("function") || !call["function"].is_object())
+        bad_request("messages", "{} must be {{\"type\": \"function\", \"function\": {{\"name\": ..., \"arguments\": ...}}}}", call_at);
+      const ordered_json& fn = call["function"];
+      if (!fn.contains("name") || !fn["name"].is_string()) bad_request("messages", "{}.function.name must be a string", call_at);
+      if (fn.contains("arguments") && !fn["arguments"].is_string() && !fn["arguments"].is_object())
+        bad_request("messages", "{}.function.arguments must be a JSON string or an object", call_at);
+      if (call.contains("id") && !call["id"].is_null() && !call["id"].is_string())
+        bad_request("messages", "{}.id must be a string", call_at);
+    }
+  }
+}
+
 }  // namespace
 
 PreparedChat prepare_chat(const ServedModel& model, const ChatSetup& setup) {
   PreparedChat out;
   if (!setup.messages.is_array() || setup.messages.empty())
     bad_request("messages", "'messages' must be a non-empty array of messages");
+  validate_messages(setup.messages);
   chat::OrderedJson messages;
   try {
     // `reasoning` is another client's name for reasoning_content.
@@ -62,6 +107,8 @@ PreparedChat prepare_chat(const ServedModel& model, const ChatSetup& setup) {
     for (auto& m : renamed)
       if (m.is_object() && m.contains("reasoning") && !m.contains("reasoning_content")) m["reasoning_content"] = m["reasoning"];
     messages = chat::normalize_messages(renamed, chat::NormalizeOptions{});
+  } catch (const nlohmann::json::exception&) {
+    bad_request("messages", "invalid 'messages': a message has a field of the wrong type");
   } catch (const std::exception& e) {
     bad_request("messages", "invalid 'messages': {}", e.what());
   }
@@ -166,7 +213,7 @@ chat::OutputDelta OutputAssembler::finish() {
   if (finished_) return delta;
   finished_ = true;
   if (mode_ == ToolMode::Forced) {
-    const json call = json::parse(forced_text_, nullptr, /*allow_exceptions=*/false);
+    const json call = parse_bounded_json<json>(forced_text_).value;
     if (call.is_object() && call.contains("name") && call["name"].is_string() && call.contains("arguments")) {
       chat::ToolCall tc{id_prefix_ + "0", call["name"].get<std::string>(),
                         call["arguments"].dump(-1, ' ', false, json::error_handler_t::replace)};

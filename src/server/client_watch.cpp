@@ -44,6 +44,10 @@ ClientWatch::ClientWatch(const httplib::Request& req) {
   }
 }
 
+void ClientWatch::shut_down() const {
+  if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
+}
+
 bool ClientWatch::gone() const {
   if (fd_ < 0) return false;
   pollfd p{fd_, POLLIN | POLLRDHUP, 0};

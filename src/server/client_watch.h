@@ -19,6 +19,11 @@ class ClientWatch {
   // socket was not found (nothing is cancelled then).
   bool gone() const;
   bool watching() const { return fd_ >= 0; }
+  // Ends the connection once the answer is written (both directions shut
+  // down; the library closes it on its next read). For requests refused
+  // before their body was read: the library would take the body for the
+  // next request and wait for it to end.
+  void shut_down() const;
 
  private:
   int fd_ = -1;

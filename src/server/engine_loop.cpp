@@ -141,11 +141,26 @@ Scheduler::SlotOffer EngineLoop::slot_offer(RequestId id, int /*slot*/) const {
   return {engine_.cached_prefix(it->second->sequence)};
 }
 
-void EngineLoop::admit(Active& a, int slot, int64_t reuse) {
-  a.slot = slot;
-  engine_.start_from_cache(slot, a.sequence, reuse);
+int64_t EngineLoop::admit(Active& a, int slot, int64_t reuse) {
+  try {
+    a.slot = slot;
+    engine_.start_from_cache(slot, a.sequence, reuse);
+  } catch (const std::exception& e) {
+    // An internal check failed: this request alone cannot start. Whatever
+    // the slot took is given back, and the request fails after scheduling.
+    try {
+      engine_.release(slot, false);
+    } catch (const std::exception&) {
+    }
+    a.slot = -1;
+    fmt::print(stderr, "hearth: request {} failed to start: {}\n", a.id, e.what());
+    failed_admissions_.emplace_back(a.id, e.what());
+    return -1;
+  }
+  stats_.prompt_tokens_reused += reuse;
   std::lock_guard lock(a.generation->mutex_);
   a.generation->usage_.cached_tokens = reuse;
+  return reuse;
 }
 
 void EngineLoop::release_slot(Active& a, bool keep_in_cache) {
@@ -194,20 +209,21 @@ void EngineLoop::step_once() {
       active_[id]->generation->finish(FinishReason::Cancelled);
       active_.erase(id);
     }
-    scheduler_.schedule([this](RequestId id, int slot) { return slot_offer(id, slot); }, plan_);
+    // Each admission takes its cached prefix before the next request gets
+    // an offer (see Scheduler::AdmitFn).
+    failed_admissions_.clear();
+    scheduler_.schedule([this](RequestId id, int slot) { return slot_offer(id, slot); }, plan_,
+                        [this](RequestId id, int slot, int64_t reuse) { return admit(*active_.at(id), slot, reuse); });
     stats_.steps += plan_.empty() ? 0 : 1;
   }
+  for (const auto& [id, error] : failed_admissions_)
+    end(*active_.at(id), FinishReason::Error, "internal error while starting the request: " + error);
   if (plan_.empty()) return;
 
   inputs_.clear();
   int64_t n_logits = 0;
   for (const ScheduledChunk& chunk : plan_) {
     Active& a = *active_.at(chunk.id);
-    if (chunk.admitted) {
-      admit(a, chunk.slot, chunk.start);
-      std::lock_guard lock(mutex_);
-      stats_.prompt_tokens_reused += chunk.start;
-    }
     if (a.n_generated == 0) {
       std::lock_guard lock(mutex_);
       stats_.prompt_tokens_evaluated += chunk.count;
@@ -220,7 +236,15 @@ void EngineLoop::step_once() {
   int64_t row = 0;
   for (const ScheduledChunk& chunk : plan_) {
     if (!chunk.wants_logits) continue;
-    sample_and_emit(*active_.at(chunk.id), logits_.data() + row * engine_.n_vocab());
+    Active& a = *active_.at(chunk.id);
+    try {
+      sample_and_emit(a, logits_.data() + row * engine_.n_vocab());
+    } catch (const std::exception& e) {
+      // Sampling, the grammar or decoding failed for this request: its KV is
+      // sound, the others go on.
+      fmt::print(stderr, "hearth: request {} failed: {}\n", a.id, e.what());
+      if (active_.count(chunk.id)) end(a, FinishReason::Error, std::string("internal error: ") + e.what());
+    }
     ++row;
   }
 }

@@ -125,7 +125,9 @@ class EngineLoop {
   void run();
   void step_once();
   Scheduler::SlotOffer slot_offer(RequestId id, int slot) const;
-  void admit(Active& a, int slot, int64_t reuse);
+  // Starts a request on its slot from the prefix cache (mutex_ held);
+  // returns the tokens reused, or -1 after recording the failure.
+  int64_t admit(Active& a, int slot, int64_t reuse);
   void sample_and_emit(Active& a, const float* logits);
   void emit_text(Active& a, bool final);
   void end(Active& a, FinishReason reason, std::string error = {});
@@ -148,6 +150,7 @@ class EngineLoop {
   std::unordered_map<RequestId, std::unique_ptr<Active>> active_;
   std::vector<ScheduledChunk> plan_;
   std::vector<RequestId> cancelled_ids_;
+  std::vector<std::pair<RequestId, std::string>> failed_admissions_;
   std::vector<runtime::SlotInput> inputs_;
   std::vector<float> logits_;
   std::thread thread_;

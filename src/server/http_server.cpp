@@ -1,12 +1,19 @@
 #include "server/http_server.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include "core/bounded_json.h"
 #include "core/error.h"
 #include "server/api_error.h"
+#include "server/client_watch.h"
+#include "server/request_guard.h"
 
 namespace hearth::server {
 
@@ -27,11 +34,81 @@ void write_error(httplib::Response& res, int status, const std::string& message,
 }
 
 json parse_body(const httplib::Request& req) {
-  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded())
-    throw ApiError(400, "the request body is not valid JSON", "invalid_request_error");
-  if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object", "invalid_request_error");
-  return body;
+  BoundedJsonResult<json> parsed = parse_bounded_json<json>(req.body);
+  if (!parsed.ok)
+    throw ApiError(400, fmt::format("the request body is not valid JSON: {}", parsed.error), "invalid_request_error", "",
+                   parsed.too_deep ? "json_too_deep" : "");
+  if (!parsed.value.is_object()) throw ApiError(400, "the request body must be a JSON object", "invalid_request_error");
+  return std::move(parsed.value);
+}
+
+namespace {
+
+// cpp-httplib serves each connection on one thread from start to end. This
+// pool grows a thread per connection up to its size (so a few dozen slow
+// clients do not hold every thread of a small fixed pool), and connections
+// past that wait for the first free thread.
+class ConnectionPool : public httplib::TaskQueue {
+ public:
+  explicit ConnectionPool(size_t max_threads) : max_threads_(std::max<size_t>(max_threads, 1)) {}
+  ~ConnectionPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> job) override {
+    std::lock_guard lock(mutex_);
+    jobs_.push_back(std::move(job));
+    // An idle thread may already be woken for an earlier job: a new thread
+    // whenever the jobs outnumber the idle threads.
+    if (jobs_.size() > idle_ && threads_.size() < max_threads_) threads_.emplace_back([this] { work(); });
+    else cv_.notify_one();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  void work() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      ++idle_;
+      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      --idle_;
+      if (jobs_.empty()) return;  // stopping, nothing left
+      std::function<void()> job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      job();
+      lock.lock();
+    }
+  }
+
+  size_t max_threads_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  size_t idle_ = 0;
+  bool stopping_ = false;
+};
+
+bool is_ollama_path(const std::string& path) { return path.starts_with("/api/") || path == "/api"; }
+
+}  // namespace
+
+void write_error_for(const httplib::Request& req, httplib::Response& res, int status, const std::string& message,
+                     const std::string& param, const std::string& code) {
+  if (is_ollama_path(req.path)) {
+    res.status = status;
+    res.set_content(dump_json(json{{"error", message}}), "application/json");
+    return;
+  }
+  write_error(res, status, message, status >= 500 ? "server_error" : "invalid_request_error", param, code);
 }
 
 Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions options)
@@ -39,14 +116,30 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
   if (models_.empty()) fail("no model to serve");
   httplib::Server& http = *http_;
   const int threads = options_.http_threads;
-  http.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
+  http.new_task_queue = [threads] { return new ConnectionPool(size_t(threads)); };
   http.set_payload_max_length(options_.max_body_bytes);
   http.set_keep_alive_max_count(1000);
+  http.set_keep_alive_timeout(5);
   http.set_tcp_nodelay(true);  // streamed tokens are small writes: no Nagle delay
-  http.set_read_timeout(600, 0);
-  http.set_write_timeout(600, 0);
+  // Per read and per write: a client that stops sending (slowloris) or stops
+  // reading a stream loses its connection, and a stream its generation.
+  http.set_read_timeout(options_.read_timeout_s, 0);
+  http.set_write_timeout(options_.write_timeout_s, 0);
 
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    GuardConfig guard;
+    guard.bound_host = options_.host;
+    guard.port = bound_port_;
+    guard.allowed_hosts = options_.allowed_hosts;
+    guard.cors_origin = options_.cors_origin;
+    guard.max_body_bytes = options_.max_body_bytes;
+    guard.api_key = options_.api_key;
+    if (const GuardVerdict v = check_request(req, guard); v.refused()) {
+      write_error_for(req, res, v.status, v.message, v.param, v.code);
+      // The body (if any) is left unread: the connection can not go on.
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (!options_.cors_origin.empty()) {
       res.set_header("Access-Control-Allow-Origin", options_.cors_origin);
       res.set_header("Vary", "Origin");
@@ -58,58 +151,52 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
         return httplib::Server::HandlerResponse::Handled;
       }
     }
-    const bool open_path = req.path == "/health" || req.path == "/";
-    if (!options_.api_key.empty() && !open_path) {
-      const std::string auth = req.get_header_value("Authorization");
-      const std::string expected = "Bearer " + options_.api_key;
-      if (auth.empty() && req.get_header_value("x-api-key").empty()) {
-        write_error(res, 401, "You didn't provide an API key: send the header 'Authorization: Bearer KEY'.",
-                    "invalid_request_error", "", "invalid_api_key");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-      if (auth != expected && req.get_header_value("x-api-key") != options_.api_key) {
-        write_error(res, 401, "Incorrect API key provided.", "invalid_request_error", "", "invalid_api_key");
-        return httplib::Server::HandlerResponse::Handled;
-      }
-    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
 
   // Statuses httplib sets itself (413, 404 for unknown paths, 400 for bad
-  // requests) get OpenAI's error body too.
+  // requests) get an error body too.
   http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     switch (res.status) {
       case 413:
-        write_error(res, 413,
-                    fmt::format("the request body is too large: at most {} bytes", options_.max_body_bytes),
-                    "invalid_request_error", "", "request_too_large");
+        write_error_for(req, res, 413,
+                        fmt::format("the request body is too large: at most {} bytes", options_.max_body_bytes), "",
+                        "request_too_large");
         break;
       case 404:
-        write_error(res, 404, fmt::format("unknown endpoint {} {}", req.method, req.path), "invalid_request_error", "",
-                    "unknown_url");
+        write_error_for(req, res, 404, fmt::format("unknown endpoint {} {}", req.method, escape_for_log(req.path)), "",
+                        "unknown_url");
         break;
       default:
-        write_error(res, res.status, fmt::format("HTTP error {}", res.status), "invalid_request_error", "", "");
+        write_error_for(req, res, res.status, fmt::format("HTTP error {}", res.status), "", "");
     }
   });
-  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+  http.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     try {
       std::rethrow_exception(ep);
     } catch (const ApiError& e) {
-      write_error(res, e.status, e.what(), e.type, e.param, e.code);
+      write_error_for(req, res, e.status, e.what(), e.param, e.code);
+    } catch (const nlohmann::json::exception&) {
+      // A handler read a field as the wrong type: the request's fault, and
+      // the library's text (ids, internals) is not for the client.
+      write_error_for(req, res, 400, "a field of the request has the wrong type or value", "", "invalid_type");
     } catch (const std::exception& e) {
-      write_error(res, 500, e.what(), "server_error", "", "");
+      fmt::print(stderr, "hearth: internal error on {} {}: {}\n", req.method, escape_for_log(req.path), e.what());
+      write_error_for(req, res, 500, "internal server error (logged by the server)", "", "");
     } catch (...) {
-      write_error(res, 500, "unknown error", "server_error", "", "");
+      write_error_for(req, res, 500, "internal server error", "", "");
     }
   });
-  if (options_.log_requests) {
-    // Method, path and status only: prompts never reach the log.
-    http.set_logger([](const httplib::Request& req, const httplib::Response& res) {
-      fmt::print(stderr, "{} {} -> {}\n", req.method, req.path, res.status);
-    });
-  }
+  // Called once the answer is written. Method, path and status only: prompts
+  // never reach the log, and the path is escaped so it cannot forge lines.
+  http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    if (options_.log_requests)
+      fmt::print(stderr, "{} {} -> {}\n", escape_for_log(req.method), escape_for_log(req.path), res.status);
+    // cpp-httplib 0.11 keeps the connection open whatever the answer's
+    // Connection header says.
+    if (res.get_header_value("Connection") == "close") ClientWatch(req).shut_down();
+  });
 
   // Liveness plus each model's load (no request content).
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
@@ -163,6 +250,7 @@ void Server::run(const std::function<void(int port)>& on_listening) {
     fail("cannot bind to {}:{}: the port is in use or the address is not available (pick another with --port)",
          options_.host, port);
   }
+  bound_port_ = port;
   if (on_listening) on_listening(port);
   http_->listen_after_bind();
 }

@@ -24,8 +24,11 @@ struct ServerOptions {
   int port = 8080;
   std::string api_key;      // "": no authentication
   std::string cors_origin;  // "": no CORS headers
+  std::vector<std::string> allowed_hosts;  // Host names served besides localhost and the bound address
   size_t max_body_bytes = size_t(32) << 20;
-  int http_threads = 64;    // at least the streams that may be open at once
+  int http_threads = 64;    // connections served at once (more wait their turn)
+  int read_timeout_s = 15;  // a client that sends nothing for this long is dropped
+  int write_timeout_s = 30; // a client that reads nothing for this long is dropped
   bool log_requests = true;  // method, path, status and time; never bodies
 };
 
@@ -44,10 +47,13 @@ class Server {
   ServedModel& resolve(const std::string& name);
   const std::vector<std::unique_ptr<ServedModel>>& models() const { return models_; }
   const ServerOptions& options() const { return options_; }
+  // The library server, for serve_in_memory (in_memory_http.h).
+  httplib::Server& http() { return *http_; }
 
  private:
   std::vector<std::unique_ptr<ServedModel>> models_;
   ServerOptions options_;
+  int bound_port_ = 0;
   std::unique_ptr<httplib::Server> http_;
 };
 
@@ -57,6 +63,10 @@ void add_ollama_routes(httplib::Server& http, Server& server);
 
 // The body as JSON, 400 (naming no field) when it is not a JSON object.
 nlohmann::json parse_body(const httplib::Request& req);
+// The error body clients of this path expect: Ollama's {"error": "..."} under
+// /api/, OpenAI's error object elsewhere.
+void write_error_for(const httplib::Request& req, httplib::Response& res, int status, const std::string& message,
+                     const std::string& param, const std::string& code);
 // OpenAI's error object for an ApiError.
 void write_error(httplib::Response& res, int status, const std::string& message, const std::string& type,
                  const std::string& param, const std::string& code);

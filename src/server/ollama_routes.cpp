@@ -8,10 +8,12 @@
 
 #include <httplib.h>
 
+#include "core/bounded_json.h"
 #include "core/error.h"
 #include "server/chat_request.h"
 #include "server/client_watch.h"
 #include "server/http_server.h"
+#include "server/request_guard.h"
 
 namespace hearth::server {
 namespace {
@@ -39,9 +41,14 @@ auto ollama_handler(Server& server, Fn fn) {
     } catch (const ApiError& e) {
       res.status = e.status;
       res.set_content(dump_json(json{{"error", e.what()}}), "application/json");
+    } catch (const nlohmann::json::exception&) {
+      // A field of the wrong type: the request's fault; no library text.
+      res.status = 400;
+      res.set_content(dump_json(json{{"error", "a field of the request has the wrong type or value"}}), "application/json");
     } catch (const std::exception& e) {
+      fmt::print(stderr, "hearth: internal error on {}: {}\n", escape_for_log(req.path), e.what());
       res.status = 500;
-      res.set_content(dump_json(json{{"error", e.what()}}), "application/json");
+      res.set_content(dump_json(json{{"error", "internal server error (logged by the server)"}}), "application/json");
     }
   };
 }
@@ -89,9 +96,15 @@ json model_entry(const ServedModel& m) {
 ordered_json to_openai_message(const json& m, size_t index) {
   if (!m.is_object()) bad_request("messages", "messages[{}] must be an object", index);
   ordered_json out = ordered_json(m);
+  if (m.contains("images") && !m["images"].is_null() && !m["images"].is_array())
+    bad_request("messages", "messages[{}].images must be a list of base64 strings", index);
+  if (m.contains("content") && !m["content"].is_null() && !m["content"].is_string())
+    bad_request("messages", "messages[{}].content must be a string", index);
   if (m.contains("images") && m["images"].is_array() && !m["images"].empty()) {
     ordered_json parts = ordered_json::array();
     parts.push_back({{"type", "text"}, {"text", m.value("content", "")}});
+    for (size_t j = 0; j < m["images"].size(); ++j)
+      if (!m["images"][j].is_string()) bad_request("messages", "messages[{}].images[{}] must be a base64 string", index, j);
     for (const json& image : m["images"])
       parts.push_back({{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64," + image.get<std::string>()}}}});
     out["content"] = parts;
@@ -101,10 +114,13 @@ ordered_json to_openai_message(const json& m, size_t index) {
     out["reasoning_content"] = m["thinking"];
     out.erase("thinking");
   }
+  if (m.contains("tool_calls") && !m["tool_calls"].is_null() && !m["tool_calls"].is_array())
+    bad_request("messages", "messages[{}].tool_calls must be a list", index);
   if (m.contains("tool_calls") && m["tool_calls"].is_array()) {
     ordered_json calls = ordered_json::array();
     size_t i = 0;
     for (const json& call : m["tool_calls"]) {
+      if (!call.is_object()) bad_request("messages", "messages[{}].tool_calls[{}] must be an object", index, i);
       ordered_json c = ordered_json(call);
       if (!c.contains("type")) c["type"] = "function";
       if (!c.contains("id")) c["id"] = fmt::format("call_{}_{}", index, i);
@@ -154,6 +170,7 @@ GenerationChunk run_to_end(Generation& generation, const ClientWatch& client, Ou
     if (c.done) break;
     if (client.gone()) generation.cancel();  // the client left
   }
+  if (c.finish == FinishReason::Cancelled && c.error.empty()) throw_client_closed();
   if (c.finish == FinishReason::Error || c.finish == FinishReason::Cancelled)
     throw ApiError(500, "generation failed: " + c.error, "server_error");
   assembler.finish();
@@ -174,7 +191,7 @@ std::shared_ptr<Generation> submit(ServedModel& model, GenerationParams params) 
 json ollama_tool_calls(const std::vector<chat::ToolCall>& calls) {
   json out = json::array();
   for (const auto& c : calls) {
-    json arguments = json::parse(c.arguments, nullptr, false);
+    json arguments = parse_bounded_json<json>(c.arguments).value;
     if (arguments.is_discarded()) arguments = json::object();
     out.push_back({{"function", {{"name", c.name}, {"arguments", arguments}}}});
   }

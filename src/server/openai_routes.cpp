@@ -24,6 +24,17 @@ bool bool_field(const json& body, const char* field, bool fallback) {
   return body[field].get<bool>();
 }
 
+// stream_options.include_usage: a boolean when present.
+bool include_usage_field(const json& body) {
+  if (!body.contains("stream_options") || body["stream_options"].is_null()) return false;
+  const json& options = body["stream_options"];
+  if (!options.is_object()) bad_request("stream_options", "'stream_options' must be an object");
+  if (!options.contains("include_usage") || options["include_usage"].is_null()) return false;
+  if (!options["include_usage"].is_boolean())
+    bad_request("stream_options.include_usage", "'stream_options.include_usage' must be true or false");
+  return options["include_usage"].get<bool>();
+}
+
 int64_t max_tokens_field(const json& body, int64_t fallback) {
   for (const char* field : {"max_completion_tokens", "max_tokens"}) {
     if (!body.contains(field) || body[field].is_null()) continue;
@@ -42,7 +53,7 @@ void read_common(const json& body, GenerationParams& params) {
   const bool logprobs = bool_field(body, "logprobs", false);
   if (body.contains("top_logprobs") && !body["top_logprobs"].is_null()) {
     const json& t = body["top_logprobs"];
-    if (!t.is_number_integer() || t.get<int>() < 0 || t.get<int>() > 20)
+    if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > 20)
       bad_request("top_logprobs", "'top_logprobs' must be an integer from 0 to 20");
     if (!logprobs) bad_request("top_logprobs", "'top_logprobs' needs 'logprobs': true");
     params.top_logprobs = t.get<int>();
@@ -105,6 +116,7 @@ GenerationChunk collect(Generation& generation, const ClientWatch& client,
 }
 
 [[noreturn]] void throw_generation_error(const GenerationChunk& chunk) {
+  if (chunk.finish == FinishReason::Cancelled && chunk.error.empty()) throw_client_closed();
   throw ApiError(500, "generation failed: " + (chunk.error.empty() ? std::string("cancelled") : chunk.error), "server_error");
 }
 
@@ -147,9 +159,7 @@ void chat_completions(Server& server, const httplib::Request& req, httplib::Resp
   read_common(body, prepared.params);
   prepared.params.max_tokens = max_tokens_field(body, -1);
   const bool stream = bool_field(body, "stream", false);
-  const bool include_usage =
-      stream && body.contains("stream_options") && body["stream_options"].is_object() &&
-      body["stream_options"].value("include_usage", false);
+  const bool include_usage = stream && include_usage_field(body);
   const bool want_logprobs = prepared.params.top_logprobs >= 0;
 
   const std::string id = random_id("chatcmpl-");
@@ -253,8 +263,7 @@ void completions(Server& server, const httplib::Request& req, httplib::Response&
   read_common(body, params);
   params.max_tokens = max_tokens_field(body, 16);  // OpenAI's default for completions
   const bool stream = bool_field(body, "stream", false);
-  const bool include_usage = stream && body.contains("stream_options") && body["stream_options"].is_object() &&
-                             body["stream_options"].value("include_usage", false);
+  const bool include_usage = stream && include_usage_field(body);
   const std::string id = random_id("cmpl-");
   const int64_t created = int64_t(std::time(nullptr));
   const std::string model_id = model.id();

@@ -72,7 +72,7 @@ int64_t Scheduler::total(RequestId id) const {
   return e ? e->total : -1;
 }
 
-void Scheduler::schedule(const ReuseFn& reusable, std::vector<ScheduledChunk>& out) {
+void Scheduler::schedule(const ReuseFn& reusable, std::vector<ScheduledChunk>& out, const AdmitFn& admit) {
   out.clear();
   int64_t budget = step_budget_;
   const auto give = [&](Entry& e, bool admitted) {
@@ -104,6 +104,11 @@ void Scheduler::schedule(const ReuseFn& reusable, std::vector<ScheduledChunk>& o
     }
     if (best_slot < 0) break;
     waiting_.pop_front();
+    if (admit) {
+      const int64_t reused = admit(e.id, best_slot, best_reuse);
+      if (reused < 0) continue;  // could not start: dropped, the slot stays free
+      best_reuse = std::min(reused, best_reuse);
+    }
     e.slot = best_slot;
     e.computed = best_reuse;
     slot_owner_[size_t(best_slot)] = e.id;

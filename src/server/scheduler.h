@@ -51,9 +51,16 @@ class Scheduler {
     SlotOffer(int64_t reuse_tokens, double slot_score) : reuse(reuse_tokens), score(slot_score) {}
   };
   using ReuseFn = std::function<SlotOffer(RequestId, int)>;
+  // Takes what an offer promised, at once: a request is started on its slot
+  // before the next waiting request is offered one, so a later admission
+  // (which may evict cached blocks to make room) cannot take what an earlier
+  // offer counted on. Returns the tokens actually reused (at most `reuse`),
+  // or a negative number when the request cannot start: it leaves the
+  // scheduler, its slot stays free, and the caller fails that request alone.
+  using AdmitFn = std::function<int64_t(RequestId, int slot, int64_t reuse)>;
   // Plans one step into `out` (cleared first). Marks the chunks computed:
   // call this once per step that actually runs.
-  void schedule(const ReuseFn& reusable, std::vector<ScheduledChunk>& out);
+  void schedule(const ReuseFn& reusable, std::vector<ScheduledChunk>& out, const AdmitFn& admit = {});
 
   int n_slots() const { return int(slot_owner_.size()); }
   size_t waiting() const { return waiting_.size(); }

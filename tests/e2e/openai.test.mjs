@@ -215,7 +215,7 @@ test('logprobs: one entry per token with top alternatives', async () => {
 });
 
 test('chat_template_kwargs and enable_thinking reach the template', async () => {
-  const show = await (await fetch(`${URL_BASE}/api/show`, { method: 'POST', body: JSON.stringify({ model: MODEL }) })).json();
+  const show = await (await fetch(`${URL_BASE}/api/show`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL }) })).json();
   const usesFlag = show.template.includes('enable_thinking');
   const messages = [{ role: 'user', content: 'Hi' }];
   const count = async (extra) => (await openai.chat.completions.create({ model: MODEL, messages, max_tokens: 1, temperature: 0, ...extra })).usage.prompt_tokens;
