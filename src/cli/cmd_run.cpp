@@ -1,12 +1,21 @@
 // `hearth run [MODEL] [-p PROMPT | --tokens FILE.json] ...`: generates text,
-// streaming it to stdout, with a speed summary on stderr.
+// streaming it to stdout, with a speed summary on stderr. A model with a chat
+// template gets -p as one user turn, and no -p on a terminal opens a chat
+// (cmd_chat.cpp); --raw and template-less models continue the text.
+#include <unistd.h>
+
 #include <cstdio>
+#include <iostream>
+#include <iterator>
 #include <memory>
 #include <random>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "chat/output/output_parser.h"
+#include "cli/chat_repl.h"
+#include "cli/cmd_chat.h"
 #include "cli/commands.h"
 #include "core/read_file.h"
 #include "cli/engine_options.h"
@@ -21,8 +30,13 @@ namespace {
 struct RunOptions {
   std::string model;
   std::string prompt;
+  bool prompt_given = false;
   std::string tokens_path;
+  bool raw = false;
+  std::string chat_template_path;
+  std::string system;
   int n_predict = 256;
+  bool n_predict_given = false;
   sampling::SamplerConfig sampling;
   int64_t seed = -1;
   bool ignore_eos = false;
@@ -32,14 +46,31 @@ struct RunOptions {
   EngineOptions engine;
 };
 
-void run(const RunOptions& o) {
+void run(RunOptions o) {
   const std::string model_path = o.model.empty() ? default_model_path() : o.model;
   LoadedEngine engine = load_engine(model_path, o.engine);
   const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf(*engine.file);
 
+  std::optional<chat::ChatTemplate> chat_template;
+  if (o.tokens_path.empty()) chat_template = chat_template_for_run(*engine.file, o.chat_template_path, o.raw);
+  if (!o.prompt_given && o.tokens_path.empty()) {
+    if (isatty(STDIN_FILENO)) {
+      if (!chat_template)
+        fail("{} has no chat template: give -p TEXT to continue a text, or --chat-template FILE to chat", model_path);
+      ChatStart start{model_path, o.system, o.sampling, o.n_predict_given ? o.n_predict : -1};
+      start.sampling.seed = o.seed >= 0 ? uint64_t(o.seed) : std::random_device{}();
+      throw ExitStatus{run_interactive_chat(engine, tok, *chat_template, start)};
+    }
+    o.prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());  // piped: the prompt
+  }
+
   std::vector<int32_t> prompt;
+  std::string rendered;
   if (!o.tokens_path.empty()) {
     prompt = read_token_file(o.tokens_path);
+  } else if (chat_template) {
+    rendered = render_single_turn(*chat_template, *engine.file, o.system, o.prompt);
+    prompt = tokenize_chat_prompt(tok, rendered);
   } else {
     prompt = tok.encode(o.prompt, /*add_special=*/true, /*parse_special=*/true);
   }
@@ -69,12 +100,27 @@ void run(const RunOptions& o) {
     options.constraint = constraint.get();
   }
 
+  // With a template the reply's reasoning is shown apart (dimmed on a
+  // terminal, on stderr when piped) from its answer.
+  std::optional<chat::StreamingOutputParser> parser;
+  const bool terminal = isatty(STDOUT_FILENO) != 0;
+  ReplyPrinter printer(stdout, terminal ? stdout : stderr, terminal);
+  if (chat_template) parser.emplace(chat_template->output_config(rendered));
+  const auto show = [&](const chat::OutputDelta& d) {
+    printer.reasoning(d.reasoning);
+    printer.content(d.content);
+  };
   const auto stream = [&](std::string_view text) {
     if (o.json) return;
+    if (parser) return show(parser->feed(text));
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
   };
   const runtime::GenerateResult result = runtime::generate(*engine.session, tok, prompt, options, stream);
+  if (parser && !o.json) {
+    show(parser->finish());
+    printer.finish();
+  }
   if (o.json) {
     const nlohmann::json out = {{"tokens", result.tokens}, {"text", result.text}};
     fmt::print("{}\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -96,9 +142,13 @@ void add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt (default model: the bundled stories260K)");
   cmd->add_option("model", o->model, "GGUF model file (default: models/stories260K.gguf)");
-  auto* prompt = cmd->add_option("-p,--prompt", o->prompt, "Prompt text");
+  auto* prompt = cmd->add_option("-p,--prompt", o->prompt, "Prompt text (a user turn when the model has a chat template)");
   cmd->add_option("--tokens", o->tokens_path, "Prompt as a JSON array of token ids, used as is")->excludes(prompt);
-  cmd->add_option("-n,--n-predict", o->n_predict, "Tokens to generate (-1: until end of generation)")->capture_default_str();
+  auto* n_predict = cmd->add_option("-n,--n-predict", o->n_predict, "Tokens to generate (-1: until end of generation; chat default -1)")
+                        ->capture_default_str();
+  cmd->add_flag("--raw", o->raw, "Continue the prompt text as is, without the chat template");
+  cmd->add_option("--chat-template", o->chat_template_path, "A .jinja chat template to use instead of the model's");
+  cmd->add_option("--system", o->system, "System prompt for the chat or the -p turn");
   cmd->add_option("--temp", o->sampling.temperature, "Temperature (0: greedy)")->capture_default_str();
   cmd->add_option("--top-k", o->sampling.top_k, "Top-k (0: off)")->capture_default_str();
   cmd->add_option("--top-p", o->sampling.top_p, "Top-p (1: off)")->capture_default_str();
@@ -113,7 +163,11 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--grammar", o->grammar_path, "Constrain the output to this GBNF grammar file (docs/grammar.md)")->excludes(schema);
   cmd->add_flag("--json", o->json, "Print {\"tokens\": [...], \"text\": \"...\"} instead of streaming");
   add_engine_options(cmd, o->engine);
-  cmd->callback([o] { run(*o); });
+  cmd->callback([o, prompt, n_predict] {
+    o->prompt_given = prompt->count() > 0;
+    o->n_predict_given = n_predict->count() > 0;
+    run(*o);
+  });
 }
 
 }  // namespace hearth::cli

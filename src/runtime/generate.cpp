@@ -52,6 +52,10 @@ GenerateResult generate(Session& session, const tokenizer::Tokenizer& tokenizer,
     }
     const bool last = options.n_predict >= 0 && i + 1 >= options.n_predict;
     if (last) break;
+    if (options.cancel && options.cancel->load(std::memory_order_relaxed)) {
+      result.stop = StopReason::Cancelled;
+      break;
+    }
     if (session.n_past() >= session.n_ctx()) {
       result.stop = StopReason::ContextFull;
       break;

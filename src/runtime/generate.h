@@ -2,6 +2,7 @@
 // at a time until the limit, an end-of-generation token, or the context ends.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <span>
@@ -34,9 +35,11 @@ struct GenerateOptions {
   bool ignore_eos = false;  // keep going past end-of-generation tokens
   sampling::SamplerConfig sampling;
   TokenConstraint* constraint = nullptr;
+  // Set from elsewhere (a Ctrl-C handler) to stop after the current token.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
-enum class StopReason { EndOfGeneration, Length, ContextFull };
+enum class StopReason { EndOfGeneration, Length, ContextFull, Cancelled };
 
 // When the budget ends before a constraint is satisfied, the result's text is
 // closed with the constraint's shortest completion, so constrained output

@@ -3,6 +3,7 @@
 // appends them to the sequence in micro-batches; nothing is allocated per token.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <span>
 #include <vector>
@@ -36,6 +37,9 @@ class Session {
   int64_t n_ctx() const { return config_.n_ctx; }
   int64_t n_vocab() const { return model_.hparams().n_vocab; }
   void reset() { n_past_ = 0; }
+  // Keeps the first n tokens and forgets the rest (the next eval overwrites
+  // their KV rows), so a conversation's next turn evaluates only what changed.
+  void truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_); }
   uint64_t kv_bytes() const { return kv_.bytes(); }
 
  private:

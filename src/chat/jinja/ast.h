@@ -55,7 +55,7 @@ enum class StmtKind {
   Text,         // text
   Output,       // {{ expr }}
   If,           // expr, body, else_body
-  For,          // targets in expr [if condition], body, else_body
+  For,          // targets in expr [if condition] [recursive], body, else_body
   Set,          // targets (or targets[0].attr) = expr
   SetBlock,     // {% set targets[0] | filters %} body
   Macro,        // name(params) body
@@ -80,6 +80,12 @@ struct Stmt {
   // Filters of a filter block or set block: Filter nodes with a null subject,
   // applied in order.
   std::vector<ExprPtr> filters;
+  // For: `recursive` (the loop object can be called as loop(items)).
+  bool recursive = false;
+  // Macro: whether its body reads `varargs` / `kwargs`, which makes it take
+  // extra positional / keyword arguments (jinja2's catch_varargs/kwargs).
+  bool catch_varargs = false;
+  bool catch_kwargs = false;
 };
 
 // Parses template source the way Jinja2 does with trim_blocks and

@@ -103,6 +103,11 @@ std::string indent_text(std::string s, const Value* width_arg, bool first, bool 
   return rv;
 }
 
+// A str result of the same kind as `like`: Markup in, Markup out.
+Value like(const Value& like, std::string s) {
+  return like.is_markup() ? Value::markup(std::move(s)) : Value(std::move(s));
+}
+
 Value to_int(const Value& v, const Value& fallback, int base) {
   if (v.is_int()) return Value(v.as_int());
   if (v.kind() == Kind::Float) return Value(int64_t(std::trunc(v.as_float())));
@@ -162,7 +167,7 @@ Value call_filter(Interpreter& in, const std::string& name, const Value& v, Call
     const Value* chars = get_arg(args, 0, "chars");
     std::optional<std::string> set;
     if (chars && !chars->is_none()) set = to_str(*chars);
-    return Value(pystr::strip(to_str(v), set, true, true));
+    return like(v, pystr::strip(to_str(v), set, true, true));
   }
   if (name == "default" || name == "d") {
     const Value* fallback = get_arg(args, 0, "default_value");
@@ -191,21 +196,9 @@ Value call_filter(Interpreter& in, const std::string& name, const Value& v, Call
     return Value::generator(std::move(out));
   }
   if (name == "list") return Value::list(iterate(v));
-  if (name == "safe" || name == "forceescape" || name == "e" || name == "escape") {
-    if (name == "safe") return v;
-    std::string out;
-    for (char c : to_str(v)) {
-      switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&#34;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out.push_back(c);
-      }
-    }
-    return Value(std::move(out));
-  }
+  if (name == "safe") return v.is_markup() ? v : Value::markup(to_str(v));
+  if (name == "e" || name == "escape") return escape_value(v);
+  if (name == "forceescape") return Value::markup(html_escape(to_str(v)));
   if (name == "selectattr" || name == "rejectattr")
     return Value::generator(select_items(in, v, args, true, name == "selectattr"));
   if (name == "select" || name == "reject") return Value::generator(select_items(in, v, args, false, name == "select"));
@@ -232,9 +225,10 @@ Value call_filter(Interpreter& in, const std::string& name, const Value& v, Call
     }
     return Value::generator(std::move(out));
   }
-  if (name == "upper") return Value(pystr::upper(to_str(v)));
-  if (name == "lower") return Value(pystr::lower(to_str(v)));
-  if (name == "capitalize") return Value(pystr::capitalize(to_str(v)));
+  // These call the str method on soft_str(value): Markup stays Markup.
+  if (name == "upper") return like(v, pystr::upper(to_str(v)));
+  if (name == "lower") return like(v, pystr::lower(to_str(v)));
+  if (name == "capitalize") return like(v, pystr::capitalize(to_str(v)));
   if (name == "title") {
     // jinja2's title: split at runs of '-', whitespace, '(', '{', '[', '<';
     // each piece gets its first character upper-cased and the rest lowered.
@@ -272,7 +266,7 @@ Value call_filter(Interpreter& in, const std::string& name, const Value& v, Call
     if (!v.is_string()) runtime_fail(fmt::format("unsupported operand type(s) for +=: '{}' and 'str'", v.type_name()));
   }
   if (name == "indent")
-    return Value(indent_text(to_str(v), get_arg(args, 0, "width"), bool_arg(args, 1, "first", false), bool_arg(args, 2, "blank", false)));
+    return like(v, indent_text(to_str(v), get_arg(args, 0, "width"), bool_arg(args, 1, "first", false), bool_arg(args, 2, "blank", false)));
   if (name == "int") {
     const Value* fallback = get_arg(args, 0, "default");
     const Value* base = get_arg(args, 1, "base");
@@ -316,7 +310,7 @@ Value call_filter(Interpreter& in, const std::string& name, const Value& v, Call
     if (v.is_string()) {
       std::u32string cps = pystr::decode(v.as_string());
       std::reverse(cps.begin(), cps.end());
-      return Value(pystr::encode(cps));
+      return like(v, pystr::encode(cps));
     }
     ValueList items = iterate(v);
     std::reverse(items.begin(), items.end());
@@ -373,20 +367,25 @@ Value call_filter(Interpreter& in, const std::string& name, const Value& v, Call
     return total;
   }
   if (name == "format") {
+    // soft_str(value) % args: Markup's % escapes the arguments.
     if (!args.positional.empty() && !args.keyword.empty())
       runtime_fail("can't handle positional and keyword arguments at the same time");
+    Value format_args;
     if (!args.keyword.empty()) {
       Dict d;
       for (const auto& [k, item] : args.keyword) d.set(k, item);
-      return Value(percent_format(to_str(v), Value::dict(std::move(d))));
+      format_args = Value::dict(std::move(d));
+    } else {
+      format_args = Value::tuple(args.positional);
     }
-    return Value(percent_format(to_str(v), Value::tuple(args.positional)));
+    Value format_string = v.is_string() ? v : Value(to_str(v));
+    return in.eval_binary("%", format_string, format_args);
   }
   if (name == "center") {
     const Value* width = get_arg(args, 0, "width");
     CallArgs margs;
     margs.positional.push_back(width ? *width : Value(int64_t(80)));
-    return call_method(in, Value(to_str(v)), "center", margs);
+    return call_method(in, v.is_string() ? v : Value(to_str(v)), "center", margs);
   }
   if (name == "wordcount") {
     // Runs of word characters (\w+).
@@ -489,7 +488,7 @@ bool call_test(Interpreter& in, const std::string& name, const Value& v, CallArg
     std::string s = to_str(v);
     return pystr::upper(s) == s && pystr::lower(s) != s;
   }
-  if (name == "escaped") return false;
+  if (name == "escaped") return v.is_markup();
   (void)in;
   runtime_fail(fmt::format("No test named '{}' found.", name));
 }

@@ -27,6 +27,27 @@ Value no_attribute(const Value& obj, const std::string& name) {
   return Value::undefined(fmt::format("{} has no attribute '{}'", object_description(obj), name));
 }
 
+// markupsafe's _MarkupEscapeHelper: what `Markup % args` formats. Strings
+// and containers are escaped; numbers stay numbers so %d and %f still work.
+Value escape_format_arg(const Value& v) {
+  if (v.is_number() || v.is_none()) return v;
+  return escape_value(v);
+}
+
+Value escape_format_args(const Value& args) {
+  if (args.kind() == Kind::Tuple) {
+    ValueList items;
+    for (const auto& item : args.items()) items.push_back(escape_format_arg(item));
+    return Value::tuple(std::move(items));
+  }
+  if (args.is_dict()) {
+    Dict d;
+    for (const auto& [k, item] : args.as_dict().entries()) d.set(k, escape_format_arg(item));
+    return Value::dict(std::move(d));
+  }
+  return escape_format_arg(args);
+}
+
 int64_t require_int(const Value& v, const char* what) {
   if (v.kind() == Kind::Int || v.kind() == Kind::Bool) return v.as_int();
   runtime_fail(fmt::format("{} must be integers, not {}", what, v.type_name()));
@@ -193,8 +214,25 @@ void Interpreter::assign(const std::vector<std::string>& targets, const Value& v
 Flow Interpreter::exec_for(const Stmt& s, std::string& out) {
   Value iterable = eval(*s.expr);
   line_ = s.line;
+  return run_loop(s, iterable, 1, scope_, out);
+}
+
+namespace {
+
+// What loop.cycle and loop.changed read and write, shared with their
+// callables so those stay valid if a template keeps them.
+struct LoopState {
+  int64_t index0 = 0;
+  bool has_last = false;
+  Value last_changed;
+};
+
+}  // namespace
+
+Flow Interpreter::run_loop(const Stmt& s, const Value& iterable, int64_t depth, const std::shared_ptr<Scope>& outer,
+                           std::string& out) {
   auto loop_scope = std::make_shared<Scope>();
-  loop_scope->parent = scope_;
+  loop_scope->parent = outer;
   struct Restore {
     Interpreter& in;
     std::shared_ptr<Scope> saved;
@@ -230,19 +268,50 @@ Flow Interpreter::exec_for(const Stmt& s, std::string& out) {
   for (const char* key : {"index", "index0", "revindex", "revindex0", "first", "last", "length", "previtem",
                           "nextitem", "depth", "depth0"})
     loop_fields.set(key, Value());
+  auto state = std::make_shared<LoopState>();
+  loop_fields.set("cycle", Value::callable("cycle", [state](Interpreter&, CallArgs& args) -> Value {
+                    if (args.positional.empty()) runtime_fail("no items for cycling given");
+                    return args.positional[size_t(state->index0 % int64_t(args.positional.size()))];
+                  }));
+  loop_fields.set("changed", Value::callable("changed", [state](Interpreter&, CallArgs& args) -> Value {
+                    // loop.changed(*values): whether the values differ from the previous call's.
+                    Value current = Value::list(args.positional);
+                    if (state->has_last && values_equal(state->last_changed, current)) return Value(false);
+                    state->has_last = true;
+                    state->last_changed = std::move(current);
+                    return Value(true);
+                  }));
+  if (s.recursive) {
+    // loop(items) renders this loop again over `items`, one level deeper.
+    // Hidden from templates: get_attr refuses names starting with '_'.
+    const Stmt* stmt = &s;
+    std::weak_ptr<Scope> weak_outer = outer;
+    loop_fields.set("__call__", Value::callable("loop", [stmt, weak_outer, depth](Interpreter& in, CallArgs& args) {
+                      if (args.positional.size() != 1) runtime_fail("loop() takes exactly one argument (the items)");
+                      std::shared_ptr<Scope> scope = weak_outer.lock();
+                      if (!scope) runtime_fail("loop() called after its loop ended");
+                      if (in.depth_ >= in.options_.limits.max_call_depth)
+                        fail_limit(fmt::format("maximum loop recursion depth ({}) exceeded", in.options_.limits.max_call_depth));
+                      ++in.depth_;
+                      std::string rendered;
+                      try {
+                        in.run_loop(*stmt, args.positional[0], depth + 1, scope, rendered);
+                      } catch (...) {
+                        --in.depth_;
+                        throw;
+                      }
+                      --in.depth_;
+                      return Value(std::move(rendered));
+                    }));
+  }
   Value loop = Value::namespace_object(std::move(loop_fields));
-  Dict& fields = loop.namespace_dict();
-  auto& entries = fields.mutable_entries();
-  fields.set("cycle", Value::callable("cycle", [&loop_ref = fields](Interpreter&, CallArgs& args) -> Value {
-               if (args.positional.empty()) runtime_fail("no items for cycling given");
-               int64_t i = loop_ref.find("index0")->as_int();
-               return args.positional[size_t(i % int64_t(args.positional.size()))];
-             }));
+  auto& entries = loop.namespace_dict().mutable_entries();
   loop_scope->vars.set("loop", loop);
 
   for (int64_t i = 0; i < count; ++i) {
     step();
     Value item = item_at(i);
+    state->index0 = i;
     entries[0].second = Value(i + 1);
     entries[1].second = Value(i);
     entries[2].second = Value(count - i);
@@ -252,8 +321,8 @@ Flow Interpreter::exec_for(const Stmt& s, std::string& out) {
     entries[6].second = Value(count);
     entries[7].second = item_at(i - 1);
     entries[8].second = item_at(i + 1);
-    entries[9].second = Value(int64_t(1));
-    entries[10].second = Value(int64_t(0));
+    entries[9].second = Value(depth);
+    entries[10].second = Value(depth - 1);
     // Each iteration starts from a fresh scope: a {% set %} in the body is
     // not seen by the next iteration (it reads the outer value again).
     if (loop_scope->vars.size() > s.targets.size() + 1) loop_scope->vars = Dict();
@@ -273,7 +342,7 @@ Value Interpreter::call_macro(const Stmt& macro, const std::shared_ptr<Scope>& c
   step();
   auto frame = std::make_shared<Scope>();
   frame->parent = closure;
-  if (args.positional.size() > macro.params.size())
+  if (args.positional.size() > macro.params.size() && !macro.catch_varargs)
     runtime_fail(fmt::format("macro '{}' takes not more than {} argument(s)", macro.name, macro.params.size()));
   for (size_t i = 0; i < macro.params.size(); ++i) {
     const auto& [pname, def] = macro.params[i];
@@ -291,6 +360,7 @@ Value Interpreter::call_macro(const Stmt& macro, const std::shared_ptr<Scope>& c
       frame->vars.set(pname, Value::undefined(fmt::format("parameter '{}' was not provided", pname)));
     }
   }
+  Dict extra_keywords;
   for (const auto& [k, v] : args.keyword) {
     if (k == "caller") {  // passed by {% call %}
       frame->vars.set("caller", v);
@@ -298,8 +368,16 @@ Value Interpreter::call_macro(const Stmt& macro, const std::shared_ptr<Scope>& c
     }
     bool known = false;
     for (const auto& p : macro.params) known = known || p.first == k;
-    if (!known) runtime_fail(fmt::format("macro '{}' takes no keyword argument '{}'", macro.name, k));
+    if (known) continue;
+    if (!macro.catch_kwargs) runtime_fail(fmt::format("macro '{}' takes no keyword argument '{}'", macro.name, k));
+    extra_keywords.set(k, v);
   }
+  if (macro.catch_varargs) {
+    ValueList extra;
+    for (size_t i = macro.params.size(); i < args.positional.size(); ++i) extra.push_back(args.positional[i]);
+    frame->vars.set("varargs", Value::tuple(std::move(extra)));
+  }
+  if (macro.catch_kwargs) frame->vars.set("kwargs", Value::dict(std::move(extra_keywords)));
   std::shared_ptr<Scope> saved = scope_;
   int saved_line = line_;
   scope_ = frame;
@@ -369,9 +447,8 @@ Value Interpreter::get_item(const Value& obj, const Value& key) {
         if (obj.kind() == Kind::Range) return Value(obj.range_spec().at(i));
         if (obj.kind() != Kind::String) return obj.items()[size_t(i)];
         const std::string& s = obj.as_string();
-        if (pystr::is_ascii(s)) return Value(std::string(1, s[size_t(i)]));
-        std::u32string cps = pystr::decode(s);
-        return Value(pystr::encode(cps.substr(size_t(i), 1)));
+        std::string ch = pystr::is_ascii(s) ? std::string(1, s[size_t(i)]) : pystr::encode(pystr::decode(s).substr(size_t(i), 1));
+        return obj.is_markup() ? Value::markup(std::move(ch)) : Value(std::move(ch));
       }
       if (key.is_string()) return get_attr(obj, key.as_string());
       break;
@@ -382,61 +459,11 @@ Value Interpreter::get_item(const Value& obj, const Value& key) {
   return Value::undefined(fmt::format("{} has no element {}", object_description(obj), to_repr(key)));
 }
 
-Value Interpreter::builtin_global(const std::string& name) {
-  if (name == "range") {
-    return Value::callable("range", [](Interpreter&, CallArgs& args) -> Value {
-      auto& p = args.positional;
-      if (p.empty() || p.size() > 3) runtime_fail("range expected 1 to 3 arguments");
-      RangeSpec r;
-      if (p.size() == 1) {
-        r.stop = require_int(p[0], "range() arguments");
-      } else {
-        r.start = require_int(p[0], "range() arguments");
-        r.stop = require_int(p[1], "range() arguments");
-        if (p.size() == 3) r.step = require_int(p[2], "range() arguments");
-        if (r.step == 0) runtime_fail("range() arg 3 must not be zero");
-      }
-      return Value::range(r);
-    });
-  }
-  if (name == "namespace" || name == "dict") {
-    bool is_ns = name == "namespace";
-    return Value::callable(name, [is_ns](Interpreter&, CallArgs& args) -> Value {
-      Dict d;
-      for (const auto& p : args.positional) {
-        if (!p.is_dict()) runtime_fail("namespace()/dict() positional argument must be a mapping");
-        for (const auto& [k, v] : p.as_dict().entries()) d.set(k, v);
-      }
-      for (const auto& [k, v] : args.keyword) d.set(k, v);
-      return is_ns ? Value::namespace_object(std::move(d)) : Value::dict(std::move(d));
-    });
-  }
-  if (name == "raise_exception") {
-    return Value::callable(name, [](Interpreter&, CallArgs& args) -> Value {
-      std::string msg = args.positional.empty() ? std::string() : to_str(args.positional[0]);
-      throw RuntimeFailure{ErrorKind::Raised, msg};
-    });
-  }
-  if (name == "strftime_now") {
-    return Value::callable(name, [](Interpreter& in, CallArgs& args) -> Value {
-      if (args.positional.empty() || !args.positional[0].is_string()) runtime_fail("strftime_now() needs a format string");
-      DateTime now;
-      if (in.options().clock) {
-        now = in.options().clock();
-      } else {
-        std::time_t t = std::time(nullptr);
-        std::tm tm{};
-        localtime_r(&t, &tm);
-        now = {tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec};
-      }
-      return Value(format_time(now, args.positional[0].as_string()));
-    });
-  }
-  return Value::undefined(fmt::format("'{}' is undefined", name));
-}
-
 Value Interpreter::call(const Value& callee, CallArgs& args) {
   if (callee.is_undefined()) fail_undefined(callee);
+  if (callee.kind() == Kind::Namespace) {  // a recursive loop object: loop(items)
+    if (const Value* fn = callee.as_dict().find("__call__")) return fn->as_callable().call(*this, args);
+  }
   if (!callee.is_callable()) runtime_fail(fmt::format("'{}' object is not callable", callee.type_name()));
   return callee.as_callable().call(*this, args);
 }
@@ -524,7 +551,7 @@ Value Interpreter::eval(const Expr& e) {
         std::u32string cps = pystr::decode(obj.as_string());
         std::u32string out;
         for (int64_t i : pystr::slice_indices(int64_t(cps.size()), parts[0], parts[1], parts[2])) out.push_back(cps[size_t(i)]);
-        return Value(pystr::encode(out));
+        return obj.is_markup() ? Value::markup(pystr::encode(out)) : Value(pystr::encode(out));
       }
       if (obj.kind() == Kind::List || obj.kind() == Kind::Tuple || obj.kind() == Kind::Range) {
         ValueList src = iterate(obj);
@@ -653,6 +680,13 @@ Value Interpreter::eval_binary(const std::string& op, const Value& a, const Valu
   bool any_float = a.kind() == Kind::Float || b.kind() == Kind::Float;
   if (op == "+") {
     if (both_numbers) return any_float ? Value(a.as_float() + b.as_float()) : Value(a.as_int() + b.as_int());
+    if (a.is_markup() || b.is_markup()) {
+      // Markup.__add__ / __radd__: the plain operand is escaped first.
+      if (!a.is_string() || !b.is_string()) return unsupported();
+      std::string joined = escape_value(a).as_string() + escape_value(b).as_string();
+      check_size(joined.size());
+      return Value::markup(std::move(joined));
+    }
     if (a.is_string()) {
       if (!b.is_string()) runtime_fail(fmt::format("can only concatenate str (not \"{}\") to str", b.type_name()));
       check_size(a.as_string().size() + b.as_string().size());
@@ -682,7 +716,7 @@ Value Interpreter::eval_binary(const std::string& op, const Value& a, const Valu
       std::string out;
       out.reserve(size_t(n) * seq->as_string().size());
       for (int64_t i = 0; i < n; ++i) out += seq->as_string();
-      return Value(std::move(out));
+      return seq->is_markup() ? Value::markup(std::move(out)) : Value(std::move(out));
     }
     if (seq->kind() == Kind::List || seq->kind() == Kind::Tuple) {
       check_size(size_t(n) * seq->items().size());
@@ -706,6 +740,7 @@ Value Interpreter::eval_binary(const std::string& op, const Value& a, const Valu
     return Value(q);
   }
   if (op == "%") {
+    if (a.is_markup()) return Value::markup(percent_format(a.as_string(), escape_format_args(b)));
     if (a.is_string()) return Value(percent_format(a.as_string(), b));
     if (!both_numbers) return unsupported();
     if (b.as_float() == 0) runtime_fail("integer division or modulo by zero");

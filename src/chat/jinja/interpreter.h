@@ -33,6 +33,8 @@ class Interpreter {
   Value get_item(const Value& obj, const Value& key);
   Value apply_filter(const std::string& name, const Value& subject, CallArgs& args);
   bool apply_test(const std::string& name, const Value& subject, CallArgs& args);
+  // A binary operator (+ - * / // % ** ~) as Python applies it.
+  Value eval_binary(const std::string& op, const Value& a, const Value& b);
 
   const RenderOptions& options() const { return options_; }
   // Counts work against the step and time limits.
@@ -44,9 +46,12 @@ class Interpreter {
   Flow exec(const Body& body, std::string& out);
   Flow exec_stmt(const Stmt& s, std::string& out);
   Flow exec_for(const Stmt& s, std::string& out);
+  // One level of a for loop over `iterable`; recursive loops call it again
+  // from loop(items) with depth + 1.
+  Flow run_loop(const Stmt& s, const Value& iterable, int64_t depth, const std::shared_ptr<Scope>& outer,
+                std::string& out);
   void assign(const std::vector<std::string>& targets, const Value& value);
   Value lookup(const std::string& name);
-  Value eval_binary(const std::string& op, const Value& a, const Value& b);
   bool eval_compare(const std::string& op, const Value& a, const Value& b);
   Value eval_call(const Expr& e);
   Value call_macro(const Stmt& macro, const std::shared_ptr<Scope>& closure, CallArgs& args);

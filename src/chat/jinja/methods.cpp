@@ -141,7 +141,71 @@ bool has_method(const Value& self, const std::string& name) {
   }
 }
 
+namespace {
+
+Value call_str_method(Interpreter& in, const Value& self, const std::string& name, CallArgs& args);
+
+// markupsafe.Markup's methods (markupsafe 3): the str methods it wraps
+// return Markup, escaping only what they insert (replace's new text, the
+// fill character); split and friends return lists of Markup; join, format
+// and partition escape their arguments. The rest (find, startswith, is...)
+// answer as str does.
+Value call_markup_method(Interpreter& in, const Value& self, const std::string& name, CallArgs& args) {
+  static constexpr std::string_view kWrapped[] = {
+      "strip", "lstrip", "rstrip", "upper", "lower", "casefold", "title", "capitalize", "swapcase", "replace",
+      "center", "ljust", "rjust", "zfill", "removeprefix", "removesuffix", "expandtabs"};
+  Value plain(self.as_string());
+  auto escape_strings = [](CallArgs& a) {
+    for (auto& v : a.positional)
+      if (v.is_string()) v = escape_value(v);
+    for (auto& [k, v] : a.keyword)
+      if (v.is_string()) v = escape_value(v);
+  };
+  auto markup_items = [](const Value& v) {
+    ValueList out;
+    for (const auto& item : v.items()) out.push_back(Value::markup(item.as_string()));
+    return out;
+  };
+  if (contains(kWrapped, name)) {
+    bool inserts = name == "replace" || name == "center" || name == "ljust" || name == "rjust";
+    if (inserts && args.positional.size() > 1 && args.positional[1].is_string())
+      args.positional[1] = escape_value(args.positional[1]);
+    return Value::markup(call_str_method(in, plain, name, args).as_string());
+  }
+  if (name == "split" || name == "rsplit" || name == "splitlines")
+    return Value::list(markup_items(call_str_method(in, plain, name, args)));
+  if (name == "partition" || name == "rpartition") {
+    escape_strings(args);
+    return Value::tuple(markup_items(call_str_method(in, plain, name, args)));
+  }
+  if (name == "format") {
+    escape_strings(args);
+    for (auto& v : args.positional)
+      if (!v.is_string() && !v.is_number() && !v.is_none()) v = escape_value(v);
+    for (auto& [k, v] : args.keyword)
+      if (!v.is_string() && !v.is_number() && !v.is_none()) v = escape_value(v);
+    return Value::markup(call_str_method(in, plain, name, args).as_string());
+  }
+  if (name == "join") {
+    ValueList escaped;
+    for (const auto& item : iterate(arg(args, 0, "join"))) escaped.push_back(escape_value(item));
+    CallArgs joined;
+    joined.positional.push_back(Value::list(std::move(escaped)));
+    return Value::markup(call_str_method(in, plain, name, joined).as_string());
+  }
+  return call_str_method(in, plain, name, args);
+}
+
+}  // namespace
+
 Value call_method(Interpreter& in, const Value& self, const std::string& name, CallArgs& args) {
+  if (self.is_markup() && contains(kStringMethods, name)) return call_markup_method(in, self, name, args);
+  return call_str_method(in, self, name, args);
+}
+
+namespace {
+
+Value call_str_method(Interpreter& in, const Value& self, const std::string& name, CallArgs& args) {
   if ((self.kind() == Kind::Dict || self.kind() == Kind::List) && contains(kMutating, name))
     runtime_fail(fmt::format("access to attribute '{}' of '{}' object is unsafe.", name, self.type_name()));
   if (self.kind() == Kind::Dict) {
@@ -297,6 +361,8 @@ Value call_method(Interpreter& in, const Value& self, const std::string& name, C
   if (name == "expandtabs") return Value(pystr::replace(s, "\t", "        ", -1));
   runtime_fail(fmt::format("'str' object has no attribute '{}'", name));
 }
+
+}  // namespace
 
 std::string percent_format(const std::string& format, const Value& args) {
   ValueList values = args.kind() == Kind::Tuple ? args.items() : ValueList{args};

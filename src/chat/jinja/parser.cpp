@@ -11,6 +11,34 @@
 namespace hearth::chat::jinja {
 namespace {
 
+// Whether an expression or statement list reads variable `name` anywhere
+// (jinja2's find_undeclared, which decides a macro's varargs/kwargs).
+bool reads_name(const Expr* e, std::string_view name);
+
+bool reads_name(const Body& body, std::string_view name) {
+  for (const auto& s : body) {
+    if (reads_name(s->expr.get(), name) || reads_name(s->condition.get(), name)) return true;
+    if (reads_name(s->body, name) || reads_name(s->else_body, name)) return true;
+    for (const auto& p : s->params)
+      if (reads_name(p.second.get(), name)) return true;
+    for (const auto& f : s->filters)
+      if (reads_name(f.get(), name)) return true;
+  }
+  return false;
+}
+
+bool reads_name(const Expr* e, std::string_view name) {
+  if (!e) return false;
+  if (e->kind == ExprKind::Name && e->name == name) return true;
+  if (reads_name(e->subject.get(), name) || reads_name(e->right.get(), name) || reads_name(e->third.get(), name))
+    return true;
+  for (const auto& a : e->args)
+    if (reads_name(a.get(), name)) return true;
+  for (const auto& kw : e->kwargs)
+    if (reads_name(kw.second.get(), name)) return true;
+  return false;
+}
+
 class Parser {
  public:
   Parser(std::vector<Token> tokens, const std::string& name) : tokens_(std::move(tokens)), name_(name) {}
@@ -140,7 +168,7 @@ class Parser {
       if (!skip_name("in")) fail("expected 'in' in for loop");
       s->expr = parse_tuple(false, true);
       if (skip_name("if")) s->condition = parse_expression(false);
-      skip_name("recursive");
+      s->recursive = skip_name("recursive");
       expect_block_end();
       s->body = subparse({"endfor", "else"});
       if (skip_name("else")) {
@@ -186,6 +214,8 @@ class Parser {
       expect_op(")");
       expect_block_end();
       s->body = subparse({"endmacro"});
+      s->catch_varargs = reads_name(s->body, "varargs");
+      s->catch_kwargs = reads_name(s->body, "kwargs");
       advance();
       if (cur().type == TokenType::Name) advance();
       expect_block_end();

@@ -80,6 +80,33 @@ Value::Value(int64_t i) : kind_(Kind::Int), int_(i) {}
 Value::Value(double f) : kind_(Kind::Float), float_(f) {}
 Value::Value(std::string s) : kind_(Kind::String), string_(std::make_shared<const std::string>(std::move(s))) {}
 
+Value Value::markup(std::string s) {
+  Value v(std::move(s));
+  v.markup_ = true;
+  return v;
+}
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+Value escape_value(const Value& v) {
+  if (v.is_markup()) return v;
+  return Value::markup(html_escape(to_str(v)));
+}
+
 Value Value::list(ValueList items) {
   Value v;
   v.kind_ = Kind::List;
@@ -184,7 +211,7 @@ std::string Value::type_name() const {
     case Kind::Bool: return "bool";
     case Kind::Int: return "int";
     case Kind::Float: return "float";
-    case Kind::String: return "str";
+    case Kind::String: return markup_ ? "Markup" : "str";
     case Kind::List: return "list";
     case Kind::Tuple: return "tuple";
     case Kind::Generator: return "generator";
@@ -286,7 +313,14 @@ void append_str(std::string& out, const Value& v, bool repr, int depth) {
     case Kind::Bool: out += v.as_bool() ? "True" : "False"; break;
     case Kind::Int: out += std::to_string(v.as_int()); break;
     case Kind::Float: out += repr_float(v.as_float()); break;
-    case Kind::String: out += repr ? repr_string(v.as_string()) : v.as_string(); break;
+    case Kind::String:
+      if (!repr)
+        out += v.as_string();
+      else if (v.is_markup())
+        out += "Markup(" + repr_string(v.as_string()) + ")";
+      else
+        out += repr_string(v.as_string());
+      break;
     case Kind::List: append_sequence(out, v.items(), "[", "]", false, depth); break;
     case Kind::Tuple: append_sequence(out, v.items(), "(", ")", true, depth); break;
     case Kind::Generator: out += "<generator object at 0x0>"; break;

@@ -1,6 +1,6 @@
 // Values of the template language, modelled on the Python objects Jinja2
-// works with: Undefined, None, bool, int, float, str, list, tuple, dict,
-// generator, range, namespace and callables. Lists and dicts are immutable
+// works with: Undefined, None, bool, int, float, str (plain or markupsafe's
+// Markup), list, tuple, dict, generator, range, namespace and callables. Lists and dicts are immutable
 // once built (the sandbox forbids mutation), so they are shared, not copied.
 #pragma once
 
@@ -89,6 +89,10 @@ class Value {
   Value(double v);
   Value(std::string s);
   Value(const char* s) : Value(std::string(s)) {}
+  // markupsafe.Markup: a str already safe for HTML. Jinja2 keeps it apart
+  // from plain str even with autoescape off: `Markup + str`, `Markup % x`,
+  // Markup's methods and |escape HTML-escape the plain operand.
+  static Value markup(std::string s);
   static Value list(ValueList items);
   static Value tuple(ValueList items);
   static Value generator(ValueList items);
@@ -106,6 +110,7 @@ class Value {
   bool is_int() const { return kind_ == Kind::Int || kind_ == Kind::Bool; }
   bool is_number() const { return kind_ == Kind::Int || kind_ == Kind::Float || kind_ == Kind::Bool; }
   bool is_string() const { return kind_ == Kind::String; }
+  bool is_markup() const { return kind_ == Kind::String && markup_; }
   bool is_dict() const { return kind_ == Kind::Dict; }
   // list, tuple or generator: a materialized sequence of items.
   bool is_sequence_like() const {
@@ -123,6 +128,9 @@ class Value {
   const RangeSpec& range_spec() const { return range_; }
   const Dict& as_dict() const { return *dict_; }
   Dict& namespace_dict() const { return *dict_; }
+  // For callables inside a namespace that update it (cycler.next()): a
+  // reference that does not keep it alive.
+  std::weak_ptr<Dict> namespace_handle() const { return dict_; }
   const Callable& as_callable() const { return *callable_; }
 
   // Python truthiness.
@@ -133,6 +141,7 @@ class Value {
  private:
   Kind kind_ = Kind::Undefined;
   bool bool_ = false;
+  bool markup_ = false;
   int64_t int_ = 0;
   double float_ = 0;
   RangeSpec range_;
@@ -141,6 +150,12 @@ class Value {
   std::shared_ptr<Dict> dict_;
   std::shared_ptr<const Callable> callable_;
 };
+
+// markupsafe.escape's HTML escaping of & < > " ' (without the Markup wrapper).
+std::string html_escape(std::string_view s);
+// markupsafe.escape(v): Markup stays as it is, anything else is str()-ed and
+// escaped.
+Value escape_value(const Value& v);
 
 // Python str(): what {{ x }} prints.
 std::string to_str(const Value& v);
