@@ -18,7 +18,14 @@ namespace hearth::test {
 class QuantFixture {
  public:
   static const QuantFixture& get() {
-    static const QuantFixture instance;  // read-only test data, opened once
+    static const QuantFixture instance("reference/quants.gguf");  // read-only test data, opened once
+    return instance;
+  }
+  // The same layout for the types added later (IQ1/IQ2/IQ3, TQ1_0, TQ2_0,
+  // MXFP4), quantized with the importance matrix it stores ('imatrix'); see
+  // tests/data/reference/README.md.
+  static const QuantFixture& get_new_types() {
+    static const QuantFixture instance("reference/quants-new.gguf");
     return instance;
   }
 
@@ -43,8 +50,8 @@ class QuantFixture {
   }
 
  private:
-  QuantFixture() {
-    const auto path = fixture("reference/quants.gguf");
+  explicit QuantFixture(const std::string& relative) {
+    const auto path = fixture(relative);
     if (path.empty()) return;
     file_ = std::make_unique<gguf::File>(gguf::File::open(path.string()));
     const auto& meta = file_->metadata();
