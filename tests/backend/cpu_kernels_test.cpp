@@ -254,8 +254,7 @@ void expect_kernels_match_fixture(const test::QuantFixture& f, const std::string
     double worst_abs = 0, worst_rel = 0;
     for (int64_t r = 0; r < f.n_rows(); ++r) {
       const float got = k.vec_dot_for(type)(n, weights.data() + size_t(r) * row_size, act_q.data());
-      double mag = 0;
-      for (int64_t i = 0; i < n; ++i) mag += std::fabs(double(deq[size_t(r * n + i)]) * act[size_t(i)]);
+      const double mag = test::dot_rounding_scale(type, deq.data() + r * n, act.data(), n);
       EXPECT_NEAR(got, want[size_t(r)], 1e-6 * mag + 1e-30) << name << " row " << r;
       const double diff = std::fabs(double(got) - want[size_t(r)]);
       worst_abs = std::max(worst_abs, diff);

@@ -2,6 +2,8 @@
 // outputs) for the backend tests.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -65,6 +67,22 @@ class QuantFixture {
   int64_t n_rows_ = 0;
   std::vector<std::string> types_;
 };
+
+// The scale of float rounding in a dot product, sum |w_i * a_i|. ggml's x86
+// TQ1_0/TQ2_0 kernels compute (t_i + 1) * a_i and a_i in separate float
+// lanes (t = -1..1) and subtract after scaling, so their rounding follows
+// sum (|w_i| + d) * |a_i|, d the block scale (max |w| of its 256).
+inline double dot_rounding_scale(DType type, const float* w, const float* a, int64_t n) {
+  const bool ternary = type == DType::TQ1_0 || type == DType::TQ2_0;
+  double sum = 0;
+  for (int64_t b = 0; b < n; b += 256) {
+    double d = 0;
+    if (ternary)
+      for (int64_t i = b; i < std::min<int64_t>(n, b + 256); ++i) d = std::max(d, std::fabs(double(w[i])));
+    for (int64_t i = b; i < std::min<int64_t>(n, b + 256); ++i) sum += (std::fabs(double(w[i])) + d) * std::fabs(double(a[i]));
+  }
+  return sum;
+}
 
 inline DType parse_type(const std::string& name) {
   auto type = dtype_from_name(name);

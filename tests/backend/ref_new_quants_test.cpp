@@ -97,8 +97,7 @@ TEST(RefNewQuants, DotProductsMatchLlamaCpp) {
     for (int64_t r = 0; r < rows; ++r) {
       const float got = ref::vec_dot(type, n, weights.data() + r * row_size, act_q.data());
       // Integer block sums are exact; the float summation order differs.
-      double magnitude = 0;
-      for (int64_t i = 0; i < n; ++i) magnitude += std::fabs(double(deq[r * n + i]) * act[i]);
+      const double magnitude = test::dot_rounding_scale(type, deq.data() + r * n, act.data(), n);
       EXPECT_NEAR(got, expected[r], 1e-6 * magnitude + 1e-30) << name << " row " << r;
       if (magnitude > 0) worst = std::max(worst, std::fabs(double(got) - expected[r]) / magnitude);
     }
