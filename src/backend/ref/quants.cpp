@@ -40,7 +40,7 @@ TypeKernels kernels_for(DType type) {
     case DType::IQ2_XXS: return {dequantize_iq2_xxs, nullptr, vec_dot_iq2_xxs, DType::Q8_K};
     case DType::IQ2_XS: return {dequantize_iq2_xs, nullptr, vec_dot_iq2_xs, DType::Q8_K};
     case DType::IQ2_S: return {dequantize_iq2_s, nullptr, vec_dot_iq2_s, DType::Q8_K};
-    case DType::IQ3_XXS: return {dequantize_iq3_xxs, nullptr, vec_dot_iq3_xxs, DType::Q8_K};
+    case DType::IQ3_XXS: return {dequantize_iq3_xxs, quantize_iq3_xxs, vec_dot_iq3_xxs, DType::Q8_K};
     case DType::IQ3_S: return {dequantize_iq3_s, nullptr, vec_dot_iq3_s, DType::Q8_K};
     case DType::IQ1_S: return {dequantize_iq1_s, nullptr, vec_dot_iq1_s, DType::Q8_K};
     case DType::IQ1_M: return {dequantize_iq1_m, nullptr, vec_dot_iq1_m, DType::Q8_K};
@@ -73,6 +73,15 @@ void quantize_row(DType type, const float* src, void* dst, int64_t n) {
   if (!k.quantize) fail("quantization to {} is not supported", dtype_name(type));
   check_row_length(type, n);
   k.quantize(src, dst, n);
+}
+
+void quantize_row_weighted(DType type, const float* src, void* dst, int64_t n, const float* importance) {
+  if (importance == nullptr) return quantize_row(type, src, dst, n);
+  check_row_length(type, n);
+  switch (type) {
+    case DType::IQ3_XXS: return quantize_iq3_xxs_weighted(src, dst, n, importance);
+    default: return quantize_row(type, src, dst, n);  // the others ignore an importance matrix here
+  }
 }
 
 void quantize_activation(DType act_type, const float* src, void* dst, int64_t n) {
