@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -82,6 +83,13 @@ inline double dot_rounding_scale(DType type, const float* w, const float* a, int
     for (int64_t i = b; i < std::min<int64_t>(n, b + 256); ++i) sum += (std::fabs(double(w[i])) + d) * std::fabs(double(a[i]));
   }
   return sum;
+}
+
+// ggml's type name upper-cased, as the fixtures spell it ("IQ3_XXS").
+inline std::string upper_name(DType type) {
+  std::string s(dtype_name(type));
+  for (char& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
+  return s;
 }
 
 inline DType parse_type(const std::string& name) {

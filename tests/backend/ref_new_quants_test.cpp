@@ -123,24 +123,27 @@ TEST(RefNewQuants, ClosedFormQuantizersAreByteIdentical) {
       EXPECT_EQ(std::memcmp(got.data() + r * row_size, expected.data() + r * row_size, row_size), 0) << name << " row " << r;
     ++checked;
   }
-  EXPECT_GE(checked, 4) << "TQ1_0, TQ2_0, MXFP4 and IQ3_XXS at least";
+  EXPECT_GE(checked, 5) << "TQ1_0, TQ2_0, MXFP4, IQ3_XXS and IQ3_S at least";
 }
 
-// IQ3_XXS with the fixture's importance matrix: the searched quantizer
-// reproduces ggml's bytes.
-TEST(RefNewQuants, Iq3XxsWithImportanceIsByteIdentical) {
+// IQ3_XXS / IQ3_S with the fixture's importance matrix: the searched
+// quantizers reproduce ggml's bytes.
+TEST(RefNewQuants, Iq3WithImportanceIsByteIdentical) {
   const QuantFixture& f = fixture_new();
   ASSERT_TRUE(f.available());
   const int64_t n = f.n_per_row(), rows = f.n_rows();
   const auto src = f.floats("src");
   const auto importance = f.floats("imatrix");
-  const auto expected = f.bytes("q.IQ3_XXS");
-  const size_t row_size = row_bytes(DType::IQ3_XXS, uint64_t(n));
-  std::vector<uint8_t> got(expected.size(), 0xAB);
-  for (int64_t r = 0; r < rows; ++r)
-    ref::quantize_row_weighted(DType::IQ3_XXS, src.data() + r * n, got.data() + r * row_size, n, importance.data());
-  for (int64_t r = 0; r < rows; ++r)
-    EXPECT_EQ(std::memcmp(got.data() + r * row_size, expected.data() + r * row_size, row_size), 0) << "row " << r;
+  for (const DType type : {DType::IQ3_XXS, DType::IQ3_S}) {
+    const std::string name = test::upper_name(type);
+    const auto expected = f.bytes("q." + name);
+    const size_t row_size = row_bytes(type, uint64_t(n));
+    std::vector<uint8_t> got(expected.size(), 0xAB);
+    for (int64_t r = 0; r < rows; ++r)
+      ref::quantize_row_weighted(type, src.data() + r * n, got.data() + r * row_size, n, importance.data());
+    for (int64_t r = 0; r < rows; ++r)
+      EXPECT_EQ(std::memcmp(got.data() + r * row_size, expected.data() + r * row_size, row_size), 0) << name << " row " << r;
+  }
 }
 
 TEST(RefNewQuants, BlockStructsMatchTheTypeTable) {

@@ -91,10 +91,12 @@ float vec_dot_iq3_xxs(int64_t n, const void* weight, const void* act);
 float vec_dot_iq3_s(int64_t n, const void* weight, const void* act);
 float vec_dot_iq1_s(int64_t n, const void* weight, const void* act);
 float vec_dot_iq1_m(int64_t n, const void* weight, const void* act);
-// IQ3_XXS quantization (iq3_xxs_quantize.cpp); `importance` (n values, may be
-// null) weighs each column as llama-quantize's importance matrix does.
+// IQ3_XXS / IQ3_S quantization (iq3_quantize.cpp); `importance` (n values,
+// may be null) weighs each column as llama-quantize's importance matrix does.
 void quantize_iq3_xxs(const float* src, void* dst, int64_t n);
 void quantize_iq3_xxs_weighted(const float* src, void* dst, int64_t n, const float* importance);
+void quantize_iq3_s(const float* src, void* dst, int64_t n);
+void quantize_iq3_s_weighted(const float* src, void* dst, int64_t n, const float* importance);
 
 // ---- ternary and FP4 (ternary_fp4_quants.cpp)
 void dequantize_tq1_0(const void* src, float* dst, int64_t n);

@@ -41,7 +41,7 @@ TypeKernels kernels_for(DType type) {
     case DType::IQ2_XS: return {dequantize_iq2_xs, nullptr, vec_dot_iq2_xs, DType::Q8_K};
     case DType::IQ2_S: return {dequantize_iq2_s, nullptr, vec_dot_iq2_s, DType::Q8_K};
     case DType::IQ3_XXS: return {dequantize_iq3_xxs, quantize_iq3_xxs, vec_dot_iq3_xxs, DType::Q8_K};
-    case DType::IQ3_S: return {dequantize_iq3_s, nullptr, vec_dot_iq3_s, DType::Q8_K};
+    case DType::IQ3_S: return {dequantize_iq3_s, quantize_iq3_s, vec_dot_iq3_s, DType::Q8_K};
     case DType::IQ1_S: return {dequantize_iq1_s, nullptr, vec_dot_iq1_s, DType::Q8_K};
     case DType::IQ1_M: return {dequantize_iq1_m, nullptr, vec_dot_iq1_m, DType::Q8_K};
     case DType::TQ1_0: return {dequantize_tq1_0, quantize_tq1_0, vec_dot_tq1_0, DType::Q8_K};
@@ -80,6 +80,7 @@ void quantize_row_weighted(DType type, const float* src, void* dst, int64_t n, c
   check_row_length(type, n);
   switch (type) {
     case DType::IQ3_XXS: return quantize_iq3_xxs_weighted(src, dst, n, importance);
+    case DType::IQ3_S: return quantize_iq3_s_weighted(src, dst, n, importance);
     default: return quantize_row(type, src, dst, n);  // the others ignore an importance matrix here
   }
 }
