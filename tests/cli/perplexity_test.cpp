@@ -34,10 +34,14 @@ void expect_three_digits(double got, double want, const std::string& what) {
   EXPECT_LE(std::fabs(got - want), 0.5 * unit) << what << ": got " << got << ", llama-perplexity " << want;
 }
 
+json reference() {
+  const auto path = fixture("reference/perplexity/stories260K-apache2.json");
+  EXPECT_FALSE(path.empty()) << "reference/perplexity/stories260K-apache2.json missing";
+  return path.empty() ? json::object() : json::parse(read_text(path));
+}
+
 TEST(Perplexity, MatchesLlamaPerplexity) {
-  const auto ref_path = fixture("reference/perplexity/stories260K-apache2-ctx128.json");
-  ASSERT_FALSE(ref_path.empty()) << "reference/perplexity/stories260K-apache2-ctx128.json missing";
-  const json ref = json::parse(read_text(ref_path));
+  const json ref = reference()["perplexity_ctx128"];
   const auto r = run_command(hearth() + " perplexity " + stories() + " --text " + licence_text() +
                              " --ctx 128 --json 2>/dev/null");
   ASSERT_EQ(r.status, 0);
@@ -78,6 +82,44 @@ TEST(Perplexity, KlDivergenceOfAModelAgainstItselfIsZero) {
   EXPECT_LT(std::fabs(kl["delta_ppl"]["value"].get<double>()), 1e-3 * ppl);
   EXPECT_EQ(kl["n_chunks"], 6);
   fs::remove(base);
+}
+
+// The quality cost of Q4_K_M (hearth's file is byte-identical to
+// llama-quantize's): llama-perplexity's KL statistics to 3 digits.
+TEST(Perplexity, KlDivergenceOfQ4KMMatchesLlamaPerplexity) {
+  const json ref = reference()["kl_q4_k_m_ctx128"];
+  const fs::path quant = temp_file("q4km.gguf"), base = temp_file("base128.bin");
+  ASSERT_EQ(run_command(hearth() + " quantize -q " + stories() + " " + quant.string() + " Q4_K_M >/dev/null 2>&1").status, 0);
+  ASSERT_EQ(run_command(hearth() + " perplexity " + stories() + " --text " + licence_text() +
+                        " --ctx 128 --kl-divergence-base " + base.string() + " >/dev/null 2>&1").status, 0);
+  const auto r = run_command(hearth() + " perplexity " + quant.string() + " --kl-divergence --kl-divergence-base " +
+                             base.string() + " --json 2>/dev/null");
+  ASSERT_EQ(r.status, 0);
+  const json kl = json::parse(r.out);
+  expect_three_digits(kl["ppl"], ref["ppl"], "PPL(Q)");
+  expect_three_digits(kl["ppl_base"], ref["ppl_base"], "PPL(base)");
+  expect_three_digits(kl["delta_ppl"]["value"], ref["delta_ppl"], "PPL(Q)-PPL(base)");
+  expect_three_digits(kl["kld"]["value"], ref["kld"], "mean KLD");
+  expect_three_digits(kl["same_top"]["value"], ref["same_top"], "same top");
+  fs::remove(quant);
+  fs::remove(base);
+}
+
+// A base file llama-perplexity wrote (6 chunks of 64) read by hearth: the
+// formats are the same, and the same model scores the same.
+TEST(Perplexity, ReadsLlamaPerplexityBaseFiles) {
+  const json ref = reference()["base_ctx64_chunks6"];
+  const auto base = fixture("reference/perplexity/" + ref["file"].get<std::string>());
+  ASSERT_FALSE(base.empty());
+  const auto r = run_command(hearth() + " perplexity " + stories() + " --kl-divergence --kl-divergence-base " +
+                             base.string() + " --json 2>/dev/null");
+  ASSERT_EQ(r.status, 0);
+  const json kl = json::parse(r.out);
+  EXPECT_EQ(kl["n_chunks"], 6);
+  EXPECT_EQ(kl["n_ctx"], 64);
+  expect_three_digits(kl["ppl_base"], ref["ppl"], "PPL(base) from llama's file");
+  expect_three_digits(kl["ppl"], ref["ppl"], "PPL of the same model");
+  EXPECT_LT(kl["kld"]["value"].get<double>(), 1e-4);
 }
 
 TEST(Perplexity, ErrorsSayWhatIsMissing) {

@@ -40,7 +40,9 @@ nlohmann::json references() {
 TEST(QuantizeNewTargets, Stories260KMatchesLlamaQuantize) {
   const nlohmann::json ref = references();
   const auto input = test::source_dir() / "models/stories260K.gguf";
-  for (const std::string type : {"TQ1_0", "TQ2_0", "MXFP4_MOE"})
+  // (MXFP4_MOE would make its 172-wide ffn_down Q8_0, which has no fallback:
+  // both programs refuse stories260K.)
+  for (const std::string type : {"TQ1_0", "TQ2_0"})
     expect_matches_llama_quantize(input, type, ref["stories260K"][type]);
 }
 
