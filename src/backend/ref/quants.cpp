@@ -39,7 +39,7 @@ TypeKernels kernels_for(DType type) {
     case DType::IQ4_XS: return {dequantize_iq4_xs, quantize_iq4_xs, vec_dot_iq4_xs, DType::Q8_K};
     case DType::IQ2_XXS: return {dequantize_iq2_xxs, nullptr, vec_dot_iq2_xxs, DType::Q8_K};
     case DType::IQ2_XS: return {dequantize_iq2_xs, nullptr, vec_dot_iq2_xs, DType::Q8_K};
-    case DType::IQ2_S: return {dequantize_iq2_s, nullptr, vec_dot_iq2_s, DType::Q8_K};
+    case DType::IQ2_S: return {dequantize_iq2_s, quantize_iq2_s, vec_dot_iq2_s, DType::Q8_K};
     case DType::IQ3_XXS: return {dequantize_iq3_xxs, quantize_iq3_xxs, vec_dot_iq3_xxs, DType::Q8_K};
     case DType::IQ3_S: return {dequantize_iq3_s, quantize_iq3_s, vec_dot_iq3_s, DType::Q8_K};
     case DType::IQ1_S: return {dequantize_iq1_s, nullptr, vec_dot_iq1_s, DType::Q8_K};
@@ -81,6 +81,7 @@ void quantize_row_weighted(DType type, const float* src, void* dst, int64_t n, c
   switch (type) {
     case DType::IQ3_XXS: return quantize_iq3_xxs_weighted(src, dst, n, importance);
     case DType::IQ3_S: return quantize_iq3_s_weighted(src, dst, n, importance);
+    case DType::IQ2_S: return quantize_iq2_s_weighted(src, dst, n, importance);
     default: return quantize_row(type, src, dst, n);  // the others ignore an importance matrix here
   }
 }
