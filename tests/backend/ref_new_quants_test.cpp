@@ -126,7 +126,7 @@ TEST(RefNewQuants, ClosedFormQuantizersAreByteIdentical) {
   EXPECT_GE(checked, 6) << "TQ1_0, TQ2_0, MXFP4, IQ3_XXS, IQ3_S and IQ2_S at least";
 }
 
-// IQ3_XXS / IQ3_S / IQ2_S with the fixture's importance matrix: the searched
+// IQ3_XXS / IQ3_S / IQ2_S / IQ2_XS with the fixture's importance matrix: the searched
 // quantizers reproduce ggml's bytes.
 TEST(RefNewQuants, Iq3WithImportanceIsByteIdentical) {
   const QuantFixture& f = fixture_new();
@@ -134,7 +134,7 @@ TEST(RefNewQuants, Iq3WithImportanceIsByteIdentical) {
   const int64_t n = f.n_per_row(), rows = f.n_rows();
   const auto src = f.floats("src");
   const auto importance = f.floats("imatrix");
-  for (const DType type : {DType::IQ3_XXS, DType::IQ3_S, DType::IQ2_S}) {
+  for (const DType type : {DType::IQ3_XXS, DType::IQ3_S, DType::IQ2_S, DType::IQ2_XS}) {
     const std::string name = test::upper_name(type);
     const auto expected = f.bytes("q." + name);
     const size_t row_size = row_bytes(type, uint64_t(n));
@@ -144,6 +144,18 @@ TEST(RefNewQuants, Iq3WithImportanceIsByteIdentical) {
     for (int64_t r = 0; r < rows; ++r)
       EXPECT_EQ(std::memcmp(got.data() + r * row_size, expected.data() + r * row_size, row_size), 0) << name << " row " << r;
   }
+}
+
+TEST(RefNewQuants, Iq2XsWithoutImportanceIsAnError) {
+  std::vector<float> row(256, 1.0f);
+  std::vector<uint8_t> out(row_bytes(DType::IQ2_XS, 256));
+  try {
+    ref::quantize_row_weighted(DType::IQ2_XS, row.data(), out.data(), 256, nullptr);
+    FAIL() << "IQ2_XS quantized without an importance matrix";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("importance matrix"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(ref::can_quantize(DType::IQ2_XS));
 }
 
 TEST(RefNewQuants, BlockStructsMatchTheTypeTable) {

@@ -97,9 +97,10 @@ void quantize_iq3_xxs(const float* src, void* dst, int64_t n);
 void quantize_iq3_xxs_weighted(const float* src, void* dst, int64_t n, const float* importance);
 void quantize_iq3_s(const float* src, void* dst, int64_t n);
 void quantize_iq3_s_weighted(const float* src, void* dst, int64_t n, const float* importance);
-// IQ2_S quantization (iq2_s_quantize.cpp).
+// IQ2_S / IQ2_XS quantization (iq2_quantize.cpp); IQ2_XS requires `importance`.
 void quantize_iq2_s(const float* src, void* dst, int64_t n);
 void quantize_iq2_s_weighted(const float* src, void* dst, int64_t n, const float* importance);
+void quantize_iq2_xs_weighted(const float* src, void* dst, int64_t n, const float* importance);
 
 // ---- ternary and FP4 (ternary_fp4_quants.cpp)
 void dequantize_tq1_0(const void* src, float* dst, int64_t n);

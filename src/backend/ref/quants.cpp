@@ -76,8 +76,9 @@ void quantize_row(DType type, const float* src, void* dst, int64_t n) {
 }
 
 void quantize_row_weighted(DType type, const float* src, void* dst, int64_t n, const float* importance) {
-  if (importance == nullptr) return quantize_row(type, src, dst, n);
   check_row_length(type, n);
+  if (type == DType::IQ2_XS) return quantize_iq2_xs_weighted(src, dst, n, importance);  // fails without one
+  if (importance == nullptr) return quantize_row(type, src, dst, n);
   switch (type) {
     case DType::IQ3_XXS: return quantize_iq3_xxs_weighted(src, dst, n, importance);
     case DType::IQ3_S: return quantize_iq3_s_weighted(src, dst, n, importance);

@@ -19,8 +19,9 @@ void dequantize_row(hearth::DType type, const void* src, float* dst, int64_t n);
 void quantize_row(hearth::DType type, const float* src, void* dst, int64_t n);
 
 // quantize_row with an importance matrix (one weight per element of the row,
-// llama-imatrix's values), as ggml_quantize_chunk uses it. Only IQ3_XXS
-// uses it so far; other types quantize as quantize_row does.
+// llama-imatrix's values), as ggml_quantize_chunk uses it. IQ3_XXS, IQ3_S,
+// IQ2_S and IQ2_XS use it (IQ2_XS cannot be made without one: throws);
+// other types quantize as quantize_row does.
 void quantize_row_weighted(hearth::DType type, const float* src, void* dst, int64_t n, const float* importance);
 
 // Quantizes an activation row to `act_type` (a vec_dot_type) exactly as ggml's
