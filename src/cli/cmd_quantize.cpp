@@ -2,6 +2,7 @@
 // F32/F16/BF16 GGUF model with llama-quantize's per-tensor types and layout.
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <memory>
 #include <thread>
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/quant_report.h"
 #include "core/error.h"
 #include "quant/quantize_file.h"
 
@@ -21,7 +23,18 @@ struct QuantizeOptions {
   std::string type;
   int threads = 0;  // 0: one per hardware thread
   bool quiet = false;
+  bool report = false;
+  QuantReportOptions report_options;
 };
+
+// Types hearth reads but cannot write yet; llama-quantize needs an importance
+// matrix for most of them.
+bool is_unwritten_iq_target(std::string name) {
+  for (char& c : name) c = char(std::toupper(static_cast<unsigned char>(c)));
+  for (const char* t : {"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M"})
+    if (name == t) return true;
+  return false;
+}
 
 std::string joined_target_names() {
   std::string out;
@@ -52,6 +65,11 @@ void print_progress(const quant::QuantizeProgress& p, bool in_place) {
 
 void run_quantize(const QuantizeOptions& options) {
   const std::optional<quant::QuantTarget> target = quant::quant_target_from_name(options.type);
+  if (!target && is_unwritten_iq_target(options.type))
+    fail("{} needs an importance matrix (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS and IQ2_S cannot be made without one; "
+         "llama-imatrix computes it), and hearth cannot write the IQ1/IQ2/IQ3 types yet: make the file with "
+         "llama-quantize --imatrix; hearth runs it",
+         options.type);
   if (!target) fail("unknown quantization type '{}'; valid types: {}", options.type, joined_target_names());
   if (options.threads < 0) fail("--threads must be at least 1 (got {})", options.threads);
 
@@ -72,12 +90,29 @@ void add_quantize_command(CLI::App& app) {
   auto options = std::make_shared<QuantizeOptions>();
   CLI::App* cmd = app.add_subcommand(
       "quantize", "Quantize an F32/F16/BF16 GGUF model to a llama.cpp file type (Q4_K_M, Q8_0, ...), as llama-quantize does");
-  cmd->add_option("input", options->input, "GGUF model to read (F32, F16 or BF16 tensors)")->required();
-  cmd->add_option("output", options->output, "GGUF file to write")->required();
-  cmd->add_option("type", options->type, "Target type: " + joined_target_names())->required();
+  cmd->add_option("input", options->input, "GGUF model to read (F32, F16 or BF16 tensors)");
+  cmd->add_option("output", options->output, "GGUF file to write");
+  cmd->add_option("type", options->type, "Target type: " + joined_target_names());
   cmd->add_option("-t,--threads", options->threads, "Threads (default: all hardware threads)");
   cmd->add_flag("-q,--quiet", options->quiet, "No progress on stderr");
-  cmd->callback([options] { run_quantize(*options); });
+  cmd->add_flag("--report", options->report,
+                "Instead of writing OUTPUT: quantize INPUT to each of --types and print the quality table "
+                "(PPL, delta PPL, KL divergence, top-1 agreement) on --text");
+  cmd->add_option("--text", options->report_options.text_path, "--report: the text to score");
+  cmd->add_option("--types", options->report_options.types, "--report: comma-separated types")->capture_default_str();
+  cmd->add_option("-c,--ctx", options->report_options.engine.n_ctx, "--report: tokens per chunk (default 512)");
+  cmd->add_option("--chunks", options->report_options.chunks, "--report: at most this many chunks");
+  cmd->callback([options] {
+    if (options->report) {
+      options->report_options.model = options->input;
+      options->report_options.engine.n_threads = options->threads;
+      run_quant_report(options->report_options);
+      return;
+    }
+    if (options->input.empty() || options->output.empty() || options->type.empty())
+      fail("quantize needs INPUT OUTPUT TYPE (or --report INPUT --text FILE)");
+    run_quantize(*options);
+  });
 }
 
 }  // namespace hearth::cli

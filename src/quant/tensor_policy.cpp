@@ -15,9 +15,10 @@ enum FileType : int64_t {
   kAllF32 = 0, kF16 = 1, kQ4_0 = 2, kQ4_1 = 3, kQ8_0 = 7, kQ5_0 = 8, kQ5_1 = 9,
   kQ2_K = 10, kQ3_K_S = 11, kQ3_K_M = 12, kQ3_K_L = 13, kQ4_K_S = 14, kQ4_K_M = 15,
   kQ5_K_S = 16, kQ5_K_M = 17, kQ6_K = 18, kIQ4_NL = 25, kIQ4_XS = 30, kBF16 = 32,
+  kTQ1_0 = 36, kTQ2_0 = 37, kMXFP4_MOE = 38,
 };
 
-constexpr std::array<QuantTarget, 19> kTargets = {{
+constexpr std::array<QuantTarget, 22> kTargets = {{
     {"Q4_0", kQ4_0, DType::Q4_0},       {"Q4_1", kQ4_1, DType::Q4_1},
     {"Q5_0", kQ5_0, DType::Q5_0},       {"Q5_1", kQ5_1, DType::Q5_1},
     {"Q8_0", kQ8_0, DType::Q8_0},       {"Q2_K", kQ2_K, DType::Q2_K},
@@ -28,6 +29,8 @@ constexpr std::array<QuantTarget, 19> kTargets = {{
     {"IQ4_NL", kIQ4_NL, DType::IQ4_NL}, {"IQ4_XS", kIQ4_XS, DType::IQ4_XS},
     {"F16", kF16, DType::F16},          {"BF16", kBF16, DType::BF16},
     {"F32", kAllF32, DType::F32},
+    {"TQ1_0", kTQ1_0, DType::TQ1_0},    {"TQ2_0", kTQ2_0, DType::TQ2_0},
+    {"MXFP4_MOE", kMXFP4_MOE, DType::MXFP4},
 }};
 
 // llama-quantize's shorthand names for the medium k-quant mixes.
@@ -165,10 +168,12 @@ class MixRules {
     const int n_layer = traits_.n_layer;
     if (role == Role::Output || (tied_embeddings_ && role == Role::TokenEmbedding)) {
       // The lm head (or the embedding that doubles as it) is the most sensitive tensor.
-      if (falcon() || t.shape[0] % dtype_info(type).block_size != 0) return DType::Q8_0;
+      if (is(kMXFP4_MOE) || falcon() || t.shape[0] % dtype_info(type).block_size != 0) return DType::Q8_0;
       return type == DType::Q8_0 ? type : DType::Q6_K;
     }
-    if (role == Role::TokenEmbedding) return type;
+    // MXFP4_MOE: expert tensors (3-D, one matrix per expert) MXFP4, the rest Q8_0.
+    if (is(kMXFP4_MOE)) return t.shape.size() > 2 && t.shape[2] > 1 ? DType::MXFP4 : DType::Q8_0;
+    if (role == Role::TokenEmbedding) return is(kTQ1_0) || is(kTQ2_0) ? DType::Q4_K : type;
     if (is_value_like(role)) {
       const int i = i_value_like_++;
       if (is(kQ2_K)) type = traits_.n_gqa() >= 4 ? DType::Q4_K : DType::Q3_K;
@@ -227,7 +232,9 @@ class MixRules {
     switch (type) {
       case DType::IQ4_XS: fallback = DType::IQ4_NL; break;
       case DType::Q2_K:
-      case DType::Q3_K: fallback = DType::Q4_0; break;
+      case DType::Q3_K:
+      case DType::TQ1_0:
+      case DType::TQ2_0: fallback = DType::Q4_0; break;
       case DType::Q4_K: fallback = DType::Q5_0; break;
       case DType::Q5_K: fallback = DType::Q5_1; break;
       case DType::Q6_K: fallback = DType::Q8_0; break;

@@ -2,6 +2,7 @@
 // against the reference kernels (which ref_quants_test checks against
 // llama.cpp), on random data from fixed seeds and odd block counts; plus the
 // selected kernels against quants.gguf directly.
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -15,6 +16,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "quant_fixture.h"
+#include "random_blocks.h"
 
 namespace hearth {
 namespace {
@@ -22,7 +24,8 @@ namespace {
 const std::vector<DType> kWeightTypes = {
     DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q5_0,
     DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
-    DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
+    DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS, DType::IQ2_XXS, DType::IQ2_XS, DType::IQ2_S,
+    DType::IQ3_XXS, DType::IQ3_S, DType::IQ1_S, DType::IQ1_M, DType::TQ1_0, DType::TQ2_0, DType::MXFP4};
 const std::vector<DType> kActTypes = {DType::Q8_0, DType::Q8_1, DType::Q8_K,
                                       DType::F16,  DType::BF16, DType::F32};
 const std::vector<int64_t> kBlockCounts = {1, 3, 7, 33};
@@ -54,9 +57,7 @@ std::vector<float> random_row(int64_t n, uint32_t seed) {
 }
 
 std::vector<uint8_t> quantized(DType type, const std::vector<float>& row) {
-  std::vector<uint8_t> out(row_bytes(type, row.size()));
-  ref::quantize_row(type, row.data(), out.data(), int64_t(row.size()));
-  return out;
+  return test::quantize_or_random(type, row.data(), int64_t(row.size()), uint32_t(row.size() * 7 + 3) ^ std::bit_cast<uint32_t>(row[0]));
 }
 
 std::vector<uint8_t> act_quantized(DType act_type, const std::vector<float>& row) {
@@ -234,10 +235,9 @@ TEST_P(CpuKernels, DequantizeIsBitExact) {
 }
 
 // The kernels each ISA would run in production, straight against llama.cpp.
-TEST_P(CpuKernels, MatchLlamaCppFixture) {
-  const test::QuantFixture& f = test::QuantFixture::get();
+void expect_kernels_match_fixture(const test::QuantFixture& f, const std::string& isa) {
   ASSERT_TRUE(f.available());
-  const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  const cpu::Kernels k = cpu::select_kernels_for(isa);
   const auto act = f.floats("act");
   const int64_t n = f.n_per_row();
   for (const std::string& name : f.types()) {
@@ -254,16 +254,21 @@ TEST_P(CpuKernels, MatchLlamaCppFixture) {
     double worst_abs = 0, worst_rel = 0;
     for (int64_t r = 0; r < f.n_rows(); ++r) {
       const float got = k.vec_dot_for(type)(n, weights.data() + size_t(r) * row_size, act_q.data());
-      double mag = 0;
-      for (int64_t i = 0; i < n; ++i) mag += std::fabs(double(deq[size_t(r * n + i)]) * act[size_t(i)]);
+      const double mag = test::dot_rounding_scale(type, deq.data() + r * n, act.data(), n);
       EXPECT_NEAR(got, want[size_t(r)], 1e-6 * mag + 1e-30) << name << " row " << r;
       const double diff = std::fabs(double(got) - want[size_t(r)]);
       worst_abs = std::max(worst_abs, diff);
       if (want[size_t(r)] != 0) worst_rel = std::max(worst_rel, diff / std::fabs(want[size_t(r)]));
     }
-    std::printf("[%s vec_dot %-6s] max |diff| %.3g, max |diff|/|want| %.3g\n", GetParam().c_str(),
+    std::printf("[%s vec_dot %-6s] max |diff| %.3g, max |diff|/|want| %.3g\n", isa.c_str(),
                 name.c_str(), worst_abs, worst_rel);
   }
+}
+
+TEST_P(CpuKernels, MatchLlamaCppFixture) { expect_kernels_match_fixture(test::QuantFixture::get(), GetParam()); }
+
+TEST_P(CpuKernels, MatchLlamaCppFixtureNewTypes) {
+  expect_kernels_match_fixture(test::QuantFixture::get_new_types(), GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, CpuKernels, ::testing::ValuesIn(runnable_isas()),

@@ -4,6 +4,7 @@
 // output in quants_test.cpp.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/ref/quants.h"
 #include "core/dtype.h"
+#include "random_blocks.h"
 
 using namespace hearth;
 using namespace hearth::backend;
@@ -47,7 +49,10 @@ TestWeight make_weight(DType type, int64_t n_in, int64_t n_out, int64_t n_mat, u
   const size_t row = row_bytes(type, n_in);
   t.bytes.resize(row * n_out * n_mat);
   const auto values = random_floats(size_t(n_in) * n_out * n_mat, seed, 0.5f);
-  for (int64_t r = 0; r < n_out * n_mat; ++r) ref::quantize_row(type, values.data() + r * n_in, t.bytes.data() + r * row, n_in);
+  for (int64_t r = 0; r < n_out * n_mat; ++r) {
+    const auto q = test::quantize_or_random(type, values.data() + r * n_in, n_in, seed * 7919u + uint32_t(r));
+    std::memcpy(t.bytes.data() + r * row, q.data(), row);
+  }
   t.w = Weight{type, t.bytes.data(), n_in, n_out, n_mat, row};
   return t;
 }
@@ -91,7 +96,9 @@ class OpsParity : public ::testing::TestWithParam<std::string> {
 
 const DType kWeightTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1,  DType::Q5_0,
                               DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K,  DType::Q5_K,
-                              DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
+                              DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS, DType::IQ2_XXS, DType::IQ2_XS,
+                              DType::IQ2_S, DType::IQ3_XXS, DType::IQ3_S, DType::IQ1_S, DType::IQ1_M,
+                              DType::TQ1_0, DType::TQ2_0, DType::MXFP4};
 
 TEST_P(OpsParity, MatmulEveryWeightTypeOddSizes) {
   for (DType type : kWeightTypes) {

@@ -2,6 +2,9 @@
 // outputs) for the backend tests.
 #pragma once
 
+#include <algorithm>
+#include <cctype>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -18,7 +21,14 @@ namespace hearth::test {
 class QuantFixture {
  public:
   static const QuantFixture& get() {
-    static const QuantFixture instance;  // read-only test data, opened once
+    static const QuantFixture instance("reference/quants.gguf");  // read-only test data, opened once
+    return instance;
+  }
+  // The same layout for the types added later (IQ1/IQ2/IQ3, TQ1_0, TQ2_0,
+  // MXFP4), quantized with the importance matrix it stores ('imatrix'); see
+  // tests/data/reference/README.md.
+  static const QuantFixture& get_new_types() {
+    static const QuantFixture instance("reference/quants-new.gguf");
     return instance;
   }
 
@@ -43,8 +53,8 @@ class QuantFixture {
   }
 
  private:
-  QuantFixture() {
-    const auto path = fixture("reference/quants.gguf");
+  explicit QuantFixture(const std::string& relative) {
+    const auto path = fixture(relative);
     if (path.empty()) return;
     file_ = std::make_unique<gguf::File>(gguf::File::open(path.string()));
     const auto& meta = file_->metadata();
@@ -58,6 +68,29 @@ class QuantFixture {
   int64_t n_rows_ = 0;
   std::vector<std::string> types_;
 };
+
+// The scale of float rounding in a dot product, sum |w_i * a_i|. ggml's x86
+// TQ1_0/TQ2_0 kernels compute (t_i + 1) * a_i and a_i in separate float
+// lanes (t = -1..1) and subtract after scaling, so their rounding follows
+// sum (|w_i| + d) * |a_i|, d the block scale (max |w| of its 256).
+inline double dot_rounding_scale(DType type, const float* w, const float* a, int64_t n) {
+  const bool ternary = type == DType::TQ1_0 || type == DType::TQ2_0;
+  double sum = 0;
+  for (int64_t b = 0; b < n; b += 256) {
+    double d = 0;
+    if (ternary)
+      for (int64_t i = b; i < std::min<int64_t>(n, b + 256); ++i) d = std::max(d, std::fabs(double(w[i])));
+    for (int64_t i = b; i < std::min<int64_t>(n, b + 256); ++i) sum += (std::fabs(double(w[i])) + d) * std::fabs(double(a[i]));
+  }
+  return sum;
+}
+
+// ggml's type name upper-cased, as the fixtures spell it ("IQ3_XXS").
+inline std::string upper_name(DType type) {
+  std::string s(dtype_name(type));
+  for (char& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
 
 inline DType parse_type(const std::string& name) {
   auto type = dtype_from_name(name);

@@ -79,11 +79,46 @@ TEST(TensorPolicy, TargetsAndTheirFileTypes) {
     ASSERT_TRUE(target);
     EXPECT_EQ(file_type_from_name(name), target->file_type) << name;  // llama.h's llama_ftype
   }
-  EXPECT_EQ(quant::quant_target_names().size(), 19u);
+  EXPECT_EQ(quant::quant_target_names().size(), 22u);
   EXPECT_EQ(quant::quant_target_from_name("q4_k_m")->file_type, 15);
   EXPECT_EQ(quant::quant_target_from_name("Q4_K")->name, "Q4_K_M");  // llama-quantize's alias
   EXPECT_FALSE(quant::quant_target_from_name("Q7_K"));
   EXPECT_FALSE(quant::quant_target_from_name("IQ2_XXS"));  // needs an importance matrix: not offered
+}
+
+// TQ1_0 / TQ2_0 (llama-quant.cpp): the lm head Q6_K, the embedding Q4_K,
+// everything else ternary; rows that are not whole 256-blocks fall back to Q4_0.
+TEST(TensorPolicy, TernaryTargets) {
+  for (const std::string type : {"TQ1_0", "TQ2_0"}) {
+    const DType ternary = *dtype_from_name(type);
+    auto got = choose(type, traits("llama", 4, 8, 8), dense_model(4));
+    EXPECT_EQ(got.at("output.weight"), DType::Q6_K) << type;
+    EXPECT_EQ(got.at("token_embd.weight"), DType::Q4_K) << type;
+    for (const char* role : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"})
+      expect_layers(got, 4, role, ternary, ternary, {});
+    EXPECT_EQ(got.at("blk.0.attn_norm.weight"), DType::F32);
+    got = choose(type, traits("llama", 2, 8, 8), dense_model(2, 96, 160));  // 96-wide rows
+    EXPECT_EQ(got.at("output.weight"), DType::Q8_0) << type;
+    EXPECT_EQ(got.at("blk.1.attn_q.weight"), DType::Q4_0) << type;
+    EXPECT_EQ(got.at("blk.1.ffn_down.weight"), DType::Q4_0) << type;  // 160 % 256
+    EXPECT_EQ(got.at("token_embd.weight"), DType::Q5_0) << type;      // Q4_K's fallback
+  }
+}
+
+// MXFP4_MOE: expert tensors (3-D) MXFP4, every other weight Q8_0.
+TEST(TensorPolicy, Mxfp4MoeTarget) {
+  std::vector<TensorShape> t = dense_model(2);
+  t.push_back({"blk.0.ffn_down_exps.weight", DType::F32, {768, 256, 4}});
+  t.push_back({"blk.0.ffn_gate_exps.weight", DType::F32, {256, 768, 4}});
+  t.push_back({"blk.0.ffn_gate_inp.weight", DType::F32, {256, 4}});
+  const auto got = choose("MXFP4_MOE", traits("llama", 2, 8, 8, 4), t);
+  EXPECT_EQ(got.at("blk.0.ffn_down_exps.weight"), DType::MXFP4);
+  EXPECT_EQ(got.at("blk.0.ffn_gate_exps.weight"), DType::MXFP4);
+  EXPECT_EQ(got.at("output.weight"), DType::Q8_0);
+  EXPECT_EQ(got.at("token_embd.weight"), DType::Q8_0);
+  EXPECT_EQ(got.at("blk.1.attn_q.weight"), DType::Q8_0);
+  EXPECT_EQ(got.at("blk.1.ffn_down.weight"), DType::Q8_0);
+  EXPECT_EQ(quant::quant_target_from_name("MXFP4_MOE")->file_type, 38);
 }
 
 TEST(TensorPolicy, OneDimensionalNormsRouterAndBiasesStayAsTheyAre) {

@@ -79,6 +79,16 @@ Kernels scalar_kernels() {
   set_weight<ref::vec_dot_q6_K>(k, DType::Q6_K, DType::Q8_K, ref::dequantize_q6_K);
   set_weight<ref::vec_dot_iq4_nl>(k, DType::IQ4_NL, DType::Q8_0, ref::dequantize_iq4_nl);
   set_weight<ref::vec_dot_iq4_xs>(k, DType::IQ4_XS, DType::Q8_K, ref::dequantize_iq4_xs);
+  set_weight<ref::vec_dot_iq2_xxs>(k, DType::IQ2_XXS, DType::Q8_K, ref::dequantize_iq2_xxs);
+  set_weight<ref::vec_dot_iq2_xs>(k, DType::IQ2_XS, DType::Q8_K, ref::dequantize_iq2_xs);
+  set_weight<ref::vec_dot_iq2_s>(k, DType::IQ2_S, DType::Q8_K, ref::dequantize_iq2_s);
+  set_weight<ref::vec_dot_iq3_xxs>(k, DType::IQ3_XXS, DType::Q8_K, ref::dequantize_iq3_xxs);
+  set_weight<ref::vec_dot_iq3_s>(k, DType::IQ3_S, DType::Q8_K, ref::dequantize_iq3_s);
+  set_weight<ref::vec_dot_iq1_s>(k, DType::IQ1_S, DType::Q8_K, ref::dequantize_iq1_s);
+  set_weight<ref::vec_dot_iq1_m>(k, DType::IQ1_M, DType::Q8_K, ref::dequantize_iq1_m);
+  set_weight<ref::vec_dot_tq1_0>(k, DType::TQ1_0, DType::Q8_K, ref::dequantize_tq1_0);
+  set_weight<ref::vec_dot_tq2_0>(k, DType::TQ2_0, DType::Q8_K, ref::dequantize_tq2_0);
+  set_weight<ref::vec_dot_mxfp4>(k, DType::MXFP4, DType::Q8_0, ref::dequantize_mxfp4);
   // Activation types: dequantizers too (for tests and debugging).
   k.dequantize[uint32_t(DType::Q8_1)] = ref::dequantize_q8_1;
   k.dequantize[uint32_t(DType::Q8_K)] = ref::dequantize_q8_K;

@@ -76,6 +76,45 @@ void quantize_iq4_xs(const float* src, void* dst, int64_t n);
 float vec_dot_iq4_nl(int64_t n, const void* weight, const void* act);  // act: Q8_0
 float vec_dot_iq4_xs(int64_t n, const void* weight, const void* act);  // act: Q8_K
 
+// ---- lattice types (IQ1/IQ2/IQ3; iq_lattice_quants.cpp); activations Q8_K
+void dequantize_iq2_xxs(const void* src, float* dst, int64_t n);
+void dequantize_iq2_xs(const void* src, float* dst, int64_t n);
+void dequantize_iq2_s(const void* src, float* dst, int64_t n);
+void dequantize_iq3_xxs(const void* src, float* dst, int64_t n);
+void dequantize_iq3_s(const void* src, float* dst, int64_t n);
+void dequantize_iq1_s(const void* src, float* dst, int64_t n);
+void dequantize_iq1_m(const void* src, float* dst, int64_t n);
+float vec_dot_iq2_xxs(int64_t n, const void* weight, const void* act);
+float vec_dot_iq2_xs(int64_t n, const void* weight, const void* act);
+float vec_dot_iq2_s(int64_t n, const void* weight, const void* act);
+float vec_dot_iq3_xxs(int64_t n, const void* weight, const void* act);
+float vec_dot_iq3_s(int64_t n, const void* weight, const void* act);
+float vec_dot_iq1_s(int64_t n, const void* weight, const void* act);
+float vec_dot_iq1_m(int64_t n, const void* weight, const void* act);
+// IQ3_XXS / IQ3_S quantization (iq3_quantize.cpp); `importance` (n values,
+// may be null) weighs each column as llama-quantize's importance matrix does.
+void quantize_iq3_xxs(const float* src, void* dst, int64_t n);
+void quantize_iq3_xxs_weighted(const float* src, void* dst, int64_t n, const float* importance);
+void quantize_iq3_s(const float* src, void* dst, int64_t n);
+void quantize_iq3_s_weighted(const float* src, void* dst, int64_t n, const float* importance);
+// IQ2_S / IQ2_XS quantization (iq2_quantize.cpp); IQ2_XS requires `importance`.
+void quantize_iq2_s(const float* src, void* dst, int64_t n);
+void quantize_iq2_s_weighted(const float* src, void* dst, int64_t n, const float* importance);
+void quantize_iq2_xs_weighted(const float* src, void* dst, int64_t n, const float* importance);
+
+// ---- ternary and FP4 (ternary_fp4_quants.cpp)
+void dequantize_tq1_0(const void* src, float* dst, int64_t n);
+void dequantize_tq2_0(const void* src, float* dst, int64_t n);
+void dequantize_mxfp4(const void* src, float* dst, int64_t n);
+void quantize_tq1_0(const float* src, void* dst, int64_t n);
+void quantize_tq2_0(const float* src, void* dst, int64_t n);
+void quantize_mxfp4(const float* src, void* dst, int64_t n);
+float vec_dot_tq1_0(int64_t n, const void* weight, const void* act);  // act: Q8_K
+float vec_dot_tq2_0(int64_t n, const void* weight, const void* act);  // act: Q8_K
+float vec_dot_mxfp4(int64_t n, const void* weight, const void* act);  // act: Q8_0
+// MXFP4's block scale: 2^(e - 128) (E8M0 halved, since the levels are doubled).
+float mxfp4_scale(uint8_t e);
+
 // Unpacks the 6-bit scale and min of sub-block j (0..7) of Q4_K / Q5_K.
 inline void k4_scale_min(int j, const uint8_t* packed, uint8_t* scale, uint8_t* min) {
   if (j < 4) {

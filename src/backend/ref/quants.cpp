@@ -37,6 +37,16 @@ TypeKernels kernels_for(DType type) {
     case DType::Q8_K: return {dequantize_q8_K, quantize_q8_K, nullptr, DType::Q8_K};
     case DType::IQ4_NL: return {dequantize_iq4_nl, quantize_iq4_nl, vec_dot_iq4_nl, DType::Q8_0};
     case DType::IQ4_XS: return {dequantize_iq4_xs, quantize_iq4_xs, vec_dot_iq4_xs, DType::Q8_K};
+    case DType::IQ2_XXS: return {dequantize_iq2_xxs, nullptr, vec_dot_iq2_xxs, DType::Q8_K};
+    case DType::IQ2_XS: return {dequantize_iq2_xs, nullptr, vec_dot_iq2_xs, DType::Q8_K};
+    case DType::IQ2_S: return {dequantize_iq2_s, quantize_iq2_s, vec_dot_iq2_s, DType::Q8_K};
+    case DType::IQ3_XXS: return {dequantize_iq3_xxs, quantize_iq3_xxs, vec_dot_iq3_xxs, DType::Q8_K};
+    case DType::IQ3_S: return {dequantize_iq3_s, quantize_iq3_s, vec_dot_iq3_s, DType::Q8_K};
+    case DType::IQ1_S: return {dequantize_iq1_s, nullptr, vec_dot_iq1_s, DType::Q8_K};
+    case DType::IQ1_M: return {dequantize_iq1_m, nullptr, vec_dot_iq1_m, DType::Q8_K};
+    case DType::TQ1_0: return {dequantize_tq1_0, quantize_tq1_0, vec_dot_tq1_0, DType::Q8_K};
+    case DType::TQ2_0: return {dequantize_tq2_0, quantize_tq2_0, vec_dot_tq2_0, DType::Q8_K};
+    case DType::MXFP4: return {dequantize_mxfp4, quantize_mxfp4, vec_dot_mxfp4, DType::Q8_0};
     default: return {};
   }
 }
@@ -63,6 +73,18 @@ void quantize_row(DType type, const float* src, void* dst, int64_t n) {
   if (!k.quantize) fail("quantization to {} is not supported", dtype_name(type));
   check_row_length(type, n);
   k.quantize(src, dst, n);
+}
+
+void quantize_row_weighted(DType type, const float* src, void* dst, int64_t n, const float* importance) {
+  check_row_length(type, n);
+  if (type == DType::IQ2_XS) return quantize_iq2_xs_weighted(src, dst, n, importance);  // fails without one
+  if (importance == nullptr) return quantize_row(type, src, dst, n);
+  switch (type) {
+    case DType::IQ3_XXS: return quantize_iq3_xxs_weighted(src, dst, n, importance);
+    case DType::IQ3_S: return quantize_iq3_s_weighted(src, dst, n, importance);
+    case DType::IQ2_S: return quantize_iq2_s_weighted(src, dst, n, importance);
+    default: return quantize_row(type, src, dst, n);  // the others ignore an importance matrix here
+  }
 }
 
 void quantize_activation(DType act_type, const float* src, void* dst, int64_t n) {

@@ -18,6 +18,12 @@ void dequantize_row(hearth::DType type, const void* src, float* dst, int64_t n);
 // files match llama-quantize's). Also F32/F16/BF16 (plain conversion).
 void quantize_row(hearth::DType type, const float* src, void* dst, int64_t n);
 
+// quantize_row with an importance matrix (one weight per element of the row,
+// llama-imatrix's values), as ggml_quantize_chunk uses it. IQ3_XXS, IQ3_S,
+// IQ2_S and IQ2_XS use it (IQ2_XS cannot be made without one: throws);
+// other types quantize as quantize_row does.
+void quantize_row_weighted(hearth::DType type, const float* src, void* dst, int64_t n, const float* importance);
+
 // Quantizes an activation row to `act_type` (a vec_dot_type) exactly as ggml's
 // x86 CPU backend does inside mul_mat: for Q8_0/Q8_1 the scale is 127/amax and
 // rounding is to nearest even (the AVX from_float), unlike quantize_row's

@@ -1,0 +1,287 @@
+// IQ2_S and IQ2_XS quantization as ggml's quantize_row_iq2_s_impl and
+// quantize_row_iq2_xs_impl do it. Each 16 elements: signs split off (IQ2_XS
+// keeps an even number of negatives per 8, the eighth sign implied), the
+// magnitudes fit to groups of 8 levels {1, 3, 5} on the 1024-point (IQ2_S)
+// or 512-point (IQ2_XS) grid over 19 scales, off-grid points replaced by a
+// near grid neighbour (IQ2_S: the closest distance; IQ2_XS: the two
+// closest), then 4-bit odd block scales relative to max_scale / 31. IQ2_XS
+// needs an importance matrix (ggml refuses to quantize it without one).
+#include <algorithm>
+#include <cfloat>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "backend/ref/iq_grids.h"
+#include "backend/ref/kernels_ref.h"
+#include "core/error.h"
+#include "core/fp16.h"
+#include "core/quant_blocks.h"
+
+namespace hearth::ref {
+namespace {
+
+constexpr int kMaxQ = 3;           // levels 0..2 -> odd values 1, 3, 5
+constexpr int kMapSize = 43692;    // codes of 8 x 2-bit levels up to 2222...2 (base 4)
+constexpr float kGroupMaxEps = 1e-8f;
+
+struct Iq2Tables {
+  std::vector<uint64_t> grid;  // odd levels 1, 3, 5 per byte
+  std::vector<int> map;        // code -> grid index, or -(offset+1) into neighbours
+  std::vector<uint16_t> neighbours;
+};
+
+int level_of_grid_byte(uint32_t byte) { return byte == 8 ? 0 : byte == 25 ? 1 : 2; }
+
+Iq2Tables build_tables(const uint64_t* source, int grid_size, int want) {
+  Iq2Tables t;
+  t.grid.resize(size_t(grid_size));
+  t.map.assign(kMapSize, -1);
+  for (int k = 0; k < grid_size; ++k) {
+    uint64_t packed = 0;
+    int code = 0;
+    for (int i = 0; i < 8; ++i) {
+      const int l = level_of_grid_byte(uint32_t(source[k] >> (8 * i)) & 0xff);
+      packed |= uint64_t(2 * l + 1) << (8 * i);
+      code |= l << (2 * i);
+    }
+    t.grid[k] = packed;
+    t.map[code] = k;
+  }
+  // Neighbours: every grid point at the `want` smallest distances, by
+  // distance then index (what ggml's sort by (distance, index) keeps).
+  std::vector<int> dist(static_cast<size_t>(grid_size));
+  for (int i = 0; i < kMapSize; ++i) {
+    if (t.map[i] >= 0) continue;
+    int pos[8];
+    for (int k = 0; k < 8; ++k) pos[k] = 2 * ((i >> (2 * k)) & 3) + 1;
+    int min_d2 = INT32_MAX;
+    for (int j = 0; j < grid_size; ++j) {
+      int d2 = 0;
+      for (int k = 0; k < 8; ++k) {
+        const int g = int(int8_t(t.grid[j] >> (8 * k)));
+        d2 += (g - pos[k]) * (g - pos[k]);
+      }
+      dist[j] = d2;
+      min_d2 = std::min(min_d2, d2);
+    }
+    int second_d2 = INT32_MAX;
+    for (int j = 0; j < grid_size; ++j)
+      if (dist[j] > min_d2) second_d2 = std::min(second_d2, dist[j]);
+    const size_t start = t.neighbours.size();
+    t.map[i] = -int(start + 1);
+    t.neighbours.push_back(0);
+    for (int j = 0; j < grid_size; ++j)
+      if (dist[j] == min_d2) t.neighbours.push_back(uint16_t(j));
+    if (want > 1)
+      for (int j = 0; j < grid_size; ++j)
+        if (dist[j] == second_d2) t.neighbours.push_back(uint16_t(j));
+    t.neighbours[start] = uint16_t(t.neighbours.size() - start - 1);
+  }
+  return t;
+}
+
+const Iq2Tables& tables_s() {
+  static const Iq2Tables instance = build_tables(kIq2sGrid, 1024, 1);  // immutable after first use
+  return instance;
+}
+
+const Iq2Tables& tables_xs() {
+  static const Iq2Tables instance = build_tables(kIq2xsGrid, 512, 2);
+  return instance;
+}
+
+// What differs between the two types.
+struct Iq2Variant {
+  bool xs;
+};
+
+int best_neighbour(const Iq2Tables& t, int code, const float* xval, const float* w, float scale, int8_t* L) {
+  const uint16_t* list = t.neighbours.data() + (-t.map[code] - 1);
+  float best_d2 = FLT_MAX;
+  int best = -1;
+  for (int j = 1; j <= list[0]; ++j) {
+    float d2 = 0;
+    for (int i = 0; i < 8; ++i) {
+      const float q = float(int8_t(t.grid[list[j]] >> (8 * i)));
+      const float diff = scale * q - xval[i];
+      d2 += w[i] * diff * diff;
+    }
+    if (d2 < best_d2) best_d2 = d2, best = list[j];
+  }
+  if (best < 0) fail("IQ2_S quantization found no grid neighbour (corrupt tables)");
+  for (int i = 0; i < 8; ++i) L[i] = int8_t((int8_t(t.grid[best] >> (8 * i)) - 1) / 2);
+  return best;
+}
+
+int code_of(const int8_t* L) {
+  int u = 0;
+  for (int i = 0; i < 8; ++i) u |= L[i] << (2 * i);
+  return u;
+}
+
+// Fits the 16 scales' groups of one super-block; `store` writes the grid
+// index and 8 sign bits of each group of 8; returns max_scale and fills scales.
+template <typename Store>
+float fit_block(const Iq2Tables& t, Iq2Variant v, const float* xbl, const float* importance, float* scales, Store&& store) {
+  float weight[16], xval[16], waux[16];
+  int8_t L[16], Laux[16];
+  bool on_grid[2], on_grid_aux[2];
+  uint8_t block_signs[2];
+  float max_scale = 0;
+  float sumx2 = 0;
+  for (int i = 0; i < kQK_K; ++i) sumx2 += xbl[i] * xbl[i];
+  const float sigma2 = (v.xs ? 1 : 2) * sumx2 / kQK_K;
+
+  for (int ib = 0; ib < kQK_K / 16; ++ib) {
+    const float* xb = xbl + 16 * ib;
+    for (int i = 0; i < 16; ++i)
+      weight[i] = importance ? importance[16 * ib + i] * std::sqrt(sigma2 + xb[i] * xb[i]) : 0.25f * sigma2 + xb[i] * xb[i];
+    for (int i = 0; i < 16; ++i) waux[i] = std::sqrt(weight[i]);
+    for (int k = 0; k < 2; ++k) {
+      uint8_t s = 0;
+      int nflip = 0;
+      for (int i = 0; i < 8; ++i) {
+        if (xb[8 * k + i] >= 0) {
+          xval[8 * k + i] = xb[8 * k + i];
+        } else {
+          xval[8 * k + i] = -xb[8 * k + i];
+          s |= uint8_t(1 << i);
+          ++nflip;
+        }
+      }
+      if (v.xs && nflip % 2) {  // odd: flip back the element that matters least
+        int imin = 0;
+        float min = weight[8 * k] * xb[8 * k] * xb[8 * k];
+        for (int i = 1; i < 8; ++i) {
+          const float ax = weight[8 * k + i] * xb[8 * k + i] * xb[8 * k + i];
+          if (ax < min) min = ax, imin = i;
+        }
+        xval[8 * k + imin] = -xval[8 * k + imin];
+        s ^= uint8_t(1 << imin);
+      }
+      block_signs[k] = v.xs ? uint8_t(s & 127) : s;
+    }
+    float max = xval[0];
+    for (int i = 1; i < 16; ++i) max = std::max(max, xval[i]);
+    std::memset(L, 0, sizeof(L));
+    if (max < (v.xs ? 1e-15f : kGroupMaxEps)) {
+      scales[ib] = 0;
+      continue;
+    }
+    float best = 0;
+    float scale = max / (2 * kMaxQ - 1);
+    on_grid[0] = on_grid[1] = true;
+    for (int is = -9; is <= 9; ++is) {
+      const float id = (2 * kMaxQ - 1 + float(is) * 0.1f) / max;
+      const float this_scale = 1 / id;
+      for (int k = 0; k < 2; ++k) {
+        for (int i = 0; i < 8; ++i)
+          Laux[8 * k + i] = int8_t(std::max(0, std::min(kMaxQ - 1, nearest_int(0.5f * (id * xval[8 * k + i] - 1)))));
+        const int u = code_of(Laux + 8 * k);
+        on_grid_aux[k] = t.map[u] >= 0;
+        if (!on_grid_aux[k]) best_neighbour(t, u, xval + 8 * k, waux + 8 * k, this_scale, Laux + 8 * k);
+      }
+      float sumqx = 0, sumq2 = 0;
+      for (int i = 0; i < 16; ++i) {
+        const float w = weight[i];
+        const float q = float(2 * Laux[i] + 1);
+        sumqx += w * xval[i] * q;
+        sumq2 += w * q * q;
+      }
+      if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+        scale = sumqx / sumq2;
+        best = scale * sumqx;
+        std::memcpy(L, Laux, sizeof(L));
+        on_grid[0] = on_grid_aux[0], on_grid[1] = on_grid_aux[1];
+      }
+    }
+    if ((!on_grid[0] || !on_grid[1]) && scale > 0) {
+      const float id = 1 / scale;
+      for (int k = 0; k < 2; ++k) {
+        if (on_grid[k]) continue;
+        for (int i = 0; i < 8; ++i)
+          L[8 * k + i] = int8_t(std::max(0, std::min(kMaxQ - 1, nearest_int(0.5f * (id * xval[8 * k + i] - 1)))));
+        const int u = code_of(L + 8 * k);
+        if (t.map[u] < 0) best_neighbour(t, u, xval + 8 * k, waux + 8 * k, scale, L + 8 * k);
+      }
+      float sumqx = 0, sumq2 = 0;
+      for (int i = 0; i < 16; ++i) {
+        const float w = weight[i];
+        const float q = float(2 * L[i] + 1);
+        sumqx += w * xval[i] * q;
+        sumq2 += w * q * q;
+      }
+      if (sumq2 > 0) scale = sumqx / sumq2;
+    }
+    if (scale < 0) {  // never expected; keep the stored scale non-negative
+      scale = -scale;
+      for (int k = 0; k < 2; ++k) block_signs[k] = uint8_t(v.xs ? (~block_signs[k] & 127) : ~block_signs[k]);
+    }
+    for (int k = 0; k < 2; ++k) {
+      const int index = t.map[code_of(L + 8 * k)];
+      if (index < 0) fail("IQ2 quantization produced a point off the grid");
+      store(2 * ib + k, index, block_signs[k]);
+    }
+    scales[ib] = scale;
+    max_scale = std::max(max_scale, scale);
+  }
+  return max_scale;
+}
+
+void store_scales(float max_scale, const float* scales, uint8_t* out) {
+  const float id = 1 / (max_scale / 31);
+  for (int ib = 0; ib < kQK_K / 16; ++ib) {
+    const int l = std::max(0, std::min(15, nearest_int(0.5f * (id * scales[ib] - 1))));
+    out[ib / 2] = uint8_t(ib % 2 == 0 ? l : (out[ib / 2] | (l << 4)));
+  }
+}
+
+void quantize_block_s(const Iq2Tables& t, const float* xbl, const float* importance, block_iq2_s& y) {
+  std::memset(&y, 0, sizeof(y));
+  float scales[kQK_K / 16];
+  const float max_scale = fit_block(t, {false}, xbl, importance, scales, [&](int i8, int index, uint8_t signs) {
+    y.qs[i8] = uint8_t(index & 255);
+    y.qh[i8 / 4] = uint8_t(y.qh[i8 / 4] | ((index >> 8) << (2 * (i8 % 4))));
+    y.qs[kQK_K / 8 + i8] = signs;
+  });
+  if (max_scale == 0.f) return;
+  y.d = fp32_to_fp16(max_scale / 31 * 0.9875f);  // ggml's fudge factor
+  store_scales(max_scale, scales, y.scales);
+}
+
+void quantize_block_xs(const Iq2Tables& t, const float* xbl, const float* importance, block_iq2_xs& y) {
+  std::memset(&y, 0, sizeof(y));
+  float scales[kQK_K / 16];
+  const float max_scale = fit_block(t, {true}, xbl, importance, scales, [&](int i8, int index, uint8_t signs) {
+    y.qs[i8] = uint16_t(index | (signs << 9));
+  });
+  if (max_scale == 0.f) {
+    std::memset(y.qs, 0, sizeof(y.qs));
+    return;
+  }
+  y.d = fp32_to_fp16(max_scale / 31);
+  store_scales(max_scale, scales, y.scales);
+}
+
+}  // namespace
+
+void quantize_iq2_s_weighted(const float* x, void* dst, int64_t n, const float* importance) {
+  const Iq2Tables& t = tables_s();
+  auto* y = static_cast<block_iq2_s*>(dst);
+  for (int64_t i = 0; i < n / kQK_K; ++i)
+    quantize_block_s(t, x + i * kQK_K, importance ? importance + i * kQK_K : nullptr, y[i]);
+}
+
+void quantize_iq2_xs_weighted(const float* x, void* dst, int64_t n, const float* importance) {
+  if (importance == nullptr) fail("IQ2_XS quantization needs an importance matrix (llama-imatrix computes one)");
+  const Iq2Tables& t = tables_xs();
+  auto* y = static_cast<block_iq2_xs*>(dst);
+  for (int64_t i = 0; i < n / kQK_K; ++i) quantize_block_xs(t, x + i * kQK_K, importance + i * kQK_K, y[i]);
+}
+
+void quantize_iq2_s(const float* x, void* dst, int64_t n) { quantize_iq2_s_weighted(x, dst, n, nullptr); }
+
+}  // namespace hearth::ref
