@@ -169,6 +169,9 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
   // Key blocks start at multiples of kKeyBlock whatever the tile holds, so a
   // token's result never depends on its tile mates (the online softmax
   // rescales at block boundaries).
+  // Keys below the first visible one are never read: a sliding-window
+  // layer's KV may no longer hold them (their block freed or reused).
+  const int64_t visible_lo = lo;
   if (hi >= 0) lo = lo / kKeyBlock * kKeyBlock;
 
   // Queries as f32 values of K's dot-product type (f16-rounded for f16 K).
@@ -190,8 +193,12 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
   float* vf = scratch.tile_v.data();
   auto load_rows = [&](const KvView& view, size_t head_offset, decltype(dequantize_k) dequantize, int64_t j0,
                        int64_t n_rows, float* dst) {
-    for (int64_t r = 0; r < n_rows; ++r)
-      dequantize(view.data + keys.row(j0 + r) * view.row_bytes + head_offset, dst + r * hd, hd);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      if (j0 + r < visible_lo)
+        std::fill(dst + r * hd, dst + (r + 1) * hd, 0.0f);  // masked for every query: contributes 0
+      else
+        dequantize(view.data + keys.row(j0 + r) * view.row_bytes + head_offset, dst + r * hd, hd);
+    }
   };
   // Scores of query i against keys [j0, j0 + n): scaled, capped; keys the
   // query's token does not see get -inf.
