@@ -130,12 +130,13 @@ int64_t BatchEngine::sliding_blocks_held(int slot) const {
   return held;
 }
 
-uint64_t BatchEngine::kv_bytes_per_slot() const {
-  const auto k_widths = model_.kv_widths_k(), v_widths = model_.kv_widths_v();
-  const int64_t sliding_rows = window_ > 0 ? sliding_blocks_per_slot_ * bs_ : 0;
-  return kv::KvCache::bytes_for(kv::KvConfig{blocks_per_slot_ * bs_, config_.type_k, config_.type_v}, k_widths,
-                                v_widths, model_.kv_rows(blocks_per_slot_ * bs_, sliding_rows));
+KvMemory BatchEngine::slot_kv_memory(const model::Model& model, const BatchEngineConfig& config) {
+  const int64_t global_rows = blocks_for(config.n_ctx_per_slot, config.kv_block_size) * config.kv_block_size;
+  return kv_memory(model, global_rows, sliding_blocks_for(config, window_of(model)) * config.kv_block_size,
+                   config.type_k, config.type_v);
 }
+
+uint64_t BatchEngine::kv_bytes_per_slot() const { return slot_kv_memory(model_, config_).bytes(); }
 
 void BatchEngine::step(std::span<const SlotInput> inputs, std::vector<float>& logits_out) {
   int64_t n = 0, n_outputs = 0, n_kv = 0, new_blocks = 0;

@@ -31,6 +31,7 @@
 #include "kv/kv_cache.h"
 #include "kv/radix_cache.h"
 #include "model/model.h"
+#include "runtime/kv_memory.h"
 
 namespace hearth::runtime {
 
@@ -82,6 +83,9 @@ class BatchEngine {
   // KV bytes one conversation can take at most: a whole context on global
   // layers, sliding_blocks_per_slot blocks on sliding-window ones.
   uint64_t kv_bytes_per_slot() const;
+  // The same by layer kind, before an engine exists (for planning and the
+  // startup message).
+  static KvMemory slot_kv_memory(const model::Model& model, const BatchEngineConfig& config);
   // Sliding blocks slot holds now (tests).
   int64_t sliding_blocks_held(int slot) const;
   const kv::RadixCache& prefix_cache() const { return cache_; }

@@ -45,6 +45,10 @@ Session::Session(const model::Model& model, backend::Backend& backend, const Ses
   }
 }
 
+KvMemory Session::kv_memory() const {
+  return runtime::kv_memory(model_, config_.n_ctx, sliding_rows_, config_.type_k, config_.type_v);
+}
+
 void Session::eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits) {
   const int64_t n = int64_t(tokens.size());
   if (n == 0) fail("nothing to evaluate: the prompt is empty");

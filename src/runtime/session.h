@@ -15,6 +15,7 @@
 #include "backend/backend.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
+#include "runtime/kv_memory.h"
 
 namespace hearth::runtime {
 
@@ -42,6 +43,7 @@ class Session {
   int64_t n_vocab() const { return model_.hparams().n_vocab; }
   void reset() { n_past_ = 0; }
   uint64_t kv_bytes() const { return kv_.bytes(); }
+  KvMemory kv_memory() const;
   // Rows a sliding-window layer holds (n_ctx when there is no ring).
   int64_t sliding_rows() const { return sliding_rows_; }
   // The rows of a sliding-window layer: window + n_ubatch - 1, at most n_ctx.
