@@ -16,6 +16,7 @@
 #include "cli/engine_options.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "runtime/kv_memory.h"
 #include "runtime/memory_bandwidth.h"
 
 namespace hearth::cli {
@@ -88,11 +89,10 @@ void bench(const BenchOptions& o) {
     const bool embedding_only = t.name == "token_embd.weight" && engine.file->find_tensor("output.weight");
     if (!embedding_only) weight_read_bytes += t.n_bytes;
   }
-  uint64_t kv_bytes_per_position = 0;
-  const auto k_widths = engine.model->kv_widths_k(), v_widths = engine.model->kv_widths_v();
-  for (size_t l = 0; l < k_widths.size(); ++l)
-    kv_bytes_per_position += row_bytes(*dtype_from_name(engine_options.type_k), k_widths[l]) +
-                             row_bytes(*dtype_from_name(engine_options.type_v), v_widths[l]);
+  // K and V bytes of one position on all global layers, and on all
+  // sliding-window layers (which a token reads only for its window).
+  const runtime::KvMemory kv_per_position = runtime::kv_memory(
+      *engine.model, 1, 1, *dtype_from_name(engine_options.type_k), *dtype_from_name(engine_options.type_v));
 
   const std::vector<int32_t> depth_tokens = random_tokens(int(o.depth), hp.n_vocab, 7);
   std::vector<float> logits;
@@ -151,7 +151,9 @@ void bench(const BenchOptions& o) {
       if (rep >= 0) tps.push_back(o.n_gen / seconds);
     }
     const double mean_context = double(o.depth) + (o.n_gen + 1) / 2.0;
-    const double bytes_per_token = double(weight_read_bytes) + mean_context * double(kv_bytes_per_position);
+    const double window_context = hp.sliding_window > 0 ? std::min<double>(mean_context, hp.sliding_window) : mean_context;
+    const double bytes_per_token = double(weight_read_bytes) + mean_context * double(kv_per_position.global_bytes) +
+                                   window_context * double(kv_per_position.sliding_bytes);
     report(fmt::format("tg{}", o.n_gen), tps, stats(tps).mean * bytes_per_token / 1e9);
   }
   if (o.json) fmt::print("{}\n", results.dump(2));

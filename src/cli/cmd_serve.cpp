@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/engine_options.h"
 #include "core/error.h"
+#include "runtime/batch_engine.h"
 #include "server/http_server.h"
 
 namespace hearth::cli {
@@ -74,9 +75,18 @@ void serve(const ServeOptions& o) {
     for (const auto& other : models)
       if (other.get() != models.back().get() && other->id() == models.back()->id())
         fail("two models are named '{}': give one of them another name with --alias", other->id());
-    fmt::print(stderr, "model '{}': {} ({}), context {} per conversation, {} in parallel, KV cache {:.1f} MiB\n",
+    runtime::BatchEngineConfig batch;
+    batch.n_slots = o.parallel;
+    batch.n_ctx_per_slot = models.back()->n_ctx();
+    batch.n_batch = m.n_batch;
+    batch.type_k = m.type_k;
+    batch.type_v = m.type_v;
+    const runtime::KvMemory per_conversation = runtime::BatchEngine::slot_kv_memory(models.back()->model(), batch);
+    fmt::print(stderr,
+               "model '{}': {} ({}), context {} per conversation, {} in parallel, KV cache {:.1f} MiB; "
+               "a conversation's context costs {}\n",
                models.back()->id(), m.path, models.back()->architecture(), models.back()->n_ctx(), o.parallel,
-               double(models.back()->engine().kv_bytes()) / (1 << 20));
+               double(models.back()->engine().kv_bytes()) / (1 << 20), runtime::describe(per_conversation));
   }
 
   server::ServerOptions options;

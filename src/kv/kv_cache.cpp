@@ -16,23 +16,32 @@ void KvCache::check_type(DType type, int64_t width, const char* which) {
 }
 
 uint64_t KvCache::bytes_for(const KvConfig& config, const std::vector<int64_t>& k_widths,
-                            const std::vector<int64_t>& v_widths) {
+                            const std::vector<int64_t>& v_widths, const std::vector<int64_t>& layer_rows) {
   uint64_t total = 0;
-  for (size_t l = 0; l < k_widths.size(); ++l)
-    total += uint64_t(config.n_ctx) * (row_bytes(config.type_k, k_widths[l]) + row_bytes(config.type_v, v_widths[l]));
+  for (size_t l = 0; l < k_widths.size(); ++l) {
+    const int64_t rows = layer_rows.empty() ? config.n_ctx : layer_rows[l];
+    total += uint64_t(rows) * (row_bytes(config.type_k, k_widths[l]) + row_bytes(config.type_v, v_widths[l]));
+  }
   return total;
 }
 
 KvCache::KvCache(const KvConfig& config, const std::vector<int64_t>& k_widths, const std::vector<int64_t>& v_widths)
-    : config_(config) {
+    : KvCache(config, k_widths, v_widths, std::vector<int64_t>(k_widths.size(), config.n_ctx)) {}
+
+KvCache::KvCache(const KvConfig& config, const std::vector<int64_t>& k_widths, const std::vector<int64_t>& v_widths,
+                 const std::vector<int64_t>& layer_rows)
+    : config_(config), rows_(layer_rows) {
   if (config.n_ctx <= 0) fail("context size must be positive, got {}", config.n_ctx);
+  if (layer_rows.size() != k_widths.size())
+    fail("internal: KV rows are given for {} layers, the model has {}", layer_rows.size(), k_widths.size());
   for (size_t l = 0; l < k_widths.size(); ++l) {
     check_type(config.type_k, k_widths[l], "K");
     check_type(config.type_v, v_widths[l], "V");
+    if (layer_rows[l] <= 0) fail("internal: KV layer {} is given {} rows", l, layer_rows[l]);
     k_row_bytes_.push_back(row_bytes(config.type_k, k_widths[l]));
     v_row_bytes_.push_back(row_bytes(config.type_v, v_widths[l]));
-    k_.emplace_back(k_row_bytes_.back() * config.n_ctx);
-    v_.emplace_back(v_row_bytes_.back() * config.n_ctx);
+    k_.emplace_back(k_row_bytes_.back() * size_t(layer_rows[l]));
+    v_.emplace_back(v_row_bytes_.back() * size_t(layer_rows[l]));
   }
 }
 

@@ -1,6 +1,8 @@
-// The KV cache of one sequence: for every layer a K and a V buffer of n_ctx
-// rows, in the types the user chose (f32, f16, bf16, q8_0, q4_0), allocated
-// once up front. Row i holds position i.
+// KV memory: for every layer a K and a V buffer of rows, in the types the
+// user chose (f32, f16, bf16, q8_0, q4_0), allocated once up front. Layers
+// may hold different numbers of rows: a sliding-window layer keeps only its
+// window (as a ring or in paged blocks), a global layer every position. Which
+// position a row holds is the caller's business (positions, block tables).
 #pragma once
 
 #include <cstdint>
@@ -18,22 +20,28 @@ struct KvConfig {
 
 class KvCache {
  public:
-  // widths[l] = n_head_kv * head_dim of layer l (K and V alike).
+  // widths[l] = n_head_kv * head_dim of layer l (K and V alike); every layer n_ctx rows.
   KvCache(const KvConfig& config, const std::vector<int64_t>& k_widths, const std::vector<int64_t>& v_widths);
+  // Layer l holds layer_rows[l] rows (config.n_ctx is the largest).
+  KvCache(const KvConfig& config, const std::vector<int64_t>& k_widths, const std::vector<int64_t>& v_widths,
+          const std::vector<int64_t>& layer_rows);
 
   backend::KvView k(int layer) { return {config_.type_k, k_[layer].data(), k_row_bytes_[layer]}; }
   backend::KvView v(int layer) { return {config_.type_v, v_[layer].data(), v_row_bytes_[layer]}; }
   int64_t n_ctx() const { return config_.n_ctx; }
+  int64_t rows(int layer) const { return rows_[size_t(layer)]; }
   uint64_t bytes() const;
-  // Bytes a cache of this shape takes, for planning before allocating.
+  // Bytes a cache of this shape takes, for planning before allocating
+  // (every layer n_ctx rows, or layer_rows[l] rows when given).
   static uint64_t bytes_for(const KvConfig& config, const std::vector<int64_t>& k_widths,
-                            const std::vector<int64_t>& v_widths);
+                            const std::vector<int64_t>& v_widths, const std::vector<int64_t>& layer_rows = {});
   static void check_type(DType type, int64_t width, const char* which);
 
  private:
   KvConfig config_;
   std::vector<std::vector<uint8_t>> k_, v_;
   std::vector<size_t> k_row_bytes_, v_row_bytes_;
+  std::vector<int64_t> rows_;
 };
 
 }  // namespace hearth::kv

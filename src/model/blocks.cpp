@@ -84,16 +84,23 @@ void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& 
   }
   if (v_rot > 0) c.be.hadamard(ws.v.data(), n * v_width, v_rot);
 
-  if (b.block_tables == nullptr) {
+  // A sliding-window layer's KV holds only its window: it has tables of its own.
+  if ((options.sliding_window > 0) != L.sliding)
+    fail("internal: layer {} attends {} but its KV is laid out {}", layer,
+         options.sliding_window > 0 ? "through a window" : "globally", L.sliding ? "for a window" : "globally");
+  const bool own_tables = L.sliding && b.swa_block_tables != nullptr;
+  const int32_t* const* tables = own_tables ? b.swa_block_tables : b.block_tables;
+  const int table_shift = own_tables ? b.swa_kv_block_shift : b.kv_block_shift;
+  if (tables == nullptr) {
     // One sequence: its tokens are consecutive positions.
     c.be.store_kv(ws.k.data(), n, k_width, c.kv.k(layer), b.positions[0]);
     c.be.store_kv(ws.v.data(), n, v_width, c.kv.v(layer), b.positions[0]);
   } else {
     // Paged: each run of tokens that lands on consecutive rows is stored in one call.
-    const int shift = b.kv_block_shift;
+    const int shift = table_shift;
     const int64_t mask = (int64_t(1) << shift) - 1;
     auto kv_row = [&](int64_t i) {
-      return (int64_t(b.block_tables[i][b.positions[i] >> shift]) << shift) | (b.positions[i] & mask);
+      return (int64_t(tables[i][b.positions[i] >> shift]) << shift) | (b.positions[i] & mask);
     };
     for (int64_t i = 0; i < n;) {
       const int64_t row = kv_row(i);
@@ -108,8 +115,8 @@ void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& 
   backend::AttentionParams ap;
   ap.q = ws.q.data();
   ap.positions = b.positions;
-  ap.block_tables = b.block_tables;
-  ap.kv_block_shift = b.kv_block_shift;
+  ap.block_tables = tables;
+  ap.kv_block_shift = table_shift;
   ap.n_tokens = n;
   ap.k = c.kv.k(layer);
   ap.v = c.kv.v(layer);

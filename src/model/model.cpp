@@ -55,6 +55,18 @@ std::vector<int64_t> Model::kv_widths_v() const {
   return widths;
 }
 
+bool Model::has_sliding_layers() const {
+  for (int l = 0; l < hparams_.n_layer; ++l)
+    if (layer_sliding(l)) return true;
+  return false;
+}
+
+std::vector<int64_t> Model::kv_rows(int64_t global_rows, int64_t sliding_rows) const {
+  std::vector<int64_t> rows;
+  for (int l = 0; l < hparams_.n_layer; ++l) rows.push_back(layer_sliding(l) ? sliding_rows : global_rows);
+  return rows;
+}
+
 int64_t Model::max_row_width() const {
   const HParams& hp = hparams_;
   int64_t width = std::max<int64_t>(hp.n_embd, hp.n_ff_expert);

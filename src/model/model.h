@@ -71,6 +71,11 @@ struct Batch {
   // sequence (see backend::AttentionParams). Null: one sequence at row 0.
   const int32_t* const* block_tables = nullptr;
   int kv_block_shift = 0;
+  // Sliding-window layers, whose KV holds only the window: their own block
+  // tables (same format, blocks of 2^swa_kv_block_shift rows). Null: they
+  // use block_tables as the global layers do.
+  const int32_t* const* swa_block_tables = nullptr;
+  int swa_kv_block_shift = 0;
   int64_t n = 0;
   // Rows whose logits are wanted, ascending; logits_out gets them in order.
   const int32_t* output_rows = nullptr;
@@ -103,6 +108,13 @@ class Model {
   Workspace make_workspace(int64_t max_rows) const;
   std::vector<int64_t> kv_widths_k() const;
   std::vector<int64_t> kv_widths_v() const;
+  // Whether layer l attends through the sliding window (its KV then needs
+  // only the window), and whether any layer does.
+  bool layer_sliding(int l) const { return weights_.layers[size_t(l)].sliding; }
+  bool has_sliding_layers() const;
+  // KV rows of every layer when global layers hold global_rows and sliding
+  // ones sliding_rows.
+  std::vector<int64_t> kv_rows(int64_t global_rows, int64_t sliding_rows) const;
   int max_head_dim() const { return std::max(hparams_.head_dim_k, hparams_.head_dim_v); }
   int64_t max_row_width() const;  // the widest activation row any matmul sees
   // Lets the backend lay out every matmul weight its own way (Backend::pack);

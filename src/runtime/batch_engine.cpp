@@ -19,6 +19,25 @@ int block_shift_of(int block_size) {
 
 int64_t blocks_for(int64_t tokens, int block_size) { return (tokens + block_size - 1) / block_size; }
 
+int window_of(const model::Model& model) {
+  return model.has_sliding_layers() ? model.hparams().sliding_window : 0;
+}
+
+int64_t sliding_blocks_for(const BatchEngineConfig& c, int window) {
+  if (window <= 0) return 0;
+  // The window before a step's first query, and the step's own tokens (at most
+  // n_batch), in blocks that need not be aligned to either.
+  return std::min(blocks_for(c.n_ctx_per_slot, c.kv_block_size),
+                  (int64_t(window) + c.n_batch - 2) / c.kv_block_size + 2);
+}
+
+int32_t sliding_pool_blocks(const BatchEngineConfig& c, int window) {
+  if (window <= 0) return 1;
+  const int64_t n = int64_t(c.n_slots) * sliding_blocks_for(c, window) + 1 + c.n_cache_blocks;
+  if (n > INT32_MAX) fail("a KV cache of {} blocks is too large", n);
+  return int32_t(n);
+}
+
 int32_t pool_blocks(const BatchEngineConfig& c) {
   if (c.n_slots <= 0) fail("the number of parallel sequences must be positive, got {}", c.n_slots);
   if (c.n_ctx_per_slot <= 0) fail("context size must be positive, got {}", c.n_ctx_per_slot);
@@ -40,10 +59,15 @@ BatchEngine::BatchEngine(const model::Model& model, backend::Backend& backend, c
       bs_(config.kv_block_size),
       block_shift_(block_shift_of(config.kv_block_size)),
       blocks_per_slot_(blocks_for(config.n_ctx_per_slot, config.kv_block_size)),
+      window_(window_of(model)),
+      sliding_blocks_per_slot_(sliding_blocks_for(config, window_)),
       pool_(pool_blocks(config)),
-      cache_(pool_, config.kv_block_size),
+      sliding_pool_(sliding_pool_blocks(config, window_)),
+      cache_(pool_, config.kv_block_size, window_ > 0 ? &sliding_pool_ : nullptr, window_),
       kv_(kv::KvConfig{int64_t(pool_.n_blocks()) * config.kv_block_size, config.type_k, config.type_v},
-          model.kv_widths_k(), model.kv_widths_v()),
+          model.kv_widths_k(), model.kv_widths_v(),
+          model.kv_rows(int64_t(pool_.n_blocks()) * config.kv_block_size,
+                        int64_t(sliding_pool_.n_blocks()) * config.kv_block_size)),
       workspace_(model.make_workspace(config.n_batch)),
       lengths_(config.n_slots, 0) {
   if (config.n_batch <= 0) fail("the batch size must be positive, got {}", config.n_batch);
@@ -58,10 +82,13 @@ BatchEngine::BatchEngine(const model::Model& model, backend::Backend& backend, c
   table_sizes_.assign(size_t(config.n_slots), 0);
   blocks_cached_.assign(size_t(config.n_slots), 0);
   tokens_held_.assign(size_t(config.n_slots) * size_t(config.n_ctx_per_slot), 0);
+  sliding_tables_.assign(size_t(config.n_slots) * size_t(blocks_per_slot_), -1);
+  sliding_first_.assign(size_t(config.n_slots), 0);
   tokens_.resize(config.n_batch);
   positions_.resize(config.n_batch);
   output_rows_.resize(config.n_batch);
   token_tables_.resize(config.n_batch);
+  token_sliding_tables_.resize(config.n_batch);
   seen_.resize(size_t(config.n_slots));
 }
 
@@ -75,6 +102,45 @@ void BatchEngine::ensure_free(int64_t n) {
     fail("internal: {} KV blocks are needed but only {} are free ({} cached, {} evictable)", n, pool_.n_free(),
          cache_.cached_blocks(), cache_.evictable_blocks());
 }
+
+void BatchEngine::ensure_sliding_free(int64_t n) {
+  if (sliding_pool_.n_free() < n) cache_.evict_sliding(int32_t(n - sliding_pool_.n_free()));
+  if (sliding_pool_.n_free() < n)
+    fail("internal: {} sliding-window KV blocks are needed but only {} are free ({} cached, {} evictable)", n,
+         sliding_pool_.n_free(), cache_.cached_sliding_blocks(), cache_.evictable_sliding_blocks());
+}
+
+void BatchEngine::trim_window(int slot) {
+  if (window_ <= 0) return;
+  // The next query, at position length, sees keys from length - window + 1 on.
+  const int64_t keep_from = std::max<int64_t>(0, lengths_[slot] - window_ + 1) >> block_shift_;
+  int64_t& first = sliding_first_[size_t(slot)];
+  const int64_t end = std::min(keep_from, table_sizes_[size_t(slot)]);
+  for (; first < end; ++first) {
+    int32_t& block = sliding_table(slot)[first];
+    if (block < 0) continue;
+    if (first < blocks_cached_[size_t(slot)]) cache_.forget_window_block(table(slot)[first], block);
+    sliding_pool_.unref(block);
+    block = -1;
+  }
+  first = std::max(first, keep_from);
+}
+
+int64_t BatchEngine::sliding_blocks_held(int slot) const {
+  check_slot(slot);
+  int64_t held = 0;
+  const int32_t* t = sliding_tables_.data() + size_t(slot) * size_t(blocks_per_slot_);
+  for (int64_t b = 0; b < table_sizes_[size_t(slot)]; ++b) held += t[b] >= 0;
+  return held;
+}
+
+KvMemory BatchEngine::slot_kv_memory(const model::Model& model, const BatchEngineConfig& config) {
+  const int64_t global_rows = blocks_for(config.n_ctx_per_slot, config.kv_block_size) * config.kv_block_size;
+  return kv_memory(model, global_rows, sliding_blocks_for(config, window_of(model)) * config.kv_block_size,
+                   config.type_k, config.type_v);
+}
+
+uint64_t BatchEngine::kv_bytes_per_slot() const { return slot_kv_memory(model_, config_).bytes(); }
 
 void BatchEngine::step(std::span<const SlotInput> inputs, std::vector<float>& logits_out) {
   int64_t n = 0, n_outputs = 0, n_kv = 0, new_blocks = 0;
@@ -101,9 +167,13 @@ void BatchEngine::step(std::span<const SlotInput> inputs, std::vector<float>& lo
 
   // Blocks for the rows this step writes.
   ensure_free(new_blocks);
+  if (window_ > 0) ensure_sliding_free(new_blocks);
   for (const SlotInput& in : inputs) {
     const int64_t needed = blocks_for(lengths_[in.slot] + int64_t(in.tokens.size()), bs_);
-    for (int64_t& size = table_sizes_[size_t(in.slot)]; size < needed; ++size) table(in.slot)[size] = pool_.allocate();
+    for (int64_t& size = table_sizes_[size_t(in.slot)]; size < needed; ++size) {
+      table(in.slot)[size] = pool_.allocate();
+      if (window_ > 0) sliding_table(in.slot)[size] = sliding_pool_.allocate();
+    }
   }
 
   int64_t i = 0;
@@ -112,6 +182,7 @@ void BatchEngine::step(std::span<const SlotInput> inputs, std::vector<float>& lo
       tokens_[i] = in.tokens[t];
       positions_[i] = int32_t(lengths_[in.slot] + int64_t(t));
       token_tables_[i] = table(in.slot);
+      token_sliding_tables_[i] = sliding_table(in.slot);
     }
     if (in.want_logits) output_rows_[n_outputs++] = int32_t(i - 1);
   }
@@ -122,6 +193,10 @@ void BatchEngine::step(std::span<const SlotInput> inputs, std::vector<float>& lo
   batch.positions = positions_.data();
   batch.block_tables = token_tables_.data();
   batch.kv_block_shift = block_shift_;
+  if (window_ > 0) {
+    batch.swa_block_tables = token_sliding_tables_.data();
+    batch.swa_kv_block_shift = block_shift_;
+  }
   batch.n = n;
   batch.output_rows = output_rows_.data();
   batch.n_outputs = n_outputs;
@@ -131,6 +206,7 @@ void BatchEngine::step(std::span<const SlotInput> inputs, std::vector<float>& lo
   for (const SlotInput& in : inputs) {
     std::copy(in.tokens.begin(), in.tokens.end(), slot_tokens(in.slot) + lengths_[in.slot]);
     lengths_[in.slot] += int64_t(in.tokens.size());
+    trim_window(in.slot);  // first: the cache takes only sliding blocks still in the window
     cache_full_blocks(in.slot);
   }
 }
@@ -139,7 +215,8 @@ void BatchEngine::cache_full_blocks(int slot) {
   const int64_t full = lengths_[slot] / bs_;
   if (full <= blocks_cached_[size_t(slot)]) return;
   cache_.insert(std::span<const int32_t>(slot_tokens(slot), size_t(full * bs_)),
-                std::span<int32_t>(table(slot), size_t(full)));
+                std::span<int32_t>(table(slot), size_t(full)),
+                window_ > 0 ? std::span<int32_t>(sliding_table(slot), size_t(full)) : std::span<int32_t>());
   blocks_cached_[size_t(slot)] = full;
 }
 
@@ -160,20 +237,31 @@ void BatchEngine::start_from_cache(int slot, std::span<const int32_t> prompt, in
   if (length <= 0) return;
   if (length > int64_t(prompt.size()) || length >= config_.n_ctx_per_slot)
     fail("internal: cannot reuse {} tokens of a {}-token prompt", length, prompt.size());
-  const kv::RadixCache::Match m = cache_.acquire(prompt, length, table(slot));
+  const kv::RadixCache::Match m = cache_.acquire(prompt, length, table(slot), sliding_table(slot));
   table_sizes_[size_t(slot)] = m.n_shared;
   blocks_cached_[size_t(slot)] = m.n_shared;
+  sliding_first_[size_t(slot)] = m.sliding_first;
   if (m.copy_rows > 0) {
     // The rows of the last, partial block are copied: this slot writes the rest of it.
     ensure_free(1);
     const int32_t block = pool_.allocate();
+    int32_t sliding_block = -1;
+    if (window_ > 0) {
+      ensure_sliding_free(1);
+      sliding_block = sliding_pool_.allocate();
+      sliding_table(slot)[m.n_shared] = sliding_block;
+    }
     table(slot)[m.n_shared] = block;
     table_sizes_[size_t(slot)] += 1;
-    for (int layer = 0; layer < model_.hparams().n_layer; ++layer)
+    for (int layer = 0; layer < model_.hparams().n_layer; ++layer) {
+      const bool sliding = window_ > 0 && model_.layer_sliding(layer);
+      const size_t to = size_t(sliding ? sliding_block : block), from = size_t(sliding ? m.copy_sliding_from : m.copy_from);
       for (backend::KvView view : {kv_.k(layer), kv_.v(layer)})
-        std::memcpy(view.data + size_t(block) * bs_ * view.row_bytes, view.data + size_t(m.copy_from) * bs_ * view.row_bytes,
+        std::memcpy(view.data + to * bs_ * view.row_bytes, view.data + from * bs_ * view.row_bytes,
                     view.row_bytes * size_t(m.copy_rows));
+    }
     pool_.unref(m.copy_from);
+    if (window_ > 0) sliding_pool_.unref(m.copy_sliding_from);
   }
   lengths_[slot] = m.tokens(bs_);
   std::copy(prompt.begin(), prompt.begin() + lengths_[slot], slot_tokens(slot));
@@ -187,11 +275,21 @@ void BatchEngine::start_from_cache(int slot, std::span<const int32_t> prompt, in
 void BatchEngine::release(int slot, bool keep_in_cache) {
   check_slot(slot);
   int32_t* blocks = table(slot);
+  const size_t n_blocks = size_t(blocks_for(lengths_[slot], bs_));
+  // The sliding blocks it holds are the window before its end: pinned there.
   if (keep_in_cache && lengths_[slot] > 0)
     cache_.insert(std::span<const int32_t>(slot_tokens(slot), size_t(lengths_[slot])),
-                  std::span<int32_t>(blocks, size_t(blocks_for(lengths_[slot], bs_))));
-  for (int64_t b = 0; b < table_sizes_[size_t(slot)]; ++b) pool_.unref(blocks[b]);
+                  std::span<int32_t>(blocks, n_blocks),
+                  window_ > 0 ? std::span<int32_t>(sliding_table(slot), n_blocks) : std::span<int32_t>(),
+                  /*pinned=*/true);
+  for (int64_t b = 0; b < table_sizes_[size_t(slot)]; ++b) {
+    pool_.unref(blocks[b]);
+    int32_t& sliding = sliding_table(slot)[b];
+    if (window_ > 0 && sliding >= 0) sliding_pool_.unref(sliding);
+    sliding = -1;
+  }
   table_sizes_[size_t(slot)] = 0;
+  sliding_first_[size_t(slot)] = 0;
   blocks_cached_[size_t(slot)] = 0;
   lengths_[slot] = 0;
 }

@@ -13,6 +13,14 @@
 // The pool holds n_slots * ceil(n_ctx_per_slot / bs) + 1 blocks plus
 // n_cache_blocks: whatever the tree holds, every slot can always grow to its
 // whole context (least recently used cached blocks are evicted as needed).
+//
+// Sliding-window models: the sliding-window layers' KV lives in a pool of its
+// own, and a slot holds only the blocks its next query still sees (the last
+// window - 1 positions) plus those a step writes; blocks that fall out of the
+// window go back to the pool (or stay in the prefix cache as the window before
+// a resumable point, see kv::RadixCache). That pool holds
+// n_slots * sliding_blocks_per_slot + 1 + n_cache_blocks blocks, with
+// sliding_blocks_per_slot = min(ceil(n_ctx / bs), (window + n_batch - 2) / bs + 2).
 #pragma once
 
 #include <span>
@@ -23,6 +31,7 @@
 #include "kv/kv_cache.h"
 #include "kv/radix_cache.h"
 #include "model/model.h"
+#include "runtime/kv_memory.h"
 
 namespace hearth::runtime {
 
@@ -68,6 +77,17 @@ class BatchEngine {
 
   int kv_block_size() const { return bs_; }
   const kv::BlockPool& blocks() const { return pool_; }
+  // The sliding-window layers' pool (one unused block when the model has none).
+  const kv::BlockPool& sliding_blocks() const { return sliding_pool_; }
+  int64_t sliding_blocks_per_slot() const { return sliding_blocks_per_slot_; }
+  // KV bytes one conversation can take at most: a whole context on global
+  // layers, sliding_blocks_per_slot blocks on sliding-window ones.
+  uint64_t kv_bytes_per_slot() const;
+  // The same by layer kind, before an engine exists (for planning and the
+  // startup message).
+  static KvMemory slot_kv_memory(const model::Model& model, const BatchEngineConfig& config);
+  // Sliding blocks slot holds now (tests).
+  int64_t sliding_blocks_held(int slot) const;
   const kv::RadixCache& prefix_cache() const { return cache_; }
   int n_slots() const { return config_.n_slots; }
   int64_t n_ctx_per_slot() const { return config_.n_ctx_per_slot; }
@@ -80,8 +100,12 @@ class BatchEngine {
   void check_slot(int slot) const;
   int32_t* table(int slot) { return tables_.data() + size_t(slot) * size_t(blocks_per_slot_); }
   int32_t* slot_tokens(int slot) { return tokens_held_.data() + size_t(slot) * size_t(config_.n_ctx_per_slot); }
+  int32_t* sliding_table(int slot) { return sliding_tables_.data() + size_t(slot) * size_t(blocks_per_slot_); }
   // Makes n blocks free, evicting cached ones; throws if that is impossible.
   void ensure_free(int64_t n);
+  void ensure_sliding_free(int64_t n);
+  // Gives back the slot's sliding blocks its next query no longer sees.
+  void trim_window(int slot);
   // Offers the slot's newly filled blocks to the prefix cache.
   void cache_full_blocks(int slot);
 
@@ -90,7 +114,10 @@ class BatchEngine {
   BatchEngineConfig config_;
   int bs_ = 0, block_shift_ = 0;
   int64_t blocks_per_slot_ = 0;
+  int window_ = 0;  // the sliding window when the model has sliding layers, else 0
+  int64_t sliding_blocks_per_slot_ = 0;
   kv::BlockPool pool_;
+  kv::BlockPool sliding_pool_;
   kv::RadixCache cache_;
   kv::KvCache kv_;
   model::Workspace workspace_;
@@ -99,8 +126,10 @@ class BatchEngine {
   std::vector<int64_t> table_sizes_;   // blocks in each slot's table
   std::vector<int64_t> blocks_cached_; // leading full blocks of each slot already in the cache
   std::vector<int32_t> tokens_held_;   // [n_slots][n_ctx_per_slot]: the tokens in each slot's KV
+  std::vector<int32_t> sliding_tables_;  // [n_slots][blocks_per_slot]: sliding blocks, -1 where not held
+  std::vector<int64_t> sliding_first_;   // each slot's first held sliding block
   std::vector<int32_t> tokens_, positions_, output_rows_;
-  std::vector<const int32_t*> token_tables_;
+  std::vector<const int32_t*> token_tables_, token_sliding_tables_;
   std::vector<uint8_t> seen_;
 };
 

@@ -7,13 +7,29 @@
 
 namespace hearth::runtime {
 
+int64_t Session::sliding_rows_for(int64_t window, int64_t n_ctx, int64_t n_ubatch) {
+  if (window <= 0) return n_ctx;
+  return std::min(n_ctx, window + std::min(n_ubatch, n_ctx) - 1);
+}
+
+namespace {
+
+int64_t positive_ubatch(int64_t n_ubatch) {
+  if (n_ubatch <= 0) fail("--ubatch must be positive, got {}", n_ubatch);
+  return n_ubatch;
+}
+
+}  // namespace
+
 Session::Session(const model::Model& model, backend::Backend& backend, const SessionConfig& config)
     : model_(model),
       backend_(backend),
       config_(config),
-      kv_(kv::KvConfig{config.n_ctx, config.type_k, config.type_v}, model.kv_widths_k(), model.kv_widths_v()),
+      sliding_rows_(sliding_rows_for(model.has_sliding_layers() ? model.hparams().sliding_window : 0, config.n_ctx,
+                                     positive_ubatch(config.n_ubatch))),
+      kv_(kv::KvConfig{config.n_ctx, config.type_k, config.type_v}, model.kv_widths_k(), model.kv_widths_v(),
+          model.kv_rows(config.n_ctx, sliding_rows_)),
       workspace_(model.make_workspace(std::min(config.n_ubatch, config.n_ctx))) {
-  if (config.n_ubatch <= 0) fail("--ubatch must be positive, got {}", config.n_ubatch);
   if (!config.flash_attn && (config.type_v == DType::Q8_0 || config.type_v == DType::Q4_0))
     fail("a quantized V cache ({}) needs flash attention: add --fa on", dtype_name(config.type_v));
   const int64_t max_rows = workspace_.max_rows;
@@ -22,6 +38,15 @@ Session::Session(const model::Model& model, backend::Backend& backend, const Ses
   positions_.resize(max_rows);
   output_rows_.resize(max_rows);
   step_logits_.resize(model.hparams().n_vocab);
+  if (sliding_rows_ < config.n_ctx) {
+    ring_.resize(size_t(config.n_ctx));
+    for (int64_t p = 0; p < config.n_ctx; ++p) ring_[size_t(p)] = int32_t(p % sliding_rows_);
+    ring_tables_.assign(size_t(max_rows), ring_.data());
+  }
+}
+
+KvMemory Session::kv_memory() const {
+  return runtime::kv_memory(model_, config_.n_ctx, sliding_rows_, config_.type_k, config_.type_v);
 }
 
 void Session::eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits) {
@@ -41,6 +66,7 @@ void Session::eval(std::span<const int32_t> tokens, bool all_logits, std::vector
     batch.tokens = tokens.data() + start;
     batch.positions = positions_.data();
     batch.n = count;
+    if (!ring_.empty()) batch.swa_block_tables = ring_tables_.data();  // block size 1: the ring
     const bool last_chunk = start + count == n;
     if (all_logits) {
       std::iota(output_rows_.begin(), output_rows_.begin() + count, 0);
@@ -66,6 +92,7 @@ const float* Session::decode(int32_t token) {
   batch.tokens = &token;
   batch.positions = positions_.data();
   batch.n = 1;
+  if (!ring_.empty()) batch.swa_block_tables = ring_tables_.data();
   batch.output_rows = output_rows_.data();
   batch.n_outputs = 1;
   model_.forward(ctx, batch, step_logits_.data());

@@ -1,6 +1,11 @@
 // One sequence being evaluated: the model, a backend, its KV cache and the
 // forward workspace, all sized when the session is made. Evaluating tokens
 // appends them to the sequence in micro-batches; nothing is allocated per token.
+//
+// Global layers keep every position (row p holds position p). Sliding-window
+// layers keep a ring of window + micro-batch - 1 rows (position p in row
+// p mod ring): a micro-batch's writes then never overwrite a key one of its
+// queries still sees.
 #pragma once
 
 #include <algorithm>
@@ -11,6 +16,7 @@
 #include "backend/backend.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
+#include "runtime/kv_memory.h"
 
 namespace hearth::runtime {
 
@@ -41,14 +47,22 @@ class Session {
   // their KV rows), so a conversation's next turn evaluates only what changed.
   void truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_); }
   uint64_t kv_bytes() const { return kv_.bytes(); }
+  KvMemory kv_memory() const;
+  // Rows a sliding-window layer holds (n_ctx when there is no ring).
+  int64_t sliding_rows() const { return sliding_rows_; }
+  // The rows of a sliding-window layer: window + n_ubatch - 1, at most n_ctx.
+  static int64_t sliding_rows_for(int64_t window, int64_t n_ctx, int64_t n_ubatch);
 
  private:
   const model::Model& model_;
   backend::Backend& backend_;
   SessionConfig config_;
+  int64_t sliding_rows_ = 0;  // before kv_, which is sized from it
   kv::KvCache kv_;
   model::Workspace workspace_;
   std::vector<int32_t> positions_, output_rows_;
+  std::vector<int32_t> ring_;                 // [n_ctx]: ring row of each position (sliding layers)
+  std::vector<const int32_t*> ring_tables_;   // every token's table: ring_
   std::vector<float> step_logits_;
   int64_t n_past_ = 0;
 };

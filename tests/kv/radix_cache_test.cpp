@@ -308,3 +308,165 @@ TEST(RadixCache, APoolOfEverySlotsContextNeverRunsOut) {
 }
 
 }  // namespace
+
+// Sliding-window accounting (window 6, blocks of 4): a sequence's sliding
+// blocks go into the tree as it offers them; a prefix is usable only up to a
+// point whose window (the 5 positions before it) the tree still holds.
+namespace {
+
+constexpr int kWindow = 6;
+
+// A sequence with blocks in both pools, as the engine holds it.
+struct SlidingSeq {
+  std::vector<int32_t> tokens, blocks, sliding;
+};
+
+SlidingSeq compute_sliding(BlockPool& pool, BlockPool& sliding, const std::vector<int32_t>& tokens) {
+  SlidingSeq s{tokens, {}, {}};
+  for (size_t i = 0; i < (tokens.size() + kBs - 1) / kBs; ++i) {
+    s.blocks.push_back(pool.allocate());
+    s.sliding.push_back(sliding.allocate());
+  }
+  return s;
+}
+
+// Drops the sliding blocks the next query (at position tokens.size()) no
+// longer sees, as the engine does, telling the tree when it holds them.
+void trim(BlockPool& sliding, RadixCache& cache, SlidingSeq& s, bool blocks_in_tree) {
+  const int64_t keep_from = std::max<int64_t>(0, int64_t(s.tokens.size()) - kWindow + 1) / kBs;
+  for (int64_t b = 0; b < keep_from; ++b) {
+    if (s.sliding[size_t(b)] < 0) continue;
+    if (blocks_in_tree) cache.forget_window_block(s.blocks[size_t(b)], s.sliding[size_t(b)]);
+    sliding.unref(s.sliding[size_t(b)]);
+    s.sliding[size_t(b)] = -1;
+  }
+}
+
+void release_sliding(BlockPool& pool, BlockPool& sliding, SlidingSeq& s) {
+  for (int32_t b : s.blocks) pool.unref(b);
+  for (int32_t b : s.sliding)
+    if (b >= 0) sliding.unref(b);
+  s.blocks.clear();
+  s.sliding.clear();
+}
+
+TEST(RadixCacheSliding, KeepsTheWindowBeforeAResumablePointAndFallsBackWithoutIt) {
+  BlockPool pool(32), sliding(32);
+  RadixCache cache(pool, kBs, &sliding, kWindow);
+  // 14 tokens: blocks 0-2 full, block 3 holds 2. The next query (at 14) sees
+  // positions 9-13: blocks 2 and 3; blocks 0 and 1 are given back.
+  std::vector<int32_t> t(14);
+  for (int i = 0; i < 14; ++i) t[size_t(i)] = 100 + i;
+  SlidingSeq s = compute_sliding(pool, sliding, t);
+  const std::vector<int32_t> blocks = s.blocks, sliding_blocks = s.sliding;
+  trim(sliding, cache, s, false);
+  EXPECT_EQ(sliding.refs(sliding_blocks[0]), 0);
+  EXPECT_EQ(sliding.refs(sliding_blocks[1]), 0);
+  cache.insert(s.tokens, s.blocks, s.sliding, /*pinned=*/true);
+  release_sliding(pool, sliding, s);
+  cache.check_invariants();
+  EXPECT_EQ(cache.cached_blocks(), 4);
+  EXPECT_EQ(cache.cached_sliding_blocks(), 2);
+  EXPECT_EQ(sliding.n_free(), 32 - 2);
+  EXPECT_EQ(pool.n_free(), 32 - 4);
+
+  // The same conversation, extended: it resumes at its end (14), taking the
+  // global blocks of the whole prefix and the sliding blocks of its window.
+  std::vector<int32_t> next = t;
+  next.insert(next.end(), {7, 8, 9});
+  RadixCache::Match m = cache.peek(next, int64_t(next.size()) - 1);
+  EXPECT_EQ(m.tokens(kBs), 14);
+  EXPECT_EQ(m.n_shared, 3);
+  EXPECT_EQ(m.sliding_first, 2);
+  EXPECT_EQ(m.copy_sliding_from, sliding_blocks[3]);
+
+  // A branch from position 12 (the window 7-11: blocks 1 and 2): block 1's
+  // sliding block is gone, so the longest usable prefix is 0 (8 needs 3-7,
+  // 4 needs 0-3: blocks 0 and 1 are gone too).
+  std::vector<int32_t> branch(t.begin(), t.begin() + 12);
+  branch.insert(branch.end(), {1, 2, 3});
+  m = cache.peek(branch, int64_t(branch.size()) - 1);
+  EXPECT_EQ(m.tokens(kBs), 0);
+  // Position 13 (window 8-12: blocks 2, 3) is usable.
+  std::vector<int32_t> near(t.begin(), t.begin() + 13);
+  near.push_back(5);
+  m = cache.peek(near, 13);
+  EXPECT_EQ(m.tokens(kBs), 13);
+
+  // acquire: references on the global path, on the window's sliding blocks
+  // and on both copy sources.
+  int32_t shared[8], shared_sliding[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+  m = cache.acquire(next, int64_t(next.size()) - 1, shared, shared_sliding);
+  ASSERT_EQ(m.tokens(kBs), 14);
+  EXPECT_EQ(shared_sliding[0], -1);
+  EXPECT_EQ(shared_sliding[1], -1);
+  EXPECT_EQ(shared_sliding[2], sliding_blocks[2]);
+  EXPECT_EQ(sliding.refs(sliding_blocks[2]), 2);
+  EXPECT_EQ(sliding.refs(sliding_blocks[3]), 2);  // copy source
+  EXPECT_EQ(pool.refs(blocks[3]), 2);
+  sliding.unref(sliding_blocks[3]);
+  pool.unref(blocks[3]);
+  // The resumed sequence moves on: its pinned window stays in the tree.
+  SlidingSeq r{next, {shared[0], shared[1], shared[2], pool.allocate(), pool.allocate()},
+               {-1, -1, shared_sliding[2], sliding.allocate(), sliding.allocate()}};
+  next.insert(next.end(), {10, 11});  // 19 tokens: the next query sees 14-18, blocks 3 and 4
+  r.tokens = next;
+  trim(sliding, cache, r, /*blocks_in_tree=*/true);
+  EXPECT_EQ(sliding.refs(sliding_blocks[2]), 1);  // pinned: the tree keeps it
+  cache.insert(r.tokens, r.blocks, r.sliding);      // offered while running: not pinned
+  release_sliding(pool, sliding, r);
+  cache.check_invariants();
+  EXPECT_EQ(cache.peek(near, 13).tokens(kBs), 13);  // the old end's window is still there
+
+  // Pressure: sliding blocks go least recently used first, anywhere in the
+  // tree, and the matches fall back accordingly; the global blocks stay.
+  const int32_t before = cache.cached_blocks();
+  EXPECT_EQ(cache.evictable_sliding_blocks(), cache.cached_sliding_blocks());
+  // (t's partial tail gave way to the resumed sequence's full block 3, which
+  // holds the same rows.) The least recently used: the old window's block 2.
+  EXPECT_EQ(cache.evict_sliding(1), 1);
+  EXPECT_EQ(sliding.refs(sliding_blocks[2]), 0);
+  EXPECT_EQ(cache.cached_blocks(), before);
+  EXPECT_EQ(cache.peek(near, 13).tokens(kBs), 0);
+  std::vector<int32_t> again = next;
+  again.push_back(3);
+  EXPECT_EQ(cache.peek(again, int64_t(again.size()) - 1).tokens(kBs), int64_t(next.size()));
+  // Evicting the global blocks frees the sliding ones with them.
+  cache.clear();
+  EXPECT_EQ(cache.cached_blocks(), 0);
+  EXPECT_EQ(pool.n_free(), 32);
+  EXPECT_EQ(sliding.n_free(), 32);
+}
+
+// A running sequence offers its full blocks: those that fall out of its
+// window leave the tree with it, unless they are a resumable point's window.
+TEST(RadixCacheSliding, ARunningSequenceLeavesNoSlidingBlocksBehindItsWindow) {
+  BlockPool pool(64), sliding(64);
+  RadixCache cache(pool, kBs, &sliding, kWindow);
+  SlidingSeq s{{}, {}, {}};
+  for (int step = 0; step < 10; ++step) {
+    // Two tokens a step: a block when the sequence needs one.
+    for (int i = 0; i < 2; ++i) s.tokens.push_back(200 + int32_t(s.tokens.size()));
+    while (s.blocks.size() * kBs < s.tokens.size()) {
+      s.blocks.push_back(pool.allocate());
+      s.sliding.push_back(sliding.allocate());
+    }
+    trim(sliding, cache, s, /*blocks_in_tree=*/true);
+    const size_t full = s.tokens.size() / kBs;
+    cache.insert(std::span(s.tokens).first(full * kBs), std::span(s.blocks).first(full),
+                 std::span(s.sliding).first(full));
+    cache.check_invariants();
+    // Held by the sequence: the blocks of positions [len - 5, len).
+    const int64_t len = int64_t(s.tokens.size());
+    const int64_t first = std::max<int64_t>(0, len - kWindow + 1) / kBs;
+    const int64_t held = int64_t(s.blocks.size()) - first;
+    EXPECT_EQ(64 - sliding.n_free(), held) << "step " << step;
+  }
+  release_sliding(pool, sliding, s);
+  EXPECT_EQ(sliding.n_free(), 64 - cache.cached_sliding_blocks());
+  EXPECT_LE(cache.cached_sliding_blocks(), 2);
+  cache.clear();
+  EXPECT_EQ(sliding.n_free(), 64);
+}
+
+}  // namespace

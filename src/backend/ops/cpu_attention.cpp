@@ -1,8 +1,10 @@
 // CpuBackend's attention. Two paths:
-//  - tiled: float K and V caches (f16 by default). A work item is a run of
-//    query tokens of one sequence times the query heads sharing one KV head;
-//    K and V rows are converted to f32 a block of keys at a time, once for
-//    all the item's queries, and the dots and value sums run as SIMD kernels.
+//  - tiled: f32/f16/bf16 and q8_0/q4_0 K and V caches. A work item is a run
+//    of query tokens of one sequence times the query heads sharing one KV
+//    head; a block of keys is read once for all the item's queries: float K
+//    rows converted to f32 and dotted by SIMD kernels, quantized K rows
+//    dotted in place in their block format (vec_dot, as ggml), V rows
+//    converted to f32 for SIMD weighted sums.
 //  - grouped: any cache type (the quantized ones dot Q in the cache's own
 //    block format, as ggml); one token's heads sharing a KV head at a time.
 // Both keep ggml's semantics: Q rounded to K's dot-product type; unfused,
@@ -147,7 +149,12 @@ void CpuBackend::attend_group(const AttentionParams& p, int64_t token, int head0
 bool CpuBackend::can_tile_attention(const AttentionParams& p) const {
   const DType kq = kernels_.vec_dot_type(p.k.type);
   const auto is_float = [](DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; };
-  return is_float(kq) && is_float(p.k.type) && is_float(p.v.type) && kernels_.dequantize_for(kq) != nullptr;
+  const auto is_cache_quant = [](DType t) { return t == DType::Q8_0 || t == DType::Q4_0; };
+  // Float K: dots of f32 rows. Quantized K: dots in its own block format
+  // (kernels' vec_dot, as attend_group and ggml). V rows are dequantized.
+  const bool k_ok = is_float(p.k.type) ? is_float(kq) && kernels_.dequantize_for(kq) != nullptr
+                                       : is_cache_quant(p.k.type) && kernels_.vec_dot_for(p.k.type) != nullptr;
+  return k_ok && (is_float(p.v.type) || is_cache_quant(p.v.type)) && kernels_.dequantize_for(p.v.type) != nullptr;
 }
 
 void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tokens, int head0, int n_group,
@@ -169,36 +176,59 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
   // Key blocks start at multiples of kKeyBlock whatever the tile holds, so a
   // token's result never depends on its tile mates (the online softmax
   // rescales at block boundaries).
+  // Keys below the first visible one are never read: a sliding-window
+  // layer's KV may no longer hold them (their block freed or reused).
+  const int64_t visible_lo = lo;
   if (hi >= 0) lo = lo / kKeyBlock * kKeyBlock;
 
-  // Queries as f32 values of K's dot-product type (f16-rounded for f16 K).
+  // Queries in K's dot-product type (f16 for f16 K, Q8_0 for q8_0/q4_0 K);
+  // for a float K, as the f32 values of that type.
   const DType kq_type = kernels_.vec_dot_type(p.k.type);
+  const bool quantized_k = dtype_info(p.k.type).quantized;
+  const size_t q_bytes = row_bytes(kq_type, hd);
+  const auto k_dot = quantized_k ? kernels_.vec_dot_for(p.k.type) : nullptr;
   float* q = scratch.tile_q.data();
   float* acc = scratch.tile_acc.data();
+  uint8_t* q_conv = scratch.q_conv.data();
   for (int i = 0; i < n_queries; ++i) {
     const float* src = p.q + ((token0 + i / n_group) * p.n_head + head0 + i % n_group) * hd;
-    kernels_.quantize_act_for(kq_type)(src, scratch.q_conv.data(), hd);
-    kernels_.dequantize_for(kq_type)(scratch.q_conv.data(), q + i * hd, hd);
+    kernels_.quantize_act_for(kq_type)(src, q_conv + i * q_bytes, hd);
+    if (!quantized_k) kernels_.dequantize_for(kq_type)(q_conv + i * q_bytes, q + i * hd, hd);
   }
   std::fill(acc, acc + int64_t(n_queries) * hd, 0.0f);
 
   const size_t k_head_offset = row_bytes(p.k.type, int64_t(kv_head) * hd);
   const size_t v_head_offset = row_bytes(p.v.type, int64_t(kv_head) * hd);
-  const auto dequantize_k = kernels_.dequantize_for(p.k.type);
+  const auto dequantize_k = quantized_k ? nullptr : kernels_.dequantize_for(p.k.type);
   const auto dequantize_v = kernels_.dequantize_for(p.v.type);
   float* kf = scratch.tile_k.data();  // [kKeyBlock][hd]
   float* vf = scratch.tile_v.data();
   auto load_rows = [&](const KvView& view, size_t head_offset, decltype(dequantize_k) dequantize, int64_t j0,
                        int64_t n_rows, float* dst) {
-    for (int64_t r = 0; r < n_rows; ++r)
-      dequantize(view.data + keys.row(j0 + r) * view.row_bytes + head_offset, dst + r * hd, hd);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      if (j0 + r < visible_lo)
+        std::fill(dst + r * hd, dst + (r + 1) * hd, 0.0f);  // masked for every query: contributes 0
+      else
+        dequantize(view.data + keys.row(j0 + r) * view.row_bytes + head_offset, dst + r * hd, hd);
+    }
   };
   // Scores of query i against keys [j0, j0 + n): scaled, capped; keys the
   // query's token does not see get -inf.
   float s[kKeyBlock];
+  // A quantized K is not converted: each query dots the rows in place.
+  auto load_k = [&](int64_t j0, int64_t n) {
+    if (!quantized_k) load_rows(p.k, k_head_offset, dequantize_k, j0, n, kf);
+  };
   auto block_scores = [&](int i, int64_t j0, int64_t n) {
     const int t = i / n_group;
-    kernels_.dot_rows(hd, q + i * hd, kf, n, s);
+    if (quantized_k) {
+      for (int64_t r = 0; r < n; ++r)
+        s[r] = j0 + r < visible_lo ? 0.0f
+                                   : k_dot(hd, p.k.data + keys.row(j0 + r) * p.k.row_bytes + k_head_offset,
+                                           q_conv + i * q_bytes);
+    } else {
+      kernels_.dot_rows(hd, q + i * hd, kf, n, s);
+    }
     for (int64_t r = 0; r < n; ++r) {
       float v = s[r] * p.scale;
       if (p.softcap != 0.0f) v = p.softcap * std::tanh(v / p.softcap);
@@ -218,7 +248,7 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     std::fill(sum, sum + n_queries, 0.0f);
     for (int64_t j0 = lo; j0 <= hi; j0 += kKeyBlock) {
       const int64_t n = std::min<int64_t>(kKeyBlock, hi - j0 + 1);
-      load_rows(p.k, k_head_offset, dequantize_k, j0, n, kf);
+      load_k(j0, n);
       load_rows(p.v, v_head_offset, dequantize_v, j0, n, vf);
       for (int i = 0; i < n_queries; ++i) {
         if (!sees_block(i, j0, n)) continue;
@@ -248,7 +278,7 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     const int64_t stride = p.n_kv;
     for (int64_t j0 = lo; j0 <= hi; j0 += kKeyBlock) {
       const int64_t n = std::min<int64_t>(kKeyBlock, hi - j0 + 1);
-      load_rows(p.k, k_head_offset, dequantize_k, j0, n, kf);
+      load_k(j0, n);
       for (int i = 0; i < n_queries; ++i) {
         if (!sees_block(i, j0, n)) continue;
         block_scores(i, j0, n);

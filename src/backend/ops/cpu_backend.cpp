@@ -70,7 +70,7 @@ void CpuBackend::reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int h
     s.tile_m.assign(kMaxTileQueries, 0.0f);
     s.tile_sum.assign(kMaxTileQueries, 0.0f);
     s.v_row.assign(head_dim, 0.0f);
-    s.q_conv.assign((size_t(head_dim) * 4 + 512) * kMaxHeadGroup, 0);
+    s.q_conv.assign((size_t(head_dim) * 4 + 512) * kMaxTileQueries, 0);  // a tile's queries in K's dot type
   }
 }
 

@@ -41,7 +41,8 @@ class CpuBackend final : public Backend {
  private:
   // Query heads that share a KV head are attended together, this many at
   // most, so each K and V row is read once for all of them. With float
-  // caches, runs of tokens too (attend_tile): up to kMaxTileQueries
+  // caches, and q8_0/q4_0 ones (read in place), runs of tokens too
+  // (attend_tile): up to kMaxTileQueries
   // (token, head) queries share each block of kKeyBlock keys.
   static constexpr int kMaxHeadGroup = 8;
   static constexpr int kMaxTileTokens = 16;

@@ -20,6 +20,7 @@ void load_phi3(Model& model, const gguf::File& file) {
   if (file.find_tensor("rope_factors_long.weight") != nullptr)
     fail("{}: Phi-3 long-context rope factors (rope_factors_long) are not supported yet", file.path());
   model.weights_ = load_decoder_weights(file, model.hparams_);
+  for (Layer& layer : model.weights_.layers) layer.sliding = model.hparams_.sliding_window > 0;
   model.forward_ = forward;
 }
 
