@@ -10,8 +10,6 @@
 namespace hearth::plan {
 namespace {
 
-int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
-
 // The sliding window of each layer (0 = global), as the architectures use it.
 std::vector<int> layer_windows(const model::Model& m) {
   const model::HParams& hp = m.hparams();
@@ -63,7 +61,7 @@ uint64_t backend_bytes(const model::Model& m, int64_t rows, int64_t max_ctx, int
 
 // The parsed header: the mapped header pages, metadata values and tensor infos.
 uint64_t header_bytes(const gguf::File& f) {
-  uint64_t bytes = f.data_offset();
+  uint64_t bytes = 0;  // the header's file pages count with the weights
   for (const auto& [key, value] : f.metadata().entries()) {
     bytes += 64 + key.size();
     if (value.is_array() && value.elem_type() == gguf::ValueType::String) {
@@ -76,6 +74,68 @@ uint64_t header_bytes(const gguf::File& f) {
   }
   for (const auto& t : f.tensors()) bytes += sizeof(gguf::TensorInfo) + t.name.size() + 64;
   return bytes;
+}
+
+
+// The packed part of each matrix Model::prepare_weights hands the backend:
+// whole groups of 8 rows of the types it packs (runtime::Session prepares
+// weights; the serve engine reads the file's layout as it is).
+std::vector<std::pair<const uint8_t*, uint64_t>> packed_ranges(const model::Model& m, const PlanOptions& o) {
+  std::vector<std::pair<const uint8_t*, uint64_t>> out;
+  if (o.paged) return out;
+  auto add = [&](const backend::Weight& w) {
+    if (w.empty() || w.n_mat != 1 || w.n_out < 8) return;
+    if (std::find(o.packed_types.begin(), o.packed_types.end(), w.type) == o.packed_types.end()) return;
+    for (const auto& r : out)
+      if (r.first == w.data) return;  // tied: the output is token_embd
+    out.push_back({w.data, uint64_t(w.n_out / 8 * 8) * w.row_bytes});
+  };
+  const model::Weights& w = m.weights();
+  add(w.output);
+  for (const model::Layer& L : w.layers)
+    for (const backend::Weight* x : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) add(*x);
+  return out;
+}
+
+// Weight bytes resident on the CPU: the packed copies (heap), plus the file's
+// pages the engine reads in place (the header, tensors the backend does not
+// pack, the rows left over from whole groups of 8). Reading a mapped file
+// maps the whole aligned window around each fault (Linux fault-around, 64 KiB
+// by default), so every range read in place counts to its window's edges;
+// dropped packed pages come back where such a window reaches into them.
+uint64_t resident_weight_bytes(const model::Model& m, const PlanOptions& o) {
+  constexpr uint64_t kFaultAround = 64 << 10;
+  const gguf::File& file = m.file();
+  const auto packed = packed_ranges(m, o);
+  uint64_t packed_bytes = 0;
+  for (const auto& r : packed) packed_bytes += r.second;
+  // In-place byte ranges, as [begin, end) in (file index << 48 | offset) space.
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  ranges.push_back({0, file.data_offset()});
+  const model::Weights& w = m.weights();
+  const bool tied = w.output.data == w.token_embd.data;
+  uint64_t file_end = file.data_offset();
+  for (const auto& t : file.tensors()) {
+    const uint64_t base = (uint64_t(t.file_index) << 48) + (t.file_index == 0 ? file.data_offset() : 0) + t.offset;
+    if (t.file_index == 0) file_end = std::max<uint64_t>(file_end, base + t.n_bytes);
+    uint64_t skip = 0;  // the packed prefix, read from the packed copy instead
+    for (const auto& r : packed)
+      if (r.first == t.data && !(tied && t.name == "token_embd.weight")) skip = r.second;  // get_rows reads the file
+    if (skip < t.n_bytes) ranges.push_back({base + skip, base + t.n_bytes});
+  }
+  for (auto& r : ranges) {
+    const uint64_t limit = r.first >> 48 == 0 ? file_end : UINT64_MAX;
+    r.first = r.first / kFaultAround * kFaultAround;
+    r.second = std::min(limit, (r.second + kFaultAround - 1) / kFaultAround * kFaultAround);
+  }
+  std::sort(ranges.begin(), ranges.end());
+  uint64_t mapped = 0, end = 0;
+  for (const auto& r : ranges) {
+    const uint64_t begin = std::max(r.first, end);
+    if (r.second > begin) mapped += r.second - begin;
+    end = std::max(end, r.second);
+  }
+  return packed_bytes + mapped;
 }
 
 }  // namespace
@@ -107,7 +167,6 @@ Plan make_plan(const model::Model& m, const PlanOptions& o) {
   // Weights: every tensor, by layer where it belongs to one.
   p.layers.resize(size_t(hp.n_layer));
   for (const auto& t : file.tensors()) {
-    p.weights += t.n_bytes;
     int layer = -1;
     if (t.name.rfind("blk.", 0) == 0) layer = std::atoi(t.name.c_str() + 4);
     if (layer >= 0 && layer < hp.n_layer) {
@@ -115,11 +174,7 @@ Plan make_plan(const model::Model& m, const PlanOptions& o) {
       p.weights_layers += t.n_bytes;
     }
   }
-  const model::Weights& w = m.weights();
-  const bool tied = w.output.data == w.token_embd.data;
-  if (tied && w.token_embd.n_out >= 8 &&
-      std::find(o.packed_types.begin(), o.packed_types.end(), w.token_embd.type) != o.packed_types.end())
-    p.weights += uint64_t(w.token_embd.n_out / 8 * 8) * w.token_embd.row_bytes;  // Model::prepare_weights packs the output
+  p.weights = resident_weight_bytes(m, o);
 
   // KV: runtime::Session holds n_ctx rows; runtime::BatchEngine a pool of
   // n_parallel * ceil(n_ctx / bs) + 1 (+ cache) blocks of bs rows.

@@ -2,9 +2,10 @@
 // parallelism, before loading it. Every term mirrors an allocation the engine
 // makes (the paths are named next to each), so the plan is a sum of what the
 // code allocates, not a rule of thumb:
-//   weights  every tensor in the file (the CPU backend's packed copies are the
-//            same size; with tied embeddings a packed output matrix is a second
-//            copy of token_embd),
+//   weights  the packed copies the CPU backend makes (as large as what they
+//            replace; with tied embeddings the packed output is a second copy of
+//            token_embd) plus the file pages read in place, each read mapping
+//            its whole 64 KiB fault-around window,
 //   kv       per layer: rows x (K row bytes + V row bytes) in the cache types,
 //            with GQA widths (n_head_kv x head_dim), sliding-window layers
 //            at their window when the engine keeps only the window, and the
@@ -38,8 +39,8 @@ struct PlanOptions {
   // Whether the KV cache holds only the window for sliding-window layers
   // (issue 17). False: every layer holds the whole context, as today.
   bool swa_windowed = false;
-  // Whether the backend packs matmul weights (CPU with AVX2 or better packs
-  // Q4_0, Q8_0, Q4_K, Q5_K, Q6_K); only matters for tied embeddings.
+  // The types the backend packs (CPU with AVX2 or better: Q4_0, Q8_0, Q4_K,
+  // Q5_K, Q6_K); runtime::Session packs them, the serve engine does not.
   std::vector<DType> packed_types;
 };
 
@@ -58,7 +59,7 @@ struct Plan {
   int n_parallel = 1;
   bool paged = true;
   DType type_k = DType::F16, type_v = DType::F16;
-  uint64_t weights = 0;         // all tensors (+ packed tied output)
+  uint64_t weights = 0;         // resident weight bytes (packed copies + mapped file pages)
   uint64_t weights_layers = 0;  // of which blk.* tensors
   uint64_t kv = 0;
   uint64_t compute = 0;
