@@ -15,7 +15,8 @@ uint64_t fetch_gguf_header(const std::string& url, const std::vector<std::string
                            const std::string& dest) {
   std::filesystem::create_directories(std::filesystem::path(dest).parent_path());
   std::string bytes;
-  uint64_t want = uint64_t(2) << 20;  // most headers (with a 150K-token vocabulary) are under 8 MiB
+  // 256 KiB first (a small vocabulary), then 1, 4, 16 MiB... (a 262K-token one is ~5 MiB).
+  uint64_t want = uint64_t(256) << 10;
   for (;;) {
     if (bytes.size() < want && (file_size == 0 || bytes.size() < file_size)) {
       uint64_t total = 0;
