@@ -19,6 +19,8 @@
 #include "cli/commands.h"
 #include "core/read_file.h"
 #include "cli/engine_options.h"
+#include "cli/model_ref.h"
+#include "cli/preset_options.h"
 #include "core/error.h"
 #include "runtime/generate.h"
 #include "runtime/grammar_constraint.h"
@@ -141,7 +143,7 @@ void run(RunOptions o) {
 void add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt (default model: the bundled stories260K)");
-  cmd->add_option("model", o->model, "GGUF model file (default: models/stories260K.gguf)");
+  cmd->add_option("model", o->model, "GGUF file, store name or pull reference (default: models/stories260K.gguf)");
   auto* prompt = cmd->add_option("-p,--prompt", o->prompt, "Prompt text (a user turn when the model has a chat template)");
   cmd->add_option("--tokens", o->tokens_path, "Prompt as a JSON array of token ids, used as is")->excludes(prompt);
   auto* n_predict = cmd->add_option("-n,--n-predict", o->n_predict, "Tokens to generate (-1: until end of generation; chat default -1)")
@@ -163,9 +165,18 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--grammar", o->grammar_path, "Constrain the output to this GBNF grammar file (docs/grammar.md)")->excludes(schema);
   cmd->add_flag("--json", o->json, "Print {\"tokens\": [...], \"text\": \"...\"} instead of streaming");
   add_engine_options(cmd, o->engine);
-  cmd->callback([o, prompt, n_predict] {
+  cmd->callback([o, cmd, prompt, n_predict] {
     o->prompt_given = prompt->count() > 0;
     o->n_predict_given = n_predict->count() > 0;
+    // A store name, preset or pull reference (pulled when missing) becomes its file.
+    if (!o->model.empty()) {
+      const ResolvedModel resolved = resolve_model(o->model, /*pull_if_missing=*/true);
+      o->model = resolved.path;
+      if (resolved.preset) {
+        apply_preset_engine(*resolved.preset, *cmd, o->engine);
+        apply_preset_sampling(*resolved.preset, *cmd, o->sampling, o->seed, o->n_predict);
+      }
+    }
     run(*o);
   });
 }

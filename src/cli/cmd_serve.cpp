@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 #include "cli/engine_options.h"
 #include "core/error.h"
 #include "runtime/batch_engine.h"
@@ -59,8 +60,9 @@ void serve(const ServeOptions& o) {
   std::vector<std::unique_ptr<server::ServedModel>> models;
   for (size_t i = 0; i < paths.size(); ++i) {
     server::ModelLoadOptions m;
-    m.path = paths[i];
+    m.path = resolve_model_path(paths[i]);  // a store name is served under that name
     if (i < o.aliases.size()) m.id = o.aliases[i];
+    else if (m.path != paths[i]) m.id = paths[i];
     m.n_ctx = o.engine.n_ctx;
     m.n_parallel = o.parallel;
     m.n_batch = o.engine.n_ubatch;

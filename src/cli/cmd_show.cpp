@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 #include "core/file_type.h"
 #include "gguf/gguf.h"
 
@@ -134,11 +135,11 @@ void print_plain(const gguf::File& file, bool list_tensors) {
 void add_show_command(CLI::App& app) {
   auto options = std::make_shared<ShowOptions>();
   CLI::App* cmd = app.add_subcommand("show", "Describe a GGUF model file: architecture, sizes, tokenizer, tensor types");
-  cmd->add_option("file", options->path, "GGUF file (the first part of a split model)")->required();
+  cmd->add_option("file", options->path, "GGUF file (the first part of a split model) or store name")->required();
   cmd->add_flag("--json", options->json, "Print one JSON object with all metadata and tensors");
   cmd->add_flag("--tensors", options->tensors, "List every tensor");
   cmd->callback([options] {
-    const gguf::File file = gguf::File::open(options->path);
+    const gguf::File file = gguf::File::open(show_store_entry(options->path, options->json));
     if (options->json)
       print_json(file);
     else

@@ -11,6 +11,7 @@
 #include "chat/messages.h"
 #include "chat/template_source.h"
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
 
@@ -67,7 +68,7 @@ void run_render(const TemplateRenderOptions& o) {
   std::vector<std::string> warnings;
   std::optional<gguf::File> model;
   if (!o.model_path.empty()) {
-    model.emplace(gguf::File::open(o.model_path));
+    model.emplace(gguf::File::open(resolve_model_path(o.model_path)));
     inputs.bos_token = chat::special_token_text(model->metadata(), "tokenizer.ggml.bos_token_id");
     inputs.eos_token = chat::special_token_text(model->metadata(), "tokenizer.ggml.eos_token_id");
   }

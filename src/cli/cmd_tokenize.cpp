@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/model_ref.h"
 #include "core/read_file.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
@@ -78,7 +79,7 @@ std::vector<int32_t> parse_ids(const std::string& list) {
 void run_tokenize(const TokenizeOptions& o) {
   const int sources = int(!o.text.empty()) + int(!o.file.empty()) + int(!o.vectors.empty());
   if (sources != 1) fail("tokenize: give exactly one of --text, --file or --vectors");
-  const gguf::File file = gguf::File::open(o.model);
+  const gguf::File file = gguf::File::open(resolve_model_path(o.model));
   const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf(file);
 
   if (!o.vectors.empty()) {
@@ -97,7 +98,7 @@ void run_tokenize(const TokenizeOptions& o) {
 
 void run_detokenize(const DetokenizeOptions& o) {
   const std::vector<int32_t> ids = parse_ids(o.ids);
-  const gguf::File file = gguf::File::open(o.model);
+  const gguf::File file = gguf::File::open(resolve_model_path(o.model));
   const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf(file);
   for (const int32_t id : ids)
     if (id >= tok.n_vocab()) fail("--ids: token id {} is past the vocabulary ({} tokens)", id, tok.n_vocab());

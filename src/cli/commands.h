@@ -23,6 +23,12 @@ void add_synth_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
+void add_pull_command(CLI::App& app);
+void add_list_command(CLI::App& app);
+void add_rm_command(CLI::App& app);
+void add_import_command(CLI::App& app);
+void add_create_command(CLI::App& app);
+void add_plan_command(CLI::App& app);
 
 // A JSON array of token ids (or {"tokens": [...]}) from a file.
 std::vector<int32_t> read_token_file(const std::string& path);

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include "cli/model_ref.h"
 #include "core/error.h"
 
 namespace hearth::cli {
@@ -43,7 +44,7 @@ std::string default_model_path() {
 
 LoadedEngine load_engine(const std::string& model_path, const EngineOptions& o) {
   LoadedEngine engine;
-  engine.file = std::make_shared<const gguf::File>(gguf::File::open(model_path));
+  engine.file = std::make_shared<const gguf::File>(gguf::File::open(resolve_model_path(model_path)));
   engine.model = model::Model::load(engine.file);
   const int threads = o.n_threads > 0 ? o.n_threads : int(std::max(1u, std::thread::hardware_concurrency()));
   engine.backend = backend::make_cpu_backend(threads, o.isa);

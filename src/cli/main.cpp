@@ -21,6 +21,12 @@ int main(int argc, char** argv) {
   hearth::cli::add_serve_command(app);
   hearth::cli::add_template_command(app);
   hearth::cli::add_perplexity_command(app);
+  hearth::cli::add_pull_command(app);
+  hearth::cli::add_list_command(app);
+  hearth::cli::add_rm_command(app);
+  hearth::cli::add_import_command(app);
+  hearth::cli::add_create_command(app);
+  hearth::cli::add_plan_command(app);
 
   if (argc == 1) {
     fmt::print("{}", app.help());  // no command: show them all

@@ -1,0 +1,286 @@
+#include "plan/plan.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/file_type.h"
+
+namespace hearth::plan {
+namespace {
+
+// The sliding window of each layer (0 = global), as the architectures use it.
+std::vector<int> layer_windows(const model::Model& m) {
+  const model::HParams& hp = m.hparams();
+  std::vector<int> windows(size_t(hp.n_layer), 0);
+  for (int l = 0; l < hp.n_layer; ++l) {
+    const bool sliding = m.weights().layers[size_t(l)].sliding || hp.arch == "phi3";  // phi3 slides on every layer
+    windows[size_t(l)] = sliding ? hp.sliding_window : 0;
+  }
+  return windows;
+}
+
+// Mirrors model::Model::make_workspace.
+uint64_t workspace_bytes(const model::Model& m, int64_t rows) {
+  const model::HParams& hp = m.hparams();
+  int64_t q = 0, kv = 0, attn = 0, ff = 0;
+  for (int l = 0; l < hp.n_layer; ++l) {
+    q = std::max<int64_t>(q, int64_t(hp.n_head[l]) * hp.head_dim_k);
+    kv = std::max<int64_t>(kv, int64_t(hp.n_head_kv[l]) * std::max(hp.head_dim_k, hp.head_dim_v));
+    attn = std::max<int64_t>(attn, int64_t(hp.n_head[l]) * hp.head_dim_v);
+    ff = std::max<int64_t>(ff, hp.n_ff[l]);
+  }
+  const int64_t floats = rows * (3 * hp.n_embd + q + 2 * kv + attn + (q + 2 * kv) + 3 * ff + std::max(1, hp.n_expert) +
+                                 std::max(1, hp.n_expert_used));
+  const int64_t ints = rows * std::max(1, hp.n_expert_used);
+  return uint64_t(floats) * 4 + uint64_t(ints) * 4;
+}
+
+// Mirrors backend::CpuBackend::reserve (and moe_ffn's buffers, sized on first use).
+uint64_t backend_bytes(const model::Model& m, int64_t rows, int64_t max_ctx, int n_threads) {
+  const model::HParams& hp = m.hparams();
+  const int64_t max_n = m.max_row_width();
+  const int64_t hd = m.max_head_dim();
+  constexpr int64_t kMaxHeadGroup = 8, kMaxTileQueries = 32, kKeyBlock = 32;
+  uint64_t bytes = 65536 * 2;                                      // the f16 GELU table
+  bytes += uint64_t(rows * max_n * 4 + 1024);                      // act_
+  bytes += uint64_t(rows * (max_n / 32 + 1)) * 4;                  // act_sums_
+  const int64_t scores = max_ctx * (max_ctx * kMaxTileQueries <= (int64_t(1) << 22) ? kMaxTileQueries : kMaxHeadGroup);
+  const int64_t per_thread_floats = scores + hd * kMaxHeadGroup + 2 * hd * kMaxTileQueries + 2 * hd * kKeyBlock +
+                                    2 * kMaxTileQueries + hd;
+  const int64_t per_thread_bytes = per_thread_floats * 4 + (hd * 4 + 512) * kMaxHeadGroup;  // + q_conv
+  bytes += uint64_t(per_thread_bytes) * uint64_t(std::max(1, n_threads));
+  if (hp.n_expert > 0) {
+    const int64_t n_ff = hp.n_ff_expert > 0 ? hp.n_ff_expert : hp.n_ff[0];
+    bytes += uint64_t(rows * (hp.n_embd + 2 * n_ff + int64_t(hp.n_expert_used) * hp.n_embd)) * 4;
+    bytes += uint64_t(rows * hp.n_expert_used) * 4;
+  }
+  return bytes;
+}
+
+// The parsed header: the mapped header pages, metadata values and tensor infos.
+uint64_t header_bytes(const gguf::File& f) {
+  uint64_t bytes = 0;  // the header's file pages count with the weights
+  for (const auto& [key, value] : f.metadata().entries()) {
+    bytes += 64 + key.size();
+    if (value.is_array() && value.elem_type() == gguf::ValueType::String) {
+      for (const std::string& item : value.strings(key)) bytes += sizeof(std::string) + (item.size() > 15 ? item.size() + 1 : 0);
+    } else if (value.is_array()) {
+      bytes += value.packed().size() + value.arrays().size() * sizeof(gguf::Value);
+    } else if (value.type() == gguf::ValueType::String) {
+      bytes += value.as_string(key).size();
+    }
+  }
+  for (const auto& t : f.tensors()) bytes += sizeof(gguf::TensorInfo) + t.name.size() + 64;
+  return bytes;
+}
+
+
+// The packed part of each matrix Model::prepare_weights hands the backend:
+// whole groups of 8 rows of the types it packs (runtime::Session prepares
+// weights; the serve engine reads the file's layout as it is).
+std::vector<std::pair<const uint8_t*, uint64_t>> packed_ranges(const model::Model& m, const PlanOptions& o) {
+  std::vector<std::pair<const uint8_t*, uint64_t>> out;
+  if (o.paged) return out;
+  auto add = [&](const backend::Weight& w) {
+    if (w.empty() || w.n_mat != 1 || w.n_out < 8) return;
+    if (std::find(o.packed_types.begin(), o.packed_types.end(), w.type) == o.packed_types.end()) return;
+    for (const auto& r : out)
+      if (r.first == w.data) return;  // tied: the output is token_embd
+    out.push_back({w.data, uint64_t(w.n_out / 8 * 8) * w.row_bytes});
+  };
+  const model::Weights& w = m.weights();
+  add(w.output);
+  for (const model::Layer& L : w.layers)
+    for (const backend::Weight* x : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) add(*x);
+  return out;
+}
+
+// Weight bytes resident on the CPU: the packed copies (heap), plus the file's
+// pages the engine reads in place (the header, tensors the backend does not
+// pack, the rows left over from whole groups of 8). Reading a mapped file
+// maps the whole aligned window around each fault (Linux fault-around, 64 KiB
+// by default), so every range read in place counts to its window's edges;
+// dropped packed pages come back where such a window reaches into them.
+uint64_t resident_weight_bytes(const model::Model& m, const PlanOptions& o) {
+  constexpr uint64_t kFaultAround = 64 << 10;
+  const gguf::File& file = m.file();
+  const auto packed = packed_ranges(m, o);
+  uint64_t packed_bytes = 0;
+  for (const auto& r : packed) packed_bytes += r.second;
+  // In-place byte ranges, as [begin, end) in (file index << 48 | offset) space.
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  ranges.push_back({0, file.data_offset()});
+  const model::Weights& w = m.weights();
+  const bool tied = w.output.data == w.token_embd.data;
+  uint64_t file_end = file.data_offset();
+  for (const auto& t : file.tensors()) {
+    const uint64_t base = (uint64_t(t.file_index) << 48) + (t.file_index == 0 ? file.data_offset() : 0) + t.offset;
+    if (t.file_index == 0) file_end = std::max<uint64_t>(file_end, base + t.n_bytes);
+    uint64_t skip = 0;  // the packed prefix, read from the packed copy instead
+    for (const auto& r : packed)
+      if (r.first == t.data && !(tied && t.name == "token_embd.weight")) skip = r.second;  // get_rows reads the file
+    if (skip < t.n_bytes) ranges.push_back({base + skip, base + t.n_bytes});
+  }
+  for (auto& r : ranges) {
+    const uint64_t limit = r.first >> 48 == 0 ? file_end : UINT64_MAX;
+    r.first = r.first / kFaultAround * kFaultAround;
+    r.second = std::min(limit, (r.second + kFaultAround - 1) / kFaultAround * kFaultAround);
+  }
+  std::sort(ranges.begin(), ranges.end());
+  uint64_t mapped = 0, end = 0;
+  for (const auto& r : ranges) {
+    const uint64_t begin = std::max(r.first, end);
+    if (r.second > begin) mapped += r.second - begin;
+    end = std::max(end, r.second);
+  }
+  return packed_bytes + mapped;
+}
+
+}  // namespace
+
+Plan make_plan(const model::Model& m, const PlanOptions& o) {
+  const model::HParams& hp = m.hparams();
+  const gguf::File& file = m.file();
+  Plan p;
+  p.arch = hp.arch;
+  p.name = file.metadata().get_string_or("general.name", "");
+  if (const gguf::Value* ft = file.metadata().find("general.file_type"); ft != nullptr && ft->is_integer())
+    p.file_type = file_type_name(ft->as_int("general.file_type"));
+  p.n_layer = hp.n_layer;
+  p.n_ctx_train = hp.n_ctx_train;
+  p.n_ctx = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(hp.n_ctx_train > 0 ? hp.n_ctx_train : 4096, 4096);
+  p.n_parallel = o.paged ? std::max(1, o.n_parallel) : 1;
+  p.paged = o.paged;
+  p.type_k = o.type_k;
+  p.type_v = o.type_v;
+  p.swa_windowed = o.swa_windowed;
+  if (p.n_ctx <= 0) fail("the context must be positive, got {}", p.n_ctx);
+  if (o.n_batch <= 0) fail("the batch must be positive, got {}", o.n_batch);
+  const auto k_widths = m.kv_widths_k(), v_widths = m.kv_widths_v();
+  for (int l = 0; l < hp.n_layer; ++l) {
+    kv::KvCache::check_type(o.type_k, k_widths[size_t(l)], "K");
+    kv::KvCache::check_type(o.type_v, v_widths[size_t(l)], "V");
+  }
+
+  // Weights: every tensor, by layer where it belongs to one.
+  p.layers.resize(size_t(hp.n_layer));
+  for (const auto& t : file.tensors()) {
+    int layer = -1;
+    if (t.name.rfind("blk.", 0) == 0) layer = std::atoi(t.name.c_str() + 4);
+    if (layer >= 0 && layer < hp.n_layer) {
+      p.layers[size_t(layer)].weights += t.n_bytes;
+      p.weights_layers += t.n_bytes;
+    }
+  }
+  p.weights = resident_weight_bytes(m, o);
+
+  // KV: runtime::Session holds n_ctx rows; runtime::BatchEngine a pool of
+  // n_parallel * ceil(n_ctx / bs) + 1 (+ cache) blocks of bs rows.
+  const int64_t bs = o.kv_block_size;
+  const int64_t full_rows = o.paged ? (int64_t(p.n_parallel) * ((p.n_ctx + bs - 1) / bs) + 1 + o.n_cache_blocks) * bs
+                                    : p.n_ctx;
+  const std::vector<int> windows = layer_windows(m);
+  for (int l = 0; l < hp.n_layer; ++l) {
+    LayerPlan& L = p.layers[size_t(l)];
+    L.layer = l;
+    L.window = windows[size_t(l)];
+    if (L.window > 0) ++p.n_sliding;
+    L.kv_rows = full_rows;
+    if (o.swa_windowed && L.window > 0) {
+      // A windowed layer keeps the window plus the batch being written, per sequence.
+      const int64_t per_seq = std::min(p.n_ctx, int64_t(L.window) + o.n_batch);
+      const int64_t windowed = o.paged ? (int64_t(p.n_parallel) * ((per_seq + bs - 1) / bs) + 1) * bs : per_seq;
+      L.kv_rows = std::min(full_rows, windowed);
+    }
+    L.kv = uint64_t(L.kv_rows) * (row_bytes(o.type_k, k_widths[size_t(l)]) + row_bytes(o.type_v, v_widths[size_t(l)]));
+    p.kv += L.kv;
+  }
+
+  // Compute: the workspace and backend scratch for the largest forward pass.
+  const int64_t rows = o.paged ? o.n_batch : std::min(o.n_batch, p.n_ctx);
+  p.compute = workspace_bytes(m, rows) + backend_bytes(m, rows, p.n_ctx, o.n_threads);
+  const uint64_t logits_row = uint64_t(hp.n_vocab) * 4;
+  if (o.paged) {
+    const int64_t n_blocks = full_rows / bs;
+    const int64_t blocks_per_slot = (p.n_ctx + bs - 1) / bs;
+    p.compute += uint64_t(p.n_parallel) * (uint64_t(blocks_per_slot) * 4 + 16 + uint64_t(p.n_ctx) * 4);  // tables, tokens held
+    p.compute += uint64_t(o.n_batch) * (4 + 4 + 4 + 8) + uint64_t(n_blocks) * 8;  // step arrays, block pool
+    p.compute += logits_row * uint64_t(p.n_parallel);                            // one logits row per slot
+  } else {
+    p.compute += uint64_t(rows) * 8 + 2 * logits_row;  // positions, output rows; the session's and caller's logits
+  }
+  // Overhead: the parsed header, and the worker threads' stacks as far as they are touched.
+  p.overhead = header_bytes(file) + uint64_t(std::max(0, o.n_threads - 1)) * (64 << 10);
+  return p;
+}
+
+int64_t fit_context(const model::Model& m, PlanOptions o, uint64_t budget, int64_t step) {
+  const int64_t limit = m.hparams().n_ctx_train > 0 ? m.hparams().n_ctx_train : 131072;
+  int64_t lo = 0, hi = limit / step;
+  while (lo < hi) {
+    const int64_t mid = (lo + hi + 1) / 2;
+    o.n_ctx = mid * step;
+    if (make_plan(m, o).total() <= budget)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo * step;
+}
+
+std::vector<DeviceShare> split_by_layers(const Plan& p, const std::vector<uint64_t>& capacities) {
+  if (capacities.empty()) fail("no devices to split the model over");
+  std::vector<DeviceShare> devices(capacities.size());
+  uint64_t capacity_sum = 0;
+  for (size_t d = 0; d < capacities.size(); ++d) {
+    devices[d].capacity = capacities[d];
+    capacity_sum += capacities[d];
+  }
+  // Each device holds its own compute buffers and overhead.
+  for (auto& d : devices) d.compute = p.compute + p.overhead;
+  devices.front().weights += p.weights - p.weights_layers;  // embeddings and output head (first and last)
+  uint64_t layer_sum = 0;
+  for (const auto& L : p.layers) layer_sum += L.weights + L.kv;
+  // Layers in order; a device takes them until its share of the layer bytes is reached.
+  size_t d = 0;
+  uint64_t taken = 0, cumulative_capacity = capacities[0];
+  for (const auto& L : p.layers) {
+    while (d + 1 < devices.size() &&
+           double(taken) >= double(layer_sum) * double(cumulative_capacity) / double(capacity_sum)) {
+      ++d;
+      devices[d].first_layer = L.layer;
+      cumulative_capacity += capacities[d];
+    }
+    devices[d].weights += L.weights;
+    devices[d].kv += L.kv;
+    devices[d].n_layers += 1;
+    taken += L.weights + L.kv;
+  }
+  return devices;
+}
+
+uint64_t parse_memory_size(const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    fail("'{}' is not a memory size (use e.g. 16G, 24GiB, 512M)", text);
+  }
+  std::string unit = text.substr(used);
+  for (char& c : unit) c = char(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
+  if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();
+  double scale = 1;
+  if (unit == "K") scale = 1024.0;
+  else if (unit == "M") scale = 1024.0 * 1024;
+  else if (unit == "G") scale = 1024.0 * 1024 * 1024;
+  else if (unit == "T") scale = 1024.0 * 1024 * 1024 * 1024;
+  else if (!unit.empty() && unit != "B") fail("'{}' is not a memory size (use e.g. 16G, 24GiB, 512M)", text);
+  if (value <= 0) fail("memory size '{}' must be positive", text);
+  return uint64_t(value * scale);
+}
+
+}  // namespace hearth::plan
