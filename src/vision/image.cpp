@@ -39,6 +39,30 @@ RgbImage decode_webp(std::span<const uint8_t> bytes, std::string_view source, co
   return image;
 }
 
+uint32_t read_be32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
+uint32_t read_le16(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8; }
+
+// The size a PNG, GIF or BMP header declares, read before stb: stb refuses
+// huge images itself, but only as "unknown image type".
+void check_declared_size(std::span<const uint8_t> bytes, std::string_view format, std::string_view source,
+                         const ImageLimits& limits) {
+  int64_t w = -1, h = -1;
+  if (format == "png" && bytes.size() >= 24) {
+    w = read_be32(bytes.data() + 16), h = read_be32(bytes.data() + 20);
+  } else if (format == "gif" && bytes.size() >= 10) {
+    w = read_le16(bytes.data() + 6), h = read_le16(bytes.data() + 8);
+  } else if (format == "bmp" && bytes.size() >= 26) {
+    int32_t bw, bh;
+    std::memcpy(&bw, bytes.data() + 18, 4);
+    std::memcpy(&bh, bytes.data() + 22, 4);
+    w = bw, h = bh < 0 ? -int64_t(bh) : bh;
+  }
+  if (w < 0) return;
+  if (w > limits.max_side || h > limits.max_side || w * h > limits.max_pixels)
+    fail("{}: the {} image is {}x{} pixels, over the limit of {} pixels a side and {} pixels in all", source, format,
+         w, h, limits.max_side, limits.max_pixels);
+}
+
 struct StbFree {
   void operator()(stbi_uc* p) const { stbi_image_free(p); }
 };
@@ -64,6 +88,7 @@ RgbImage decode_image(std::span<const uint8_t> bytes, std::string_view source, c
          source);
   if (format == "webp") return decode_webp(bytes, source, limits);
   if (bytes.size() > size_t(INT32_MAX)) fail("{}: the image is too large ({} bytes)", source, bytes.size());
+  check_declared_size(bytes, format, source, limits);
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int length = int(bytes.size());
   // The header first: dimensions are checked before stb allocates the pixels.

@@ -1,7 +1,7 @@
 // The vision-encoder ops (layer_norm with bias, activation, avg_pool_2d) and
 // attention with last_visible (an image's tokens seeing the whole image):
-// every ISA against a textbook computation in double, and the threaded CPU
-// backend bit for bit against the scalar reference backend.
+// the reference and CPU backends against a textbook computation in double,
+// and against each other (bit for bit where no SIMD sum is involved).
 #include <cmath>
 #include <random>
 #include <vector>
@@ -164,7 +164,8 @@ TEST(VisionOps, AttentionWithLastVisibleSeesTheWholeSpan) {
           if (first.empty())
             first = out;
           else
-            EXPECT_EQ(first, out) << be->name() << " differs from the reference backend";
+            for (size_t i = 0; i < out.size(); ++i)  // SIMD dot products: float rounding apart
+              ASSERT_NEAR(out[i], first[i], 1e-5) << be->name() << " differs from the reference backend at " << i;
         }
       }
     }

@@ -1,5 +1,6 @@
 // Images through the language model: the tiny Gemma 3 projector with the
-// random-weight gemma3 model whose width matches it. The prompt's tokens,
+// one-layer cut of the random-weight gemma3 model whose width matches it
+// (tests/data/models/tiny-gemma3-vision-lm.gguf). The prompt's tokens,
 // the logits after the image prompt and the greedy continuation against
 // llama.cpp's llama-mtmd-cli path (tests/data/vision/README.md), in process
 // and through `hearth run --image`.
@@ -34,7 +35,7 @@ std::vector<Case> cases() {
   return out;
 }
 
-std::string lm_path() { return test::fixture("models/synth-gemma3-vision-F16.gguf").string(); }
+std::string lm_path() { return test::fixture("models/tiny-gemma3-vision-lm.gguf").string(); }
 std::string mmproj_path() { return test::fixture("models/mmproj-tinygemma3.gguf").string(); }
 
 std::vector<float> read_floats(const fs::path& path) {
@@ -48,7 +49,7 @@ std::vector<float> read_floats(const fs::path& path) {
 constexpr double kMax = 0.15, kMean = 0.021, kMargin = 0.044;
 
 TEST(VisionRun, LogitsAndGreedyAfterAnImagePromptMatchLlamaCpp) {
-  if (lm_path().empty()) GTEST_SKIP() << "synth-gemma3-vision-F16.gguf is only in ../shared/fixtures";
+  ASSERT_FALSE(lm_path().empty()) << "tests/data/models/tiny-gemma3-vision-lm.gguf is missing";
   for (const Case& c : cases()) {
     SCOPED_TRACE(c.name);
     const json ref = json::parse(test::read_text(vision_data("reference/" + c.name + ".json")));
@@ -96,7 +97,7 @@ TEST(VisionRun, LogitsAndGreedyAfterAnImagePromptMatchLlamaCpp) {
 }
 
 TEST(VisionRun, HearthRunImageGivesLlamaCppsGreedyContinuation) {
-  if (lm_path().empty()) GTEST_SKIP() << "synth-gemma3-vision-F16.gguf is only in ../shared/fixtures";
+  ASSERT_FALSE(lm_path().empty()) << "tests/data/models/tiny-gemma3-vision-lm.gguf is missing";
   for (const Case& c : cases()) {
     SCOPED_TRACE(c.name);
     const json ref = json::parse(test::read_text(vision_data("reference/" + c.name + ".json")));
@@ -118,7 +119,7 @@ TEST(VisionRun, HearthRunImageGivesLlamaCppsGreedyContinuation) {
 
 TEST(VisionRun, BadImagesAndMissingProjectorAreClearErrors) {
   const std::string lm = lm_path();
-  if (lm.empty()) GTEST_SKIP() << "synth-gemma3-vision-F16.gguf is only in ../shared/fixtures";
+  ASSERT_FALSE(lm.empty());
   const fs::path bad = fs::temp_directory_path() / "hearth_vision_bad.png";
   std::ofstream(bad) << "\x89PNG\r\n\x1a\n truncated";
   auto r = test::run_command(test::hearth_binary().string() + " run " + lm + " --mmproj " + mmproj_path() +

@@ -2,8 +2,8 @@
 // data URL and the ollama client with `images` get llama.cpp's greedy
 // continuation (tests/data/vision/reference), a second turn about the same
 // image reuses its cached tokens, and bad images are 400s. Runs once (with
-// the bundled model's pass) and needs synth-gemma3-vision-F16.gguf, which is
-// only in ../shared/fixtures.
+// the bundled model's pass), on tests/data/models/tiny-gemma3-vision-lm.gguf
+// with mmproj-tinygemma3.gguf.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -18,10 +18,10 @@ const repo = join(here, '..', '..');
 const data = join(repo, 'tests', 'data', 'vision');
 const fixtures = [join(repo, '..', 'shared', 'fixtures', 'models'), join(repo, 'tests', 'data', 'models')];
 const find = (name) => fixtures.map((d) => join(d, name)).find((p) => existsSync(p));
-const lm = find('synth-gemma3-vision-F16.gguf');
+const lm = find('tiny-gemma3-vision-lm.gguf');
 const mmproj = find('mmproj-tinygemma3.gguf');
 const once = process.env.HEARTH_MODEL === 'stories260K';
-const skip = !once ? 'runs with the first model only' : (!lm || !mmproj) ? 'synth-gemma3-vision-F16.gguf not found' : false;
+const skip = !once ? 'runs with the first model only' : (!lm || !mmproj) ? 'tests/data/models/tiny-gemma3-vision-lm.gguf not found' : false;
 
 async function start(flags) {
   const child = spawn(process.env.HEARTH_BIN,
@@ -46,7 +46,7 @@ async function start(flags) {
 const cases = JSON.parse(readFileSync(join(data, 'reference', 'prompts.json'), 'utf8')).cases;
 const reference = (c) => JSON.parse(readFileSync(join(data, 'reference', `${c.name}.json`), 'utf8'));
 const imageBase64 = (c) => readFileSync(join(data, 'images', c.image)).toString('base64');
-const id = 'synth-gemma3-vision-F16';
+const id = 'tiny-gemma3-vision-lm';
 
 // llama.cpp's greedy text, up to the first step that is a near-tie (F32/F16 margin 0.044).
 function expectedPrefix(ref) {
