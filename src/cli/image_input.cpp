@@ -72,7 +72,10 @@ std::vector<int32_t> evaluate_image_prompt(LoadedEngine& engine, const tokenizer
   inputs.leave_tools_undefined = true;
   if (tok.bos() >= 0) inputs.bos_token = tok.token_text(tok.bos());
   if (tok.eos() >= 0) inputs.eos_token = tok.token_text(tok.eos());
-  const std::string rendered = tmpl.render(inputs);
+  std::string rendered = tmpl.render(inputs);
+  // As llama.cpp's common chat: the template's BOS text goes, the tokenizer adds the BOS token.
+  if (tok.add_bos() && inputs.bos_token && !inputs.bos_token->empty() && rendered.starts_with(*inputs.bos_token))
+    rendered.erase(0, inputs.bos_token->size());
 
   const std::vector<runtime::PromptChunk> chunks = runtime::split_media_prompt(
       tok, rendered, {vp.image_begin, vp.image_end}, images.size(), /*add_special=*/true);

@@ -1,5 +1,5 @@
 // Images through the language model: the tiny Gemma 3 projector with the
-// one-layer cut of the random-weight gemma3 model whose width matches it
+// two-layer cut of the random-weight gemma3 model whose width matches it
 // (tests/data/models/tiny-gemma3-vision-lm.gguf). The prompt's tokens,
 // the logits after the image prompt and the greedy continuation against
 // llama.cpp's llama-mtmd-cli path (tests/data/vision/README.md), in process

@@ -1,11 +1,12 @@
-# A one-layer cut of synth-gemma3-vision-F16.gguf small enough for hearth's
-# tests/data: its token embedding, layer 0 (the first n_ff=128 rows of
+# A two-layer cut of synth-gemma3-vision-F16.gguf small enough for hearth's
+# tests/data: its token embedding, layers 0 and 1 (the first n_ff=32 rows of
 # ffn_gate/ffn_up, the matching columns of ffn_down) and output norm, 2-D
-# tensors as F16, every metadata key copied (block_count 1,
-# feed_forward_length 128, file_type 1). python3 stdlib only.
+# tensors as F16, every metadata key copied (block_count 2,
+# feed_forward_length 32, file_type 1). python3 stdlib only.
 import struct, sys
 src, dst = sys.argv[1], sys.argv[2]
-N_FF = 128
+N_FF = 32
+N_LAYER = 2
 T = {0:'B',1:'b',2:'H',3:'h',4:'I',5:'i',6:'f',7:'?',10:'Q',11:'q',12:'d'}
 f = open(src, 'rb'); buf = f.read(); pos = 0
 def rd(fmt):
@@ -45,7 +46,7 @@ def add(name, dims, vals, f16):
     else: out_t.append((name, dims, 0, struct.pack('<%df' % len(vals), *vals)))
 d, v = tensor_f32('token_embd.weight'); add('token_embd.weight', d, v, True)
 for n, dims, ty, off in tensors:
-    if not n.startswith('blk.0.'): continue
+    if int(n.split('.')[1]) >= N_LAYER if n.startswith('blk.') else True: continue
     d, v = tensor_f32(n)
     if n.endswith(('ffn_gate.weight', 'ffn_up.weight')):   # [128 in, 256 out] -> first 128 rows
         v = v[:d[0] * N_FF]; d = [d[0], N_FF]
@@ -59,10 +60,10 @@ def wv(t, v):
         et, items = v; return struct.pack('<IQ', et, len(items)) + b''.join(wv(et, x) for x in items)
     return struct.pack('<' + T[t], v)
 for kv in kvs:
-    if kv[0] == b'gemma3.block_count': kv[2] = 1
+    if kv[0] == b'gemma3.block_count': kv[2] = N_LAYER
     if kv[0] == b'gemma3.feed_forward_length': kv[2] = N_FF
     if kv[0] == b'general.file_type': kv[2] = 1
-    if kv[0] == b'general.name': kv[2] = b'synthetic gemma3 vision test model, one layer'
+    if kv[0] == b'general.name': kv[2] = b'synthetic gemma3 vision test model, two layers'
 head = b'GGUF' + struct.pack('<IQQ', 3, len(out_t), len(kvs))
 for k, t, v in kvs: head += struct.pack('<Q', len(k)) + k + struct.pack('<I', t) + wv(t, v)
 off = 0; infos = b''; blobs = []
