@@ -66,7 +66,7 @@ PreparedChat prepare_chat(const ServedModel& model, const ChatSetup& setup) {
   } catch (const std::exception& e) {
     bad_request("messages", "invalid 'messages': {}", e.what());
   }
-  std::vector<std::string> images;
+  std::vector<RequestImage> images;
   if (chat::messages_have_images(messages)) {
     if (!model.vision())
       bad_request("messages", "model '{}' does not support images: send text only (or serve it with --mmproj)",

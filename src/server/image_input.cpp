@@ -97,18 +97,18 @@ std::string decode_base64(std::string_view text, const std::string& field) {
   return out;
 }
 
-std::vector<std::string> take_images(chat::OrderedJson& messages, bool allow_file_urls) {
-  std::vector<std::string> images;
+std::vector<RequestImage> take_images(chat::OrderedJson& messages, bool allow_file_urls) {
+  std::vector<RequestImage> images;
   for (size_t m = 0; m < messages.size(); ++m) {
     auto& msg = messages[m];
     if (!msg.is_object() || !msg.contains("content") || !msg["content"].is_array()) continue;
     auto& parts = msg["content"];
     for (size_t p = 0; p < parts.size(); ++p) {
       if (!is_image_part(parts[p])) continue;
-      const std::string field = fmt::format("messages[{}].content[{}].image_url", m, p);
+      const std::string field = fmt::format("messages[{}].content[{}]", m, p);
       const std::string url = part_url(parts[p]);
-      if (url.empty()) bad_request(field, "'{}' has no url", field);
-      images.push_back(read_image_url(url, allow_file_urls, field));
+      if (url.empty()) bad_request(field, "'{}' has no image url", field);
+      images.push_back({read_image_url(url, allow_file_urls, field), field});
       parts[p] = chat::OrderedJson{{"type", "text"}, {"text", std::string(runtime::kMediaMarker)}};
     }
   }
@@ -116,7 +116,7 @@ std::vector<std::string> take_images(chat::OrderedJson& messages, bool allow_fil
 }
 
 void tokenize_with_images(const ServedModel& model, const std::string& prompt_text,
-                          const std::vector<std::string>& images, GenerationParams& params) {
+                          const std::vector<RequestImage>& images, GenerationParams& params) {
   const vision::VisionModel& vision = *model.vision();
   const vision::VisionHParams& vp = vision.hparams();
   const std::string bos = model.bos_text();
@@ -135,14 +135,15 @@ void tokenize_with_images(const ServedModel& model, const std::string& prompt_te
       params.prompt.insert(params.prompt.end(), c.tokens.begin(), c.tokens.end());
       continue;
     }
-    const std::string& bytes = images[size_t(c.image)];
+    const std::string& bytes = images[size_t(c.image)].bytes;
+    const std::string& field = images[size_t(c.image)].field;
     const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     const uint64_t hash = vision::image_hash(data);
     std::shared_ptr<const std::vector<float>> rows;
     try {
-      rows = model.image_embeddings(data, hash, fmt::format("image {}", c.image + 1));
+      rows = model.image_embeddings(data, hash, field);
     } catch (const Error& e) {
-      bad_request("messages", "{}", e.what());
+      bad_request(field, "{}", e.what());
     }
     PromptImage img;
     img.start = int64_t(params.prompt.size());
@@ -152,7 +153,7 @@ void tokenize_with_images(const ServedModel& model, const std::string& prompt_te
     // Its tokens go in one step, beside one decode per other conversation.
     const int64_t room = model.engine().n_batch() - model.engine().n_slots() + 1;
     if (img.see_whole_image && img.n_tokens > room)
-      bad_request("messages", "an image of {} tokens must be evaluated in one step, but the server's batch leaves room "
+      bad_request(field, "an image of {} tokens must be evaluated in one step, but the server's batch leaves room "
                   "for {}: raise --ubatch or lower --parallel", img.n_tokens, room);
     for (int64_t t = 0; t < img.n_tokens; ++t) params.prompt.push_back(image_token_key(hash, t));
     params.images.push_back(std::move(img));

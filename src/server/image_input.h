@@ -14,16 +14,22 @@
 
 namespace hearth::server {
 
+// An image from a request: its encoded bytes and the field it came from.
+struct RequestImage {
+  std::string bytes;
+  std::string field;  // messages[i].content[j]
+};
+
 // Replaces each image part of `messages` with a text part holding the media
-// marker and returns the images' bytes, in order. Throws ApiError 400 naming
-// the message and part for a URL it will not or cannot read.
-std::vector<std::string> take_images(chat::OrderedJson& messages, bool allow_file_urls);
+// marker and returns the images, in order. Throws ApiError 400 naming the
+// message and part for a URL it will not or cannot read.
+std::vector<RequestImage> take_images(chat::OrderedJson& messages, bool allow_file_urls);
 
 // The rendered prompt (media markers in place) as token ids and image spans:
 // each marker becomes the projector's begin text, the image's tokens (keyed
 // in the prefix cache by the image's content hash), its end text.
 void tokenize_with_images(const ServedModel& model, const std::string& prompt_text,
-                          const std::vector<std::string>& images, GenerationParams& params);
+                          const std::vector<RequestImage>& images, GenerationParams& params);
 
 // Standard base64 (padding optional, whitespace skipped); nullopt-like
 // failure is a 400 naming `field`.

@@ -117,6 +117,18 @@ TEST(VisionRun, HearthRunImageGivesLlamaCppsGreedyContinuation) {
   }
 }
 
+TEST(VisionRun, AProjectorBesideTheModelIsPairedAutomatically) {
+  // tests/data/models holds the tiny LM and mmproj-tinygemma3.gguf (width 128) side by side.
+  const std::string lm = (test::source_dir() / "tests/data/models/tiny-gemma3-vision-lm.gguf").string();
+  const std::string image = vision_data("images/wide48x20.png").string();
+  const std::string args = " --image " + image + " -p 'Describe this image.' -n 6 --temp 0 --json 2>/dev/null";
+  const auto paired = test::run_command(test::hearth_binary().string() + " run " + lm + args);
+  const auto explicit_ = test::run_command(test::hearth_binary().string() + " run " + lm + " --mmproj " + mmproj_path() + args);
+  ASSERT_EQ(paired.status, 0);
+  ASSERT_EQ(explicit_.status, 0);
+  EXPECT_EQ(json::parse(paired.out)["tokens"], json::parse(explicit_.out)["tokens"]);
+}
+
 TEST(VisionRun, BadImagesAndMissingProjectorAreClearErrors) {
   const std::string lm = lm_path();
   ASSERT_FALSE(lm.empty());
