@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/media_prompt.h"
+#include "server/api_error.h"
 
 namespace hearth::server {
 namespace {
