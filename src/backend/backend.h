@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "core/dtype.h"
@@ -63,6 +64,9 @@ struct KvView {
 struct AttentionParams {
   const float* q = nullptr;           // [n_tokens][n_head * head_dim]
   const int32_t* positions = nullptr; // position of each query token
+  // The last position each query token sees, or null: its own (causal).
+  // Larger for tokens of an image that attend to the whole image (gemma3).
+  const int32_t* last_visible = nullptr;
   // Where each query token's keys live. Null: one sequence, key j at KV row j.
   // Otherwise the cache is paged in blocks of 2^kv_block_shift rows and key j
   // of token i is at row (block_tables[i][j >> shift] << shift) | (j & mask):
@@ -139,6 +143,23 @@ class Backend {
   virtual void add_rows(float* y, const float* bias, int64_t rows, int64_t n) = 0;     // y[r] += bias
   virtual void scale(float* y, float s, int64_t n) = 0;                                // y *= s
   virtual void softcap(float* y, float cap, int64_t n) = 0;                            // y = cap * tanh(y / cap)
+
+  // Vision encoder ops (src/vision). Backends without them refuse the encoder.
+  // y[r] = (x[r] - mean) / sqrt(var + eps) * weight + bias (ggml_norm, then
+  // the mul and add); weight and bias may be null. In place is fine.
+  virtual void layer_norm(const float*, const float*, const float*, int64_t, int64_t, float, float*) {
+    throw std::runtime_error("backend " + name() + " has no layer_norm (the vision encoder needs it)");
+  }
+  // y = act(x) over n values, as ggml's unary op (GELU: its f16 table). In place is fine.
+  virtual void activation(Activation, const float*, int64_t, float*) {
+    throw std::runtime_error("backend " + name() + " has no activation op (the vision encoder needs it)");
+  }
+  // Average pooling of a width x height grid of rows of `channels` values
+  // (row y * width + x) in kernel x kernel windows, stride kernel, no padding:
+  // y gets (width / kernel) * (height / kernel) rows.
+  virtual void avg_pool_2d(const float*, int64_t, int64_t, int64_t, int, float*) {
+    throw std::runtime_error("backend " + name() + " has no avg_pool_2d (the vision encoder needs it)");
+  }
 };
 
 // The scalar reference: one thread, the ref kernels. Obviously correct, slow.

@@ -14,9 +14,11 @@
 #include <nlohmann/json.hpp>
 
 #include "chat/output/output_parser.h"
+#include "chat/template_source.h"
 #include "cli/chat_repl.h"
 #include "cli/cmd_chat.h"
 #include "cli/commands.h"
+#include "cli/image_input.h"
 #include "core/read_file.h"
 #include "cli/engine_options.h"
 #include "cli/model_ref.h"
@@ -45,6 +47,8 @@ struct RunOptions {
   bool json = false;
   std::string json_schema_path;
   std::string grammar_path;
+  std::string mmproj;
+  std::vector<std::string> images;
   EngineOptions engine;
 };
 
@@ -68,7 +72,12 @@ void run(RunOptions o) {
 
   std::vector<int32_t> prompt;
   std::string rendered;
-  if (!o.tokens_path.empty()) {
+  if (!o.images.empty() || !o.mmproj.empty()) {
+    if (!o.tokens_path.empty()) fail("--image takes a text prompt (-p), not --tokens");
+    // Images: one user turn through the chat template; everything before
+    // the last text chunk is evaluated here, the rest by generate().
+    prompt = evaluate_image_prompt(engine, tok, model_path, o.mmproj, o.images, o.prompt);
+  } else if (!o.tokens_path.empty()) {
     prompt = read_token_file(o.tokens_path);
   } else if (chat_template) {
     rendered = render_single_turn(*chat_template, *engine.file, o.system, o.prompt);
@@ -164,6 +173,8 @@ void add_run_command(CLI::App& app) {
   auto* schema = cmd->add_option("--json-schema", o->json_schema_path, "Constrain the output to JSON matching this JSON Schema file");
   cmd->add_option("--grammar", o->grammar_path, "Constrain the output to this GBNF grammar file (docs/grammar.md)")->excludes(schema);
   cmd->add_flag("--json", o->json, "Print {\"tokens\": [...], \"text\": \"...\"} instead of streaming");
+  cmd->add_option("--mmproj", o->mmproj, "Multimodal projector GGUF for --image (default: an mmproj*.gguf beside the model that fits it)");
+  cmd->add_option("--image", o->images, "Image file (PNG, JPEG, GIF, BMP, WebP); repeat for several. The prompt becomes one user turn: the images, then the text");
   add_engine_options(cmd, o->engine);
   cmd->callback([o, cmd, prompt, n_predict] {
     o->prompt_given = prompt->count() > 0;

@@ -21,6 +21,8 @@ namespace {
 struct ServeOptions {
   std::vector<std::string> models;
   std::vector<std::string> aliases;
+  std::vector<std::string> mmprojs;
+  bool allow_file_urls = false;
   std::string host = "127.0.0.1";
   int port = 8080;
   int parallel = 4;
@@ -45,6 +47,9 @@ void serve(const ServeOptions& o) {
     fail("--api-key is empty: give a key, or leave the option out to serve without one");
   std::vector<std::string> paths = o.models;
   if (paths.empty()) paths.push_back(default_model_path());
+  if (o.mmprojs.size() > paths.size())
+    fail("{} --mmproj given for {} model(s): give at most one per model, in the same order", o.mmprojs.size(),
+         paths.size());
   if (o.aliases.size() > paths.size())
     fail("{} --alias given for {} model(s): give at most one per model, in the same order", o.aliases.size(), paths.size());
 
@@ -63,6 +68,8 @@ void serve(const ServeOptions& o) {
     m.path = resolve_model_path(paths[i]);  // a store name is served under that name
     if (i < o.aliases.size()) m.id = o.aliases[i];
     else if (m.path != paths[i]) m.id = paths[i];
+    if (i < o.mmprojs.size()) m.mmproj = o.mmprojs[i];
+    m.allow_file_urls = o.allow_file_urls;
     m.n_ctx = o.engine.n_ctx;
     m.n_parallel = o.parallel;
     m.n_batch = o.engine.n_ubatch;
@@ -128,6 +135,8 @@ void add_serve_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("serve", "Serve models over OpenAI's and Ollama's HTTP APIs (default model: the bundled stories260K)");
   cmd->add_option("models", o->models, "GGUF model files; each is named by its file name without .gguf");
   cmd->add_option("--alias", o->aliases, "Name a model instead of by its file name (once per model, in order)")->allow_extra_args(false);
+  cmd->add_option("--mmproj", o->mmprojs, "Multimodal projector GGUF: the model takes images (once per model, in order)")->allow_extra_args(false);
+  cmd->add_flag("--allow-file-urls", o->allow_file_urls, "Let image_url name a local file (file://...); off by default");
   cmd->add_option("--host", o->host, "Address to listen on (loopback by default; 0.0.0.0 exposes the server)")->capture_default_str();
   cmd->add_option("--port", o->port, "Port (0: any free port, printed on start)")->capture_default_str();
   cmd->add_option("--parallel", o->parallel, "Conversations evaluated together per model")->capture_default_str();

@@ -9,8 +9,22 @@
 
 namespace hearth::model {
 
-void embed_tokens(const Model& m, ForwardContext& c, const Batch& b) {
-  c.be.get_rows(m.weights().token_embd, b.tokens, b.n, c.ws.x.data());
+void embed_tokens(const Model& m, ForwardContext& c, const Batch& b, float token_scale) {
+  const int64_t E = m.hparams().n_embd;
+  float* x = c.ws.x.data();
+  if (b.embeddings == nullptr) {
+    c.be.get_rows(m.weights().token_embd, b.tokens, b.n, x);
+    if (token_scale != 1.0f) c.be.scale(x, token_scale, b.n * E);
+    return;
+  }
+  for (int64_t i = 0; i < b.n; ++i) {
+    if (b.embeddings[i] != nullptr) {
+      std::memcpy(x + i * E, b.embeddings[i], size_t(E) * sizeof(float));
+    } else {
+      c.be.get_rows(m.weights().token_embd, b.tokens + i, 1, x + i * E);
+      if (token_scale != 1.0f) c.be.scale(x + i * E, token_scale, E);
+    }
+  }
 }
 
 void norm_rows(ForwardContext& c, const float* x, const float* weight, int64_t n, int64_t width, float eps, float* out) {
@@ -115,6 +129,7 @@ void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& 
   backend::AttentionParams ap;
   ap.q = ws.q.data();
   ap.positions = b.positions;
+  ap.last_visible = b.last_visible;
   ap.block_tables = tables;
   ap.kv_block_shift = table_shift;
   ap.n_tokens = n;
@@ -198,6 +213,7 @@ void moe_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const floa
 void lm_head(const Model& m, ForwardContext& c, const Batch& b, float* logits_out) {
   const HParams& hp = m.hparams();
   Workspace& ws = c.ws;
+  if (b.n_outputs == 0) return;  // e.g. an image's rows
   for (int64_t i = 0; i < b.n_outputs; ++i)
     std::memcpy(ws.xn.data() + i * hp.n_embd, ws.x.data() + int64_t(b.output_rows[i]) * hp.n_embd,
                 hp.n_embd * sizeof(float));

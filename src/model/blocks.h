@@ -18,8 +18,9 @@ struct AttentionOptions {
 int k_rotation_block(DType cache_type, int head_dim);
 int v_rotation_block(DType cache_type, int head_dim);
 
-// ws.x[n][n_embd] <- token embeddings of batch.tokens.
-void embed_tokens(const Model& m, ForwardContext& c, const Batch& b);
+// ws.x[n][n_embd] <- token embeddings of batch.tokens, times token_scale
+// (gemma: sqrt(n_embd)); rows the batch gives as embeddings are copied as is.
+void embed_tokens(const Model& m, ForwardContext& c, const Batch& b, float token_scale = 1.0f);
 
 // out[n][n_embd] <- wo * attention(q, k, v of xn), writing this layer's K/V
 // rows at the batch positions. q_prescale (gemma) multiplies q after rope.

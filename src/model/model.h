@@ -82,6 +82,13 @@ struct Batch {
   int64_t n_outputs = 0;
   // Keys visible to the batch: positions below n_kv (the longest sequence).
   int64_t n_kv = 0;
+  // Input rows given as embeddings (an image's tokens): where embeddings[i]
+  // is not null, row i is those n_embd floats and tokens[i] is ignored; such
+  // rows skip the token-embedding scale (gemma). Null: every row from its id.
+  const float* const* embeddings = nullptr;
+  // The last position each token attends to; null: its own (causal). The
+  // tokens of an image see the whole image (gemma3, as llama.cpp's mtmd).
+  const int32_t* last_visible = nullptr;
 };
 
 struct ForwardContext {

@@ -89,6 +89,8 @@ BatchEngine::BatchEngine(const model::Model& model, backend::Backend& backend, c
   output_rows_.resize(config.n_batch);
   token_tables_.resize(config.n_batch);
   token_sliding_tables_.resize(config.n_batch);
+  embedding_rows_.resize(config.n_batch);
+  last_visible_.resize(config.n_batch);
   seen_.resize(size_t(config.n_slots));
 }
 
@@ -161,9 +163,14 @@ void BatchEngine::step(std::span<const SlotInput> inputs, std::vector<float>& lo
   if (n > config_.n_batch) fail("internal: a step of {} tokens exceeds the batch size {}", n, config_.n_batch);
   if (n == 0) return;
   const int64_t n_vocab = model_.hparams().n_vocab;
-  for (const SlotInput& in : inputs)
-    for (int32_t token : in.tokens)
-      if (token < 0 || token >= n_vocab) fail("token id {} is outside the vocabulary of {}", token, n_vocab);
+  bool any_embeddings = false, any_visibility = false;
+  for (const SlotInput& in : inputs) {
+    any_embeddings |= in.embeddings != nullptr;
+    any_visibility |= in.last_visible != nullptr;
+    for (size_t t = 0; t < in.tokens.size(); ++t)
+      if ((in.tokens[t] < 0 || in.tokens[t] >= n_vocab) && !(in.embeddings && in.embeddings[t]))
+        fail("token id {} is outside the vocabulary of {}", in.tokens[t], n_vocab);
+  }
 
   // Blocks for the rows this step writes.
   ensure_free(new_blocks);
@@ -183,6 +190,8 @@ void BatchEngine::step(std::span<const SlotInput> inputs, std::vector<float>& lo
       positions_[i] = int32_t(lengths_[in.slot] + int64_t(t));
       token_tables_[i] = table(in.slot);
       token_sliding_tables_[i] = sliding_table(in.slot);
+      if (any_embeddings) embedding_rows_[i] = in.embeddings ? in.embeddings[t] : nullptr;
+      if (any_visibility) last_visible_[i] = in.last_visible ? in.last_visible[t] : positions_[i];
     }
     if (in.want_logits) output_rows_[n_outputs++] = int32_t(i - 1);
   }
@@ -201,6 +210,8 @@ void BatchEngine::step(std::span<const SlotInput> inputs, std::vector<float>& lo
   batch.output_rows = output_rows_.data();
   batch.n_outputs = n_outputs;
   batch.n_kv = n_kv;
+  batch.embeddings = any_embeddings ? embedding_rows_.data() : nullptr;
+  batch.last_visible = any_visibility ? last_visible_.data() : nullptr;
   model::ForwardContext ctx{backend_, kv_, workspace_, config_.flash_attn};
   model_.forward(ctx, batch, logits_out.data());
   for (const SlotInput& in : inputs) {

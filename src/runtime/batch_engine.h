@@ -50,6 +50,13 @@ struct SlotInput {
   int slot = 0;
   std::span<const int32_t> tokens;  // appended to that slot's sequence
   bool want_logits = false;         // the logits after its last token
+  // Image tokens: where embeddings[t] is set, token t's input row is that
+  // (n_embd floats) and tokens[t] is only its prefix-cache key (negative
+  // ids, derived from the image's content hash). Null: all text.
+  const float* const* embeddings = nullptr;
+  // The last position each token attends to (an image's tokens: the image's
+  // last); null: causal.
+  const int32_t* last_visible = nullptr;
 };
 
 class BatchEngine {
@@ -130,6 +137,9 @@ class BatchEngine {
   std::vector<int64_t> sliding_first_;   // each slot's first held sliding block
   std::vector<int32_t> tokens_, positions_, output_rows_;
   std::vector<const int32_t*> token_tables_, token_sliding_tables_;
+  std::vector<const int32_t*> token_tables_;
+  std::vector<const float*> embedding_rows_;  // per batch row, for steps with image tokens
+  std::vector<int32_t> last_visible_;
   std::vector<uint8_t> seen_;
 };
 

@@ -82,6 +82,38 @@ void Session::eval(std::span<const int32_t> tokens, bool all_logits, std::vector
   }
 }
 
+void Session::eval_embeddings(const float* rows, int64_t n, bool see_whole_span) {
+  if (n <= 0) fail("nothing to evaluate: the image has no tokens");
+  if (n_past_ + n > config_.n_ctx)
+    fail("an image of {} tokens does not fit in the context: {} already used of {} (raise --ctx)", n, n_past_,
+         config_.n_ctx);
+  if (see_whole_span && n > workspace_.max_rows)
+    fail("an image of {} tokens must be evaluated in one pass, but --ubatch is {} (raise --ubatch)", n,
+         workspace_.max_rows);
+  const int64_t E = model_.hparams().n_embd;
+  model::ForwardContext ctx{backend_, kv_, workspace_, config_.flash_attn};
+  // Per image, not per token: the row pointers and visibility limits.
+  std::vector<const float*> row_ptrs(size_t(std::min(n, workspace_.max_rows)));
+  std::vector<int32_t> last_visible(row_ptrs.size(), int32_t(n_past_ + n - 1));
+  for (int64_t start = 0; start < n; start += workspace_.max_rows) {
+    const int64_t count = std::min(workspace_.max_rows, n - start);
+    for (int64_t i = 0; i < count; ++i) {
+      positions_[i] = int32_t(n_past_ + i);
+      row_ptrs[i] = rows + (start + i) * E;
+    }
+    model::Batch batch;
+    batch.tokens = nullptr;
+    batch.positions = positions_.data();
+    batch.n = count;
+    batch.embeddings = row_ptrs.data();
+    batch.last_visible = see_whole_span ? last_visible.data() : nullptr;
+    batch.output_rows = output_rows_.data();
+    batch.n_outputs = 0;
+    model_.forward(ctx, batch, step_logits_.data());
+    n_past_ += count;
+  }
+}
+
 const float* Session::decode(int32_t token) {
   if (n_past_ + 1 > config_.n_ctx)
     fail("the context is full: {} tokens of {} are used (raise --ctx)", n_past_, config_.n_ctx);

@@ -36,6 +36,10 @@ class Session {
   // ([tokens][n_vocab]); otherwise only the last one's. Throws, with the
   // numbers, when the tokens do not fit in the context.
   void eval(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits);
+  // Appends n rows of input embeddings (an image's tokens, [n][n_embd]),
+  // without logits. With see_whole_span every row attends to all n (gemma3's
+  // images); they then go in one forward pass, so n must fit --ubatch.
+  void eval_embeddings(const float* rows, int64_t n, bool see_whole_span);
   // Appends one token and returns its logits (the decode step).
   const float* decode(int32_t token);
 

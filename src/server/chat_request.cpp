@@ -6,6 +6,7 @@
 #include "chat/messages.h"
 #include "core/bounded_json.h"
 #include "core/error.h"
+#include "server/image_input.h"
 
 namespace hearth::server {
 
@@ -112,8 +113,13 @@ PreparedChat prepare_chat(const ServedModel& model, const ChatSetup& setup) {
   } catch (const std::exception& e) {
     bad_request("messages", "invalid 'messages': {}", e.what());
   }
-  if (chat::messages_have_images(messages))
-    bad_request("messages", "model '{}' does not support images: send text only", model.id());
+  std::vector<RequestImage> images;
+  if (chat::messages_have_images(messages)) {
+    if (!model.vision())
+      bad_request("messages", "model '{}' does not support images: send text only (or serve it with --mmproj)",
+                  model.id());
+    images = take_images(messages, model.allow_file_urls());
+  }
 
   // tool_choice decides how the output is read and whether a grammar forces a call.
   std::optional<json> forced_schema;
@@ -163,7 +169,10 @@ PreparedChat prepare_chat(const ServedModel& model, const ChatSetup& setup) {
   } catch (const std::exception& e) {
     bad_request("messages", "the model's chat template rejected the messages: {}", e.what());
   }
-  out.params.prompt = model.tokenize_prompt(prompt_text);
+  if (images.empty())
+    out.params.prompt = model.tokenize_prompt(prompt_text);
+  else
+    tokenize_with_images(model, prompt_text, images, out.params);
   check_context(model, out.params.prompt.size());
 
   out.parser = model.output_config();

@@ -73,6 +73,10 @@ struct EngineLoop::Active {
   size_t emitted = 0;    // bytes of `text` handed to the generation
   size_t longest_stop = 0;
   std::optional<TokenLogprob> pending_logprob;
+  // With images: per prompt position, the input row (null for text) and
+  // the last position it attends to.
+  std::vector<const float*> image_rows;
+  std::vector<int32_t> last_visible;
 
   Active(GenerationParams p, const tokenizer::Tokenizer& tok, int64_t n_vocab)
       : params(std::move(p)), sampler(params.sampling, n_vocab), decoder(tok, /*remove_special=*/true) {}
@@ -88,6 +92,18 @@ EngineLoop::EngineLoop(const model::Model& model, backend::Backend& backend, con
   plan_.reserve(size_t(config.batch.n_slots));
   inputs_.reserve(size_t(config.batch.n_slots));
   logits_.reserve(size_t(config.batch.n_slots * engine_.n_vocab()));
+  // An image's tokens that attend to the whole image go in one step: a
+  // chunk may not end inside one.
+  scheduler_.set_chunk_fit([this](RequestId id, int64_t start, int64_t count) {
+    const auto it = active_.find(id);
+    if (it == active_.end()) return count;
+    for (const PromptImage& img : it->second->params.images) {
+      const int64_t end = img.start + img.n_tokens;
+      if (img.see_whole_image && start < end && start + count > img.start && start + count < end)
+        return std::max<int64_t>(0, img.start - start);
+    }
+    return count;
+  });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -115,6 +131,22 @@ std::shared_ptr<Generation> EngineLoop::submit(GenerationParams params) {
     a->mask.resize(size_t(engine_.n_vocab()));
   }
   a->generation->usage_.prompt_tokens = int64_t(a->params.prompt.size());
+  if (!a->params.images.empty()) {
+    const size_t n = a->params.prompt.size();
+    a->image_rows.assign(n, nullptr);
+    a->last_visible.resize(n);
+    for (size_t p = 0; p < n; ++p) a->last_visible[p] = int32_t(p);
+    for (const PromptImage& img : a->params.images) {
+      if (img.start < 0 || img.start + img.n_tokens > int64_t(n) || !img.rows ||
+          int64_t(img.rows->size()) % std::max<int64_t>(img.n_tokens, 1) != 0)
+        fail("internal: an image's tokens are outside the prompt");
+      const int64_t width = int64_t(img.rows->size()) / img.n_tokens;
+      for (int64_t t = 0; t < img.n_tokens; ++t) {
+        a->image_rows[size_t(img.start + t)] = img.rows->data() + t * width;
+        if (img.see_whole_image) a->last_visible[size_t(img.start + t)] = int32_t(img.start + img.n_tokens - 1);
+      }
+    }
+  }
   std::shared_ptr<Generation> generation = a->generation;
   {
     std::lock_guard lock(mutex_);
@@ -230,6 +262,10 @@ void EngineLoop::step_once() {
     }
     inputs_.push_back(runtime::SlotInput{chunk.slot, std::span<const int32_t>(a.sequence).subspan(size_t(chunk.start), size_t(chunk.count)),
                                          chunk.wants_logits});
+    if (!a.image_rows.empty() && chunk.start < int64_t(a.image_rows.size())) {
+      inputs_.back().embeddings = a.image_rows.data() + chunk.start;
+      inputs_.back().last_visible = a.last_visible.data() + chunk.start;
+    }
     n_logits += chunk.wants_logits ? 1 : 0;
   }
   engine_.step(inputs_, logits_);

@@ -31,8 +31,19 @@
 
 namespace hearth::server {
 
+// An image in a prompt: its tokens are prompt[start, start + n_tokens)
+// (negative prefix-cache keys from the image's content hash), their input
+// rows come from `rows`.
+struct PromptImage {
+  int64_t start = 0;
+  int64_t n_tokens = 0;
+  bool see_whole_image = false;  // its tokens attend to all of it (gemma3)
+  std::shared_ptr<const std::vector<float>> rows;  // [n_tokens][n_embd]
+};
+
 struct GenerationParams {
   std::vector<int32_t> prompt;
+  std::vector<PromptImage> images;  // in prompt order
   int64_t max_tokens = -1;  // < 0: until end of generation or the slot's context is full
   sampling::SamplerConfig sampling;
   std::vector<std::string> stop;
@@ -117,6 +128,7 @@ class EngineLoop {
 
   int64_t n_ctx_per_slot() const { return config_.batch.n_ctx_per_slot; }
   int n_slots() const { return config_.batch.n_slots; }
+  int64_t n_batch() const { return config_.batch.n_batch; }
   uint64_t kv_bytes() const { return engine_.kv_bytes(); }
   EngineStats stats() const;
 

@@ -211,14 +211,16 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
   const auto list_models = [this](const httplib::Request&, httplib::Response& res) {
     json data = json::array();
     for (const auto& m : models_)
-      data.push_back({{"id", m->id()}, {"object", "model"}, {"created", int64_t(m->created())}, {"owned_by", "hearth"}});
+      data.push_back({{"id", m->id()}, {"object", "model"}, {"created", int64_t(m->created())}, {"owned_by", "hearth"},
+                      {"capabilities", m->vision() ? json::array({"completion", "vision"}) : json::array({"completion"})}});
     res.set_content(dump_json(json{{"object", "list"}, {"data", data}}), "application/json");
   };
   http.Get("/v1/models", list_models);
   http.Get("/models", list_models);
   http.Get(R"(/v1/models/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
     ServedModel& m = resolve(req.matches[1]);
-    res.set_content(dump_json(json{{"id", m.id()}, {"object", "model"}, {"created", int64_t(m.created())}, {"owned_by", "hearth"}}),
+    res.set_content(dump_json(json{{"id", m.id()}, {"object", "model"}, {"created", int64_t(m.created())}, {"owned_by", "hearth"},
+                                   {"capabilities", m.vision() ? json::array({"completion", "vision"}) : json::array({"completion"})}}),
                     "application/json");
   });
   add_openai_routes(http, *this);

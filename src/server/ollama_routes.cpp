@@ -101,12 +101,14 @@ ordered_json to_openai_message(const json& m, size_t index) {
   if (m.contains("content") && !m["content"].is_null() && !m["content"].is_string())
     bad_request("messages", "messages[{}].content must be a string", index);
   if (m.contains("images") && m["images"].is_array() && !m["images"].empty()) {
+    // The images, then the text: the order llama-mtmd-cli gives them.
     ordered_json parts = ordered_json::array();
-    parts.push_back({{"type", "text"}, {"text", m.value("content", "")}});
     for (size_t j = 0; j < m["images"].size(); ++j)
       if (!m["images"][j].is_string()) bad_request("messages", "messages[{}].images[{}] must be a base64 string", index, j);
-    for (const json& image : m["images"])
+    for (const json& image : m["images"]) {
       parts.push_back({{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64," + image.get<std::string>()}}}});
+    }
+    parts.push_back({{"type", "text"}, {"text", m.value("content", "")}});
     out["content"] = parts;
     out.erase("images");
   }
@@ -282,8 +284,9 @@ void generate(Server& server, const httplib::Request& req, httplib::Response& re
   const json body = parse_body(req);
   ServedModel& model = server.resolve(model_name(body));
   const std::string prompt = body.contains("prompt") && body["prompt"].is_string() ? body["prompt"].get<std::string>() : "";
-  if (body.contains("images") && body["images"].is_array() && !body["images"].empty())
-    bad_request("images", "model '{}' does not support images: send text only", model.id());
+  const bool has_images = body.contains("images") && body["images"].is_array() && !body["images"].empty();
+  if (has_images && !model.vision())
+    bad_request("images", "model '{}' does not support images: send text only (or serve it with --mmproj)", model.id());
   if (prompt.empty()) {  // Ollama's "load the model" request
     res.set_content(dump_json(json{{"model", model.id()}, {"created_at", now_iso()}, {"response", ""}, {"done", true}, {"done_reason", "load"}}),
                     "application/json");
@@ -294,13 +297,25 @@ void generate(Server& server, const httplib::Request& req, httplib::Response& re
   chat::OutputParserConfig parser;
   parser.reasoning_open.clear();
   if (raw) {
+    if (has_images) bad_request("images", "'images' needs the chat template: leave 'raw' off");
     params.prompt = prepare_raw_prompt(model, prompt, "prompt");
     params.grammar = format_grammar(body);
   } else {
     ChatSetup setup;
     if (body.contains("system") && body["system"].is_string())
       setup.messages.push_back({{"role", "system"}, {"content", body["system"]}});
-    setup.messages.push_back({{"role", "user"}, {"content", prompt}});
+    if (has_images) {
+      // As a chat message: the images first, then the text (llama.cpp's order).
+      json parts = json::array();
+      for (const json& image : body["images"]) {
+        if (!image.is_string()) bad_request("images", "'images' must be an array of base64 strings");
+        parts.push_back({{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64," + image.get<std::string>()}}}});
+      }
+      parts.push_back({{"type", "text"}, {"text", prompt}});
+      setup.messages.push_back({{"role", "user"}, {"content", parts}});
+    } else {
+      setup.messages.push_back({{"role", "user"}, {"content", prompt}});
+    }
     setup.format_grammar = format_grammar(body);
     if (body.contains("think") && body["think"].is_boolean())
       setup.template_variables.emplace_back("enable_thinking", body["think"].get<bool>());
@@ -347,6 +362,7 @@ void show(Server& server, const httplib::Request& req, httplib::Response& res) {
   json capabilities = json::array({"completion"});
   if (m.chat_template().capabilities().tools) capabilities.push_back("tools");
   if (m.chat_template().capabilities().reasoning) capabilities.push_back("thinking");
+  if (m.vision()) capabilities.push_back("vision");
   res.set_content(dump_json(json{{"modelfile", ""}, {"parameters", ""}, {"template", m.chat_template().source()},
                                  {"details", model_details(m)}, {"model_info", info}, {"capabilities", capabilities},
                                  {"modified_at", iso_time(m.created())}}),

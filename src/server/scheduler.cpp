@@ -76,8 +76,10 @@ void Scheduler::schedule(const ReuseFn& reusable, std::vector<ScheduledChunk>& o
   out.clear();
   int64_t budget = step_budget_;
   const auto give = [&](Entry& e, bool admitted) {
-    const int64_t count = std::min(e.total - e.computed, budget);
-    if (count <= 0) return;
+    int64_t count = std::min(e.total - e.computed, budget);
+    if (fit_ && count > 0) count = std::clamp<int64_t>(fit_(e.id, e.computed, count), 0, count);
+    // An admitted request is announced even with nothing to compute yet.
+    if (count <= 0 && !admitted) return;
     out.push_back(ScheduledChunk{e.id, e.slot, e.computed, count, e.computed + count == e.total, admitted});
     e.computed += count;
     budget -= count;

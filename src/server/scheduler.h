@@ -58,6 +58,11 @@ class Scheduler {
   // or a negative number when the request cannot start: it leaves the
   // scheduler, its slot stays free, and the caller fails that request alone.
   using AdmitFn = std::function<int64_t(RequestId, int slot, int64_t reuse)>;
+  // Where a request's chunk may end: given tokens [start, start + count),
+  // the largest count' <= count it allows (0: nothing this step). Images
+  // must be evaluated whole in one step. Unset: any count.
+  using ChunkFitFn = std::function<int64_t(RequestId, int64_t start, int64_t count)>;
+  void set_chunk_fit(ChunkFitFn fit) { fit_ = std::move(fit); }
   // Plans one step into `out` (cleared first). Marks the chunks computed:
   // call this once per step that actually runs.
   void schedule(const ReuseFn& reusable, std::vector<ScheduledChunk>& out, const AdmitFn& admit = {});
@@ -81,6 +86,7 @@ class Scheduler {
   Entry* find_running(RequestId id);
   const Entry* find_any(RequestId id) const;
 
+  ChunkFitFn fit_;
   int64_t step_budget_;
   size_t max_waiting_;
   std::deque<Entry> waiting_;

@@ -67,6 +67,14 @@ std::unique_ptr<ServedModel> ServedModel::load(const ModelLoadOptions& o) {
     config.batch.n_cache_blocks = int64_t((uint64_t(o.cache_mb) << 20) / std::max<uint64_t>(block_bytes, 1));
   }
   m->engine_ = std::make_unique<EngineLoop>(*m->model_, *m->backend_, *m->tokenizer_, std::move(vocabulary), config);
+  m->allow_file_urls_ = o.allow_file_urls;
+  if (!o.mmproj.empty()) {
+    m->vision_ = vision::VisionModel::load(std::make_shared<const gguf::File>(gguf::File::open(o.mmproj)));
+    if (m->vision_->hparams().n_embd_out != m->model_->hparams().n_embd)
+      fail("projector '{}' outputs {} values per token but model '{}' has width {}: they do not belong together",
+           o.mmproj, m->vision_->hparams().n_embd_out, o.path, m->model_->hparams().n_embd);
+    m->vision_backend_ = backend::make_cpu_backend(threads, o.isa);
+  }
   return m;
 }
 
@@ -85,6 +93,33 @@ std::vector<int32_t> ServedModel::tokenize_prompt(const std::string& text) const
   const bool has_bos = !bos.empty() && text.starts_with(bos);
   std::vector<int32_t> tokens = tokenizer_->encode(text, /*add_special=*/!has_bos, /*parse_special=*/true);
   return tokens;
+}
+
+}  // namespace hearth::server
+
+namespace hearth::server {
+
+std::shared_ptr<const std::vector<float>> ServedModel::image_embeddings(std::span<const uint8_t> bytes, uint64_t hash,
+                                                                        const std::string& source) const {
+  constexpr size_t kCachedImages = 16;
+  if (!vision_) fail("model '{}' does not support images", id_);
+  const std::lock_guard lock(vision_mutex_);
+  for (auto it = image_cache_.begin(); it != image_cache_.end(); ++it) {
+    if (it->first != hash) continue;
+    image_cache_.splice(image_cache_.begin(), image_cache_, it);
+    return image_cache_.front().second;
+  }
+  const vision::RgbImage image = vision::decode_image(bytes, source);
+  auto rows = std::make_shared<const std::vector<float>>(vision_->encode(*vision_backend_, image).data);
+  ++images_encoded_;
+  image_cache_.emplace_front(hash, rows);
+  if (image_cache_.size() > kCachedImages) image_cache_.pop_back();
+  return rows;
+}
+
+int64_t ServedModel::images_encoded() const {
+  const std::lock_guard lock(vision_mutex_);
+  return images_encoded_;
 }
 
 }  // namespace hearth::server

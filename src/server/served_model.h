@@ -4,8 +4,12 @@
 
 #include <cstdint>
 #include <ctime>
+#include <list>
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
+#include <unordered_map>
 
 #include "backend/backend.h"
 #include "chat/chat_template.h"
@@ -14,6 +18,7 @@
 #include "model/model.h"
 #include "server/engine_loop.h"
 #include "tokenizer/tokenizer.h"
+#include "vision/vision_model.h"
 
 namespace hearth::server {
 
@@ -29,6 +34,8 @@ struct ModelLoadOptions {
   std::string isa;
   size_t max_queue = 64;
   size_t cache_mb = 0;         // KV memory for the prefix cache beyond n_ctx x n_parallel
+  std::string mmproj;          // multimodal projector: the model takes images
+  bool allow_file_urls = false;  // image_url may name a local file (file://)
 };
 
 class ServedModel {
@@ -46,6 +53,7 @@ class ServedModel {
   const chat::ChatTemplate& chat_template() const { return *template_; }
   const chat::OutputParserConfig& output_config() const { return output_config_; }
   EngineLoop& engine() { return *engine_; }
+  const EngineLoop& engine() const { return *engine_; }
   int64_t n_ctx() const { return engine_->n_ctx_per_slot(); }
 
   // Prompt text to tokens: the tokenizer's BOS unless the text already
@@ -53,6 +61,16 @@ class ServedModel {
   std::vector<int32_t> tokenize_prompt(const std::string& text) const;
   std::string bos_text() const;
   std::string eos_text() const;
+
+  // Images: the projector (null for a text-only model), whether file://
+  // image URLs are allowed, and an image's embeddings [n_tokens][n_embd].
+  // Embeddings of recently seen images (by content hash) are kept, so a
+  // conversation's next turn does not encode its image again.
+  const vision::VisionModel* vision() const { return vision_.get(); }
+  bool allow_file_urls() const { return allow_file_urls_; }
+  std::shared_ptr<const std::vector<float>> image_embeddings(std::span<const uint8_t> bytes, uint64_t hash,
+                                                             const std::string& source) const;
+  int64_t images_encoded() const;
 
  private:
   ServedModel() = default;
@@ -66,6 +84,12 @@ class ServedModel {
   std::unique_ptr<chat::ChatTemplate> template_;
   chat::OutputParserConfig output_config_;
   std::unique_ptr<EngineLoop> engine_;
+  std::unique_ptr<vision::VisionModel> vision_;
+  std::unique_ptr<backend::Backend> vision_backend_;  // the encoder's own: HTTP threads encode
+  bool allow_file_urls_ = false;
+  mutable std::mutex vision_mutex_;  // guards the encoder backend and the cache below
+  mutable std::list<std::pair<uint64_t, std::shared_ptr<const std::vector<float>>>> image_cache_;  // most recent first
+  mutable int64_t images_encoded_ = 0;
 };
 
 // "models/Qwen3-8B-Q4_K_M.gguf" -> "Qwen3-8B-Q4_K_M".

@@ -2,6 +2,8 @@
 // bound and removal, checked against hand-worked step plans.
 #include "server/scheduler.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 namespace hearth::server {
@@ -146,6 +148,49 @@ TEST(Scheduler, RejectsBadConfiguration) {
   Scheduler s(1, 8, 1);
   EXPECT_ANY_THROW(s.submit(1, 0));
   EXPECT_ANY_THROW(s.append_token(42));
+}
+
+}  // namespace
+}  // namespace hearth::server
+
+namespace hearth::server {
+namespace {
+
+// An image's tokens [5, 15) must go in one step: a chunk never ends inside.
+TEST(Scheduler, ChunkFitKeepsAnImageInOneStep) {
+  Scheduler s(/*n_slots=*/1, /*step_budget=*/12, /*max_waiting=*/4);
+  s.set_chunk_fit([](RequestId, int64_t start, int64_t count) -> int64_t {
+    const int64_t begin = 5, end = 15;
+    if (start < end && start + count > begin && start + count < end) return std::max<int64_t>(0, begin - start);
+    return count;
+  });
+  ASSERT_TRUE(s.submit(1, 20));
+  auto p = plan(s);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].start, 0);
+  EXPECT_EQ(p[0].count, 5);  // stops before the image
+  EXPECT_TRUE(p[0].admitted);
+  p = plan(s);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].start, 5);
+  EXPECT_EQ(p[0].count, 12);  // the whole image and two more
+  p = plan(s);
+  EXPECT_EQ(p[0].start, 17);
+  EXPECT_EQ(p[0].count, 3);
+  EXPECT_TRUE(p[0].wants_logits);
+}
+
+// Admitted with nothing that fits yet: still announced (count 0), so the
+// engine starts the slot.
+TEST(Scheduler, AnAdmittedRequestIsAnnouncedEvenWithAnEmptyChunk) {
+  Scheduler s(/*n_slots=*/1, /*step_budget=*/4, /*max_waiting=*/4);
+  s.set_chunk_fit([](RequestId, int64_t start, int64_t count) -> int64_t { return start == 0 ? 0 : count; });
+  ASSERT_TRUE(s.submit(1, 6));
+  auto p = plan(s);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_TRUE(p[0].admitted);
+  EXPECT_EQ(p[0].count, 0);
+  EXPECT_FALSE(p[0].wants_logits);
 }
 
 }  // namespace

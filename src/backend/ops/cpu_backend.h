@@ -37,6 +37,10 @@ class CpuBackend final : public Backend {
   void add_rows(float* y, const float* bias, int64_t rows, int64_t n) override;
   void scale(float* y, float s, int64_t n) override;
   void softcap(float* y, float cap, int64_t n) override;
+  void layer_norm(const float* x, const float* weight, const float* bias, int64_t rows, int64_t n, float eps,
+                  float* y) override;
+  void activation(Activation act, const float* x, int64_t n, float* y) override;
+  void avg_pool_2d(const float* x, int64_t width, int64_t height, int64_t channels, int kernel, float* y) override;
 
  private:
   // Query heads that share a KV head are attended together, this many at

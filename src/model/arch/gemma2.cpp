@@ -17,8 +17,7 @@ void gemma_forward(const Model& m, ForwardContext& c, const Batch& b, float* log
   const int64_t n = b.n, E = hp.n_embd;
   const float q_scale = 1.0f / std::sqrt(float(hp.head_dim_k));  // applied to q, then kq scale 1
 
-  embed_tokens(m, c, b);                                           // x [n][E]
-  c.be.scale(ws.x.data(), std::sqrt(float(E)), n * E);
+  embed_tokens(m, c, b, std::sqrt(float(E)));                      // x [n][E], token rows scaled
   for (int l = 0; l < hp.n_layer; ++l) {
     const Layer& L = m.weights().layers[l];
     AttentionOptions attn;
