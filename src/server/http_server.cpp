@@ -136,6 +136,7 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
   });
   add_openai_routes(http, *this);
   add_ollama_routes(http, *this);
+  add_anthropic_routes(http, *this);
 }
 
 Server::~Server() = default;
