@@ -137,6 +137,7 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
   add_openai_routes(http, *this);
   add_ollama_routes(http, *this);
   add_anthropic_routes(http, *this);
+  add_responses_routes(http, *this);
 }
 
 Server::~Server() = default;
