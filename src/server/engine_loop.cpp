@@ -191,6 +191,8 @@ void EngineLoop::step_once() {
     for (RequestId id : cancelled_ids_) {
       scheduler_.remove(id);
       release_slot(*active_[id], true);
+      stats_.requests_cancelled += 1;
+      stats_.tokens_generated += active_[id]->n_generated;
       active_[id]->generation->finish(FinishReason::Cancelled);
       active_.erase(id);
     }
@@ -207,6 +209,8 @@ void EngineLoop::step_once() {
       admit(a, chunk.slot, chunk.start);
       std::lock_guard lock(mutex_);
       stats_.prompt_tokens_reused += chunk.start;
+      stats_.requests_admitted += 1;
+      stats_.requests_cache_hit += chunk.start > 0 ? 1 : 0;
     }
     if (a.n_generated == 0) {
       std::lock_guard lock(mutex_);
@@ -223,6 +227,11 @@ void EngineLoop::step_once() {
     sample_and_emit(*active_.at(chunk.id), logits_.data() + row * engine_.n_vocab());
     ++row;
   }
+  std::lock_guard lock(mutex_);
+  stats_.kv_blocks_total = engine_.blocks().n_blocks();
+  stats_.kv_blocks_used = engine_.blocks().n_blocks() - engine_.blocks().n_free();
+  stats_.kv_blocks_cached = engine_.prefix_cache().evictable_blocks();
+  stats_.kv_block_size = engine_.kv_block_size();
 }
 
 void EngineLoop::sample_and_emit(Active& a, const float* logits) {
@@ -331,6 +340,10 @@ void EngineLoop::end(Active& a, FinishReason reason, std::string error) {
   {
     std::lock_guard lock(mutex_);
     scheduler_.remove(id);
+    stats_.tokens_generated += a.n_generated;
+    if (reason == FinishReason::Cancelled) stats_.requests_cancelled += 1;
+    else if (reason == FinishReason::Error) stats_.requests_failed += 1;
+    else stats_.requests_finished += 1;
   }
   active_.erase(id);
 }
