@@ -190,6 +190,8 @@ int64_t EngineLoop::admit(Active& a, int slot, int64_t reuse) {
     return -1;
   }
   stats_.prompt_tokens_reused += reuse;
+  stats_.requests_admitted += 1;
+  stats_.requests_cache_hit += reuse > 0 ? 1 : 0;
   std::lock_guard lock(a.generation->mutex_);
   a.generation->usage_.cached_tokens = reuse;
   return reuse;
@@ -238,6 +240,8 @@ void EngineLoop::step_once() {
     for (RequestId id : cancelled_ids_) {
       scheduler_.remove(id);
       release_slot(*active_[id], true);
+      stats_.requests_cancelled += 1;
+      stats_.tokens_generated += active_[id]->n_generated;
       active_[id]->generation->finish(FinishReason::Cancelled);
       active_.erase(id);
     }
@@ -283,6 +287,11 @@ void EngineLoop::step_once() {
     }
     ++row;
   }
+  std::lock_guard lock(mutex_);
+  stats_.kv_blocks_total = engine_.blocks().n_blocks();
+  stats_.kv_blocks_used = engine_.blocks().n_blocks() - engine_.blocks().n_free();
+  stats_.kv_blocks_cached = engine_.prefix_cache().evictable_blocks();
+  stats_.kv_block_size = engine_.kv_block_size();
 }
 
 void EngineLoop::sample_and_emit(Active& a, const float* logits) {
@@ -391,6 +400,10 @@ void EngineLoop::end(Active& a, FinishReason reason, std::string error) {
   {
     std::lock_guard lock(mutex_);
     scheduler_.remove(id);
+    stats_.tokens_generated += a.n_generated;
+    if (reason == FinishReason::Cancelled) stats_.requests_cancelled += 1;
+    else if (reason == FinishReason::Error) stats_.requests_failed += 1;
+    else stats_.requests_finished += 1;
   }
   active_.erase(id);
 }

@@ -109,9 +109,19 @@ struct EngineLoopConfig {
 struct EngineStats {
   int64_t prompt_tokens_evaluated = 0;
   int64_t prompt_tokens_reused = 0;
+  int64_t tokens_generated = 0;     // by finished requests
+  int64_t requests_admitted = 0;
+  int64_t requests_cache_hit = 0;   // admitted with part of the prompt from the prefix cache
+  int64_t requests_finished = 0;    // stop or length
+  int64_t requests_cancelled = 0;
+  int64_t requests_failed = 0;
   int64_t steps = 0;
   int running = 0;
   size_t waiting = 0;
+  int32_t kv_blocks_total = 0;      // as of the last step
+  int32_t kv_blocks_used = 0;       // by running requests or the prefix cache
+  int32_t kv_blocks_cached = 0;     // of those, held only by the prefix cache (evictable)
+  int kv_block_size = 0;
 };
 
 class EngineLoop {

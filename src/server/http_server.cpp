@@ -225,6 +225,9 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
   });
   add_openai_routes(http, *this);
   add_ollama_routes(http, *this);
+  add_anthropic_routes(http, *this);
+  add_responses_routes(http, *this);
+  add_metrics_route(http, *this);
 }
 
 Server::~Server() = default;

@@ -7,6 +7,7 @@
 
 #include "server/chat_request.h"
 #include "server/client_watch.h"
+#include "server/generation_io.h"
 #include "server/http_server.h"
 
 namespace hearth::server {
@@ -88,45 +89,6 @@ json logprobs_json(const std::vector<TokenLogprob>& lps) {
 const char* finish_name(FinishReason reason, bool tool_calls) {
   if (reason == FinishReason::Length) return "length";
   return tool_calls ? "tool_calls" : "stop";
-}
-
-// Shared by a streaming response and the thread that serves it.
-struct StreamState {
-  std::shared_ptr<Generation> generation;
-  ~StreamState() {
-    if (generation) generation->cancel();  // no-op when it already finished
-  }
-};
-
-bool write_sse(httplib::DataSink& sink, const json& event) {
-  const std::string line = "data: " + dump_json(event) + "\n\n";
-  return sink.write(line.data(), line.size());
-}
-
-// Runs the generation to the end, feeding `on_chunk`; returns the last
-// chunk. A client that leaves meanwhile cancels it.
-GenerationChunk collect(Generation& generation, const ClientWatch& client,
-                        const std::function<void(const GenerationChunk&)>& on_chunk) {
-  for (;;) {
-    GenerationChunk chunk = generation.take(std::chrono::milliseconds(100));
-    on_chunk(chunk);
-    if (chunk.done) return chunk;
-    if (client.gone()) generation.cancel();
-  }
-}
-
-[[noreturn]] void throw_generation_error(const GenerationChunk& chunk) {
-  if (chunk.finish == FinishReason::Cancelled && chunk.error.empty()) throw_client_closed();
-  throw ApiError(500, "generation failed: " + (chunk.error.empty() ? std::string("cancelled") : chunk.error), "server_error");
-}
-
-std::shared_ptr<Generation> submit_or_503(ServedModel& model, GenerationParams params) {
-  std::shared_ptr<Generation> generation = model.engine().submit(std::move(params));
-  if (!generation)
-    throw ApiError(503,
-                   fmt::format("the server is busy: the request queue of model '{}' is full; retry later", model.id()),
-                   "server_error", "", "queue_full");
-  return generation;
 }
 
 void chat_completions(Server& server, const httplib::Request& req, httplib::Response& res) {
