@@ -22,6 +22,9 @@ void add_quantize_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_devices_command(CLI::App& app);
+// The compute backends this binary was built with ("cpu, vulkan").
+std::string built_in_backends();
 
 // A JSON array of token ids (or {"tokens": [...]}) from a file.
 std::vector<int32_t> read_token_file(const std::string& path);
