@@ -1,0 +1,214 @@
+// The ops of VulkanBackend: each checks its tensors, fills its shader's push
+// constants (offsets in the units the shader reads) and records a dispatch.
+#include <algorithm>
+#include <cmath>
+
+#include "backend/vulkan/vulkan_backend.h"
+#include "core/error.h"
+
+namespace hearth::vulkan {
+namespace {
+
+using backend::DeviceTensor;
+using backend::RopeParams;
+
+uint32_t u32(uint64_t v, const char* what) {
+  if (v > 0xffffffffull) fail("internal: Vulkan op {} of {} exceeds 32 bits", what, v);
+  return uint32_t(v);
+}
+
+// A float tensor's offset and row stride in floats.
+struct FloatLayout {
+  uint32_t offset, stride;
+};
+FloatLayout float_layout(const DeviceTensor& t, const char* what) {
+  if (t.type != DType::F32) fail("internal: Vulkan op expects f32 {}, got {}", what, dtype_name(t.type));
+  if (t.offset % 4 != 0 || t.row_bytes % 4 != 0) fail("internal: f32 {} is not 4-byte aligned", what);
+  return {u32(t.offset / 4, what), u32(t.row_bytes / 4, what)};
+}
+
+void require_shape(const DeviceTensor& a, const DeviceTensor& b, const char* op) {
+  if (a.n != b.n || a.rows != b.rows)
+    fail("internal: Vulkan {}: shapes differ ({} x {} vs {} x {})", op, a.rows, a.n, b.rows, b.n);
+}
+
+std::string type_suffix(DType type) {
+  std::string name(dtype_name(type));
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return name;
+}
+
+bool has_matmul_shader(DType type) {
+  switch (type) {
+    case DType::F32: case DType::F16: case DType::BF16: case DType::Q4_0: case DType::Q4_1:
+    case DType::Q5_0: case DType::Q5_1: case DType::Q8_0: case DType::IQ4_NL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_float_type(DType type) { return type == DType::F32 || type == DType::F16 || type == DType::BF16; }
+
+// ceil(a / b)
+uint64_t groups_for(uint64_t items, uint64_t per_group) { return (items + per_group - 1) / per_group; }
+
+}  // namespace
+
+void VulkanBackend::matmul(const DeviceTensor& w, const DeviceTensor& x, const DeviceTensor& y) {
+  if (!has_matmul_shader(w.type)) fail("the Vulkan backend has no matmul for weight type {} yet", dtype_name(w.type));
+  if (x.n != w.n || y.n != w.rows || x.rows != y.rows)
+    fail("internal: Vulkan matmul of {} x {} weights with {} x {} input into {} x {}", w.rows, w.n, x.rows, x.n,
+         y.rows, y.n);
+  const FloatLayout xl = float_layout(x, "matmul input"), yl = float_layout(y, "matmul output");
+  uint32_t act_buffer = x.buffer;
+  if (!is_float_type(w.type)) {
+    // Activations quantized once per matmul into the scratch buffer
+    // (types.glsl's layout: 10 words per 32 elements).
+    const uint64_t n_blocks = uint64_t(x.n) / 32 * uint64_t(x.rows);
+    act_buffer = activation_scratch(n_blocks * 40);
+    struct {
+      uint32_t n, rows, x_off, x_stride, a_off;
+    } q{u32(x.n, "n"), u32(x.rows, "rows"), xl.offset, xl.stride, 0};
+    dispatch("quantize_act", {x.buffer, act_buffer}, &q, sizeof(q), groups_for(n_blocks, 64));
+  }
+  struct {
+    uint32_t n_in, n_out, rows, w_off, w_row_bytes, x_off, x_stride, a_off, y_off, y_stride;
+  } p{u32(w.n, "n_in"), u32(w.rows, "n_out"), u32(x.rows, "rows"), u32(w.offset, "weight offset"),
+      u32(w.row_bytes, "row bytes"), xl.offset, xl.stride, 0, yl.offset, yl.stride};
+  dispatch("matmul_" + type_suffix(w.type), {w.buffer, x.buffer, act_buffer, y.buffer}, &p, sizeof(p),
+           uint64_t(w.rows) * uint64_t(x.rows));
+}
+
+void VulkanBackend::get_rows(const DeviceTensor& table, const DeviceTensor& ids, const DeviceTensor& out) {
+  if (!has_matmul_shader(table.type)) fail("the Vulkan backend cannot read rows of {} yet", dtype_name(table.type));
+  if (ids.type != DType::I32 || out.n != table.n || out.rows != ids.n * ids.rows)
+    fail("internal: Vulkan get_rows shapes (table {} wide, {} ids, output {} x {})", table.n, ids.n * ids.rows,
+         out.rows, out.n);
+  const FloatLayout ol = float_layout(out, "get_rows output");
+  struct {
+    uint32_t n, count, table_rows, t_off, t_row_bytes, ids_off, o_off, o_stride;
+  } p{u32(table.n, "n"), u32(out.rows, "count"), u32(table.rows, "rows"), u32(table.offset, "offset"),
+      u32(table.row_bytes, "row bytes"), u32(ids.offset / 4, "ids"), ol.offset, ol.stride};
+  dispatch("get_rows_" + type_suffix(table.type), {table.buffer, ids.buffer, out.buffer}, &p, sizeof(p),
+           groups_for(uint64_t(out.n) * uint64_t(out.rows), 256));
+}
+
+void VulkanBackend::rms_norm(const DeviceTensor& x, const DeviceTensor& weight, float eps, const DeviceTensor& y) {
+  require_shape(x, y, "rms_norm");
+  const FloatLayout xl = float_layout(x, "rms_norm input"), yl = float_layout(y, "rms_norm output");
+  FloatLayout wl{0, 0};
+  if (!weight.empty()) {
+    wl = float_layout(weight, "rms_norm weight");
+    if (weight.n != x.n) fail("internal: rms_norm weight of {} for rows of {}", weight.n, x.n);
+  }
+  struct {
+    uint32_t n, rows, x_off, x_stride, y_off, y_stride, w_off, has_weight;
+    float eps;
+  } p{u32(x.n, "n"), u32(x.rows, "rows"), xl.offset, xl.stride, yl.offset, yl.stride, wl.offset,
+      uint32_t(!weight.empty()), eps};
+  dispatch("rms_norm", {x.buffer, weight.empty() ? x.buffer : weight.buffer, y.buffer}, &p, sizeof(p),
+           uint64_t(x.rows));
+}
+
+void VulkanBackend::rope(const DeviceTensor& x, int n_heads, int head_dim, const DeviceTensor& positions,
+                         const backend::DeviceRope& rope) {
+  const RopeParams& rp = rope.params;
+  const FloatLayout xl = float_layout(x, "rope input");
+  if (positions.type != DType::I32 || positions.n * positions.rows != x.rows)
+    fail("internal: Vulkan rope needs one I32 position per row ({} rows)", x.rows);
+  if (rp.n_dims <= 0 || rp.n_dims > head_dim || rp.n_dims % 2 != 0 || int64_t(n_heads) * head_dim > x.n)
+    fail("internal: Vulkan rope of {} dims on {} heads of {} in rows of {}", rp.n_dims, n_heads, head_dim, x.n);
+  // Everything that is the same for every element is computed here, in
+  // float, exactly as the host does it (pow, the YaRN corrections and log).
+  const float theta_scale = std::pow(rp.freq_base, -2.0f / rp.n_dims);
+  float corr_low = 0, corr_high = 0, mscale = rp.attn_factor;
+  if (rp.ext_factor != 0.0f) {
+    auto corr_dim = [&](float n_rot) {
+      return rp.n_dims * std::log(rp.n_ctx_orig / (n_rot * 2 * float(M_PI))) / (2 * std::log(rp.freq_base));
+    };
+    corr_low = std::max(0.0f, std::floor(corr_dim(rp.beta_fast)));
+    corr_high = std::min(float(rp.n_dims - 1), std::ceil(corr_dim(rp.beta_slow)));
+    mscale *= 1.0f + 0.1f * std::log(1.0f / rp.freq_scale);
+  }
+  FloatLayout fl{0, 0};
+  if (!rope.freq_factors.empty()) fl = float_layout(rope.freq_factors, "rope frequency factors");
+  struct {
+    uint32_t rows, n_heads, head_dim, n_dims, neox, x_off, x_stride, pos_off, ff_off, has_ff;
+    float theta_scale, freq_scale, ext_factor, mscale, corr_low, corr_high;
+  } p{u32(x.rows, "rows"), uint32_t(n_heads), uint32_t(head_dim), uint32_t(rp.n_dims),
+      uint32_t(rp.mode == RopeParams::Mode::Neox), xl.offset, xl.stride, u32(positions.offset / 4, "positions"),
+      fl.offset, uint32_t(!rope.freq_factors.empty()), theta_scale, rp.freq_scale, rp.ext_factor, mscale,
+      corr_low, corr_high};
+  dispatch("rope", {x.buffer, positions.buffer, rope.freq_factors.empty() ? x.buffer : rope.freq_factors.buffer}, &p,
+           sizeof(p), groups_for(uint64_t(x.rows) * n_heads * (rp.n_dims / 2), 64));
+}
+
+void VulkanBackend::store_kv(const DeviceTensor& src, const DeviceTensor& cache, int64_t first_row) {
+  uint32_t type = 0;
+  switch (cache.type) {
+    case DType::F32: type = 0; break;
+    case DType::F16: type = 1; break;
+    case DType::BF16: type = 2; break;
+    case DType::Q8_0: type = 3; break;
+    case DType::Q4_0: type = 4; break;
+    default: fail("the Vulkan backend cannot store a KV cache of type {}", dtype_name(cache.type));
+  }
+  if (src.n != cache.n || first_row < 0 || first_row + src.rows > cache.rows)
+    fail("internal: Vulkan store_kv of {} rows of {} at row {} of a cache of {} rows of {}", src.rows, src.n,
+         first_row, cache.rows, cache.n);
+  const FloatLayout sl = float_layout(src, "store_kv input");
+  struct {
+    uint32_t n, rows, type, x_off, x_stride, c_off, c_row_bytes;
+  } p{u32(src.n, "n"), u32(src.rows, "rows"), type, sl.offset, sl.stride,
+      u32(cache.offset + uint64_t(first_row) * cache.row_bytes, "cache offset"), u32(cache.row_bytes, "row bytes")};
+  dispatch("store_kv", {src.buffer, cache.buffer}, &p, sizeof(p), groups_for(uint64_t(src.n + 31) / 32 * src.rows, 64));
+}
+
+void VulkanBackend::gated_activation(backend::Activation act, const DeviceTensor& gate, const DeviceTensor& up,
+                                     const DeviceTensor& out) {
+  require_shape(gate, out, "gated_activation");
+  require_shape(up, out, "gated_activation");
+  const FloatLayout gl = float_layout(gate, "gate"), ul = float_layout(up, "up"), ol = float_layout(out, "output");
+  struct {
+    uint32_t act, n, rows, g_off, g_stride, u_off, u_stride, o_off, o_stride;
+  } p{uint32_t(act == backend::Activation::GeluTanh), u32(out.n, "n"), u32(out.rows, "rows"), gl.offset, gl.stride,
+      ul.offset, ul.stride, ol.offset, ol.stride};
+  dispatch("gated_activation", {gate.buffer, up.buffer, out.buffer}, &p, sizeof(p),
+           groups_for(uint64_t(out.n) * uint64_t(out.rows), 256));
+}
+
+namespace {
+struct ElementwisePush {
+  uint32_t op, n, rows, y_off, y_stride, x_off, x_stride;
+  float value;
+};
+}  // namespace
+
+void VulkanBackend::add(const DeviceTensor& y, const DeviceTensor& x) {
+  require_shape(y, x, "add");
+  const FloatLayout yl = float_layout(y, "add output"), xl = float_layout(x, "add input");
+  ElementwisePush p{0, u32(y.n, "n"), u32(y.rows, "rows"), yl.offset, yl.stride, xl.offset, xl.stride, 0.0f};
+  dispatch("elementwise", {y.buffer, x.buffer}, &p, sizeof(p), groups_for(uint64_t(y.n) * y.rows, 256));
+}
+
+void VulkanBackend::add_rows(const DeviceTensor& y, const DeviceTensor& bias) {
+  if (bias.n != y.n) fail("internal: Vulkan add_rows of a bias of {} to rows of {}", bias.n, y.n);
+  const FloatLayout yl = float_layout(y, "add_rows output"), bl = float_layout(bias, "bias");
+  ElementwisePush p{1, u32(y.n, "n"), u32(y.rows, "rows"), yl.offset, yl.stride, bl.offset, 0, 0.0f};
+  dispatch("elementwise", {y.buffer, bias.buffer}, &p, sizeof(p), groups_for(uint64_t(y.n) * y.rows, 256));
+}
+
+void VulkanBackend::scale(const DeviceTensor& y, float s) {
+  const FloatLayout yl = float_layout(y, "scale");
+  ElementwisePush p{2, u32(y.n, "n"), u32(y.rows, "rows"), yl.offset, yl.stride, 0, 0, s};
+  dispatch("elementwise", {y.buffer, y.buffer}, &p, sizeof(p), groups_for(uint64_t(y.n) * y.rows, 256));
+}
+
+void VulkanBackend::softcap(const DeviceTensor& y, float cap) {
+  const FloatLayout yl = float_layout(y, "softcap");
+  ElementwisePush p{3, u32(y.n, "n"), u32(y.rows, "rows"), yl.offset, yl.stride, 0, 0, cap};
+  dispatch("elementwise", {y.buffer, y.buffer}, &p, sizeof(p), groups_for(uint64_t(y.n) * y.rows, 256));
+}
+
+}  // namespace hearth::vulkan
