@@ -41,12 +41,16 @@ std::string type_suffix(DType type) {
 bool has_matmul_shader(DType type) {
   switch (type) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::Q4_0: case DType::Q4_1:
-    case DType::Q5_0: case DType::Q5_1: case DType::Q8_0: case DType::IQ4_NL:
+    case DType::Q5_0: case DType::Q5_1: case DType::Q8_0: case DType::IQ4_NL: case DType::Q2_K:
+    case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::IQ4_XS:
       return true;
     default:
       return false;
   }
 }
+
+// The types whose activations are Q8_K (256-element super-blocks).
+bool has_super_blocks(DType type) { return dtype_info(type).block_size == 256; }
 
 bool is_float_type(DType type) { return type == DType::F32 || type == DType::F16 || type == DType::BF16; }
 
@@ -64,12 +68,14 @@ void VulkanBackend::matmul(const DeviceTensor& w, const DeviceTensor& x, const D
   uint32_t act_buffer = x.buffer;
   if (!is_float_type(w.type)) {
     // Activations quantized once per matmul into the scratch buffer
-    // (types.glsl's layout: 10 words per 32 elements).
-    const uint64_t n_blocks = uint64_t(x.n) / 32 * uint64_t(x.rows);
-    act_buffer = activation_scratch(n_blocks * 40);
+    // (types.glsl's layout: Q8_0/Q8_1 10 words per 32 elements, Q8_K 81
+    // words per 256).
+    const bool k = has_super_blocks(w.type);
+    const uint64_t n_blocks = uint64_t(x.n) / (k ? 256 : 32) * uint64_t(x.rows);
+    act_buffer = activation_scratch(n_blocks * (k ? 81 * 4 : 40));
     struct {
-      uint32_t n, rows, x_off, x_stride, a_off;
-    } q{u32(x.n, "n"), u32(x.rows, "rows"), xl.offset, xl.stride, 0};
+      uint32_t n, rows, x_off, x_stride, a_off, super_blocks;
+    } q{u32(x.n, "n"), u32(x.rows, "rows"), xl.offset, xl.stride, 0, uint32_t(k)};
     dispatch("quantize_act", {x.buffer, act_buffer}, &q, sizeof(q), groups_for(n_blocks, 64));
   }
   struct {

@@ -36,6 +36,26 @@ void main() {
     precise float product = dequant(w_row + i * BLOCK_BYTES, 0u) * xv;
     sum += product;
   }
+#elif defined(IS_K)
+  uint n_blocks = p.n_in / QK;
+  for (uint b = t; b < n_blocks; b += 64u) {
+    uint blk = w_row + b * BLOCK_BYTES;
+    uint a_blk = p.a_off + (r * n_blocks + b) * ACT_K_WORDS;
+    int dot = 0, min_sum = 0;
+    for (uint g = 0u; g < 16u; ++g) {
+      int group_dot = 0;
+      for (uint j = 0u; j < 16u; ++j) {
+        uint l = 16u * g + j;
+        int a_level = int(act[a_blk + (l >> 2)] << (24u - 8u * (l & 3u))) >> 24;
+        group_dot += klevel(blk, l) * a_level;
+      }
+      dot += group_scale(blk, g) * group_dot;
+#if defined(KMIN)
+      min_sum += int(act[a_blk + 65u + g]) * group_min(blk, g);
+#endif
+    }
+    sum += combine(blk, uintBitsToFloat(act[a_blk + 64u]), dot, min_sum);
+  }
 #else
   uint n_blocks = p.n_in / QK;
   for (uint b = t; b < n_blocks; b += 64u) {
