@@ -96,6 +96,24 @@ struct DeviceRope {
   DeviceTensor freq_factors;  // F32, n_dims/2 values, or empty
 };
 
+// Attention over a layer's K and V cache tensors (rows of n_head_kv *
+// head_dim elements), with the semantics of AttentionParams. The device
+// computes it fused, with an online softmax (AttentionParams::flash).
+struct DeviceAttention {
+  DeviceTensor q;             // F32 [n_tokens][n_head * head_dim]
+  DeviceTensor positions;     // I32, one per token
+  // I32 [n_tokens][max_blocks]: row i is token i's block table (the cache is
+  // paged in blocks of 2^kv_block_shift rows); empty: key j at cache row j.
+  DeviceTensor block_tables;
+  int kv_block_shift = 0;
+  DeviceTensor k, v;          // the caches (F32, F16, BF16, Q8_0, Q4_0)
+  int64_t n_kv = 0;
+  int n_head = 0, n_head_kv = 0, head_dim = 0;
+  float scale = 1.0f, softcap = 0.0f;
+  int sliding_window = 0;
+  DeviceTensor out;           // F32 [n_tokens][n_head * head_dim]
+};
+
 // How many times the host and the device met: what "no host round trip per
 // op" is measured by.
 struct DeviceCounters {
@@ -150,6 +168,7 @@ class DeviceBackend {
   // Converts the f32 rows of src into rows [first_row, first_row + rows) of a
   // KV cache tensor of its own type (F32, F16, BF16, Q8_0, Q4_0).
   virtual void store_kv(const DeviceTensor& src, const DeviceTensor& cache, int64_t first_row) = 0;
+  virtual void attention(const DeviceAttention& params) = 0;
   // out[r] = act(gate[r]) * up[r] (gate and up may be strided views).
   virtual void gated_activation(Activation act, const DeviceTensor& gate, const DeviceTensor& up,
                                 const DeviceTensor& out) = 0;

@@ -37,6 +37,7 @@ class VulkanBackend final : public backend::DeviceBackend {
   void rope(const backend::DeviceTensor& x, int n_heads, int head_dim, const backend::DeviceTensor& positions,
             const backend::DeviceRope& rope) override;
   void store_kv(const backend::DeviceTensor& src, const backend::DeviceTensor& cache, int64_t first_row) override;
+  void attention(const backend::DeviceAttention& params) override;
   void gated_activation(backend::Activation act, const backend::DeviceTensor& gate, const backend::DeviceTensor& up,
                         const backend::DeviceTensor& out) override;
   void add(const backend::DeviceTensor& y, const backend::DeviceTensor& x) override;

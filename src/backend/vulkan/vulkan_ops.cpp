@@ -150,16 +150,53 @@ void VulkanBackend::rope(const DeviceTensor& x, int n_heads, int head_dim, const
            sizeof(p), groups_for(uint64_t(x.rows) * n_heads * (rp.n_dims / 2), 64));
 }
 
-void VulkanBackend::store_kv(const DeviceTensor& src, const DeviceTensor& cache, int64_t first_row) {
-  uint32_t type = 0;
-  switch (cache.type) {
-    case DType::F32: type = 0; break;
-    case DType::F16: type = 1; break;
-    case DType::BF16: type = 2; break;
-    case DType::Q8_0: type = 3; break;
-    case DType::Q4_0: type = 4; break;
-    default: fail("the Vulkan backend cannot store a KV cache of type {}", dtype_name(cache.type));
+namespace {
+// The cache type codes of store_kv.comp and attention.comp.
+uint32_t cache_type_code(DType type) {
+  switch (type) {
+    case DType::F32: return 0;
+    case DType::F16: return 1;
+    case DType::BF16: return 2;
+    case DType::Q8_0: return 3;
+    case DType::Q4_0: return 4;
+    default: fail("the Vulkan backend does not support a KV cache of type {}", dtype_name(type));
   }
+}
+}  // namespace
+
+void VulkanBackend::attention(const backend::DeviceAttention& a) {
+  constexpr int kMaxHeadDim = 256;  // attention.comp's MAX_HEAD_DIM
+  if (a.head_dim <= 0 || a.head_dim > kMaxHeadDim || a.n_head_kv <= 0 || a.n_head % a.n_head_kv != 0)
+    fail("the Vulkan attention supports head sizes up to {} and whole query groups (got {} heads of {}, {} KV heads)",
+         kMaxHeadDim, a.n_head, a.head_dim, a.n_head_kv);
+  const uint32_t k_type = cache_type_code(a.k.type), v_type = cache_type_code(a.v.type);
+  if ((k_type >= 3 || v_type >= 3) && a.head_dim % 32 != 0)
+    fail("a quantized KV cache needs head sizes that are a multiple of 32 (got {})", a.head_dim);
+  const FloatLayout ql = float_layout(a.q, "attention query"), ol = float_layout(a.out, "attention output");
+  const int64_t n_tokens = a.q.rows;
+  if (a.out.rows != n_tokens || a.q.n < int64_t(a.n_head) * a.head_dim || a.positions.n * a.positions.rows != n_tokens)
+    fail("internal: Vulkan attention shapes (q {} x {}, out {} rows, {} positions)", a.q.rows, a.q.n, a.out.rows,
+         a.positions.n * a.positions.rows);
+  const bool paged = !a.block_tables.empty();
+  if (paged && a.block_tables.rows != n_tokens)
+    fail("internal: Vulkan attention: {} block tables for {} tokens", a.block_tables.rows, n_tokens);
+  struct {
+    uint32_t n_tokens, n_head, n_head_kv, head_dim, q_off, q_stride, o_off, o_stride, k_off, k_row_bytes, v_off,
+        v_row_bytes, k_type, v_type, pos_off, tables_off, table_stride, block_shift, n_kv, window;
+    float scale, softcap;
+  } p{u32(n_tokens, "tokens"), uint32_t(a.n_head), uint32_t(a.n_head_kv), uint32_t(a.head_dim), ql.offset, ql.stride,
+      ol.offset, ol.stride, u32(a.k.offset, "k offset"), u32(a.k.row_bytes, "k row"), u32(a.v.offset, "v offset"),
+      u32(a.v.row_bytes, "v row"), k_type, v_type, u32(a.positions.offset / 4, "positions"),
+      paged ? u32(a.block_tables.offset / 4, "tables") : 0, paged ? u32(a.block_tables.row_bytes / 4, "tables") : 0,
+      uint32_t(a.kv_block_shift), u32(a.n_kv, "n_kv"), uint32_t(std::max(0, a.sliding_window)), a.scale, a.softcap};
+  dispatch("attention",
+           {a.q.buffer, a.k.buffer, a.v.buffer, a.positions.buffer, paged ? a.block_tables.buffer : a.positions.buffer,
+            a.out.buffer},
+           &p, sizeof(p), uint64_t(n_tokens) * a.n_head);
+}
+
+void VulkanBackend::store_kv(const DeviceTensor& src, const DeviceTensor& cache, int64_t first_row) {
+  const uint32_t type = cache_type_code(cache.type);
   if (src.n != cache.n || first_row < 0 || first_row + src.rows > cache.rows)
     fail("internal: Vulkan store_kv of {} rows of {} at row {} of a cache of {} rows of {}", src.rows, src.n,
          first_row, cache.rows, cache.n);
