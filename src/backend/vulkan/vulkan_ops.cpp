@@ -82,8 +82,15 @@ void VulkanBackend::matmul(const DeviceTensor& w, const DeviceTensor& x, const D
     uint32_t n_in, n_out, rows, w_off, w_row_bytes, x_off, x_stride, a_off, y_off, y_stride;
   } p{u32(w.n, "n_in"), u32(w.rows, "n_out"), u32(x.rows, "rows"), u32(w.offset, "weight offset"),
       u32(w.row_bytes, "row bytes"), xl.offset, xl.stride, 0, yl.offset, yl.stride};
-  dispatch("matmul_" + type_suffix(w.type), {w.buffer, x.buffer, act_buffer, y.buffer}, &p, sizeof(p),
-           uint64_t(w.rows) * uint64_t(x.rows));
+  // Mat-vec for a few rows (decode), 8 x 8 tiles for more (prefill); both
+  // give the same bits for a row, so the choice never changes a result.
+  constexpr int64_t kTile = 8, kTiledMinRows = 4;
+  if (x.rows < kTiledMinRows)
+    dispatch("matmul_" + type_suffix(w.type), {w.buffer, x.buffer, act_buffer, y.buffer}, &p, sizeof(p),
+             groups_for(uint64_t(w.rows), 64) * uint64_t(x.rows));
+  else
+    dispatch("matmul_tiled_" + type_suffix(w.type), {w.buffer, x.buffer, act_buffer, y.buffer}, &p, sizeof(p),
+             groups_for(uint64_t(w.rows), kTile) * groups_for(uint64_t(x.rows), kTile));
 }
 
 void VulkanBackend::get_rows(const DeviceTensor& table, const DeviceTensor& ids, const DeviceTensor& out) {

@@ -46,11 +46,23 @@ uint float_to_bf16(float f) {
 }
 float bf16_to_float(uint h) { return uintBitsToFloat(h << 16); }
 
-// a / b rounded correctly (Vulkan allows division 2.5 ulp off): one
-// residual correction, as the quantizers' scales must match the host's.
+// a / b rounded correctly (Vulkan allows division 2.5 ulp off): the
+// residual a - q * b computed exactly with Dekker's product (fma may be split
+// into a multiply and an add by some drivers), then one correction step.
+void split_float(float v, out float hi, out float lo) {
+  precise float c = 4097.0 * v;
+  precise float big = c - v;
+  hi = c - big;
+  lo = v - hi;
+}
 float div_rn(float a, float b) {
-  precise float q = a / b;
-  precise float r = fma(-q, b, a);
-  precise float result = fma(r, 1.0 / b, q);
+  float q = a / b;
+  float qh, ql, bh, bl;
+  split_float(q, qh, ql);
+  split_float(b, bh, bl);
+  precise float product = q * b;
+  precise float error = ((qh * bh - product) + qh * bl + ql * bh) + ql * bl;
+  precise float residual = (a - product) - error;
+  precise float result = q + residual / b;
   return result;
 }

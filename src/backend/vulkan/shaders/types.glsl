@@ -229,6 +229,12 @@ float dequant(uint blk, uint j) {
 #endif
 #endif
 
+#if defined(IS_K)
+int level_of(uint blk, uint l) { return klevel(blk, l); }
+#elif !defined(IS_FLOAT)
+int level_of(uint blk, uint l) { return level(blk, l); }
+#endif
+
 // Quantized activations in the backend's scratch (not ggml's byte layout,
 // the same numbers): per 32-element block 8 words of int8 levels, then the
 // scale and, for Q8_1, d * sum(levels), each already rounded to f16.
