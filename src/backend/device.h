@@ -114,6 +114,18 @@ struct DeviceAttention {
   DeviceTensor out;           // F32 [n_tokens][n_head * head_dim]
 };
 
+// A mixture-of-experts FFN (silu gate) with the routing already on the
+// device (moe_route): out[r] = sum over slots k of weights[r][k] *
+// down_e(silu(gate_e(x[r])) * up_e(x[r])), e = ids[r][k], summed in slot order.
+struct DeviceMoe {
+  DeviceTensor x;             // F32 [rows][n_embd]
+  DeviceTensor ids;           // I32 [rows][n_used]
+  DeviceTensor weights;       // F32 [rows][n_used]
+  DeviceTensor gate, up, down;  // stacks of n_expert matrices (rows = n_expert * n_out)
+  int n_expert = 0;
+  DeviceTensor out;           // F32 [rows][n_embd]
+};
+
 // How many times the host and the device met: what "no host round trip per
 // op" is measured by.
 struct DeviceCounters {
@@ -169,6 +181,13 @@ class DeviceBackend {
   // KV cache tensor of its own type (F32, F16, BF16, Q8_0, Q4_0).
   virtual void store_kv(const DeviceTensor& src, const DeviceTensor& cache, int64_t first_row) = 0;
   virtual void attention(const DeviceAttention& params) = 0;
+  // MoE routing: per row of router logits [rows][n_expert], the softmax, the
+  // n_used most probable experts (ties to the lower index) into ids (I32
+  // [rows][n_used]) and their probabilities into weights, renormalized to
+  // sum to one when `normalize`.
+  virtual void moe_route(const DeviceTensor& logits, int n_used, bool normalize, const DeviceTensor& ids,
+                         const DeviceTensor& weights) = 0;
+  virtual void moe_ffn(const DeviceMoe& params) = 0;
   // out[r] = act(gate[r]) * up[r] (gate and up may be strided views).
   virtual void gated_activation(Activation act, const DeviceTensor& gate, const DeviceTensor& up,
                                 const DeviceTensor& out) = 0;

@@ -184,16 +184,19 @@ std::pair<size_t, uint64_t> VulkanBackend::stage(uint64_t bytes) {
   return {staging_chunk_, offset};
 }
 
-uint32_t VulkanBackend::activation_scratch(uint64_t bytes) {
-  if (bytes <= act_scratch_bytes_) return act_scratch_;
-  if (act_scratch_ != 0) {  // commands recorded so far still read the old one
-    retired_.push_back(buffers_[act_scratch_]);
-    buffers_.erase(act_scratch_);
+backend::DeviceTensor VulkanBackend::scratch(Scratch slot, DType type, int64_t n, int64_t rows) {
+  ScratchBuffer& s = scratch_[size_t(slot)];
+  const uint64_t bytes = row_bytes(type, uint64_t(n)) * uint64_t(rows);
+  if (bytes > s.bytes) {
+    if (s.id != 0) {  // commands recorded so far still use the old one
+      retired_.push_back(buffers_[s.id]);
+      buffers_.erase(s.id);
+    }
+    s.bytes = std::max(bytes, s.bytes * 2);
+    s.id = next_buffer_id_++;
+    buffers_[s.id] = create_buffer(s.bytes, false);
   }
-  act_scratch_bytes_ = std::max(bytes, act_scratch_bytes_ * 2);
-  act_scratch_ = next_buffer_id_++;
-  buffers_[act_scratch_] = create_buffer(act_scratch_bytes_, false);
-  return act_scratch_;
+  return backend::DeviceTensor{s.id, 0, type, n, rows, row_bytes(type, uint64_t(n))};
 }
 
 // ---------------------------------------------------------------- recording

@@ -37,6 +37,9 @@ class VulkanBackend final : public backend::DeviceBackend {
   void rope(const backend::DeviceTensor& x, int n_heads, int head_dim, const backend::DeviceTensor& positions,
             const backend::DeviceRope& rope) override;
   void store_kv(const backend::DeviceTensor& src, const backend::DeviceTensor& cache, int64_t first_row) override;
+  void moe_route(const backend::DeviceTensor& logits, int n_used, bool normalize, const backend::DeviceTensor& ids,
+                 const backend::DeviceTensor& weights) override;
+  void moe_ffn(const backend::DeviceMoe& params) override;
   void attention(const backend::DeviceAttention& params) override;
   void gated_activation(backend::Activation act, const backend::DeviceTensor& gate, const backend::DeviceTensor& up,
                         const backend::DeviceTensor& out) override;
@@ -76,8 +79,19 @@ class VulkanBackend final : public backend::DeviceBackend {
   // Host-visible staging space for one transfer; returns (staging index, offset).
   std::pair<size_t, uint64_t> stage(uint64_t bytes);
   VkBuffer buffer_of(uint32_t id) const;
-  // The scratch buffer for quantized activations, at least `bytes` long.
-  uint32_t activation_scratch(uint64_t bytes);
+  // Buffers the backend keeps for an op's intermediates, grown (never
+  // shrunk) to the largest use: a tensor of `rows` rows of n `type` over one.
+  enum class Scratch { QuantizedActivations, MoeGate, MoeUp, MoeDown, Count };
+  backend::DeviceTensor scratch(Scratch slot, DType type, int64_t n, int64_t rows);
+  // Records a matmul; with `ids`, output row s uses expert ids[s] of the
+  // weight stack and activation row s / x_rows_per (MoE).
+  struct ExpertIds {
+    const backend::DeviceTensor* ids = nullptr;
+    int64_t experts = 1;
+    int64_t x_row_divisor = 1;
+  };
+  void record_matmul(const backend::DeviceTensor& w, const backend::DeviceTensor& x, const backend::DeviceTensor& y,
+                     const ExpertIds& ids);
 
   std::shared_ptr<Instance> instance_;
   backend::DeviceInfo info_;
@@ -103,8 +117,11 @@ class VulkanBackend final : public backend::DeviceBackend {
   uint64_t staging_used_ = 0;      // bytes used in it
   std::vector<PendingRead> pending_reads_;
   std::vector<Buffer> retired_;    // replaced while recorded commands may use them; freed at sync
-  uint32_t act_scratch_ = 0;
-  uint64_t act_scratch_bytes_ = 0;
+  struct ScratchBuffer {
+    uint32_t id = 0;
+    uint64_t bytes = 0;
+  };
+  ScratchBuffer scratch_[size_t(Scratch::Count)];
   backend::DeviceCounters counters_;
 };
 

@@ -60,10 +60,15 @@ uint64_t groups_for(uint64_t items, uint64_t per_group) { return (items + per_gr
 }  // namespace
 
 void VulkanBackend::matmul(const DeviceTensor& w, const DeviceTensor& x, const DeviceTensor& y) {
-  if (!has_matmul_shader(w.type)) fail("the Vulkan backend has no matmul for weight type {} yet", dtype_name(w.type));
   if (x.n != w.n || y.n != w.rows || x.rows != y.rows)
     fail("internal: Vulkan matmul of {} x {} weights with {} x {} input into {} x {}", w.rows, w.n, x.rows, x.n,
          y.rows, y.n);
+  record_matmul(w, x, y, ExpertIds{});
+}
+
+void VulkanBackend::record_matmul(const DeviceTensor& w, const DeviceTensor& x, const DeviceTensor& y,
+                                  const ExpertIds& experts) {
+  if (!has_matmul_shader(w.type)) fail("the Vulkan backend has no matmul for weight type {} yet", dtype_name(w.type));
   const FloatLayout xl = float_layout(x, "matmul input"), yl = float_layout(y, "matmul output");
   uint32_t act_buffer = x.buffer;
   if (!is_float_type(w.type)) {
@@ -72,25 +77,76 @@ void VulkanBackend::matmul(const DeviceTensor& w, const DeviceTensor& x, const D
     // words per 256).
     const bool k = has_super_blocks(w.type);
     const uint64_t n_blocks = uint64_t(x.n) / (k ? 256 : 32) * uint64_t(x.rows);
-    act_buffer = activation_scratch(n_blocks * (k ? 81 * 4 : 40));
+    act_buffer = scratch(Scratch::QuantizedActivations, DType::I32, int64_t(n_blocks * (k ? 81 : 10)), 1).buffer;
     struct {
       uint32_t n, rows, x_off, x_stride, a_off, super_blocks;
     } q{u32(x.n, "n"), u32(x.rows, "rows"), xl.offset, xl.stride, 0, uint32_t(k)};
     dispatch("quantize_act", {x.buffer, act_buffer}, &q, sizeof(q), groups_for(n_blocks, 64));
   }
+  const int64_t n_out = w.rows / experts.experts;
   struct {
     uint32_t n_in, n_out, rows, w_off, w_row_bytes, x_off, x_stride, a_off, y_off, y_stride;
-  } p{u32(w.n, "n_in"), u32(w.rows, "n_out"), u32(x.rows, "rows"), u32(w.offset, "weight offset"),
-      u32(w.row_bytes, "row bytes"), xl.offset, xl.stride, 0, yl.offset, yl.stride};
+    uint32_t use_ids, ids_off, expert_stride, x_row_divisor;
+  } p{u32(w.n, "n_in"), u32(n_out, "n_out"), u32(y.rows, "rows"), u32(w.offset, "weight offset"),
+      u32(w.row_bytes, "row bytes"), xl.offset, xl.stride, 0, yl.offset, yl.stride,
+      uint32_t(experts.ids != nullptr), experts.ids ? u32(experts.ids->offset / 4, "ids") : 0,
+      u32(uint64_t(n_out) * w.row_bytes, "expert bytes"), u32(experts.x_row_divisor, "divisor")};
+  const uint32_t ids_buffer = experts.ids ? experts.ids->buffer : x.buffer;
   // Mat-vec for a few rows (decode), 8 x 8 tiles for more (prefill); both
   // give the same bits for a row, so the choice never changes a result.
+  // Expert-routed rows each have their own weights: mat-vec.
   constexpr int64_t kTile = 8, kTiledMinRows = 4;
-  if (x.rows < kTiledMinRows)
-    dispatch("matmul_" + type_suffix(w.type), {w.buffer, x.buffer, act_buffer, y.buffer}, &p, sizeof(p),
-             groups_for(uint64_t(w.rows), 64) * uint64_t(x.rows));
+  if (y.rows < kTiledMinRows || experts.ids != nullptr)
+    dispatch("matmul_" + type_suffix(w.type), {w.buffer, x.buffer, act_buffer, y.buffer, ids_buffer}, &p, sizeof(p),
+             groups_for(uint64_t(n_out), 64) * uint64_t(y.rows));
   else
-    dispatch("matmul_tiled_" + type_suffix(w.type), {w.buffer, x.buffer, act_buffer, y.buffer}, &p, sizeof(p),
-             groups_for(uint64_t(w.rows), kTile) * groups_for(uint64_t(x.rows), kTile));
+    dispatch("matmul_tiled_" + type_suffix(w.type), {w.buffer, x.buffer, act_buffer, y.buffer, ids_buffer}, &p,
+             sizeof(p), groups_for(uint64_t(n_out), kTile) * groups_for(uint64_t(y.rows), kTile));
+}
+
+void VulkanBackend::moe_route(const DeviceTensor& logits, int n_used, bool normalize, const DeviceTensor& ids,
+                              const DeviceTensor& weights) {
+  constexpr int kMaxExperts = 256;  // moe_route.comp
+  const FloatLayout ll = float_layout(logits, "router logits"), wl = float_layout(weights, "expert weights");
+  if (logits.n > kMaxExperts || n_used <= 0 || n_used > logits.n)
+    fail("the Vulkan MoE routing supports up to {} experts (got {}, {} used)", kMaxExperts, logits.n, n_used);
+  if (ids.type != DType::I32 || ids.n != n_used || ids.rows != logits.rows || weights.n != n_used ||
+      weights.rows != logits.rows)
+    fail("internal: Vulkan moe_route outputs must be [{}][{}]", logits.rows, n_used);
+  struct {
+    uint32_t n_expert, n_used, rows, normalize, l_off, l_stride, ids_off, ids_stride, w_off, w_stride;
+  } p{u32(logits.n, "experts"), uint32_t(n_used), u32(logits.rows, "rows"), uint32_t(normalize), ll.offset,
+      ll.stride, u32(ids.offset / 4, "ids"), u32(ids.row_bytes / 4, "ids"), wl.offset, wl.stride};
+  dispatch("moe_route", {logits.buffer, ids.buffer, weights.buffer}, &p, sizeof(p), groups_for(uint64_t(logits.rows), 64));
+}
+
+void VulkanBackend::moe_ffn(const backend::DeviceMoe& m) {
+  const int64_t rows = m.x.rows, n_used = m.ids.n, n_embd = m.x.n;
+  if (m.n_expert <= 0 || m.gate.rows % m.n_expert != 0 || m.down.rows != int64_t(m.n_expert) * n_embd ||
+      m.gate.n != n_embd || m.up.rows != m.gate.rows || m.out.rows != rows || m.out.n != n_embd ||
+      m.ids.rows != rows || m.weights.n != n_used)
+    fail("internal: Vulkan moe_ffn shapes ({} experts, gate {} x {}, down {} x {}, x {} x {})", m.n_expert,
+         m.gate.rows, m.gate.n, m.down.rows, m.down.n, rows, n_embd);
+  const int64_t n_ff = m.gate.rows / m.n_expert;
+  if (m.down.n != n_ff) fail("internal: Vulkan moe_ffn: down takes {} inputs, gate gives {}", m.down.n, n_ff);
+  // Every (row, slot) runs its expert: gate and up from the row's x, then
+  // the gated activation, then down from the slot's own row.
+  const DeviceTensor gate = scratch(Scratch::MoeGate, DType::F32, n_ff, rows * n_used);
+  const DeviceTensor up = scratch(Scratch::MoeUp, DType::F32, n_ff, rows * n_used);
+  const DeviceTensor down = scratch(Scratch::MoeDown, DType::F32, n_embd, rows * n_used);
+  const DeviceTensor ids{m.ids.buffer, m.ids.offset, DType::I32, rows * n_used, 1, uint64_t(rows * n_used) * 4};
+  record_matmul(m.gate, m.x, gate, ExpertIds{&ids, m.n_expert, n_used});
+  record_matmul(m.up, m.x, up, ExpertIds{&ids, m.n_expert, n_used});
+  gated_activation(backend::Activation::Silu, gate, up, gate);
+  record_matmul(m.down, gate, down, ExpertIds{&ids, m.n_expert, 1});
+  const FloatLayout dl = float_layout(down, "expert outputs"), wl = float_layout(m.weights, "expert weights"),
+                    ol = float_layout(m.out, "moe output");
+  struct {
+    uint32_t n, rows, n_used, d_off, w_off, w_stride, o_off, o_stride;
+  } p{u32(n_embd, "n"), u32(rows, "rows"), u32(n_used, "used"), dl.offset, wl.offset, wl.stride, ol.offset,
+      ol.stride};
+  dispatch("moe_combine", {down.buffer, m.weights.buffer, m.out.buffer}, &p, sizeof(p),
+           groups_for(uint64_t(n_embd) * rows, 256));
 }
 
 void VulkanBackend::get_rows(const DeviceTensor& table, const DeviceTensor& ids, const DeviceTensor& out) {

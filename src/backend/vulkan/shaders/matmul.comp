@@ -14,18 +14,20 @@ void main() {
   uint o = (g % groups_per_row) * 64u + gl_LocalInvocationID.x;
   uint r = g / groups_per_row;
   if (o >= p.n_out || r >= p.rows) return;
-  uint w_row = p.w_off + o * p.w_row_bytes;
+  uint expert = p.use_ids != 0u ? uint(expert_ids[p.ids_off + r]) : 0u;
+  uint w_row = p.w_off + expert * p.expert_stride + o * p.w_row_bytes;
+  uint ra = r / p.x_row_divisor;  // the activation row
   float sum = 0.0;
 #if defined(IS_FLOAT)
   for (uint i = 0u; i < p.n_in; ++i) {
-    precise float product = dequant(w_row + i * BLOCK_BYTES, 0u) * x_value(r, i);
+    precise float product = dequant(w_row + i * BLOCK_BYTES, 0u) * x_value(ra, i);
     sum += product;
   }
 #else
   uint n_blocks = p.n_in / QK;
   for (uint b = 0u; b < n_blocks; ++b) {
     uint blk = w_row + b * BLOCK_BYTES;
-    uint a_blk = p.a_off + (r * n_blocks + b) * ACT_WORDS;
+    uint a_blk = p.a_off + (ra * n_blocks + b) * ACT_WORDS;
 #if defined(IS_K)
     int dot = 0;
     for (uint gr = 0u; gr < 16u; ++gr) {

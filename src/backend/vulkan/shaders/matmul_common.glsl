@@ -8,12 +8,17 @@ layout(binding = 0) readonly buffer Wb { uint W[]; };
 layout(binding = 1) readonly buffer X { uint x[]; };
 layout(binding = 2) readonly buffer A { uint act[]; };
 layout(binding = 3) buffer Y { uint y[]; };
+layout(binding = 4) readonly buffer Ids { int expert_ids[]; };
 layout(push_constant) uniform Params {
   uint n_in, n_out, rows;
   uint w_off, w_row_bytes;  // bytes
   uint x_off, x_stride;     // floats (float weights)
   uint a_off;               // words (quantized weights)
   uint y_off, y_stride;     // floats
+  // MoE (mat-vec only): output row s multiplies expert expert_ids[ids_off + s]
+  // (expert_stride bytes apart in the weight stack) with activation row
+  // s / x_row_divisor.
+  uint use_ids, ids_off, expert_stride, x_row_divisor;
 } p;
 #include "types.glsl"
 
