@@ -191,6 +191,9 @@ class DeviceBackend {
   // out[r] = act(gate[r]) * up[r] (gate and up may be strided views).
   virtual void gated_activation(Activation act, const DeviceTensor& gate, const DeviceTensor& up,
                                 const DeviceTensor& out) = 0;
+  // Each consecutive block of `block` values (a power of two dividing the
+  // row) times the orthonormal Sylvester-Hadamard matrix, in place.
+  virtual void hadamard(const DeviceTensor& x, int block) = 0;
   virtual void add(const DeviceTensor& y, const DeviceTensor& x) = 0;         // y += x
   virtual void add_rows(const DeviceTensor& y, const DeviceTensor& bias) = 0;  // y[r] += bias
   virtual void scale(const DeviceTensor& y, float s) = 0;                      // y *= s

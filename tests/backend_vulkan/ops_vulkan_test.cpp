@@ -79,6 +79,18 @@ TEST(VulkanOps, ElementwiseMatchReference) {
   for (int64_t i = 0; i < rows * n; ++i) EXPECT_EQ(after[i], (i / n == 1) ? before[i] * 2.0f : before[i]) << i;
 }
 
+TEST(VulkanOps, HadamardIsTheReferenceBitForBit) {
+  for (int block : {1, 32, 128, 4096}) {
+    const int64_t n = 4096, rows = 3;
+    auto x = random_floats(rows * n, 40 + uint32_t(block));
+    auto expected = x;
+    reference(rows, n)->hadamard(expected.data(), rows * n, block);
+    auto xt = upload(x, n);
+    device().hadamard(xt, block);
+    expect_equal(download(xt), expected, fmt::format("hadamard block {}", block));
+  }
+}
+
 TEST(VulkanOps, RmsNormMatchesReference) {
   for (bool with_weight : {false, true}) {
     const int64_t rows = 5, n = 123;

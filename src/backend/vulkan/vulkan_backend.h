@@ -43,6 +43,7 @@ class VulkanBackend final : public backend::DeviceBackend {
   void attention(const backend::DeviceAttention& params) override;
   void gated_activation(backend::Activation act, const backend::DeviceTensor& gate, const backend::DeviceTensor& up,
                         const backend::DeviceTensor& out) override;
+  void hadamard(const backend::DeviceTensor& x, int block) override;
   void add(const backend::DeviceTensor& y, const backend::DeviceTensor& x) override;
   void add_rows(const backend::DeviceTensor& y, const backend::DeviceTensor& bias) override;
   void scale(const backend::DeviceTensor& y, float s) override;

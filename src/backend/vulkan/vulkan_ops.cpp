@@ -284,6 +284,20 @@ void VulkanBackend::gated_activation(backend::Activation act, const DeviceTensor
            groups_for(uint64_t(out.n) * uint64_t(out.rows), 256));
 }
 
+void VulkanBackend::hadamard(const DeviceTensor& x, int block) {
+  constexpr int kMaxBlock = 4096;  // hadamard.comp's shared memory
+  if (block <= 0 || block > kMaxBlock || (block & (block - 1)) != 0 || x.n % block != 0)
+    fail("internal: Vulkan Hadamard block {} (a power of two up to {}) does not tile rows of {}", block, kMaxBlock,
+         x.n);
+  if (!x.contiguous()) fail("internal: Vulkan Hadamard of a strided view");
+  const FloatLayout xl = float_layout(x, "hadamard");
+  struct {
+    uint32_t block, n_blocks, x_off;
+    float norm;
+  } p{uint32_t(block), u32(uint64_t(x.n) * x.rows / block, "blocks"), xl.offset, 1.0f / std::sqrt(float(block))};
+  dispatch("hadamard", {x.buffer}, &p, sizeof(p), p.n_blocks);
+}
+
 namespace {
 struct ElementwisePush {
   uint32_t op, n, rows, y_off, y_stride, x_off, x_stride;
