@@ -96,6 +96,15 @@ struct DeviceRope {
   DeviceTensor freq_factors;  // F32, n_dims/2 values, or empty
 };
 
+// Where a batch's new K/V rows go in a paged cache: token i's row is
+// (block_tables[i][positions[i] >> shift] << shift) | (positions[i] & mask),
+// computed on the device (no host round trip for the slot list).
+struct DeviceKvSlots {
+  DeviceTensor positions;     // I32, one per token
+  DeviceTensor block_tables;  // I32 [n_tokens][max_blocks]
+  int kv_block_shift = 0;
+};
+
 // Attention over a layer's K and V cache tensors (rows of n_head_kv *
 // head_dim elements), with the semantics of AttentionParams. The device
 // computes it fused, with an online softmax (AttentionParams::flash).
@@ -180,6 +189,8 @@ class DeviceBackend {
   // Converts the f32 rows of src into rows [first_row, first_row + rows) of a
   // KV cache tensor of its own type (F32, F16, BF16, Q8_0, Q4_0).
   virtual void store_kv(const DeviceTensor& src, const DeviceTensor& cache, int64_t first_row) = 0;
+  // The same into a paged cache, each row to its token's slot.
+  virtual void store_kv_paged(const DeviceTensor& src, const DeviceTensor& cache, const DeviceKvSlots& slots) = 0;
   virtual void attention(const DeviceAttention& params) = 0;
   // MoE routing: per row of router logits [rows][n_expert], the softmax, the
   // n_used most probable experts (ties to the lower index) into ids (I32

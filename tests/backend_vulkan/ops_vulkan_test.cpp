@@ -211,6 +211,39 @@ TEST(VulkanOps, StoreKvBytesMatchReference) {
 // Mat-vec (1-3 rows) and tiled (4 or more, with partial 8 x 8 tiles). The
 // quantized types sum per-block contributions in the reference's order with
 // the same float operations: their results are the reference's bits.
+// Paged: tokens of two sequences land in their blocks' rows (16-row
+// blocks), as the reference stores them row by row.
+TEST(VulkanOps, StoreKvPagedPutsEachTokenInItsSlot) {
+  for (DType type : {DType::F16, DType::Q8_0, DType::Q4_0}) {
+    const int64_t n = 96, cache_rows = 64;
+    const int shift = 4;
+    const std::vector<int32_t> positions = {14, 15, 16, 3, 40};
+    const std::vector<std::vector<int32_t>> tables = {{2, 0, 3}, {2, 0, 3}, {2, 0, 3}, {1}, {3, 2, 1}};
+    const size_t row = row_bytes(type, n);
+    auto src = random_floats(positions.size() * n, 50);
+    std::vector<uint8_t> expected(row * cache_rows, 0);
+    auto ref = reference(8, n);
+    for (size_t i = 0; i < positions.size(); ++i) {
+      const int64_t slot = (int64_t(tables[i][positions[i] >> shift]) << shift) | (positions[i] & 15);
+      ref->store_kv(src.data() + i * n, 1, n, KvView{type, expected.data(), row}, slot);
+    }
+    auto& d = device();
+    std::vector<int32_t> flat(positions.size() * 3, 0);
+    for (size_t i = 0; i < positions.size(); ++i) std::copy(tables[i].begin(), tables[i].end(), flat.begin() + i * 3);
+    DeviceKvSlots slots{upload_ids(positions), d.alloc(DType::I32, 3, int64_t(positions.size())), shift};
+    d.write(slots.block_tables, flat.data());
+    auto cache = d.alloc(type, n, cache_rows);
+    d.write(cache, std::vector<uint8_t>(row * cache_rows, 0).data());
+    d.store_kv_paged(upload(src, n), cache, slots);
+    std::vector<uint8_t> got(row * cache_rows);
+    d.read(cache, got.data());
+    d.sync();
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_EQ(int(got[i]), int(expected[i])) << dtype_name(type) << " byte " << i << " (row " << i / row << ")";
+    d.free(cache);
+  }
+}
+
 TEST(VulkanOps, MatmulEveryTypeMatchesReference) {
   for (DType type : kWeightTypes) {
     const int64_t n_in = is_float(type) ? 97 : is_super_block(type) ? 768 : 224, n_out = 13;

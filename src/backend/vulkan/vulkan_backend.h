@@ -40,6 +40,8 @@ class VulkanBackend final : public backend::DeviceBackend {
   void moe_route(const backend::DeviceTensor& logits, int n_used, bool normalize, const backend::DeviceTensor& ids,
                  const backend::DeviceTensor& weights) override;
   void moe_ffn(const backend::DeviceMoe& params) override;
+  void store_kv_paged(const backend::DeviceTensor& src, const backend::DeviceTensor& cache,
+                      const backend::DeviceKvSlots& slots) override;
   void attention(const backend::DeviceAttention& params) override;
   void gated_activation(backend::Activation act, const backend::DeviceTensor& gate, const backend::DeviceTensor& up,
                         const backend::DeviceTensor& out) override;
@@ -91,6 +93,8 @@ class VulkanBackend final : public backend::DeviceBackend {
     int64_t experts = 1;
     int64_t x_row_divisor = 1;
   };
+  void record_store_kv(const backend::DeviceTensor& src, const backend::DeviceTensor& cache, int64_t first_row,
+                       const backend::DeviceKvSlots* slots);
   void record_matmul(const backend::DeviceTensor& w, const backend::DeviceTensor& x, const backend::DeviceTensor& y,
                      const ExpertIds& ids);
 

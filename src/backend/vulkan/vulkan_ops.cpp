@@ -259,16 +259,36 @@ void VulkanBackend::attention(const backend::DeviceAttention& a) {
 }
 
 void VulkanBackend::store_kv(const DeviceTensor& src, const DeviceTensor& cache, int64_t first_row) {
+  if (first_row < 0 || first_row + src.rows > cache.rows)
+    fail("internal: Vulkan store_kv of {} rows at row {} of a cache of {} rows", src.rows, first_row, cache.rows);
+  record_store_kv(src, cache, first_row, nullptr);
+}
+
+void VulkanBackend::store_kv_paged(const DeviceTensor& src, const DeviceTensor& cache,
+                                   const backend::DeviceKvSlots& slots) {
+  if (slots.positions.n * slots.positions.rows != src.rows || slots.block_tables.rows != src.rows ||
+      slots.block_tables.type != DType::I32)
+    fail("internal: Vulkan store_kv_paged needs a position and a block table per row ({} rows)", src.rows);
+  record_store_kv(src, cache, 0, &slots);
+}
+
+void VulkanBackend::record_store_kv(const DeviceTensor& src, const DeviceTensor& cache, int64_t first_row,
+                                    const backend::DeviceKvSlots* slots) {
   const uint32_t type = cache_type_code(cache.type);
-  if (src.n != cache.n || first_row < 0 || first_row + src.rows > cache.rows)
-    fail("internal: Vulkan store_kv of {} rows of {} at row {} of a cache of {} rows of {}", src.rows, src.n,
-         first_row, cache.rows, cache.n);
+  if (src.n != cache.n)
+    fail("internal: Vulkan store_kv of rows of {} into a cache of rows of {}", src.n, cache.n);
   const FloatLayout sl = float_layout(src, "store_kv input");
   struct {
-    uint32_t n, rows, type, x_off, x_stride, c_off, c_row_bytes;
-  } p{u32(src.n, "n"), u32(src.rows, "rows"), type, sl.offset, sl.stride,
-      u32(cache.offset + uint64_t(first_row) * cache.row_bytes, "cache offset"), u32(cache.row_bytes, "row bytes")};
-  dispatch("store_kv", {src.buffer, cache.buffer}, &p, sizeof(p), groups_for(uint64_t(src.n + 31) / 32 * src.rows, 64));
+    uint32_t n, rows, type, x_off, x_stride, c_off, c_row_bytes, first_row;
+    uint32_t paged, pos_off, tables_off, table_stride, block_shift;
+  } p{u32(src.n, "n"), u32(src.rows, "rows"), type, sl.offset, sl.stride, u32(cache.offset, "cache offset"),
+      u32(cache.row_bytes, "row bytes"), u32(first_row, "first row"), uint32_t(slots != nullptr),
+      slots ? u32(slots->positions.offset / 4, "positions") : 0, slots ? u32(slots->block_tables.offset / 4, "tables") : 0,
+      slots ? u32(slots->block_tables.row_bytes / 4, "tables") : 0, slots ? uint32_t(slots->kv_block_shift) : 0};
+  const uint32_t positions = slots ? slots->positions.buffer : src.buffer;
+  const uint32_t tables = slots ? slots->block_tables.buffer : src.buffer;
+  dispatch("store_kv", {src.buffer, cache.buffer, positions, tables}, &p, sizeof(p),
+           groups_for(uint64_t(src.n + 31) / 32 * src.rows, 64));
 }
 
 void VulkanBackend::gated_activation(backend::Activation act, const DeviceTensor& gate, const DeviceTensor& up,

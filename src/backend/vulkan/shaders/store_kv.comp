@@ -7,11 +7,22 @@
 layout(local_size_x = 64) in;
 layout(binding = 0) readonly buffer X { uint x[]; };
 layout(binding = 1) buffer C { uint c[]; };
+layout(binding = 2) readonly buffer Pos { int positions[]; };
+layout(binding = 3) readonly buffer Tables { int tables[]; };
 layout(push_constant) uniform Params {
   uint n, rows, type;       // type: 0 f32, 1 f16, 2 bf16, 3 q8_0, 4 q4_0
   uint x_off, x_stride;     // floats
-  uint c_off, c_row_bytes;  // bytes
+  uint c_off, c_row_bytes;  // bytes; row r goes to cache row first_row + r, or
+  uint first_row;           // when paged, to its position's row through its
+  uint paged, pos_off, tables_off, table_stride, block_shift;  // block table
 } p;
+
+uint cache_row(uint r) {
+  if (p.paged == 0u) return p.first_row + r;
+  uint pos = uint(positions[p.pos_off + r]);
+  uint block = uint(tables[p.tables_off + r * p.table_stride + (pos >> p.block_shift)]);
+  return (block << p.block_shift) | (pos & ((1u << p.block_shift) - 1u));
+}
 
 void store_u8(uint b, uint v) {
   uint shift = (b & 3u) * 8u;
@@ -30,7 +41,7 @@ void main() {
   if (e >= blocks_per_row * p.rows) return;
   uint r = e / blocks_per_row, b = e % blocks_per_row;
   uint src = p.x_off + r * p.x_stride + b * 32u;
-  uint row = p.c_off + r * p.c_row_bytes;
+  uint row = p.c_off + cache_row(r) * p.c_row_bytes;
   uint count = min(32u, p.n - b * 32u);
   if (p.type == 0u) {
     for (uint j = 0u; j < count; ++j) c[(row >> 2) + b * 32u + j] = x[src + j];
