@@ -29,6 +29,9 @@ void add_rm_command(CLI::App& app);
 void add_import_command(CLI::App& app);
 void add_create_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
+void add_devices_command(CLI::App& app);
+// The compute backends this binary was built with ("cpu, vulkan").
+std::string built_in_backends();
 
 // A JSON array of token ids (or {"tokens": [...]}) from a file.
 std::vector<int32_t> read_token_file(const std::string& path);

@@ -9,7 +9,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"hearth: run open-weight language models privately on your own hardware", "hearth"};
-  app.set_version_flag("--version", std::string("hearth ") + HEARTH_VERSION + " (backends: cpu)");
+  app.set_version_flag("--version", std::string("hearth ") + HEARTH_VERSION + " (backends: " + hearth::cli::built_in_backends() + ")");
   app.require_subcommand(1);
   hearth::cli::add_show_command(app);
   hearth::cli::add_quantize_command(app);
@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   hearth::cli::add_import_command(app);
   hearth::cli::add_create_command(app);
   hearth::cli::add_plan_command(app);
+  hearth::cli::add_devices_command(app);
 
   if (argc == 1) {
     fmt::print("{}", app.help());  // no command: show them all

@@ -1,0 +1,48 @@
+#version 450
+// MoE routing, one invocation per row: softmax over the router logits, the
+// n_used most probable experts (ties to the lower index), optionally
+// renormalized to sum to one (model/blocks.cpp's host routing, on the device).
+#include "common.glsl"
+#define MAX_EXPERTS 256u
+layout(local_size_x = 64) in;
+layout(binding = 0) readonly buffer L { uint logits[]; };
+layout(binding = 1) buffer Ids { int ids[]; };
+layout(binding = 2) buffer Wt { uint weights[]; };
+layout(push_constant) uniform Params {
+  uint n_expert, n_used, rows, normalize;
+  uint l_off, l_stride, ids_off, ids_stride, w_off, w_stride;  // elements
+} p;
+
+void main() {
+  uint r = group_index() * 64u + gl_LocalInvocationID.x;
+  if (r >= p.rows) return;
+  float probs[MAX_EXPERTS];
+  uint base = p.l_off + r * p.l_stride;
+  float max_logit = uintBitsToFloat(logits[base]);
+  for (uint e = 1u; e < p.n_expert; ++e) max_logit = max(max_logit, uintBitsToFloat(logits[base + e]));
+  float sum = 0.0;
+  for (uint e = 0u; e < p.n_expert; ++e) {
+    probs[e] = exp(uintBitsToFloat(logits[base + e]) - max_logit);
+    sum += probs[e];
+  }
+  for (uint e = 0u; e < p.n_expert; ++e) probs[e] = probs[e] / sum;
+  uint chosen[MAX_EXPERTS / 32u];
+  for (uint i = 0u; i < MAX_EXPERTS / 32u; ++i) chosen[i] = 0u;
+  float total = 0.0;
+  for (uint k = 0u; k < p.n_used; ++k) {
+    int best = -1;
+    for (uint e = 0u; e < p.n_expert; ++e) {
+      if ((chosen[e / 32u] & (1u << (e % 32u))) != 0u) continue;
+      if (best < 0 || probs[e] > probs[best]) best = int(e);
+    }
+    chosen[uint(best) / 32u] |= 1u << (uint(best) % 32u);
+    ids[p.ids_off + r * p.ids_stride + k] = best;
+    weights[p.w_off + r * p.w_stride + k] = floatBitsToUint(probs[best]);
+    total += probs[best];
+  }
+  if (p.normalize != 0u)
+    for (uint k = 0u; k < p.n_used; ++k) {
+      uint i = p.w_off + r * p.w_stride + k;
+      weights[i] = floatBitsToUint(uintBitsToFloat(weights[i]) / total);
+    }
+}
