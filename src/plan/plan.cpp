@@ -78,11 +78,10 @@ uint64_t header_bytes(const gguf::File& f) {
 
 
 // The packed part of each matrix Model::prepare_weights hands the backend:
-// whole groups of 8 rows of the types it packs (runtime::Session prepares
-// weights; the serve engine reads the file's layout as it is).
+// whole groups of 8 rows of the types it packs (runtime::Session and the
+// serve engine's BatchEngine both prepare the weights).
 std::vector<std::pair<const uint8_t*, uint64_t>> packed_ranges(const model::Model& m, const PlanOptions& o) {
   std::vector<std::pair<const uint8_t*, uint64_t>> out;
-  if (o.paged) return out;
   auto add = [&](const backend::Weight& w) {
     if (w.empty() || w.n_mat != 1 || w.n_out < 8) return;
     if (std::find(o.packed_types.begin(), o.packed_types.end(), w.type) == o.packed_types.end()) return;
