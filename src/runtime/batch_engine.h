@@ -137,7 +137,6 @@ class BatchEngine {
   std::vector<int64_t> sliding_first_;   // each slot's first held sliding block
   std::vector<int32_t> tokens_, positions_, output_rows_;
   std::vector<const int32_t*> token_tables_, token_sliding_tables_;
-  std::vector<const int32_t*> token_tables_;
   std::vector<const float*> embedding_rows_;  // per batch row, for steps with image tokens
   std::vector<int32_t> last_visible_;
   std::vector<uint8_t> seen_;
