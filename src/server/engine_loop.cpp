@@ -282,7 +282,7 @@ void EngineLoop::step_once() {
     } catch (const std::exception& e) {
       // Sampling, the grammar or decoding failed for this request: its KV is
       // sound, the others go on.
-      fmt::print(stderr, "hearth: request {} failed: {}\n", a.id, e.what());
+      fmt::print(stderr, "hearth: request {} failed: {}\n", chunk.id, e.what());
       if (active_.count(chunk.id)) end(a, FinishReason::Error, std::string("internal error: ") + e.what());
     }
     ++row;

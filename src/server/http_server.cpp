@@ -168,6 +168,15 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
         write_error_for(req, res, 404, fmt::format("unknown endpoint {} {}", req.method, escape_for_log(req.path)), "",
                         "unknown_url");
         break;
+      case 400:
+        write_error_for(req, res, 400,
+                        "the request is not valid HTTP/1.1 (a malformed request line or header, a header line over "
+                        "8 KiB, or a client that stopped sending halfway)",
+                        "", "bad_request");
+        break;
+      case 414:
+        write_error_for(req, res, 414, "the request URI is longer than 8 KiB", "", "uri_too_long");
+        break;
       default:
         write_error_for(req, res, res.status, fmt::format("HTTP error {}", res.status), "", "");
     }

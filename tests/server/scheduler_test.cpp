@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+#include <string>
+
 namespace hearth::server {
 namespace {
 
@@ -115,6 +118,49 @@ TEST(Scheduler, ReuseLeavesAtLeastOneTokenToCompute) {
   EXPECT_EQ(p[0].start, 9);
   EXPECT_EQ(p[0].count, 1);
   EXPECT_TRUE(p[0].wants_logits);
+}
+
+TEST(Scheduler, EachAdmissionIsTakenBeforeTheNextOffer) {
+  // The second request's offer is asked for only after the first one was
+  // started (and may have evicted what the second would have reused).
+  Scheduler s(2, 64, 4);
+  ASSERT_TRUE(s.submit(1, 20));
+  ASSERT_TRUE(s.submit(2, 20));
+  std::vector<std::string> calls;
+  int64_t cached_for_2 = 16;
+  std::vector<ScheduledChunk> out;
+  s.schedule(
+      [&](RequestId id, int slot) {
+        calls.push_back(fmt::format("offer {} {}", id, slot));
+        return Scheduler::SlotOffer{id == 2 ? cached_for_2 : 0};
+      },
+      out,
+      [&](RequestId id, int slot, int64_t reuse) {
+        calls.push_back(fmt::format("admit {} {} {}", id, slot, reuse));
+        if (id == 1) cached_for_2 = 0;  // the first admission evicted the second's prefix
+        return reuse;
+      });
+  const std::vector<std::string> expected = {"offer 1 0", "offer 1 1", "admit 1 0 0", "offer 2 1", "admit 2 1 0"};
+  EXPECT_EQ(calls, expected);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].start, 0);
+  EXPECT_EQ(out[1].count, 20);
+}
+
+TEST(Scheduler, AFailedAdmissionDropsThatRequestAlone) {
+  Scheduler s(2, 64, 4);
+  ASSERT_TRUE(s.submit(1, 8));
+  ASSERT_TRUE(s.submit(2, 8));
+  ASSERT_TRUE(s.submit(3, 8));
+  std::vector<ScheduledChunk> out;
+  s.schedule({}, out, [](RequestId id, int, int64_t reuse) { return id == 1 ? int64_t(-1) : reuse; });
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].id, 2u);
+  EXPECT_EQ(out[0].slot, 0);  // the slot request 1 was offered stays free for the next
+  EXPECT_EQ(out[1].id, 3u);
+  EXPECT_EQ(s.running(), 2u);
+  EXPECT_EQ(s.waiting(), 0u);
+  EXPECT_EQ(s.computed(1), -1);  // gone
 }
 
 TEST(Scheduler, SixteenRequestsFourSlotsAllFinish) {
