@@ -29,6 +29,7 @@ struct ModelLoadOptions {
   std::string isa;
   size_t max_queue = 64;
   size_t cache_mb = 0;         // KV memory for the prefix cache beyond n_ctx x n_parallel
+  std::string chat_template;   // a preset's template text, replacing the GGUF's ("": the GGUF's)
 };
 
 class ServedModel {
