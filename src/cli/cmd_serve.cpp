@@ -34,6 +34,7 @@ struct ServeOptions {
   size_t cache_mb = 0;
   bool quiet = false;
   EngineOptions engine;
+  bool ctk_given = false, ctv_given = false;  // so a preset's K/V types apply only when not given
 };
 
 DType cache_type(const std::string& name, const char* which) {
@@ -65,7 +66,8 @@ void serve(const ServeOptions& o) {
   std::vector<std::unique_ptr<server::ServedModel>> models;
   for (size_t i = 0; i < paths.size(); ++i) {
     server::ModelLoadOptions m;
-    m.path = resolve_model_path(paths[i]);  // a store name is served under that name
+    const ResolvedModel resolved = resolve_model(paths[i], false);  // a store name is served under that name
+    m.path = resolved.path;
     if (i < o.aliases.size()) m.id = o.aliases[i];
     else if (m.path != paths[i]) m.id = paths[i];
     if (i < o.mmprojs.size()) m.mmproj = o.mmprojs[i];
@@ -80,6 +82,14 @@ void serve(const ServeOptions& o) {
     m.isa = o.engine.isa;
     m.max_queue = o.queue;
     m.cache_mb = o.cache_mb;
+    if (resolved.preset) {  // a preset's template and engine settings, where the command line set none
+      const store::Preset& p = *resolved.preset;
+      m.chat_template = p.template_text;
+      if (p.ctx && o.engine.n_ctx == 0) m.n_ctx = *p.ctx;
+      if (p.ctk && !o.ctk_given) m.type_k = cache_type(*p.ctk, "K");
+      if (p.ctv && !o.ctv_given) m.type_v = cache_type(*p.ctv, "V");
+      m.flash_attn = o.engine.flash_attn == "on" || (o.engine.flash_attn == "auto" && dtype_info(m.type_v).quantized);
+    }
     models.push_back(server::ServedModel::load(m));
     for (const auto& other : models)
       if (other.get() != models.back().get() && other->id() == models.back()->id())
@@ -133,7 +143,7 @@ void serve(const ServeOptions& o) {
 void add_serve_command(CLI::App& app) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "Serve models over OpenAI's and Ollama's HTTP APIs (default model: the bundled stories260K)");
-  cmd->add_option("models", o->models, "GGUF model files; each is named by its file name without .gguf");
+  cmd->add_option("models", o->models, "GGUF model files or store names (a file is named by its name without .gguf)");
   cmd->add_option("--alias", o->aliases, "Name a model instead of by its file name (once per model, in order)")->allow_extra_args(false);
   cmd->add_option("--mmproj", o->mmprojs, "Multimodal projector GGUF: the model takes images (once per model, in order)")->allow_extra_args(false);
   cmd->add_flag("--allow-file-urls", o->allow_file_urls, "Let image_url name a local file (file://...); off by default");
@@ -152,7 +162,11 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-body-mb", o->max_body_mb, "Largest request body in MiB (larger: 413)")->capture_default_str();
   cmd->add_flag("-q,--quiet", o->quiet, "Do not log requests (method, path and status; prompts are never logged)");
   add_engine_options(cmd, o->engine);
-  cmd->callback([o] { serve(*o); });
+  cmd->callback([o, cmd] {
+    o->ctk_given = cmd->count("--ctk") > 0;
+    o->ctv_given = cmd->count("--ctv") > 0;
+    serve(*o);
+  });
 }
 
 }  // namespace hearth::cli

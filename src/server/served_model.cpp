@@ -35,7 +35,8 @@ std::unique_ptr<ServedModel> ServedModel::load(const ModelLoadOptions& o) {
 
   std::vector<std::string> warnings;
   m->template_ = std::make_unique<chat::ChatTemplate>(
-      chat::select_chat_template(&m->file_->metadata(), chat::TemplateChoice{}, warnings));
+      o.chat_template.empty() ? chat::select_chat_template(&m->file_->metadata(), chat::TemplateChoice{}, warnings)
+                              : chat::ChatTemplate(o.chat_template, "preset"));
   for (const std::string& w : warnings) fmt::print(stderr, "{}: {}\n", m->id_, w);
   m->output_config_ = chat::output_config_for_template(m->template_->source());
 

@@ -36,6 +36,7 @@ struct ModelLoadOptions {
   size_t cache_mb = 0;         // KV memory for the prefix cache beyond n_ctx x n_parallel
   std::string mmproj;          // multimodal projector: the model takes images
   bool allow_file_urls = false;  // image_url may name a local file (file://)
+  std::string chat_template;   // a preset's template text, replacing the GGUF's ("": the GGUF's)
 };
 
 class ServedModel {

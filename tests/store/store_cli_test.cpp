@@ -3,7 +3,10 @@
 // remote repository from its headers alone, and no network in any command
 // but pull (and a run or plan that names a remote model).
 #include <filesystem>
+#include <chrono>
+#include <csignal>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -105,6 +108,30 @@ TEST_F(StoreCli, PresetCarriesItsSettings) {
   const auto plan = nlohmann::json::parse(r.out);
   EXPECT_EQ(plan["n_ctx"], 64);
   EXPECT_EQ(plan["type_k"], "q8_0");
+  // Served by its name, with its template and context.
+  {
+    const fs::path log = home / "serve.log";
+    const std::string cmd = "HEARTH_HOME='" + home.string() + "' '" + test::hearth_binary().string() +
+                            "' serve brief --port 0 -q --parallel 1 > '" + log.string() + "' 2>&1 & echo $!";
+    const int pid = std::stoi(test::run_command(cmd).out);
+    int port = 0;
+    for (int i = 0; i < 300 && port == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const std::string text = test::read_text(log);
+      const auto at = text.find("listening on http://127.0.0.1:");
+      if (at != std::string::npos) port = std::stoi(text.substr(at + 30));
+    }
+    const std::string startup = test::read_text(log);
+    ASSERT_GT(port, 0) << startup;
+    EXPECT_NE(startup.find("model 'brief'"), std::string::npos) << startup;
+    EXPECT_NE(startup.find("context 64 per conversation"), std::string::npos) << startup;
+    httplib::Client client("127.0.0.1", port);
+    const auto res = client.Post("/api/show", R"({"model":"brief"})", "application/json");
+    ::kill(pid, SIGTERM);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    EXPECT_EQ(nlohmann::json::parse(res->body)["template"], "{% for m in messages %}{{ m.content }}{% endfor %}");
+  }
   // Removing the import keeps the user's file.
   ASSERT_EQ(hearth("rm brief stories").status, 0);
   EXPECT_TRUE(fs::exists(model));
