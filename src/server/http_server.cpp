@@ -134,6 +134,7 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
     res.set_content(dump_json(json{{"id", m.id()}, {"object", "model"}, {"created", int64_t(m.created())}, {"owned_by", "hearth"}}),
                     "application/json");
   });
+  add_chat_page_routes(http, *this);  // before Ollama's, which also answers GET /
   add_openai_routes(http, *this);
   add_ollama_routes(http, *this);
 }

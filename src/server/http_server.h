@@ -54,6 +54,7 @@ class Server {
 // Route groups (openai_routes.cpp, ollama_routes.cpp).
 void add_openai_routes(httplib::Server& http, Server& server);
 void add_ollama_routes(httplib::Server& http, Server& server);
+void add_chat_page_routes(httplib::Server& http, Server& server);  // chat_page.cpp
 
 // The body as JSON, 400 (naming no field) when it is not a JSON object.
 nlohmann::json parse_body(const httplib::Request& req);
