@@ -232,6 +232,7 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
                                    {"capabilities", m.vision() ? json::array({"completion", "vision"}) : json::array({"completion"})}}),
                     "application/json");
   });
+  add_chat_page_routes(http, *this);  // before Ollama's, which also answers GET /
   add_openai_routes(http, *this);
   add_ollama_routes(http, *this);
   add_anthropic_routes(http, *this);

@@ -238,6 +238,10 @@ TEST_F(Chat, SystemPromptSettingsAndLoad) {
   EXPECT_EQ(conversation["system"], "Once upon a time");
   EXPECT_EQ(conversation["messages"][1]["content"], " a little\n girl");
   EXPECT_EQ(conversation["messages"][2]["content"], as_reply(raw_continuation("Once upon a time there was a little\n girl", 12)));
+  // Up recalls the last line (the /save): Enter runs it again.
+  mark = chat.output().size();
+  chat.send("\x1b[A\r");
+  ASSERT_TRUE(chat.wait_for("Saved 3 messages", mark)) << chat.output();
   chat.send("\x04");  // Ctrl-D at an empty prompt leaves
   EXPECT_EQ(chat.wait_exit(), 0) << chat.output();
 }
