@@ -2,6 +2,7 @@
 // host-visible staging for transfers), one command buffer recording every op
 // and transfer until sync(), pipelines made once per shader from the embedded
 // SPIR-V (through a pipeline cache), descriptor sets cached per buffer set.
+// One thread records at a time (as one engine drives one backend).
 #pragma once
 
 #include <map>

@@ -31,7 +31,7 @@ shared int q_levels[MAX_HEAD_DIM];    // Q8_0 levels (quantized K)
 shared float q_scales[MAX_HEAD_DIM / 32u];
 shared float merge[THREADS][33];
 
-// Byte offset of element i of a row of `type` (32-element blocks for q8_0/q4_0).
+// Element i of the K (or V) row starting at byte `row`, as f32.
 float load_element(uint type, uint row, uint i, bool is_v) {
   if (type == 0u) return is_v ? LOAD_F32(vc, row + 4u * i) : LOAD_F32(kc, row + 4u * i);
   if (type == 1u) return half_to_float(is_v ? LOAD_U16(vc, row + 2u * i) : LOAD_U16(kc, row + 2u * i));
@@ -50,6 +50,7 @@ float load_element(uint type, uint row, uint i, bool is_v) {
   return float(level) * d;
 }
 
+// Bytes taken by n elements of a cache type.
 uint row_bytes_of(uint type, uint n) {
   if (type == 0u) return 4u * n;
   if (type <= 2u) return 2u * n;
