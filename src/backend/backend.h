@@ -79,6 +79,7 @@ struct AttentionParams {
   float softcap = 0.0f;               // gemma2: s = softcap * tanh(s / softcap), 0 = off
   int sliding_window = 0;             // 0 = none; else a query at p sees keys p' with p - p' < window
   bool flash = false;                 // fused online softmax (reads quantized K/V directly)
+  bool causal = true;                 // false (encoders): every token sees all n_kv keys
   float* out = nullptr;               // [n_tokens][n_head * head_dim]
 };
 
@@ -118,6 +119,10 @@ class Backend {
   virtual void get_rows(const Weight& table, const int32_t* ids, int64_t n, float* out) = 0;
   // y[r] = x[r] / rms(x[r]) * weight; weight may be null. In place is fine.
   virtual void rms_norm(const float* x, const float* weight, int64_t rows, int64_t n, float eps, float* y) = 0;
+  // y[r] = (x[r] - mean) / sqrt(var + eps) * weight + bias (BERT's LayerNorm,
+  // ggml_norm then the affine part); weight and bias may be null. In place is fine.
+  virtual void layer_norm(const float* x, const float* weight, const float* bias, int64_t rows, int64_t n, float eps,
+                          float* y) = 0;
   // Rotates each of n_heads heads of each row by its token's position.
   virtual void rope(float* x, int64_t rows, int n_heads, int head_dim, const int32_t* positions,
                     const RopeParams& params) = 0;
@@ -128,6 +133,8 @@ class Backend {
   virtual void gated_activation(Activation act, const float* gate, const float* up, int64_t stride, int64_t rows,
                                 int64_t n, float* out) = 0;
   virtual void moe_ffn(const MoeParams& params) = 0;
+  // x = act(x) over n values (ggml_gelu / ggml_silu, not gated).
+  virtual void activation(Activation act, float* x, int64_t n) = 0;
 
   // Multiplies each consecutive block of `block` values (a power of two) by
   // the orthonormal Sylvester-Hadamard matrix H/sqrt(block), in place. H is

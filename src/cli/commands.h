@@ -22,6 +22,7 @@ void add_quantize_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_embed_command(CLI::App& app);
 
 // A JSON array of token ids (or {"tokens": [...]}) from a file.
 std::vector<int32_t> read_token_file(const std::string& path);

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   hearth::cli::add_bench_command(app);
   hearth::cli::add_serve_command(app);
   hearth::cli::add_template_command(app);
+  hearth::cli::add_embed_command(app);
 
   if (argc == 1) {
     fmt::print("{}", app.help());  // no command: show them all

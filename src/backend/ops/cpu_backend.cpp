@@ -268,6 +268,49 @@ void CpuBackend::store_kv(const float* src, int64_t rows, int64_t n, KvView dst,
   }
 }
 
+void CpuBackend::layer_norm(const float* x, const float* weight, const float* bias, int64_t rows, int64_t n,
+                            float eps, float* y) {
+  // As ggml_norm: the mean and the variance of the centred values summed in
+  // f32 over the row (ggml_vec_sum_f32 / ggml_vec_cvar_f32 accumulate in
+  // double on the scalar path, which this follows).
+  split(rows, n * 4, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * n;
+      float* yr = y + r * n;
+      double sum = 0.0;
+      for (int64_t i = 0; i < n; ++i) sum += xr[i];
+      const float mean = float(sum / double(n));
+      double var = 0.0;
+      for (int64_t i = 0; i < n; ++i) {
+        const float d = xr[i] - mean;
+        yr[i] = d;
+        var += double(d) * double(d);
+      }
+      const float scale = 1.0f / std::sqrt(float(var / double(n)) + eps);
+      for (int64_t i = 0; i < n; ++i) {
+        float v = yr[i] * scale;
+        if (weight) v *= weight[i];
+        if (bias) v += bias[i];
+        yr[i] = v;
+      }
+    }
+  });
+}
+
+void CpuBackend::activation(Activation act, float* x, int64_t n) {
+  split(n, 4, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      if (act == Activation::Silu) {
+        x[i] = silu(x[i]);
+      } else if (x[i] <= -10.0f) {
+        x[i] = 0.0f;
+      } else if (x[i] < 10.0f) {
+        x[i] = fp16_to_fp32(gelu_table_[fp32_to_fp16(x[i])]);  // as ggml: gelu of the f16-rounded input
+      }
+    }
+  });
+}
+
 void CpuBackend::gated_activation(Activation act, const float* gate, const float* up, int64_t stride, int64_t rows,
                                   int64_t n, float* out) {
   split(rows, n * 4, [&](int64_t r0, int64_t r1) {

@@ -28,6 +28,9 @@ class CpuBackend final : public Backend {
             const RopeParams& params) override;
   void store_kv(const float* src, int64_t rows, int64_t n, KvView dst, int64_t first_row) override;
   void attention(const AttentionParams& params) override;
+  void layer_norm(const float* x, const float* weight, const float* bias, int64_t rows, int64_t n, float eps,
+                  float* y) override;
+  void activation(Activation act, float* x, int64_t n) override;
   void gated_activation(Activation act, const float* gate, const float* up, int64_t stride, int64_t rows, int64_t n,
                         float* out) override;
   void moe_ffn(const MoeParams& params) override;
