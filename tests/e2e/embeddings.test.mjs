@@ -1,6 +1,6 @@
 // Embeddings through the official `openai` and `ollama` clients, from a
 // second server holding the synthetic bert and nomic-bert models, checked
-// against the reference vectors in tests/data/reference/embeddings.
+// against llama.cpp's llama-embedding (tests/data/reference/embeddings).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -44,7 +44,7 @@ function assertClose(actual, expected, what) {
 
 const normalized = reference.cases.filter((c) => c.normalize && c.pooling === c.model_pooling);
 
-test('embeddings: openai and ollama clients match the reference vectors', async (t) => {
+test('embeddings: openai and ollama clients match llama-embedding', async (t) => {
   const server = await startEmbeddingServer();
   t.after(server.stop);
   const openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });

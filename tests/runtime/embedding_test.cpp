@@ -1,5 +1,6 @@
 // Encoder embeddings (bert, nomic-bert) against reference vectors of the
-// synthetic models in tests/data/models (tests/data/reference/embeddings:
+// synthetic models in tests/data/models from llama.cpp's llama-embedding
+// (tests/data/reference/embeddings:
 // how they were made and why the tolerance is what it is): pooling as the
 // GGUF declares, CLS / mean / last, normalised or not, and the tokens hearth's
 // WPM tokenizer gives for the texts.
