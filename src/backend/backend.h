@@ -83,6 +83,7 @@ struct AttentionParams {
   float softcap = 0.0f;               // gemma2: s = softcap * tanh(s / softcap), 0 = off
   int sliding_window = 0;             // 0 = none; else a query at p sees keys p' with p - p' < window
   bool flash = false;                 // fused online softmax (reads quantized K/V directly)
+  bool causal = true;                 // false (encoders): every token sees all n_kv keys
   float* out = nullptr;               // [n_tokens][n_head * head_dim]
 };
 
@@ -144,7 +145,8 @@ class Backend {
   virtual void scale(float* y, float s, int64_t n) = 0;                                // y *= s
   virtual void softcap(float* y, float cap, int64_t n) = 0;                            // y = cap * tanh(y / cap)
 
-  // Vision encoder ops (src/vision). Backends without them refuse the encoder.
+  // Encoder ops (src/vision, and BERT's LayerNorm and FFN). Backends without
+  // them refuse those models.
   // y[r] = (x[r] - mean) / sqrt(var + eps) * weight + bias (ggml_norm, then
   // the mul and add); weight and bias may be null. In place is fine.
   virtual void layer_norm(const float*, const float*, const float*, int64_t, int64_t, float, float*) {

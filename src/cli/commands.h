@@ -32,6 +32,7 @@ void add_plan_command(CLI::App& app);
 void add_devices_command(CLI::App& app);
 // The compute backends this binary was built with ("cpu, vulkan").
 std::string built_in_backends();
+void add_embed_command(CLI::App& app);
 
 // A JSON array of token ids (or {"tokens": [...]}) from a file.
 std::vector<int32_t> read_token_file(const std::string& path);

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   hearth::cli::add_create_command(app);
   hearth::cli::add_plan_command(app);
   hearth::cli::add_devices_command(app);
+  hearth::cli::add_embed_command(app);
 
   if (argc == 1) {
     fmt::print("{}", app.help());  // no command: show them all

@@ -82,8 +82,10 @@ void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& 
   // Per-head RMS norms (qwen3, gemma3) come before rope.
   if (L.q_norm) c.be.rms_norm(ws.q.data(), L.q_norm, n * n_head, hp.head_dim_k, hp.rms_eps, ws.q.data());
   if (L.k_norm) c.be.rms_norm(ws.k.data(), L.k_norm, n * n_head_kv, hp.head_dim_k, hp.rms_eps, ws.k.data());
-  c.be.rope(ws.q.data(), n, n_head, hp.head_dim_k, b.positions, options.rope);
-  c.be.rope(ws.k.data(), n, n_head_kv, hp.head_dim_k, b.positions, options.rope);
+  if (options.use_rope) {
+    c.be.rope(ws.q.data(), n, n_head, hp.head_dim_k, b.positions, options.rope);
+    c.be.rope(ws.k.data(), n, n_head_kv, hp.head_dim_k, b.positions, options.rope);
+  }
   if (q_prescale != 1.0f) c.be.scale(ws.q.data(), q_prescale, n * q_width);
 
   // As llama.cpp (PR 21038): with a quantized K cache, q and k are rotated by
@@ -143,6 +145,7 @@ void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& 
   ap.softcap = options.softcap;
   ap.sliding_window = options.sliding_window;
   ap.flash = c.flash_attn;
+  ap.causal = options.causal;
   ap.out = ws.attn.data();
   c.be.attention(ap);
   if (v_rot > 0) c.be.hadamard(ws.attn.data(), n * int64_t(n_head) * hp.head_dim_v, v_rot);

@@ -11,6 +11,8 @@ struct AttentionOptions {
   float softcap = 0.0f;         // gemma2's attention-logit cap
   int sliding_window = 0;       // 0 on global layers
   backend::RopeParams rope;     // this layer's rope
+  bool use_rope = true;         // false: BERT's learned positions instead
+  bool causal = true;           // false: encoders attend to the whole sequence
 };
 
 // The Hadamard rotation llama.cpp applies for a quantized K (V) cache: the

@@ -20,6 +20,7 @@ constexpr std::array kArchitectures = {
     ArchEntry{"qwen2", load_qwen2},       ArchEntry{"qwen3", load_qwen3},
     ArchEntry{"qwen3moe", load_qwen3moe}, ArchEntry{"gemma2", load_gemma2},
     ArchEntry{"gemma3", load_gemma3},     ArchEntry{"phi3", load_phi3},
+    ArchEntry{"bert", load_bert},         ArchEntry{"nomic-bert", load_bert},
 };
 
 }  // namespace

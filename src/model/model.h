@@ -32,6 +32,12 @@ struct HParams {
   float attn_softcap = 0.0f, final_softcap = 0.0f;
   int n_expert = 0, n_expert_used = 0;
   int64_t n_ff_expert = 0;
+  // Encoders (bert, nomic-bert): attention sees the whole sequence, and the
+  // forward writes each output row's final hidden state ([n_outputs][n_embd])
+  // instead of logits. pooling is {arch}.pooling_type (llama.cpp's numbering:
+  // 0 none, 1 mean, 2 cls, 3 last).
+  bool encoder = false;
+  int pooling = 0;
 };
 
 // One layer's weights; absent ones are empty / null.
@@ -46,12 +52,19 @@ struct Layer {
   const float* post_ffn_norm = nullptr;
   Weight ffn_gate_inp, gate_exps, up_exps, down_exps;
   bool sliding = false;  // uses the sliding window (local attention)
+  // BERT's post-norm block: LayerNorms with biases after attention and after
+  // the FFN, and biases on the output and FFN projections.
+  const float *bo = nullptr, *ffn_up_b = nullptr, *ffn_down_b = nullptr;
+  const float *attn_out_norm = nullptr, *attn_out_norm_b = nullptr;
+  const float *layer_out_norm = nullptr, *layer_out_norm_b = nullptr;
 };
 
 struct Weights {
   Weight token_embd, output;  // output is token_embd when tied
   const float* output_norm = nullptr;
   const float* rope_freqs = nullptr;
+  Weight pos_embd, token_types;  // BERT's learned positions and token-type rows
+  const float *embd_norm = nullptr, *embd_norm_b = nullptr;
   std::vector<Layer> layers;
 };
 

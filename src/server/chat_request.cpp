@@ -16,6 +16,12 @@ std::string random_id(const std::string& prefix) {
   return fmt::format("{}{:016x}{:08x}", prefix, rng(), uint32_t(rng()));
 }
 
+void reject_embedding_model(const ServedModel& model) {
+  if (model.model().hparams().encoder)
+    bad_request("model", "model '{}' ({}) is an embedding model: use /v1/embeddings or /api/embed", model.id(),
+                model.architecture());
+}
+
 void check_context(const ServedModel& model, size_t prompt_tokens) {
   if (int64_t(prompt_tokens) >= model.n_ctx())
     throw ApiError(400,
@@ -98,6 +104,7 @@ void validate_messages(const ordered_json& messages) {
 
 PreparedChat prepare_chat(const ServedModel& model, const ChatSetup& setup) {
   PreparedChat out;
+  reject_embedding_model(model);
   if (!setup.messages.is_array() || setup.messages.empty())
     bad_request("messages", "'messages' must be a non-empty array of messages");
   validate_messages(setup.messages);
@@ -196,6 +203,7 @@ PreparedChat prepare_chat(const ServedModel& model, const ChatSetup& setup) {
 }
 
 std::vector<int32_t> prepare_raw_prompt(const ServedModel& model, const std::string& prompt, const char* field) {
+  reject_embedding_model(model);
   std::vector<int32_t> tokens = model.tokenize_prompt(prompt);
   if (tokens.empty()) bad_request(field, "'{}' is empty", field);
   check_context(model, tokens.size());

@@ -49,6 +49,9 @@ PreparedChat prepare_chat(const ServedModel& model, const ChatSetup& setup);
 // A raw prompt (completions, Ollama raw generate), checked against the context.
 std::vector<int32_t> prepare_raw_prompt(const ServedModel& model, const std::string& prompt, const char* field);
 
+// 400 for a generation request to an embedding model.
+void reject_embedding_model(const ServedModel& model);
+
 // Checks that a prompt fits; 400 context_length_exceeded with both sizes.
 void check_context(const ServedModel& model, size_t prompt_tokens);
 

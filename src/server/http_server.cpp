@@ -238,6 +238,7 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
   add_anthropic_routes(http, *this);
   add_responses_routes(http, *this);
   add_metrics_route(http, *this);
+  add_embeddings_routes(http, *this);
 }
 
 Server::~Server() = default;

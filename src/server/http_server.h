@@ -64,6 +64,7 @@ void add_anthropic_routes(httplib::Server& http, Server& server);  // anthropic_
 void add_responses_routes(httplib::Server& http, Server& server);  // responses_routes.cpp
 void add_metrics_route(httplib::Server& http, Server& server);     // metrics.cpp
 void add_chat_page_routes(httplib::Server& http, Server& server);  // chat_page.cpp
+void add_embeddings_routes(httplib::Server& http, Server& server); // embeddings_routes.cpp
 
 // The body as JSON, 400 (naming no field) when it is not a JSON object.
 nlohmann::json parse_body(const httplib::Request& req);

@@ -100,11 +100,11 @@ void responses_input_messages(const json& input, ordered_json& messages) {
       std::string text;
       for (const char* f : {"content", "summary"})
         if (text.empty() && item.contains(f) && item[f].is_array()) text = parts_text(item[f], where);
-      ordered_json& turn = messages.empty() || messages.back().value("role", "") != "assistant" ||
-                                   !messages.back()["content"].get<std::string>().empty()
-                               ? (messages.push_back({{"role", "assistant"}, {"content", ""}}), messages.back())
-                               : messages.back();
-      if (!text.empty()) turn["reasoning_content"] = text;
+      // Reasoning opens the assistant turn whose text and calls follow it.
+      const bool fresh_turn = !messages.empty() && messages.back().value("role", "") == "assistant" &&
+                              messages.back()["content"] == "" && !messages.back().contains("tool_calls");
+      if (!fresh_turn) messages.push_back({{"role", "assistant"}, {"content", ""}});
+      if (!text.empty()) messages.back()["reasoning_content"] = text;
     } else {
       bad_request(where, "'{}' has type '{}': only message, function_call, function_call_output and reasoning items are supported",
                   where, type);

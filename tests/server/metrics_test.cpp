@@ -36,7 +36,9 @@ TEST(Metrics, EveryFamilyHasHelpAndTypeOnceAndEverySampleIsWellFormed) {
     } else {
       ASSERT_TRUE(std::regex_match(line, m, sample)) << line;
       EXPECT_EQ(m[1].str(), current) << "samples follow their family's HELP/TYPE";
-      if (m[1].str().ends_with("_total")) EXPECT_NE(text.find("# TYPE " + m[1].str() + " counter"), std::string::npos);
+      if (m[1].str().ends_with("_total")) {
+        EXPECT_NE(text.find("# TYPE " + m[1].str() + " counter"), std::string::npos);
+      }
       samples[m[1].str() + "{" + m[2].str() + m[3].str() + "}"] = std::stod(m[4].str());
     }
   }

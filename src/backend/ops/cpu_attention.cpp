@@ -28,7 +28,7 @@ struct TokenKeys {
         shift(p.kv_block_shift),
         mask((int64_t(1) << p.kv_block_shift) - 1) {
     const int32_t pos = p.positions[token];
-    last = std::min<int64_t>(p.last_visible ? p.last_visible[token] : pos, p.n_kv - 1);
+    last = p.causal ? std::min<int64_t>(p.last_visible ? p.last_visible[token] : pos, p.n_kv - 1) : p.n_kv - 1;
     first = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
   }
   // KV row of key j: through the token's block table when paged, else j.
