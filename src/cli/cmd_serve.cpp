@@ -80,6 +80,9 @@ void serve(const ServeOptions& o) {
     fmt::print(stderr, "model '{}': {} ({}), context {} per conversation, {} in parallel, KV cache {:.1f} MiB\n",
                models.back()->id(), m.path, models.back()->architecture(), models.back()->n_ctx(), o.parallel,
                double(models.back()->engine().kv_bytes()) / (1 << 20));
+    if (const vision::VisionModel* v = models.back()->vision())
+      fmt::print(stderr, "model '{}': images through {} ({} projector, {} tokens an image)\n", models.back()->id(),
+                 m.mmproj, v->hparams().projector, v->tokens_per_image());
   }
 
   server::ServerOptions options;
