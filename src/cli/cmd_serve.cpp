@@ -106,6 +106,9 @@ void serve(const ServeOptions& o) {
                "a conversation's context costs {}\n",
                models.back()->id(), m.path, models.back()->architecture(), models.back()->n_ctx(), o.parallel,
                double(models.back()->engine().kv_bytes()) / (1 << 20), runtime::describe(per_conversation));
+    if (const vision::VisionModel* v = models.back()->vision())
+      fmt::print(stderr, "model '{}': images through {} ({} projector, {} tokens an image)\n", models.back()->id(),
+                 m.mmproj, v->hparams().projector, v->tokens_per_image());
   }
 
   server::ServerOptions options;

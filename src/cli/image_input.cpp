@@ -40,6 +40,31 @@ std::string find_mmproj(const std::string& model_path, const std::string& mmproj
   fail("several projectors beside '{}' fit ({}): pick one with --mmproj", model_path, fmt::join(fits, ", "));
 }
 
+std::vector<runtime::PromptChunk> image_prompt_chunks(const LoadedEngine& engine, const tokenizer::Tokenizer& tok,
+                                                      const std::string& prompt, size_t n_images,
+                                                      const runtime::MediaMarkers& markers) {
+  // As llama-mtmd-cli: a marker per image before the text unless the prompt
+  // places them itself; one user message; the generation prompt.
+  std::string content = prompt;
+  if (content.find(runtime::kMediaMarker) == std::string::npos)
+    for (size_t i = 0; i < n_images; ++i) content = std::string(runtime::kMediaMarker) + content;
+  std::vector<std::string> warnings;
+  const chat::ChatTemplate tmpl =
+      chat::select_chat_template(&engine.file->metadata(), chat::TemplateChoice{}, warnings);
+  for (const std::string& w : warnings) fmt::print(stderr, "warning: {}\n", w);
+  chat::TemplateInputs inputs;
+  inputs.messages = chat::OrderedJson::array({{{"role", "user"}, {"content", content}}});
+  inputs.add_generation_prompt = true;
+  inputs.leave_tools_undefined = true;
+  if (tok.bos() >= 0) inputs.bos_token = tok.token_text(tok.bos());
+  if (tok.eos() >= 0) inputs.eos_token = tok.token_text(tok.eos());
+  std::string rendered = tmpl.render(inputs);
+  // As llama.cpp's common chat: the template's BOS text goes, the tokenizer adds the BOS token.
+  if (tok.add_bos() && inputs.bos_token && !inputs.bos_token->empty() && rendered.starts_with(*inputs.bos_token))
+    rendered.erase(0, inputs.bos_token->size());
+  return runtime::split_media_prompt(tok, rendered, markers, n_images, /*add_special=*/true);
+}
+
 std::vector<int32_t> evaluate_image_prompt(LoadedEngine& engine, const tokenizer::Tokenizer& tok,
                                            const std::string& model_path, const std::string& mmproj,
                                            const std::vector<std::string>& images, const std::string& prompt) {
@@ -57,28 +82,8 @@ std::vector<int32_t> evaluate_image_prompt(LoadedEngine& engine, const tokenizer
   for (const std::string& path : images)
     embeddings.push_back(vision->encode(*engine.backend, vision::read_image_file(path)));
 
-  // As llama-mtmd-cli: a marker per image before the text unless the prompt
-  // places them itself; one user message; the generation prompt.
-  std::string content = prompt;
-  if (content.find(runtime::kMediaMarker) == std::string::npos)
-    for (size_t i = 0; i < images.size(); ++i) content = std::string(runtime::kMediaMarker) + content;
-  std::vector<std::string> warnings;
-  const chat::ChatTemplate tmpl =
-      chat::select_chat_template(&engine.file->metadata(), chat::TemplateChoice{}, warnings);
-  for (const std::string& w : warnings) fmt::print(stderr, "warning: {}\n", w);
-  chat::TemplateInputs inputs;
-  inputs.messages = chat::OrderedJson::array({{{"role", "user"}, {"content", content}}});
-  inputs.add_generation_prompt = true;
-  inputs.leave_tools_undefined = true;
-  if (tok.bos() >= 0) inputs.bos_token = tok.token_text(tok.bos());
-  if (tok.eos() >= 0) inputs.eos_token = tok.token_text(tok.eos());
-  std::string rendered = tmpl.render(inputs);
-  // As llama.cpp's common chat: the template's BOS text goes, the tokenizer adds the BOS token.
-  if (tok.add_bos() && inputs.bos_token && !inputs.bos_token->empty() && rendered.starts_with(*inputs.bos_token))
-    rendered.erase(0, inputs.bos_token->size());
-
-  const std::vector<runtime::PromptChunk> chunks = runtime::split_media_prompt(
-      tok, rendered, {vp.image_begin, vp.image_end}, images.size(), /*add_special=*/true);
+  const std::vector<runtime::PromptChunk> chunks =
+      image_prompt_chunks(engine, tok, prompt, images.size(), {vp.image_begin, vp.image_end});
   if (chunks.empty() || chunks.back().image >= 0) fail("internal: an image prompt must end with text");
   std::vector<float> logits;
   for (size_t i = 0; i + 1 < chunks.size(); ++i) {

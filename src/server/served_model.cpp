@@ -112,15 +112,9 @@ std::shared_ptr<const std::vector<float>> ServedModel::image_embeddings(std::spa
   }
   const vision::RgbImage image = vision::decode_image(bytes, source);
   auto rows = std::make_shared<const std::vector<float>>(vision_->encode(*vision_backend_, image).data);
-  ++images_encoded_;
   image_cache_.emplace_front(hash, rows);
   if (image_cache_.size() > kCachedImages) image_cache_.pop_back();
   return rows;
-}
-
-int64_t ServedModel::images_encoded() const {
-  const std::lock_guard lock(vision_mutex_);
-  return images_encoded_;
 }
 
 }  // namespace hearth::server

@@ -71,7 +71,6 @@ class ServedModel {
   bool allow_file_urls() const { return allow_file_urls_; }
   std::shared_ptr<const std::vector<float>> image_embeddings(std::span<const uint8_t> bytes, uint64_t hash,
                                                              const std::string& source) const;
-  int64_t images_encoded() const;
 
  private:
   ServedModel() = default;
@@ -90,7 +89,6 @@ class ServedModel {
   bool allow_file_urls_ = false;
   mutable std::mutex vision_mutex_;  // guards the encoder backend and the cache below
   mutable std::list<std::pair<uint64_t, std::shared_ptr<const std::vector<float>>>> image_cache_;  // most recent first
-  mutable int64_t images_encoded_ = 0;
 };
 
 // "models/Qwen3-8B-Q4_K_M.gguf" -> "Qwen3-8B-Q4_K_M".

@@ -106,6 +106,70 @@ TEST(VisionRun, LogitsAndGreedyAfterAnImagePromptMatchLlamaCpp) {
   }
 }
 
+// The language-model half alone, against libllama (refdump_lm in
+// tests/data/vision/README.md): the prompt's pieces tokenized as mtmd does,
+// 256 rows of fixed input embeddings decoded with causal attention off, the
+// logits after the prompt and the greedy continuation.
+float image_value(uint32_t r, uint32_t i) {
+  const uint32_t x = (r * 131u + i) * 2654435761u;
+  return float(int32_t(x % 2001u) - 1000) / 500.0f;
+}
+
+TEST(VisionRun, LanguageModelHalfMatchesLlamaCpp) {
+  const json ref = json::parse(test::read_text(vision_data("reference/lm-describe.json")));
+  const std::vector<float> ref_logits = read_floats(vision_data("reference/lm-describe.bin"));
+  const int64_t n_vocab = ref["n_vocab"], n_image = ref["n_image"];
+  cli::EngineOptions options;
+  options.n_threads = 2;
+  options.flash_attn = "off";
+  cli::LoadedEngine engine = cli::load_engine(lm_path(), options);
+  const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf(*engine.file);
+  const auto chunks = cli::image_prompt_chunks(engine, tok, "Describe this image.", 1,
+                                               {"<start_of_image>", "<end_of_image>"});
+  ASSERT_EQ(chunks.size(), 3u);
+  EXPECT_EQ(json(chunks[0].tokens), ref["tokens_before"]);
+  EXPECT_EQ(chunks[1].image, 0);
+  EXPECT_EQ(json(chunks[2].tokens), ref["tokens_after"]);
+
+  const int64_t E = engine.model->hparams().n_embd;
+  std::vector<float> rows(size_t(n_image * E));
+  for (int64_t r = 0; r < n_image; ++r)
+    for (int64_t i = 0; i < E; ++i) rows[size_t(r * E + i)] = image_value(uint32_t(r), uint32_t(i));
+  std::vector<float> logits;
+  engine.session->eval(chunks[0].tokens, false, logits);
+  engine.session->eval_embeddings(rows.data(), n_image, /*see_whole_span=*/true);
+  engine.session->eval(chunks[2].tokens, false, logits);
+
+  const auto generated = ref["generated"].get<std::vector<int32_t>>();
+  const auto margins = ref["top2_margin"].get<std::vector<double>>();
+  double max_diff = 0, sum_diff = 0;
+  int64_t n_values = 0;
+  size_t matched = 0;
+  const float* row = logits.data();
+  for (size_t step = 0; step <= generated.size(); ++step) {
+    const float* want = ref_logits.data() + step * size_t(n_vocab);
+    int32_t best = 0;
+    for (int64_t v = 0; v < n_vocab; ++v) {
+      const double d = std::fabs(double(row[v]) - want[v]);
+      max_diff = std::max(max_diff, d);
+      sum_diff += d;
+      if (row[v] > row[best]) best = int32_t(v);
+    }
+    n_values += n_vocab;
+    if (step == generated.size()) break;
+    if (best != generated[step]) {
+      EXPECT_LE(margins[step], kMargin) << "step " << step << ": hearth " << best << ", llama.cpp " << generated[step];
+      break;
+    }
+    ++matched;
+    row = engine.session->decode(best);
+  }
+  EXPECT_LE(max_diff, kMax);
+  EXPECT_LE(sum_diff / double(n_values), kMean);
+  std::printf("language-model half: %zu of %zu greedy steps equal; logits max |diff| %.4g, mean %.4g\n", matched,
+              generated.size(), max_diff, sum_diff / double(n_values));
+}
+
 TEST(VisionRun, HearthRunImageGivesLlamaCppsGreedyContinuation) {
   REQUIRE_REFERENCES();
   ASSERT_FALSE(lm_path().empty()) << "tests/data/models/tiny-gemma3-vision-lm.gguf is missing";

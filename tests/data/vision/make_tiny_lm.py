@@ -2,7 +2,8 @@
 # tests/data: its token embedding, layers 0 and 1 (the first n_ff=32 rows of
 # ffn_gate/ffn_up, the matching columns of ffn_down) and output norm, 2-D
 # tensors as F16, every metadata key copied (block_count 2,
-# feed_forward_length 32, file_type 1). python3 stdlib only.
+# feed_forward_length 32, file_type 1) and sliding_window_pattern 2 added
+# (layer 0 local, layer 1 global). python3 stdlib only.
 import struct, sys
 src, dst = sys.argv[1], sys.argv[2]
 N_FF = 32
@@ -64,6 +65,10 @@ for kv in kvs:
     if kv[0] == b'gemma3.feed_forward_length': kv[2] = N_FF
     if kv[0] == b'general.file_type': kv[2] = 1
     if kv[0] == b'general.name': kv[2] = b'synthetic gemma3 vision test model, two layers'
+# Layer 1 global (llama.cpp's gemma3.attention.sliding_window_pattern: layer l
+# is local when l % 2 < 1), so text after an image sees all of it.
+kvs.insert([k for k, t, v in kvs].index(b'gemma3.attention.sliding_window') + 1,
+           [b'gemma3.attention.sliding_window_pattern', 4, 2])
 head = b'GGUF' + struct.pack('<IQQ', 3, len(out_t), len(kvs))
 for k, t, v in kvs: head += struct.pack('<Q', len(k)) + k + struct.pack('<I', t) + wv(t, v)
 off = 0; infos = b''; blobs = []

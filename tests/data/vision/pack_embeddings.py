@@ -4,7 +4,7 @@
 import json, math, struct, sys, os
 full, out = sys.argv[1], sys.argv[2]
 images = ['square32.png', 'wide48x20.png', 'rgba24.png', 'tall17x40.bmp', 'small9x7.gif', 'photo40x30.jpg', 'lossless20x28.png']
-n_embd, keep = 128, 8
+n_embd, keep = 128, 6
 cases, spread_max, spread_mean = [], 0.0, 0.0
 def load(p):
     b = open(p, 'rb').read(); return list(struct.unpack('<%df' % (len(b) // 4), b))
