@@ -90,6 +90,9 @@ async function main() {
         streams, generated_tokens: generated, seconds: +seconds.toFixed(3),
         tokens_per_second: +(generated / seconds).toFixed(1),
         mean_ttft_ms: +(runs.reduce((s, r) => s + r.ttft_ms, 0) / runs.length).toFixed(1),
+        // Tokens after the first over the time after it, averaged over streams:
+        // the decode rate a reader sees, without the prefill.
+        decode_tokens_per_second: +(runs.reduce((s, r) => s + (r.completion_tokens - 1) / ((r.total_ms - r.ttft_ms) / 1000), 0) / runs.length).toFixed(1),
       });
     }
     const messages = [{ role: 'system', content: 'You are a helpful storyteller who answers in a few sentences.' }];
@@ -108,9 +111,9 @@ async function main() {
     return;
   }
   console.log(`model ${model}, ${tokens} tokens per stream, temperature 0`);
-  console.log('streams  generated  seconds  tokens/s  mean TTFT ms');
+  console.log('streams  generated  seconds  tokens/s  mean TTFT ms  decode tokens/s per stream');
   for (const t of results.throughput)
-    console.log(`${String(t.streams).padStart(7)}  ${String(t.generated_tokens).padStart(9)}  ${t.seconds.toFixed(2).padStart(7)}  ${t.tokens_per_second.toFixed(1).padStart(8)}  ${t.mean_ttft_ms.toFixed(1).padStart(12)}`);
+    console.log(`${String(t.streams).padStart(7)}  ${String(t.generated_tokens).padStart(9)}  ${t.seconds.toFixed(2).padStart(7)}  ${t.tokens_per_second.toFixed(1).padStart(8)}  ${t.mean_ttft_ms.toFixed(1).padStart(12)}  ${t.decode_tokens_per_second.toFixed(1).padStart(8)}`);
   console.log('10-turn chat: turn  TTFT ms  prompt  cached  prefilled');
   for (const t of results.chat_turns)
     console.log(`${String(t.turn).padStart(18)}  ${t.ttft_ms.toFixed(1).padStart(7)}  ${String(t.prompt_tokens).padStart(6)}  ${String(t.cached_tokens).padStart(6)}  ${String(t.prefilled_tokens).padStart(9)}`);

@@ -105,6 +105,36 @@ TEST(BatchEngine, MatchesTheSingleSequenceSession) {
   EXPECT_EQ(a, b);
 }
 
+// The server's engine multiplies the backend's packed layouts, as Session
+// does (it once used the file's layout, at half the decode speed), and its
+// logits on a K-quant model equal the single-sequence session's bitwise.
+TEST(BatchEngine, UsesThePackedWeightsLikeTheSession) {
+  Loaded l = load("models/synth-qwen2-Q4_K_M.gguf");
+  BatchEngineConfig config;
+  config.n_slots = 2;
+  config.n_ctx_per_slot = 64;
+  BatchEngine engine(*l.model, *l.backend, config);
+  int packed = 0, packable = 0;
+  for (const model::Layer& layer : l.model->weights().layers)
+    for (const backend::Weight* w : {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.ffn_gate, &layer.ffn_up, &layer.ffn_down}) {
+      if (w->empty() || w->n_out < 8) continue;
+      const bool has_layout = w->type == DType::Q4_K || w->type == DType::Q5_K || w->type == DType::Q6_K ||
+                              w->type == DType::Q4_0 || w->type == DType::Q8_0;
+      packable += has_layout;
+      packed += has_layout && w->packed != nullptr;
+    }
+  ASSERT_GT(packable, 0);
+  EXPECT_EQ(packed, packable);
+  SessionConfig session_config;
+  session_config.n_ctx = 64;
+  Session session(*l.model, *l.backend, session_config);
+  std::vector<float> a, b;
+  std::vector<SlotInput> in = {{1, kPromptA, true}};
+  engine.step(in, a);
+  session.eval(kPromptA, false, b);
+  EXPECT_EQ(a, b);
+}
+
 std::vector<int32_t> some_tokens(int n, int seed) {
   std::vector<int32_t> t = {1};
   for (int i = 1; i < n; ++i) t.push_back(int32_t((i * 37 + seed * 101) % 400 + 5));

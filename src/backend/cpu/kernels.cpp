@@ -169,10 +169,9 @@ CpuFeatures detect_cpu_features() {
 }
 
 Kernels select_kernels(const CpuFeatures& features) {
-  // The AVX-512 builds pass their parity tests only where a CPU has run them;
-  // none of the machines this was developed on has AVX-512, so until they have
-  // been run they are chosen only on request (--isa avx512), and an AVX-512
-  // CPU gets the AVX2 kernels, which it runs as well.
+  // The widest set this CPU runs: AVX-512 (with VNNI's vpdpbusd where
+  // present, as llama.cpp uses it), else AVX2, else the portable kernels.
+  if (features.has_avx512_set()) return avx512_kernels(features.avx512vnni);
   if (features.has_avx2_set()) return avx2_kernels();
   return scalar_kernels();
 }
