@@ -67,8 +67,8 @@ void run_quantize(const QuantizeOptions& options) {
   const std::optional<quant::QuantTarget> target = quant::quant_target_from_name(options.type);
   if (!target && is_unwritten_iq_target(options.type))
     fail("{} needs an importance matrix (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS and IQ2_S cannot be made without one; "
-         "llama-imatrix computes it), and hearth cannot write the IQ1/IQ2/IQ3 types yet: make the file with "
-         "llama-quantize --imatrix; hearth runs it",
+         "llama-imatrix computes it), and hearth quantize does not write the IQ file types yet (no --imatrix "
+         "input or IQ mixes): make the file with llama-quantize --imatrix; hearth runs it",
          options.type);
   if (!target) fail("unknown quantization type '{}'; valid types: {}", options.type, joined_target_names());
   if (options.threads < 0) fail("--threads must be at least 1 (got {})", options.threads);

@@ -126,7 +126,7 @@ TEST(RefNewQuants, ClosedFormQuantizersAreByteIdentical) {
   EXPECT_GE(checked, 6) << "TQ1_0, TQ2_0, MXFP4, IQ3_XXS, IQ3_S and IQ2_S at least";
 }
 
-// IQ3_XXS / IQ3_S / IQ2_S / IQ2_XS with the fixture's importance matrix: the searched
+// IQ3_XXS / IQ3_S / IQ2_S / IQ2_XS / IQ2_XXS with the fixture's importance matrix: the searched
 // quantizers reproduce ggml's bytes.
 TEST(RefNewQuants, Iq3WithImportanceIsByteIdentical) {
   const QuantFixture& f = fixture_new();
@@ -134,7 +134,7 @@ TEST(RefNewQuants, Iq3WithImportanceIsByteIdentical) {
   const int64_t n = f.n_per_row(), rows = f.n_rows();
   const auto src = f.floats("src");
   const auto importance = f.floats("imatrix");
-  for (const DType type : {DType::IQ3_XXS, DType::IQ3_S, DType::IQ2_S, DType::IQ2_XS}) {
+  for (const DType type : {DType::IQ3_XXS, DType::IQ3_S, DType::IQ2_S, DType::IQ2_XS, DType::IQ2_XXS}) {
     const std::string name = test::upper_name(type);
     const auto expected = f.bytes("q." + name);
     const size_t row_size = row_bytes(type, uint64_t(n));

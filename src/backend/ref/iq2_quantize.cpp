@@ -1,5 +1,6 @@
-// IQ2_S and IQ2_XS quantization as ggml's quantize_row_iq2_s_impl and
-// quantize_row_iq2_xs_impl do it. Each 16 elements: signs split off (IQ2_XS
+// IQ2_S, IQ2_XS and IQ2_XXS quantization as ggml's quantize_row_iq2_s_impl,
+// quantize_row_iq2_xs_impl and quantize_row_iq2_xxs_impl do it (IQ2_XXS:
+// groups of 32 starting from make_qp_quants' scale, on the 256-point grid). Each 16 elements: signs split off (IQ2_XS
 // keeps an even number of negatives per 8, the eighth sign implied), the
 // magnitudes fit to groups of 8 levels {1, 3, 5} on the 1024-point (IQ2_S)
 // or 512-point (IQ2_XS) grid over 19 scales, off-grid points replaced by a
@@ -85,6 +86,11 @@ Iq2Tables build_tables(const uint64_t* source, int grid_size, int want) {
 
 const Iq2Tables& tables_s() {
   static const Iq2Tables instance = build_tables(kIq2sGrid, 1024, 1);  // immutable after first use
+  return instance;
+}
+
+const Iq2Tables& tables_xxs() {
+  static const Iq2Tables instance = build_tables(kIq2xxsGrid, 256, 2);
   return instance;
 }
 
@@ -266,6 +272,185 @@ void quantize_block_xs(const Iq2Tables& t, const float* xbl, const float* import
   store_scales(max_scale, scales, y.scales);
 }
 
+
+// ggml's make_qp_quants: non-negative levels 0..nmax for x >= 0 with
+// weights w, a 9-scale search then up to 5 rounds of coordinate descent;
+// returns the scale (IQ2_XXS uses it only as its starting point).
+float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* w) {
+  float max = 0;
+  for (int i = 0; i < n; ++i) max = std::max(max, x[i]);
+  if (max < 1e-15f) {
+    std::memset(L, 0, size_t(n));
+    return 0.f;
+  }
+  float iscale = float(nmax) / max;
+  for (int i = 0; i < n; ++i) L[i] = uint8_t(nearest_int(iscale * x[i]));
+  const float scale = 1 / iscale;
+  float best_mse = 0;
+  for (int i = 0; i < n; ++i) {
+    const float diff = x[i] - scale * L[i];
+    best_mse += w[i] * diff * diff;
+  }
+  for (int is = -4; is <= 4; ++is) {
+    if (is == 0) continue;
+    const float iscale_is = (0.1f * float(is) + float(nmax)) / max;
+    const float scale_is = 1 / iscale_is;
+    float mse = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = std::min(nmax, nearest_int(iscale_is * x[i]));
+      const float diff = x[i] - scale_is * float(l);
+      mse += w[i] * diff * diff;
+    }
+    if (mse < best_mse) best_mse = mse, iscale = iscale_is;
+  }
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = std::min(nmax, nearest_int(iscale * x[i]));
+    L[i] = uint8_t(l);
+    sumlx += w[i] * x[i] * float(l);
+    suml2 += w[i] * float(l) * float(l);
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    int n_changed = 0;
+    for (int i = 0; i < n; ++i) {
+      float slx = sumlx - w[i] * x[i] * L[i];
+      float sl2 = suml2 - w[i] * L[i] * L[i];
+      if (slx > 0 && sl2 > 0) {
+        const int new_l = std::min(nmax, nearest_int(x[i] * sl2 / slx));
+        if (new_l != L[i]) {
+          slx += w[i] * x[i] * float(new_l);
+          sl2 += w[i] * float(new_l) * float(new_l);
+          if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+            L[i] = uint8_t(new_l), sumlx = slx, suml2 = sl2;
+            ++n_changed;
+          }
+        }
+      }
+    }
+    if (!n_changed) break;
+  }
+  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+void quantize_block_xxs(const Iq2Tables& t, const float* xbl, const float* importance, block_iq2_xxs& y) {
+  uint32_t q2[2 * (kQK_K / 32)] = {};
+  float scales[kQK_K / 32], weight[32], xval[32], waux[32];
+  int8_t L[32], Laux[32];
+  uint8_t block_signs[4];
+  y.d = fp32_to_fp16(0.f);
+  float max_scale = 0, sumx2 = 0;
+  for (int i = 0; i < kQK_K; ++i) sumx2 += xbl[i] * xbl[i];
+  const float sigma2 = sumx2 / kQK_K;
+  for (int ib = 0; ib < kQK_K / 32; ++ib) {
+    const float* xb = xbl + 32 * ib;
+    for (int i = 0; i < 32; ++i) weight[i] = importance[32 * ib + i] * std::sqrt(sigma2 + xb[i] * xb[i]);
+    for (int i = 0; i < 32; ++i) waux[i] = std::sqrt(weight[i]);
+    for (int k = 0; k < 4; ++k) {
+      int nflip = 0;
+      uint8_t s = 0;
+      for (int i = 0; i < 8; ++i) {
+        if (xb[8 * k + i] >= 0) {
+          xval[8 * k + i] = xb[8 * k + i];
+        } else {
+          xval[8 * k + i] = -xb[8 * k + i];
+          ++nflip;
+          s |= uint8_t(1 << i);
+        }
+      }
+      if (nflip % 2) {
+        int imin = 0;
+        float min = weight[8 * k] * xb[8 * k] * xb[8 * k];
+        for (int i = 1; i < 8; ++i) {
+          const float ax = weight[8 * k + i] * xb[8 * k + i] * xb[8 * k + i];
+          if (ax < min) min = ax, imin = i;
+        }
+        xval[8 * k + imin] = -xval[8 * k + imin];
+        s ^= uint8_t(1 << imin);
+      }
+      block_signs[k] = s & 127;
+    }
+    float max = xval[0];
+    for (int i = 1; i < 32; ++i) max = std::max(max, xval[i]);
+    if (max < 1e-15f) {
+      scales[ib] = 0;
+      continue;
+    }
+    float scale = make_qp_quants(32, kMaxQ + 1, xval, reinterpret_cast<uint8_t*>(L), weight);
+    const float eff_max = scale * kMaxQ;
+    if (eff_max <= 0) {
+      scales[ib] = 0;
+      continue;
+    }
+    float best = 0;
+    for (int is = -6; is <= 6; ++is) {
+      const float id = (2 * kMaxQ - 1 + float(is) * 0.1f) / eff_max;
+      const float this_scale = 1 / id;
+      for (int k = 0; k < 4; ++k) {
+        for (int i = 0; i < 8; ++i)
+          Laux[8 * k + i] = int8_t(std::max(0, std::min(kMaxQ - 1, nearest_int(0.5f * (id * xval[8 * k + i] - 1)))));
+        const int u = code_of(Laux + 8 * k);
+        if (t.map[u] < 0) best_neighbour(t, u, xval + 8 * k, waux + 8 * k, this_scale, Laux + 8 * k);
+      }
+      float sumqx = 0, sumq2 = 0;
+      for (int i = 0; i < 32; ++i) {
+        const float w = weight[i];
+        const float q = float(2 * Laux[i] + 1);
+        sumqx += w * xval[i] * q;
+        sumq2 += w * q * q;
+      }
+      if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+        scale = sumqx / sumq2;
+        best = scale * sumqx;
+        std::memcpy(L, Laux, sizeof(L));
+      }
+    }
+    if (scale > 0) {
+      const float id = 1 / scale;
+      for (int k = 0; k < 4; ++k) {
+        int8_t levels[8];
+        for (int i = 0; i < 8; ++i)
+          levels[i] = int8_t(std::max(0, std::min(kMaxQ - 1, nearest_int(0.5f * (id * xval[8 * k + i] - 1)))));
+        const int u = code_of(levels);
+        int index = t.map[u];
+        if (index < 0) index = best_neighbour(t, u, xval + 8 * k, waux + 8 * k, scale, L + 8 * k);
+        for (int i = 0; i < 8; ++i) L[8 * k + i] = int8_t((int8_t(t.grid[index] >> (8 * i)) - 1) / 2);
+      }
+      float sumqx = 0, sumq2 = 0;
+      for (int i = 0; i < 32; ++i) {
+        const float w = weight[i];
+        const float q = float(2 * L[i] + 1);
+        sumqx += w * xval[i] * q;
+        sumq2 += w * q * q;
+      }
+      if (sumq2 > 0) scale = sumqx / sumq2;
+    }
+    if (scale < 0) {
+      scale = -scale;
+      for (int k = 0; k < 4; ++k) block_signs[k] = uint8_t(~block_signs[k] & 127);
+    }
+    for (int k = 0; k < 4; ++k) {
+      const int index = t.map[code_of(L + 8 * k)];
+      if (index < 0) fail("IQ2_XXS quantization produced a point off the grid");
+      q2[2 * ib] |= uint32_t(index) << (8 * k);
+      q2[2 * ib + 1] |= uint32_t(block_signs[k]) << (7 * k);
+    }
+    scales[ib] = scale;
+    max_scale = std::max(max_scale, scale);
+  }
+  if (max_scale == 0.f) {
+    std::memset(y.qs, 0, sizeof(y.qs));
+    return;
+  }
+  const float d = max_scale / 31;
+  y.d = fp32_to_fp16(d);
+  const float id = 1 / d;
+  for (int ib = 0; ib < kQK_K / 32; ++ib) {
+    const int l = std::max(0, std::min(15, nearest_int(0.5f * (id * scales[ib] - 1))));
+    q2[2 * ib + 1] |= uint32_t(l) << 28;
+  }
+  std::memcpy(y.qs, q2, sizeof(q2));
+}
+
 }  // namespace
 
 void quantize_iq2_s_weighted(const float* x, void* dst, int64_t n, const float* importance) {
@@ -273,6 +458,13 @@ void quantize_iq2_s_weighted(const float* x, void* dst, int64_t n, const float* 
   auto* y = static_cast<block_iq2_s*>(dst);
   for (int64_t i = 0; i < n / kQK_K; ++i)
     quantize_block_s(t, x + i * kQK_K, importance ? importance + i * kQK_K : nullptr, y[i]);
+}
+
+void quantize_iq2_xxs_weighted(const float* x, void* dst, int64_t n, const float* importance) {
+  if (importance == nullptr) fail("IQ2_XXS quantization needs an importance matrix (llama-imatrix computes one)");
+  const Iq2Tables& t = tables_xxs();
+  auto* y = static_cast<block_iq2_xxs*>(dst);
+  for (int64_t i = 0; i < n / kQK_K; ++i) quantize_block_xxs(t, x + i * kQK_K, importance + i * kQK_K, y[i]);
 }
 
 void quantize_iq2_xs_weighted(const float* x, void* dst, int64_t n, const float* importance) {

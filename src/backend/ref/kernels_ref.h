@@ -101,6 +101,7 @@ void quantize_iq3_s_weighted(const float* src, void* dst, int64_t n, const float
 void quantize_iq2_s(const float* src, void* dst, int64_t n);
 void quantize_iq2_s_weighted(const float* src, void* dst, int64_t n, const float* importance);
 void quantize_iq2_xs_weighted(const float* src, void* dst, int64_t n, const float* importance);
+void quantize_iq2_xxs_weighted(const float* src, void* dst, int64_t n, const float* importance);  // requires importance
 
 // ---- ternary and FP4 (ternary_fp4_quants.cpp)
 void dequantize_tq1_0(const void* src, float* dst, int64_t n);

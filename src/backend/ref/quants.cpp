@@ -78,6 +78,7 @@ void quantize_row(DType type, const float* src, void* dst, int64_t n) {
 void quantize_row_weighted(DType type, const float* src, void* dst, int64_t n, const float* importance) {
   check_row_length(type, n);
   if (type == DType::IQ2_XS) return quantize_iq2_xs_weighted(src, dst, n, importance);  // fails without one
+  if (type == DType::IQ2_XXS) return quantize_iq2_xxs_weighted(src, dst, n, importance);
   if (importance == nullptr) return quantize_row(type, src, dst, n);
   switch (type) {
     case DType::IQ3_XXS: return quantize_iq3_xxs_weighted(src, dst, n, importance);
