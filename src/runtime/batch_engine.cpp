@@ -25,10 +25,11 @@ int window_of(const model::Model& model) {
 
 int64_t sliding_blocks_for(const BatchEngineConfig& c, int window) {
   if (window <= 0) return 0;
-  // The window before a step's first query, and the step's own tokens (at most
-  // n_batch), in blocks that need not be aligned to either.
+  // The window before a step's first query, one more block (see trim_window),
+  // and the step's own tokens (at most n_batch), in blocks that need not be
+  // aligned to either.
   return std::min(blocks_for(c.n_ctx_per_slot, c.kv_block_size),
-                  (int64_t(window) + c.n_batch - 2) / c.kv_block_size + 2);
+                  (int64_t(window) + c.n_batch - 2) / c.kv_block_size + 3);
 }
 
 int32_t sliding_pool_blocks(const BatchEngineConfig& c, int window) {
@@ -114,8 +115,11 @@ void BatchEngine::ensure_sliding_free(int64_t n) {
 
 void BatchEngine::trim_window(int slot) {
   if (window_ <= 0) return;
-  // The next query, at position length, sees keys from length - window + 1 on.
-  const int64_t keep_from = std::max<int64_t>(0, lengths_[slot] - window_ + 1) >> block_shift_;
+  // The next query, at position length, sees keys from length - window + 1
+  // on; one block more is kept so that the window stays whole for resuming up
+  // to a block before the end (where a chat template re-rendering the reply
+  // parts from the tokens generated).
+  const int64_t keep_from = std::max<int64_t>(0, lengths_[slot] - window_ + 1 - bs_) >> block_shift_;
   int64_t& first = sliding_first_[size_t(slot)];
   const int64_t end = std::min(keep_from, table_sizes_[size_t(slot)]);
   for (; first < end; ++first) {

@@ -20,7 +20,9 @@
 // window go back to the pool (or stay in the prefix cache as the window before
 // a resumable point, see kv::RadixCache). That pool holds
 // n_slots * sliding_blocks_per_slot + 1 + n_cache_blocks blocks, with
-// sliding_blocks_per_slot = min(ceil(n_ctx / bs), (window + n_batch - 2) / bs + 2).
+// sliding_blocks_per_slot = min(ceil(n_ctx / bs), (window + n_batch - 2) / bs + 3)
+// (one block more than the window needs, so that a conversation can resume a
+// little before its end).
 #pragma once
 
 #include <span>
