@@ -101,7 +101,7 @@ ReplyResult ChatConversation::send(const std::string& user_text, const ReplyCall
   size_t common = 0;
   while (common < cached_.size() && common < prompt.size() && cached_[common] == prompt[common]) ++common;
   if (common == prompt.size()) --common;
-  session_.truncate(int64_t(common));
+  common = size_t(session_.truncate(int64_t(common)));
   cached_.resize(common);
 
   runtime::GenerateOptions options;

@@ -34,7 +34,6 @@ struct PlanCli {
   std::string memory;
   std::string devices;
   bool fit = false;
-  bool swa_windowed = false;
   bool json = false;
 };
 
@@ -69,7 +68,6 @@ plan::PlanOptions plan_options(const PlanCli& o) {
   p.type_k = cache_type(o.ctk, "K");
   p.type_v = cache_type(o.ctv, "V");
   p.n_threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
-  p.swa_windowed = o.swa_windowed;
   const cpu::Kernels kernels = cpu::select_kernels(cpu::detect_cpu_features());
   for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K})
     if (kernels.packed_gemm_for(t) != nullptr) p.packed_types.push_back(t);
@@ -84,7 +82,7 @@ nlohmann::json plan_json(const plan::Plan& p, uint64_t budget, const std::vector
                       {"n_parallel", p.n_parallel}, {"engine", p.paged ? "serve" : "run"},
                       {"type_k", dtype_name(p.type_k)}, {"type_v", dtype_name(p.type_v)}, {"weights", p.weights},
                       {"kv", p.kv}, {"compute", p.compute}, {"overhead", p.overhead}, {"total", p.total()},
-                      {"n_sliding_layers", p.n_sliding}, {"swa_windowed", p.swa_windowed}, {"layers", layers}};
+                      {"n_sliding_layers", p.n_sliding}, {"layers", layers}};
   if (devices.empty()) {
     j["memory"] = budget;
     j["fits"] = p.total() <= budget;
@@ -114,11 +112,10 @@ void print_plan(const plan::Plan& p, uint64_t budget, const std::vector<plan::De
              p.paged ? "serve engine (KV pool in blocks of 16 rows)" : "run engine (one sequence)");
   std::string kv_note;
   if (p.n_sliding > 0)
-    kv_note = fmt::format("{} of {} layers slide (window {}){}", p.n_sliding, p.n_layer,
+    kv_note = fmt::format("{} of {} layers slide (window {}), holding only their window", p.n_sliding, p.n_layer,
                           p.layers.empty() ? 0 : std::max_element(p.layers.begin(), p.layers.end(), [](auto& a, auto& b) {
                             return a.window < b.window;
-                          })->window,
-                          p.swa_windowed ? ", holding only their window" : ", holding the whole context");
+                          })->window);
   fmt::print("{}", row("weights", p.weights));
   fmt::print("{}", row("kv cache", p.kv, kv_note));
   fmt::print("{}", row("compute", p.compute));
@@ -262,7 +259,6 @@ void add_plan_command(CLI::App& app) {
   auto* memory = cmd->add_option("--memory", o->memory, "Memory to fit in, e.g. 16G (default: this machine's RAM)");
   cmd->add_option("--devices", o->devices, "Split by layers over devices of these sizes, e.g. 24G,24G")->excludes(memory);
   cmd->add_flag("--fit", o->fit, "Find the largest context that fits");
-  cmd->add_flag("--swa-windowed", o->swa_windowed, "Sliding-window layers hold only their window (issue 17)");
   cmd->add_flag("--json", o->json, "Print JSON");
   cmd->callback([o, cmd] {
     std::error_code ec;

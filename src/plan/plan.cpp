@@ -6,6 +6,8 @@
 
 #include "core/error.h"
 #include "core/file_type.h"
+#include "runtime/batch_engine.h"
+#include "runtime/session.h"
 
 namespace hearth::plan {
 namespace {
@@ -154,7 +156,6 @@ Plan make_plan(const model::Model& m, const PlanOptions& o) {
   p.paged = o.paged;
   p.type_k = o.type_k;
   p.type_v = o.type_v;
-  p.swa_windowed = o.swa_windowed;
   if (p.n_ctx <= 0) fail("the context must be positive, got {}", p.n_ctx);
   if (o.n_batch <= 0) fail("the batch must be positive, got {}", o.n_batch);
   const auto k_widths = m.kv_widths_k(), v_widths = m.kv_widths_v();
@@ -181,17 +182,29 @@ Plan make_plan(const model::Model& m, const PlanOptions& o) {
   const int64_t full_rows = o.paged ? (int64_t(p.n_parallel) * ((p.n_ctx + bs - 1) / bs) + 1 + o.n_cache_blocks) * bs
                                     : p.n_ctx;
   const std::vector<int> windows = layer_windows(m);
+  int64_t sliding_slot_rows = 0;
+  if (o.paged) {
+    runtime::BatchEngineConfig engine;
+    engine.n_slots = p.n_parallel;
+    engine.n_ctx_per_slot = p.n_ctx;
+    engine.n_batch = o.n_batch;
+    engine.kv_block_size = int(bs);
+    engine.type_k = o.type_k;
+    engine.type_v = o.type_v;
+    sliding_slot_rows = runtime::BatchEngine::slot_kv_memory(m, engine).sliding_rows;
+  }
   for (int l = 0; l < hp.n_layer; ++l) {
     LayerPlan& L = p.layers[size_t(l)];
     L.layer = l;
     L.window = windows[size_t(l)];
     if (L.window > 0) ++p.n_sliding;
     L.kv_rows = full_rows;
-    if (o.swa_windowed && L.window > 0) {
-      // A windowed layer keeps the window plus the batch being written, per sequence.
-      const int64_t per_seq = std::min(p.n_ctx, int64_t(L.window) + o.n_batch);
-      const int64_t windowed = o.paged ? (int64_t(p.n_parallel) * ((per_seq + bs - 1) / bs) + 1) * bs : per_seq;
-      L.kv_rows = std::min(full_rows, windowed);
+    if (L.window > 0) {
+      // A sliding-window layer holds its window and the tokens of one forward
+      // pass, as the engines size it: Session's ring, or BatchEngine's pool
+      // of sliding blocks (per slot, plus one, plus the prefix cache's).
+      L.kv_rows = o.paged ? (int64_t(p.n_parallel) * (sliding_slot_rows / bs) + 1 + o.n_cache_blocks) * bs
+                          : runtime::Session::sliding_rows_for(L.window, p.n_ctx, o.n_batch);
     }
     L.kv = uint64_t(L.kv_rows) * (row_bytes(o.type_k, k_widths[size_t(l)]) + row_bytes(o.type_v, v_widths[size_t(l)]));
     p.kv += L.kv;

@@ -36,11 +36,8 @@ struct PlanOptions {
   DType type_k = DType::F16;
   DType type_v = DType::F16;
   int n_threads = 1;
-  // Whether the KV cache holds only the window for sliding-window layers
-  // (issue 17). False: every layer holds the whole context, as today.
-  bool swa_windowed = false;
   // The types the backend packs (CPU with AVX2 or better: Q4_0, Q8_0, Q4_K,
-  // Q5_K, Q6_K); runtime::Session packs them, the serve engine does not.
+  // Q5_K, Q6_K); runtime::Session and the serve engine both pack them.
   std::vector<DType> packed_types;
 };
 
@@ -65,8 +62,7 @@ struct Plan {
   uint64_t compute = 0;
   uint64_t overhead = 0;
   uint64_t total() const { return weights + kv + compute + overhead; }
-  int n_sliding = 0;            // layers with a sliding window
-  bool swa_windowed = false;
+  int n_sliding = 0;            // layers with a sliding window (they hold only their window)
   std::vector<LayerPlan> layers;
 };
 

@@ -7,6 +7,19 @@
 
 namespace hearth::runtime {
 
+int64_t Session::truncate(int64_t n) {
+  n = std::clamp<int64_t>(n, 0, n_past_);
+  if (sliding_rows_ < config_.n_ctx) {
+    // Position p lives in ring row p % sliding_rows_, so key n - window + 1
+    // (the oldest the next token sees) survives only if no position written
+    // since is sliding_rows_ or more after it.
+    const int64_t oldest_needed = std::max<int64_t>(0, n - model_.hparams().sliding_window + 1);
+    if (n > 0 && oldest_needed < n_past_ - sliding_rows_) n = 0;
+  }
+  n_past_ = n;
+  return n;
+}
+
 int64_t Session::sliding_rows_for(int64_t window, int64_t n_ctx, int64_t n_ubatch) {
   if (window <= 0) return n_ctx;
   return std::min(n_ctx, window + std::min(n_ubatch, n_ctx) - 1);

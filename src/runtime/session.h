@@ -49,7 +49,10 @@ class Session {
   void reset() { n_past_ = 0; }
   // Keeps the first n tokens and forgets the rest (the next eval overwrites
   // their KV rows), so a conversation's next turn evaluates only what changed.
-  void truncate(int64_t n) { n_past_ = std::clamp<int64_t>(n, 0, n_past_); }
+  // Returns the tokens actually kept: with sliding-window layers in a ring,
+  // the window before n may already be overwritten by the tokens after it;
+  // then nothing is kept (0) and the caller evaluates from the start.
+  int64_t truncate(int64_t n);
   uint64_t kv_bytes() const { return kv_.bytes(); }
   KvMemory kv_memory() const;
   // Rows a sliding-window layer holds (n_ctx when there is no ring).

@@ -92,6 +92,35 @@ TEST(SlidingWindowKv, A4kSessionHoldsTheWindowOnLocalLayersAndGivesTheFullKvLogi
   ASSERT_TRUE(std::equal(a.end() - n_vocab, a.end(), b.end() - n_vocab));
 }
 
+// A chat turn truncates the session to what the next prompt shares with it.
+// In a ring (window 32 + micro-batch 8 - 1 = 39 rows) the window before the
+// cut survives only a short way back: there truncate keeps the tokens and the
+// re-evaluated tail equals the first pass bitwise; further back it keeps
+// nothing, so the caller evaluates everything again instead of attending to
+// overwritten keys.
+TEST(SlidingWindowKv, TruncateKeepsOnlyWhatTheRingStillHolds) {
+  Loaded l = load(kGemma3);
+  const std::vector<int32_t> tokens = some_tokens(100, 5);
+  SessionConfig config;
+  config.n_ctx = 256;
+  config.n_ubatch = 8;
+  Session session(*l.model, *l.backend, config);
+  ASSERT_EQ(session.sliding_rows(), kWindow + 8 - 1);
+  std::vector<float> first, again;
+  session.eval(tokens, true, first);
+  const size_t n_vocab = size_t(l.model->hparams().n_vocab);
+
+  // Back 5 tokens: keys 64..94 are needed and positions 61..99 are held.
+  ASSERT_EQ(session.truncate(95), 95);
+  session.eval(std::span<const int32_t>(tokens).subspan(95), true, again);
+  ASSERT_EQ(again.size(), 5 * n_vocab);
+  EXPECT_TRUE(std::equal(again.begin(), again.end(), first.end() - 5 * n_vocab));
+
+  // Back 50: keys 19..49 were overwritten by positions 58..99.
+  EXPECT_EQ(session.truncate(50), 0);
+  EXPECT_EQ(session.n_past(), 0);
+}
+
 TEST(SlidingWindowKv, TheBatchEnginesPoolsFollowThePerLayerFormula) {
   Loaded l = load(kGemma3);
   BatchEngineConfig config;
