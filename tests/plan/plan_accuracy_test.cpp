@@ -187,7 +187,7 @@ TEST(PlanAccuracy, RunSessionWithinEightPercent) {
 }
 
 TEST(PlanAccuracy, ServeEngineWithinThreePercent) {
-  for (const char* name : {"synth-qwen2-Q4_K_M.gguf", "synth-phi3-Q4_K_M.gguf"}) {
+  for (const char* name : {"synth-qwen2-Q4_K_M.gguf"}) {
     check({model_path(name), 1000, DType::F16, DType::F16, true, 2}, 0.03);
     check({model_path(name), 2048, DType::Q4_0, DType::Q4_0, true, 1}, 0.03);
   }
