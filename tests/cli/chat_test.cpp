@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <thread>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -199,7 +201,11 @@ TEST_F(Chat, TwoTurnsClearCtrlCAndBye) {
   ASSERT_TRUE(chat.wait_for("(stopped)", mark)) << chat.output();
   ASSERT_TRUE(chat.wait_for(">>> ", chat.output().find("(stopped)", mark))) << chat.output();
 
-  // Ctrl-C at the prompt only clears the line.
+  // Ctrl-C at the prompt only clears the line. The prompt is drawn before
+  // libedit puts the terminal in raw mode; a Ctrl-C typed in that instant is
+  // the tty's own SIGINT, which flushes the line and reaches no read() to
+  // interrupt. A person cannot type that fast: give the editor a moment.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   mark = chat.output().size();
   chat.send("half a line\x03");
   ASSERT_TRUE(chat.wait_for("Use Ctrl-D or /bye to exit.", mark)) << chat.output();
