@@ -58,7 +58,14 @@ class PtyProcess {
   }
   bool started() const { return pid_ > 0; }
 
-  void send(const std::string& keys) { ASSERT_EQ(write(fd_, keys.data(), keys.size()), ssize_t(keys.size())); }
+  // Types keys as a person would: not in the instant after a prompt is drawn.
+  // libedit draws it before it puts the terminal in raw mode, and keys typed
+  // in between meet the tty's cooked mode (echoed twice; Ctrl-C a SIGINT that
+  // interrupts no read(); Ctrl-D an empty line instead of the end).
+  void send(const std::string& keys) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    ASSERT_EQ(write(fd_, keys.data(), keys.size()), ssize_t(keys.size()));
+  }
 
   // Reads until `needle` appears after `from` in everything read so far;
   // false after `seconds`.
@@ -201,11 +208,7 @@ TEST_F(Chat, TwoTurnsClearCtrlCAndBye) {
   ASSERT_TRUE(chat.wait_for("(stopped)", mark)) << chat.output();
   ASSERT_TRUE(chat.wait_for(">>> ", chat.output().find("(stopped)", mark))) << chat.output();
 
-  // Ctrl-C at the prompt only clears the line. The prompt is drawn before
-  // libedit puts the terminal in raw mode; a Ctrl-C typed in that instant is
-  // the tty's own SIGINT, which flushes the line and reaches no read() to
-  // interrupt. A person cannot type that fast: give the editor a moment.
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Ctrl-C at the prompt only clears the line.
   mark = chat.output().size();
   chat.send("half a line\x03");
   ASSERT_TRUE(chat.wait_for("Use Ctrl-D or /bye to exit.", mark)) << chat.output();
