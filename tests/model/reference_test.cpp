@@ -44,8 +44,10 @@ std::vector<fs::path> reference_cases() {
   std::vector<fs::path> cases;
   const fs::path stats = hearth::test::fixture("reference/stats.json");
   if (stats.empty()) return cases;
+  // reference/<model-stem>/<case>.json: folders named after a model file.
+  // Others (embeddings/, perplexity/) hold other tests' references.
   for (const auto& dir : fs::directory_iterator(stats.parent_path()))
-    if (dir.is_directory())
+    if (dir.is_directory() && !hearth::test::fixture("models/" + dir.path().filename().string() + ".gguf").empty())
       for (const auto& f : fs::directory_iterator(dir.path()))
         if (f.path().extension() == ".json") cases.push_back(f.path());
   std::sort(cases.begin(), cases.end());
