@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "common/fixtures.h"
+#include "backend/ref/quants.h"
 #include "core/dtype.h"
 #include "gguf/gguf.h"
 
@@ -96,6 +97,23 @@ inline DType parse_type(const std::string& name) {
   auto type = dtype_from_name(name);
   if (!type) throw std::runtime_error("unknown type " + name);
   return *type;
+}
+
+// Each type's activation, quantized by the reference to the type's dot-product
+// format, equals the fixture's act_q.TYPE (ggml's bytes) exactly.
+inline void expect_activation_quantization_matches(const QuantFixture& f) {
+  ASSERT_TRUE(f.available());
+  const auto act = f.floats("act");
+  const int64_t n = int64_t(act.size());
+  for (const std::string& type_name : f.types()) {
+    const DType act_type = ref::vec_dot_type(parse_type(type_name));
+    const gguf::TensorInfo& expected = f.tensor("act_q." + type_name);
+    EXPECT_EQ(expected.type, act_type) << type_name;
+    std::vector<uint8_t> got(row_bytes(act_type, uint64_t(n)), 0xAB);
+    ASSERT_EQ(got.size(), expected.n_bytes);
+    ref::quantize_activation(act_type, act.data(), got.data(), n);
+    EXPECT_EQ(std::memcmp(got.data(), expected.data, got.size()), 0) << type_name;
+  }
 }
 
 }  // namespace hearth::test

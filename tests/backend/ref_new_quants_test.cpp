@@ -65,21 +65,7 @@ TEST(RefNewQuants, DequantizeIsBitExact) {
   }
 }
 
-TEST(RefNewQuants, ActivationQuantizationIsBitExact) {
-  const QuantFixture& f = fixture_new();
-  ASSERT_TRUE(f.available());
-  const auto act = f.floats("act");
-  const int64_t n = int64_t(act.size());
-  for (const std::string& name : f.types()) {
-    const DType act_type = ref::vec_dot_type(test::parse_type(name));
-    const gguf::TensorInfo& expected = f.tensor("act_q." + name);
-    EXPECT_EQ(expected.type, act_type) << name;
-    std::vector<uint8_t> got(row_bytes(act_type, uint64_t(n)), 0xAB);
-    ASSERT_EQ(got.size(), expected.n_bytes);
-    ref::quantize_activation(act_type, act.data(), got.data(), n);
-    EXPECT_EQ(std::memcmp(got.data(), expected.data, got.size()), 0) << name;
-  }
-}
+TEST(RefNewQuants, ActivationQuantizationIsBitExact) { test::expect_activation_quantization_matches(fixture_new()); }
 
 TEST(RefNewQuants, DotProductsMatchLlamaCpp) {
   const QuantFixture& f = fixture_new();

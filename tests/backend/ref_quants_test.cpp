@@ -127,22 +127,7 @@ TEST(RefQuants, QuantizeMatchesLlamaCpp) {
   }
 }
 
-TEST(RefQuants, ActivationQuantizationIsBitExact) {
-  const QuantFixture& f = fixture_or_skip();
-  ASSERT_TRUE(f.available());
-  const auto act = f.floats("act");
-  const int64_t n = int64_t(act.size());
-  for (const std::string& type_name : f.types()) {
-    const DType type = test::parse_type(type_name);
-    const gguf::TensorInfo& expected = f.tensor("act_q." + type_name);
-    const DType act_type = ref::vec_dot_type(type);
-    EXPECT_EQ(expected.type, act_type) << type_name;
-    std::vector<uint8_t> got(row_bytes(act_type, uint64_t(n)), 0xAB);
-    ASSERT_EQ(got.size(), expected.n_bytes);
-    ref::quantize_activation(act_type, act.data(), got.data(), n);
-    EXPECT_EQ(std::memcmp(got.data(), expected.data, got.size()), 0) << type_name;
-  }
-}
+TEST(RefQuants, ActivationQuantizationIsBitExact) { test::expect_activation_quantization_matches(fixture_or_skip()); }
 
 TEST(RefQuants, DotProductsMatchLlamaCpp) {
   const QuantFixture& f = fixture_or_skip();
