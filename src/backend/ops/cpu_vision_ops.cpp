@@ -39,20 +39,20 @@ void CpuBackend::layer_norm(const float* x, const float* weight, const float* bi
 }
 
 void CpuBackend::activation(Activation act, const float* x, int64_t n, float* y) {
-  if (act == Activation::Silu) {
-    for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.0f + std::exp(-x[i]));
-    return;
-  }
-  // ggml_vec_gelu_f32 with its f16 table: saturates outside [-10, 10].
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    if (v <= -10.0f)
-      y[i] = 0.0f;
-    else if (v >= 10.0f)
-      y[i] = v;
-    else
-      y[i] = fp16_to_fp32(gelu_table_[fp32_to_fp16(v)]);
-  }
+  // Element-wise, so split over the threads (BERT's FFN runs it on every row).
+  split(n, 4, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const float v = x[i];
+      if (act == Activation::Silu)
+        y[i] = v / (1.0f + std::exp(-v));
+      else if (v <= -10.0f)  // ggml_vec_gelu_f32 with its f16 table: saturates outside [-10, 10]
+        y[i] = 0.0f;
+      else if (v >= 10.0f)
+        y[i] = v;
+      else
+        y[i] = fp16_to_fp32(gelu_table_[fp32_to_fp16(v)]);
+    }
+  });
 }
 
 void CpuBackend::avg_pool_2d(const float* x, int64_t width, int64_t height, int64_t channels, int kernel, float* y) {
