@@ -91,9 +91,16 @@ int64_t measure(const Case& c) {
     close(fds[0]);
     int64_t growth = -1;
     try {
+      // The code that reads smaps and status runs once before either count:
+      // its own first-run code pages (a few hundred KiB of libstdc++ and
+      // filesystem code) would otherwise land in the growth but not in the
+      // code subtracted from it.
+      const std::string canonical_model = std::filesystem::canonical(c.model).string();
+      (void)code_kib(canonical_model);
+      (void)status_kib("VmRSS:");
+      const int64_t code_before = code_kib(canonical_model);
       { std::ofstream("/proc/self/clear_refs") << "5"; }  // reset the peak to the current RSS
       const int64_t before = status_kib("VmRSS:");
-      const int64_t code_before = code_kib(std::filesystem::canonical(c.model).string());
       auto file = std::make_shared<const gguf::File>(gguf::File::open(c.model));
       auto model = model::Model::load(file);
       auto be = backend::make_cpu_backend(kThreads);
@@ -113,7 +120,7 @@ int64_t measure(const Case& c) {
         sc.flash_attn = fa;
         runtime::Session session(*model, *be, sc);
         session.eval(tokens, false, logits);
-        growth = (status_kib("VmHWM:") - before - (code_kib(std::filesystem::canonical(c.model).string()) - code_before)) * 1024;
+        growth = (status_kib("VmHWM:") - before - (code_kib(canonical_model) - code_before)) * 1024;
       } else {
         runtime::BatchEngineConfig bc;
         bc.n_slots = c.n_parallel;
@@ -132,7 +139,7 @@ int64_t measure(const Case& c) {
             engine.step(std::span<const runtime::SlotInput>(&in, 1), logits);
           }
         }
-        growth = (status_kib("VmHWM:") - before - (code_kib(std::filesystem::canonical(c.model).string()) - code_before)) * 1024;
+        growth = (status_kib("VmHWM:") - before - (code_kib(canonical_model) - code_before)) * 1024;
       }
     } catch (const std::exception& e) {
       std::fprintf(stderr, "child failed: %s\n", e.what());
