@@ -5,9 +5,12 @@
 // plan's total. Over the fixture models, several contexts and K/V types, for
 // both `hearth run`'s session and the serve engine's paged pool.
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -29,7 +32,6 @@ namespace hearth::plan {
 namespace {
 
 constexpr int kThreads = 2;
-constexpr double kRunTolerance = 0.08;
 
 // Resident KiB of the program's own files (its code and libraries): every
 // file mapping except the model's. Code pages are touched the first time a
@@ -95,6 +97,10 @@ int64_t measure(const Case& c) {
       // its own first-run code pages (a few hundred KiB of libstdc++ and
       // filesystem code) would otherwise land in the growth but not in the
       // code subtracted from it.
+      // Memory the parent freed (earlier cases' models and engines) is
+      // resident and would be reused here without growing the RSS: give it
+      // back first.
+      malloc_trim(0);
       const std::string canonical_model = std::filesystem::canonical(c.model).string();
       (void)code_kib(canonical_model);
       (void)status_kib("VmRSS:");
@@ -157,46 +163,59 @@ int64_t measure(const Case& c) {
 }
 
 // The run session and the serve engine pack weights into heap copies and
-// drop the file's pages as they go; on these ~1 MB fixtures the pages that
-// come back through the kernel's fault-around move the total by a few
-// hundred KiB, which vanish next to real weights: the run plan is held to 8%,
-// the serve plan to 3%.
-//
-// Known gaps, left out below until they are fixed (see the session note of
-// stop 12): synth-gemma3 in the serve engine is planned 6-7% high since the
-// serve engine packs its weights and sliding-window layers hold only their
-// window (both landed together); llama-2-tiny-random (32000-token header,
-// 8-wide KV rows) measured -7.5% to -9% in the run session, across the 8%
-// bound from run to run.
-void check(const Case& c, double tolerance) {
+// drop the file's pages as they go; the pages read in place (norms, biases,
+// the embedding rows) come back with their fault-around neighbours, which
+// moves the total of these ~1 MB fixtures by up to ~150 KiB from run to run
+// (page cache state): each case takes the median of three measurements.
+int64_t median_measurement(const Case& c) {
+  std::array<int64_t, 3> m{measure(c), measure(c), measure(c)};
+  std::sort(m.begin(), m.end());
+  return m[1];
+}
+
+void check(const Case& c) {
+  constexpr double kTolerance = 0.03;
   auto file = std::make_shared<const gguf::File>(gguf::File::open(c.model));
   const auto model = model::Model::load(file);
   const Plan p = make_plan(*model, options_for(c));
-  const int64_t measured = measure(c);
+  const int64_t measured = median_measurement(c);
   ASSERT_GT(measured, 0) << c.model;
   const double error = (double(p.total()) - double(measured)) / double(measured);
   fmt::print("{:<28} ctx {:>6} x{} {:>4}/{:<4} {:<5} plan {:>10} (w {} kv {} c {} o {})  measured {:>10}  {:+.2f}%\n",
              std::filesystem::path(c.model).filename().string(), c.n_ctx, c.n_parallel, dtype_name(c.k), dtype_name(c.v),
              c.paged ? "serve" : "run", p.total(), p.weights, p.kv, p.compute, p.overhead, measured, error * 100);
   std::fflush(stdout);
-  EXPECT_LT(std::abs(error), tolerance) << c.model << " ctx " << c.n_ctx << ": plan " << p.total() << " measured "
-                                   << measured;
+  EXPECT_LT(std::abs(error), kTolerance) << c.model << " ctx " << c.n_ctx << ": plan " << p.total() << " measured "
+                                    << measured;
 }
 
 std::string model_path(const char* name) { return test::fixture(std::string("models/") + name).string(); }
 
-TEST(PlanAccuracy, RunSessionWithinEightPercent) {
-  for (const char* name : {"synth-qwen2-Q4_K_M.gguf", "synth-gemma3-Q4_K_M.gguf", "synth-phi3-Q4_K_M.gguf"}) {
-    check({model_path(name), 2048, DType::F16, DType::F16, false}, kRunTolerance);
-    check({model_path(name), 4096, DType::Q8_0, DType::Q8_0, false}, kRunTolerance);
-    check({model_path(name), 1024, DType::F32, DType::F16, false}, kRunTolerance);
+// The compact set's models (tests/data keeps them for fresh machines):
+// Qwen2 (biases), Gemma 3 (sliding windows, tied output), Phi-3 (fused
+// QKV), and llama-2-tiny (32000-token header, 8-wide KV rows, so its caches
+// stay f16/f32: quantized K/V needs rows in blocks of 32).
+struct FixtureModel {
+  const char* name;
+  bool quantized_kv;
+};
+constexpr FixtureModel kModels[] = {{"synth-qwen2-Q4_K_M.gguf", true},
+                                    {"synth-gemma3-Q4_K_M.gguf", true},
+                                    {"synth-phi3-Q4_K_M.gguf", true},
+                                    {"llama-2-tiny-random.gguf", false}};
+
+TEST(PlanAccuracy, RunSessionWithinThreePercent) {
+  for (const FixtureModel& m : kModels) {
+    check({model_path(m.name), 2048, DType::F16, DType::F16, false});
+    check({model_path(m.name), 1024, DType::F32, DType::F16, false});
+    if (m.quantized_kv) check({model_path(m.name), 4096, DType::Q8_0, DType::Q8_0, false});
   }
 }
 
 TEST(PlanAccuracy, ServeEngineWithinThreePercent) {
-  for (const char* name : {"synth-qwen2-Q4_K_M.gguf"}) {
-    check({model_path(name), 1000, DType::F16, DType::F16, true, 2}, 0.03);
-    check({model_path(name), 2048, DType::Q4_0, DType::Q4_0, true, 1}, 0.03);
+  for (const FixtureModel& m : kModels) {
+    check({model_path(m.name), 1000, DType::F16, DType::F16, true, 2});
+    if (m.quantized_kv) check({model_path(m.name), 2048, DType::Q4_0, DType::Q4_0, true, 1});
   }
 }
 
