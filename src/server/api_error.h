@@ -26,13 +26,11 @@ template <typename... Args>
   throw ApiError(400, fmt::format(format, std::forward<Args>(args)...), "invalid_request_error", param);
 }
 
-// The client closed its side of the connection before a whole (not
-// streamed) answer was ready: its generation was cancelled. A client that
-// only half-closed (shut down writing) still reads this; nginx's 499.
+// The client closed the connection before a whole (not streamed) answer was
+// ready: its generation was cancelled (nginx's 499; rarely read by anyone).
 [[noreturn]] inline void throw_client_closed() {
   throw ApiError(499,
-                 "the client closed its side of the connection before the answer was ready, so the generation was "
-                 "cancelled (keep the connection open for writing, or stream the answer)",
+                 "the client closed the connection before the answer was ready, so the generation was cancelled",
                  "invalid_request_error", "", "client_closed_request");
 }
 

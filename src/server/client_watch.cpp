@@ -25,7 +25,7 @@ bool same_endpoint(const sockaddr_storage& addr, socklen_t len, const std::strin
 
 }  // namespace
 
-ClientWatch::ClientWatch(const httplib::Request& req) {
+ClientWatch::ClientWatch(const httplib::Request& req) : may_probe_(req.version == "HTTP/1.1") {
   if (req.remote_port < 0 || req.local_port < 0) return;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
@@ -52,11 +52,25 @@ bool ClientWatch::gone() const {
   if (fd_ < 0) return false;
   pollfd p{fd_, POLLIN | POLLRDHUP, 0};
   if (poll(&p, 1, 0) <= 0) return false;
-  if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return true;
-  // Readable: more bytes of a next request, or the end of the stream.
+  if (p.revents & (POLLHUP | POLLERR | POLLNVAL)) return true;
+  if (p.revents & POLLRDHUP) {
+    // The client's end of stream: a client that left, or one that only
+    // half-closed after its request (legal in HTTP, and it still reads the
+    // answer). Only a write tells them apart: an interim 102 answer, which
+    // HTTP/1.1 clients must accept before the final one, makes a closed
+    // socket reset, and the next look sees that. HTTP/1.0 has no 1xx.
+    if (!may_probe_) return true;
+    if (!probed_) {
+      probed_ = true;
+      static constexpr char kProcessing[] = "HTTP/1.1 102 Processing\r\n\r\n";
+      if (send(fd_, kProcessing, sizeof kProcessing - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN) return true;
+    }
+    return false;
+  }
+  // Readable: bytes of a next (pipelined) request, or an error.
   char byte;
   const ssize_t n = recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+  return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }
 
 }  // namespace hearth::server

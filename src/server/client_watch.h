@@ -15,8 +15,9 @@ namespace hearth::server {
 class ClientWatch {
  public:
   explicit ClientWatch(const httplib::Request& req);
-  // True once the client has closed or reset the connection. False when the
-  // socket was not found (nothing is cancelled then).
+  // True once the client has closed or reset the connection (an end of
+  // stream is probed first: it may be a half-close). False when the socket
+  // was not found (nothing is cancelled then).
   bool gone() const;
   bool watching() const { return fd_ >= 0; }
   // Ends the connection once the answer is written (both directions shut
@@ -27,6 +28,8 @@ class ClientWatch {
 
  private:
   int fd_ = -1;
+  bool may_probe_ = false;       // HTTP/1.1: an interim answer may be written
+  mutable bool probed_ = false;  // the 102 is written at most once
 };
 
 }  // namespace hearth::server

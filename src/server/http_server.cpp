@@ -1,10 +1,11 @@
 #include "server/http_server.h"
 
-#include <chrono>
-#include <condition_variable>
-#include <deque>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <mutex>
-#include <thread>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -13,6 +14,8 @@
 #include "core/error.h"
 #include "server/api_error.h"
 #include "server/client_watch.h"
+#include "server/connection_loop.h"
+#include "server/in_memory_http.h"
 #include "server/request_guard.h"
 
 namespace hearth::server {
@@ -44,59 +47,6 @@ json parse_body(const httplib::Request& req) {
 
 namespace {
 
-// cpp-httplib serves each connection on one thread from start to end. This
-// pool grows a thread per connection up to its size (so a few dozen slow
-// clients do not hold every thread of a small fixed pool), and connections
-// past that wait for the first free thread.
-class ConnectionPool : public httplib::TaskQueue {
- public:
-  explicit ConnectionPool(size_t max_threads) : max_threads_(std::max<size_t>(max_threads, 1)) {}
-  ~ConnectionPool() override { shutdown(); }
-
-  void enqueue(std::function<void()> job) override {
-    std::lock_guard lock(mutex_);
-    jobs_.push_back(std::move(job));
-    // An idle thread may already be woken for an earlier job: a new thread
-    // whenever the jobs outnumber the idle threads.
-    if (jobs_.size() > idle_ && threads_.size() < max_threads_) threads_.emplace_back([this] { work(); });
-    else cv_.notify_one();
-  }
-
-  void shutdown() override {
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) return;
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
-
- private:
-  void work() {
-    std::unique_lock lock(mutex_);
-    for (;;) {
-      ++idle_;
-      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      --idle_;
-      if (jobs_.empty()) return;  // stopping, nothing left
-      std::function<void()> job = std::move(jobs_.front());
-      jobs_.pop_front();
-      lock.unlock();
-      job();
-      lock.lock();
-    }
-  }
-
-  size_t max_threads_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
-  std::vector<std::thread> threads_;
-  size_t idle_ = 0;
-  bool stopping_ = false;
-};
-
 bool is_ollama_path(const std::string& path) { return path.starts_with("/api/") || path == "/api"; }
 
 }  // namespace
@@ -115,16 +65,9 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
     : models_(std::move(models)), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
   if (models_.empty()) fail("no model to serve");
   httplib::Server& http = *http_;
-  const int threads = options_.http_threads;
-  http.new_task_queue = [threads] { return new ConnectionPool(size_t(threads)); };
+  // Connections, timeouts and framing limits are the connection loop's
+  // (connection_loop.h); the library parses and routes whole requests.
   http.set_payload_max_length(options_.max_body_bytes);
-  http.set_keep_alive_max_count(1000);
-  http.set_keep_alive_timeout(5);
-  http.set_tcp_nodelay(true);  // streamed tokens are small writes: no Nagle delay
-  // Per read and per write: a client that stops sending (slowloris) or stops
-  // reading a stream loses its connection, and a stream its generation.
-  http.set_read_timeout(options_.read_timeout_s, 0);
-  http.set_write_timeout(options_.write_timeout_s, 0);
 
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     GuardConfig guard;
@@ -257,20 +200,75 @@ ServedModel& Server::resolve(const std::string& name) {
                  "invalid_request_error", "model", "model_not_found");
 }
 
-void Server::run(const std::function<void(int port)>& on_listening) {
-  int port = options_.port;
-  if (port == 0) {
-    port = http_->bind_to_any_port(options_.host);
-    if (port < 0) fail("cannot bind to {}: the address is not available", options_.host);
-  } else if (!http_->bind_to_port(options_.host, port)) {
-    fail("cannot bind to {}:{}: the port is in use or the address is not available (pick another with --port)",
-         options_.host, port);
+namespace {
+
+// A listening socket on host:port (port 0: any free port, written back).
+int listen_on(const std::string& host, int& port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0 || found == nullptr)
+    fail("cannot bind to {}: the address is not available", host);
+  int fd = -1;
+  for (addrinfo* a = found; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd, 511) != 0) {
+      ::close(fd);
+      fd = -1;
+    }
   }
-  bound_port_ = port;
-  if (on_listening) on_listening(port);
-  http_->listen_after_bind();
+  freeaddrinfo(found);
+  if (fd < 0) {
+    if (port == 0) fail("cannot bind to {}: the address is not available", host);
+    fail("cannot bind to {}:{}: the port is in use or the address is not available (pick another with --port)", host,
+         port);
+  }
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) == 0)
+    port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                             : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  return fd;
 }
 
-void Server::stop() { http_->stop(); }
+}  // namespace
+
+void Server::run(const std::function<void(int port)>& on_listening) {
+  int port = options_.port;
+  const int fd = listen_on(options_.host, port);
+  bound_port_ = port;
+  ConnectionLimits limits;
+  limits.max_connections = options_.max_connections;
+  limits.request_timeout_s = options_.read_timeout_s;
+  limits.write_timeout_s = options_.write_timeout_s;
+  limits.max_body_bytes = options_.max_body_bytes;
+  limits.worker_threads = options_.http_threads;
+  {
+    std::lock_guard lock(loop_mutex_);
+    if (stop_requested_) {
+      ::close(fd);
+      return;
+    }
+    set_listening_socket(*http_, fd);
+    loop_ = std::make_unique<ConnectionLoop>(
+        fd, limits, [this](httplib::Stream& stream, bool close, bool& closed, const std::function<void(httplib::Request&)>& setup) {
+          return process_one_request(*http_, stream, close, closed, setup);
+        });
+  }
+  if (on_listening) on_listening(port);
+  loop_->run();
+}
+
+void Server::stop() {
+  std::lock_guard lock(loop_mutex_);
+  stop_requested_ = true;
+  set_listening_socket(*http_, -1);  // streamed answers end
+  if (loop_) loop_->stop();
+}
 
 }  // namespace hearth::server

@@ -3,7 +3,10 @@
 // own engine loop; HTTP threads only parse, queue and stream.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -19,6 +22,8 @@ struct Response;
 
 namespace hearth::server {
 
+class ConnectionLoop;
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
@@ -26,8 +31,9 @@ struct ServerOptions {
   std::string cors_origin;  // "": no CORS headers
   std::vector<std::string> allowed_hosts;  // Host names served besides localhost and the bound address
   size_t max_body_bytes = size_t(32) << 20;
-  int http_threads = 64;    // connections served at once (more wait their turn)
-  int read_timeout_s = 15;  // a client that sends nothing for this long is dropped
+  int http_threads = 64;    // requests answered at once (more wait their turn; waiting costs no thread)
+  int max_connections = 1024;  // open at once; more are answered 503
+  int read_timeout_s = 15;  // a request must arrive whole within this (else 408)
   int write_timeout_s = 30; // a client that reads nothing for this long is dropped
   bool log_requests = true;  // method, path, status and time; never bodies
 };
@@ -55,6 +61,9 @@ class Server {
   ServerOptions options_;
   int bound_port_ = 0;
   std::unique_ptr<httplib::Server> http_;
+  std::mutex loop_mutex_;
+  bool stop_requested_ = false;
+  std::unique_ptr<ConnectionLoop> loop_;
 };
 
 // Route groups (openai_routes.cpp, ollama_routes.cpp).

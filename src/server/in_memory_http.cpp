@@ -44,15 +44,33 @@ struct ProcessRequestAccess {
 };
 template struct ProcessRequestAccess<&httplib::Server::process_request>;
 
+// httplib::Server::svr_sock_ (private too): the library ends every streamed
+// answer at once while it holds no listening socket (it takes that for a
+// server shutting down).
+using ListeningSocket = std::atomic<socket_t> httplib::Server::*;
+ListeningSocket listening_socket_member();
+template <ListeningSocket Member>
+struct ListeningSocketAccess {
+  friend ListeningSocket listening_socket_member() { return Member; }
+};
+template struct ListeningSocketAccess<&httplib::Server::svr_sock_>;
+
 }  // namespace
+
+void set_listening_socket(httplib::Server& http, int fd) { (http.*listening_socket_member()) = fd; }
+
+bool process_one_request(httplib::Server& http, httplib::Stream& stream, bool close_connection, bool& connection_closed,
+                         const std::function<void(httplib::Request&)>& setup_request) {
+  const ProcessRequest process = process_request_member();
+  return (http.*process)(stream, close_connection, connection_closed, setup_request);
+}
 
 InMemoryExchange serve_in_memory(Server& server, std::string_view input, int max_requests) {
   InMemoryExchange out;
   MemoryStream stream(input, out.response);
-  const ProcessRequest process = process_request_member();
   for (int i = 0; i < max_requests && !stream.at_end(); ++i) {
     bool closed = false;
-    const bool ok = (server.http().*process)(stream, /*close_connection=*/false, closed, nullptr);
+    const bool ok = process_one_request(server.http(), stream, /*close_connection=*/false, closed, nullptr);
     ++out.requests;
     if (!ok || closed) break;
   }
