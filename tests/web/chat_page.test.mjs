@@ -94,11 +94,7 @@ test('the page loads; the picker lists the loaded models and the stored ones', a
   assert.deepEqual(await options('Loaded'), loaded);
   assert.deepEqual(await options('In the store'), ['stored-only:latest']);
   await shot('01-loaded');
-  await page.unroute('**/api/tags');
-  await page.reload();
-  await page.locator('[data-testid=model] option').nth(2).waitFor({ state: 'attached' });
-  assert.deepEqual(await options('Loaded'), loaded);
-  assert.equal(await page.locator('[data-testid=model] option').count(), 3);
+  await page.unroute('**/api/tags');  // the picker is listed again after each reply (next test)
   // Non-browser clients still get Ollama's answer at /.
   assert.equal(await (await fetch(url + '/')).text(), 'Ollama is running');
 });
@@ -116,6 +112,11 @@ test('a message streams its reply, the same as the API gives', async () => {
   assert.equal(normalize(await reply.innerText()), normalize(expected));
   assert.match(chunks[0], /text\/event-stream/);
   assert.match(await page.locator('[data-testid=context]').innerText(), /context \d+ \/ 4096 tokens/);
+  // After the reply the picker is listed again, now from the server's own /api/tags.
+  await page.locator('[data-testid=model] option').nth(3).waitFor({ state: 'detached' });
+  assert.deepEqual(await options('Loaded'), [modelV, modelA, modelB]);
+  assert.equal(await page.locator('[data-testid=model] option').count(), 3);
+  assert.equal(await page.locator('[data-testid=model]').inputValue(), modelA);
   await shot('02-streamed');
 });
 
@@ -273,4 +274,44 @@ test('a text-only model: attach is disabled and images sent to it get the server
   await note.waitFor();
   assert.match(await note.innerText(), new RegExp(`error: model '${modelA}' does not support images`));
   await shot('10-text-only-model');
+});
+
+test('when browser storage is full, the images of the oldest chats give way', async () => {
+  // An old chat holding a large image (placed last: the oldest).
+  await page.evaluate(() => {
+    const all = JSON.parse(localStorage.getItem('hearth.conversations'));
+    all.push({ id: 'old', title: 'Old picture', messages: [{ role: 'user', content: 'An old picture', images: ['data:image/png;base64,' + 'A'.repeat(300000)] }] });
+    localStorage.setItem('hearth.conversations', JSON.stringify(all));
+  });
+  await page.reload();
+  await page.click('[data-testid=new-chat]');
+  await page.selectOption('[data-testid=model]', modelV);
+  const png = fixtureImage('square32.png', 'image/png');
+  await page.setInputFiles('[data-testid=file]', path.join(images, png.name));
+  await page.locator('[data-testid=attachment]').waitFor();
+  // Storage filled to within 256 characters of its quota, in ever smaller pieces.
+  await page.evaluate(() => {
+    let n = 0;
+    for (const size of [1 << 20, 1 << 16, 1 << 12, 1 << 8]) {
+      const piece = 'x'.repeat(size);
+      try {
+        for (;;) localStorage.setItem(`filler${n++}`, piece);
+      } catch {
+        // full at this size: go on with smaller pieces
+      }
+    }
+  });
+  try {
+    await send('And this one?');
+    assert.match(await page.locator('[data-testid=status]').innerText(), /storage is full: the images of older chats were dropped/);
+    const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('hearth.conversations')));
+    assert.deepEqual(stored.at(-1).messages[0].images, [null]);
+    assert.deepEqual(stored[0].messages[0].images, [`data:image/png;base64,${png.base64}`]);
+    assert.ok(stored[0].messages[1].content.length > 0);
+    await page.click('[data-testid=conversations] li:last-child');
+    assert.equal(await page.locator('.image-gone').innerText(), 'image no longer stored');
+    await shot('11-storage-full');
+  } finally {
+    await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('filler')).forEach((k) => localStorage.removeItem(k)));
+  }
 });

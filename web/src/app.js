@@ -46,16 +46,20 @@ function setStatus(text) {
 function saveSettings() {
   const settings = { model: $('model').value };
   for (const [key, id] of SETTING_FIELDS) settings[key] = $(id).value;
-  localStorage.setItem(SETTINGS, JSON.stringify(settings));
+  try {
+    localStorage.setItem(SETTINGS, JSON.stringify(settings));
+  } catch {
+    // Storage full: save() says so; the settings are kept on the page.
+  }
 }
 
 // Keeps the conversations; when storage is full, the images of the oldest
 // conversations give way first, then the current one's earlier images.
 function save() {
-  saveSettings();
   for (;;) {
     try {
       localStorage.setItem(STORE, JSON.stringify(conversations));
+      saveSettings();
       return;
     } catch (e) {
       if (e.name !== 'QuotaExceededError') throw e;
