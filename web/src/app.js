@@ -292,15 +292,14 @@ async function refreshModels() {
   checkAttachments();
 }
 
-// The chat so far as the API takes it; replies that ended empty (an error,
-// or stopped at once) are left out.
+// The chat so far as the API takes it. Replies that ended empty (an error,
+// or stopped at once) stay, as empty turns: templates such as Gemma's refuse
+// two user turns in a row.
 function apiMessages(conversation) {
   const messages = [];
   if ($('system').value.trim()) messages.push({ role: 'system', content: $('system').value });
-  for (const m of conversation.messages) {
-    if (m.role === 'assistant' && !m.content) continue;
+  for (const m of conversation.messages)
     messages.push({ role: m.role, content: m.role === 'user' ? apiContent(m) : m.content });
-  }
   return messages;
 }
 
