@@ -173,6 +173,7 @@ ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::
   ModelLease lease;
   lease.use_ = std::make_shared<ModelLease::Use>();
   lease.use_->keep_alive = parse_keep_alive(keep_alive_field, spec.keep_alive);
+  if (spec.resident) lease.use_->keep_alive = std::nullopt;
 
   std::unique_lock lock(mutex_);
   const auto deadline = SteadyClock::now() + options_.max_wait;
@@ -263,7 +264,7 @@ bool ModelRegistry::preload_or_unload(const std::string& name, const nlohmann::j
   const std::optional<ModelSpec> spec = find(name);
   if (spec) {
     const KeepAlive keep_alive = parse_keep_alive(keep_alive_field, spec->keep_alive);
-    if (keep_alive && keep_alive->count() == 0) {
+    if (keep_alive && keep_alive->count() == 0 && !spec->resident) {
       unload(spec->name);
       return false;
     }
@@ -360,6 +361,7 @@ void ModelRegistry::adopt(std::shared_ptr<ServedModel> model) {
   spec.load.path = model->path();
   spec.load.id = model->id();
   spec.keep_alive = std::nullopt;
+  spec.resident = true;
   spec.file_bytes = model->file_size();
   for (const ModelSpec& s : pinned_)
     if (s.name == spec.name) fail("two models are named '{}': give one of them another name with --alias", s.name);

@@ -34,6 +34,7 @@ struct ModelSpec {
   KeepAlive keep_alive;        // when a request gives none
   bool from_store = false;
   bool is_preset = false;
+  bool resident = false;       // loaded elsewhere (adopt): never unloaded, whatever keep_alive says
   std::string digest;          // sha256 of the (first) file when known
   std::string modified_at;     // ISO 8601, "" when unknown
   uint64_t file_bytes = 0;     // the GGUF file(s) on disk
