@@ -84,17 +84,14 @@ std::string prometheus_text(const std::vector<ModelMetrics>& models) {
   return out;
 }
 
-std::string model_memory_text(const std::map<std::string, int64_t>& loads, const std::vector<std::pair<std::string, uint64_t>>& loaded,
-                              uint64_t budget) {
+std::string model_memory_text(const std::map<std::string, int64_t>& loads,
+                              const std::vector<std::pair<std::string, uint64_t>>& loaded) {
   std::string out = "# HELP hearth_model_loads_total Times each model was loaded since the server started.\n"
                     "# TYPE hearth_model_loads_total counter\n";
   for (const auto& [name, n] : loads) out += fmt::format("hearth_model_loads_total{{model=\"{}\"}} {}\n", label_value(name), n);
   out += "# HELP hearth_model_planned_bytes Memory planned for each loaded model.\n# TYPE hearth_model_planned_bytes gauge\n";
   for (const auto& [name, bytes] : loaded)
     out += fmt::format("hearth_model_planned_bytes{{model=\"{}\"}} {}\n", label_value(name), bytes);
-  if (budget > 0)
-    out += fmt::format("# HELP hearth_memory_budget_bytes The loaded models' memory budget (--max-memory).\n"
-                       "# TYPE hearth_memory_budget_bytes gauge\nhearth_memory_budget_bytes {}\n", budget);
   return out;
 }
 
@@ -106,8 +103,7 @@ void add_metrics_route(httplib::Server& http, Server& server) {
       models.push_back({l.model->id(), l.model->engine().stats(), l.model->engine().n_slots(), l.model->engine().kv_bytes()});
       sizes.emplace_back(l.model->id(), l.bytes);
     }
-    res.set_content(prometheus_text(models) + model_memory_text(server.registry().load_counts(), sizes,
-                                                                server.registry().options().max_memory),
+    res.set_content(prometheus_text(models) + model_memory_text(server.registry().load_counts(), sizes),
                     "text/plain; version=0.0.4; charset=utf-8");
   });
 }

@@ -20,8 +20,8 @@ struct ModelMetrics {
 
 std::string prometheus_text(const std::vector<ModelMetrics>& models);
 // The model registry's part: loads per model (every model loaded since the
-// start), planned bytes per loaded model, and the budget (when there is one).
+// start) and planned bytes per loaded model.
 std::string model_memory_text(const std::map<std::string, int64_t>& loads,
-                              const std::vector<std::pair<std::string, uint64_t>>& loaded, uint64_t budget);
+                              const std::vector<std::pair<std::string, uint64_t>>& loaded);
 
 }  // namespace hearth::server

@@ -161,7 +161,12 @@ ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::
     else if (const auto entries = pool_.entries(); !entries.empty()) name = entries.front().name;
   }
   if (name.empty()) bad_request("model", "'model' is required: name one of the models in the store");
-  const std::optional<ModelSpec> found = find(name);
+  std::optional<ModelSpec> found;
+  try {
+    found = find(name);
+  } catch (const Error& e) {  // a damaged manifest, a preset whose base is gone
+    throw ApiError(400, fmt::format("model '{}' cannot be served: {}", name, e.what()), "invalid_request_error", "model");
+  }
   if (!found) {
     std::string known;
     for (const ModelSpec& s : catalog()) known += (known.empty() ? "" : ", ") + s.name;

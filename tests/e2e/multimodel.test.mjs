@@ -145,7 +145,9 @@ test('LRU: under a budget for two models the least recently used idle one leaves
     await waitLoaded(server, ['llama', 'qwen']);
     assert.deepEqual(await loadCounts(server.url), { llama: 1, qwen: 2, stories: 1 });
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    assert.match(metrics, new RegExp(`^hearth_memory_budget_bytes ${budget}$`, 'm'));
+    const planned_sum = [...metrics.matchAll(/^hearth_model_planned_bytes\{model="[^"]+"\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+    assert.equal(planned_sum, sizes.llama + sizes.qwen);
+    assert.ok(planned_sum <= budget);
   } finally {
     await server.stop();
     rmSync(home, { recursive: true, force: true });
