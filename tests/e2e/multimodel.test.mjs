@@ -10,7 +10,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -253,6 +253,38 @@ test('requests to two models both progress: one streams while the other runs', {
     assert.ok(shortDone < longDone, 'the short request finished before the long one');
     assert.ok(events.slice(shortDone).some((e) => e.model === 'stories' && !e.done), 'the long stream went on after it');
     assert.ok(events.slice(0, shortFirst).some((e) => e.model === 'stories'), 'the long stream had started before it');
+  } finally {
+    await server.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('a preset served by name brings its template, system prompt and sampling defaults', { skip: once }, async () => {
+  const home = makeStore();
+  const system = 'You are a storyteller who answers every question with a very short and happy story about a cat.';
+  const template = '{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}[assistant] ';
+  writeFileSync(path.join(home, 'tiny.jinja'), template);
+  writeFileSync(path.join(home, 'tiny.toml'),
+    `model = "stories"\ntemplate = "tiny.jinja"\nsystem = "${system}"\n[sampling]\ntemperature = 0.0\nnum_predict = 3\n`);
+  hearth(home, ['create', 'tiny', '-f', path.join(home, 'tiny.toml')]);
+  const server = await serve(home);
+  try {
+    const show = await server.ollama.show({ model: 'tiny' });
+    assert.equal(show.template, template);
+    assert.equal(show.system, system);
+    const chat = (messages) => server.openai.chat.completions.create({ model: 'tiny', messages });
+    const plain = await chat([{ role: 'user', content: 'hi' }]);
+    const same = await chat([{ role: 'system', content: system }, { role: 'user', content: 'hi' }]);
+    const other = await chat([{ role: 'system', content: 'x' }, { role: 'user', content: 'hi' }]);
+    // Without a system message the preset's is rendered; a request's own replaces it.
+    assert.equal(plain.usage.prompt_tokens, same.usage.prompt_tokens);
+    assert.ok(plain.usage.prompt_tokens > other.usage.prompt_tokens + 10);
+    // num_predict 3 and temperature 0 from the preset, where the request sets none.
+    assert.ok(plain.usage.completion_tokens <= 3);
+    const again = await chat([{ role: 'user', content: 'hi' }]);
+    assert.equal(again.choices[0].message.content, plain.choices[0].message.content);
+    const longer = await server.openai.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 });
+    assert.ok(longer.usage.completion_tokens > 3, "the request's own length wins");
   } finally {
     await server.stop();
     rmSync(home, { recursive: true, force: true });
