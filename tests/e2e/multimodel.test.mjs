@@ -63,7 +63,14 @@ async function serve(home, flags = [], env = {}) {
     log: () => log,
     ollama: new Ollama({ host: url }),
     openai: new OpenAI({ baseURL: `${url}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60_000 }),
-    stop: () => new Promise((resolve) => { child.removeAllListeners('exit'); child.on('exit', resolve); child.kill('SIGTERM'); }),
+    // SIGTERM; the clients' idle keep-alive connections would hold the
+    // server's threads for seconds, so SIGKILL after one.
+    stop: () => new Promise((resolve) => {
+      child.removeAllListeners('exit');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 1000);
+      child.on('exit', () => { clearTimeout(timer); resolve(); });
+      child.kill('SIGTERM');
+    }),
   };
 }
 
