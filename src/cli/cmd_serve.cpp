@@ -105,8 +105,13 @@ void serve(const ServeOptions& o) {
   // names them); the bundled stories260K too while the store is empty.
   std::vector<std::string> paths = o.models;
   if (paths.empty() || o.serve_store) {
-    registry.store = open_store();
-    if (paths.empty() && registry.store->list().empty()) paths.push_back(default_model_path());
+    try {
+      registry.store = open_store();
+    } catch (const Error& e) {
+      if (o.serve_store) throw;
+      fmt::print(stderr, "hearth serve: no model store ({}); serving the bundled model only\n", e.what());
+    }
+    if (paths.empty() && (!registry.store || registry.store->list().empty())) paths.push_back(default_model_path());
   }
   if (o.mmprojs.size() > paths.size())
     fail("{} --mmproj given for {} model(s): give at most one per model, in the same order", o.mmprojs.size(),
