@@ -98,7 +98,12 @@ void serve(const ServeOptions& o) {
   registry.ctv_given = o.ctv_given;
   registry.flash_attn_auto = o.engine.flash_attn == "auto";
   registry.max_memory = o.max_memory.empty() ? default_max_memory() : plan::parse_memory_size(o.max_memory);
-  registry.keep_alive = server::parse_keep_alive(o.keep_alive, std::chrono::minutes(5));
+  try {
+    registry.keep_alive = server::parse_keep_alive(o.keep_alive, std::chrono::minutes(5));
+  } catch (const std::exception&) {
+    fail("--keep-alive '{}' is not a duration: give e.g. 5m, 1h30m, 90s, a number of seconds, 0 or -1 (forever)",
+         o.keep_alive);
+  }
   registry.hub = hub_config();
   registry.log = !o.quiet;
   // With no model named, the store is served (models load when a request

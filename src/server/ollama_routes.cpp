@@ -1,7 +1,8 @@
 // Ollama's API: /api/chat and /api/generate streamed as NDJSON (the default)
-// or not, with `format` (json or a schema) and `options`; /api/tags,
-// /api/show, /api/ps and /api/version. Errors are {"error": "..."}, as
-// Ollama's clients expect.
+// or not, with `format` (json or a schema), `options` and `keep_alive` (an
+// empty prompt loads or unloads the model); /api/version. The model
+// management routes are in ollama_models.cpp. Errors are {"error": "..."},
+// as Ollama's clients expect.
 #include <chrono>
 #include <ctime>
 #include <functional>
