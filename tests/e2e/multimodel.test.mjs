@@ -137,23 +137,23 @@ test('three models from the store served at once, each loaded on first use', { s
 test('LRU: under a budget for two models the least recently used idle one leaves', { skip: once }, async () => {
   const home = makeStore();
   const sizes = Object.fromEntries(Object.keys(FIXTURES).map((n) => [n, planned(home, n)]));
-  const sorted = Object.values(sizes).sort((a, b) => a - b);
-  const budget = sorted[1] + sorted[2];  // any two fit, all three do not
-  assert.ok(sorted[0] + sorted[1] + sorted[2] > budget);
+  const [a, b, c] = Object.keys(sizes).sort((x, y) => sizes[x] - sizes[y]);  // smallest first
+  const budget = sizes[b] + sizes[c];  // any two fit, all three do not
+  assert.ok(sizes[a] + budget > budget);
   const server = await serve(home, ['--max-memory', String(budget)]);
   try {
-    await gen(server, 'stories');
-    await gen(server, 'qwen');
-    await gen(server, 'stories');  // qwen is now the least recently used
-    await gen(server, 'llama');
-    await waitLoaded(server, ['llama', 'stories']);
-    assert.deepEqual(await loadCounts(server.url), { llama: 1, qwen: 1, stories: 1 });
-    await gen(server, 'qwen');  // back: stories (used before llama) leaves
-    await waitLoaded(server, ['llama', 'qwen']);
-    assert.deepEqual(await loadCounts(server.url), { llama: 1, qwen: 2, stories: 1 });
+    await gen(server, b);
+    await gen(server, c);
+    await gen(server, b);  // c is now the least recently used
+    await gen(server, a);  // a needs room: c leaves (what is left, c bytes, holds a)
+    await waitLoaded(server, [a, b]);
+    assert.deepEqual(await loadCounts(server.url), { [a]: 1, [b]: 1, [c]: 1 });
+    await gen(server, c);  // back: b (used before a) leaves, which makes room for c
+    await waitLoaded(server, [a, c]);
+    assert.deepEqual(await loadCounts(server.url), { [a]: 1, [b]: 1, [c]: 2 });
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    const planned_sum = [...metrics.matchAll(/^hearth_model_planned_bytes\{model="[^"]+"\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
-    assert.equal(planned_sum, sizes.llama + sizes.qwen);
+    const planned_sum = [...metrics.matchAll(/^hearth_model_planned_bytes\{model="[^"]+"\} (\d+)$/gm)].reduce((x, m) => x + Number(m[1]), 0);
+    assert.equal(planned_sum, sizes[a] + sizes[c]);
     assert.ok(planned_sum <= budget);
   } finally {
     await server.stop();
