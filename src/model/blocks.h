@@ -34,11 +34,18 @@ void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& 
 void dense_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const float* xn, backend::Activation act,
                float* out);
 
-// out[n][n_embd] <- the weighted sum of the top-k experts' SwiGLU FFNs.
-// Router: softmax over all experts, top-k, weights renormalised to sum 1 when
-// normalize_top_k.
-void moe_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const float* xn, bool normalize_top_k,
-             float* out);
+// How the router turns its logits (plus the layer's router bias, if any)
+// into the k experts and their weights.
+enum class ExpertGating {
+  SoftmaxAll,         // softmax over all experts, top-k of the probabilities (Mixtral, Qwen3-MoE)
+  SoftmaxNormalized,  // the same, the k weights renormalised to sum 1
+  SoftmaxOfTopK,      // top-k of the logits, softmax over those k (gpt-oss)
+};
+
+// out[n][n_embd] <- the weighted sum of the top-k experts' gated FFNs
+// (the layer's expert biases added where it has them).
+void moe_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const float* xn, ExpertGating gating,
+             backend::Activation act, float* out);
 
 // logits_out[b.n_outputs][n_vocab] <- output(norm(ws.x[output rows])), with
 // the final softcap when the model has one.

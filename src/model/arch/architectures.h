@@ -18,6 +18,7 @@ void load_qwen3moe(Model& model, const gguf::File& file);
 void load_gemma2(Model& model, const gguf::File& file);
 void load_gemma3(Model& model, const gguf::File& file);
 void load_phi3(Model& model, const gguf::File& file);
+void load_gpt_oss(Model& model, const gguf::File& file);
 void load_bert(Model& model, const gguf::File& file);  // bert and nomic-bert
 
 std::string supported_architectures();
