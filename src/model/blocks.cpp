@@ -150,6 +150,8 @@ void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& 
   ap.out = ws.attn.data();
   c.be.attention(ap);
   if (v_rot > 0) c.be.hadamard(ws.attn.data(), n * int64_t(n_head) * hp.head_dim_v, v_rot);
+  if (L.attn_sub_norm)  // BitNet
+    c.be.rms_norm(ws.attn.data(), L.attn_sub_norm, n, int64_t(n_head) * hp.head_dim_v, hp.rms_eps, ws.attn.data());
   c.be.matmul(L.wo, ws.attn.data(), n, out);
 }
 
@@ -167,6 +169,7 @@ void dense_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const fl
     c.be.matmul(L.ffn_up, xn, n, ws.ffn_b.data());
     c.be.gated_activation(act, ws.ffn_a.data(), ws.ffn_b.data(), n_ff, n, n_ff, ws.ffn_b.data());
   }
+  if (L.ffn_sub_norm) c.be.rms_norm(ws.ffn_b.data(), L.ffn_sub_norm, n, n_ff, m.hparams().rms_eps, ws.ffn_b.data());
   c.be.matmul(L.ffn_down, ws.ffn_b.data(), n, out);
 }
 

@@ -26,11 +26,14 @@ void embed_tokens(const Model& m, ForwardContext& c, const Batch& b, float token
 
 // out[n][n_embd] <- wo * attention(q, k, v of xn), writing this layer's K/V
 // rows at the batch positions. q_prescale (gemma) multiplies q after rope.
+// The layer's attention sinks join the softmax (gpt-oss), and its
+// attn_sub_norm normalises the attention output before wo (BitNet).
 void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& b, const float* xn,
                      const AttentionOptions& options, float* out, float q_prescale = 1.0f);
 
 // out[n][n_embd] <- down(act(gate(xn)) * up(xn)); a fused up projection
-// (2 * n_ff rows, gate first) when the layer has no ffn_gate.
+// (2 * n_ff rows, gate first) when the layer has no ffn_gate. BitNet's
+// ffn_sub_norm normalises the gated values before down.
 void dense_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const float* xn, backend::Activation act,
                float* out);
 
