@@ -180,7 +180,6 @@ QuantizeSummary quantize_file(const std::string& input_path, const std::string& 
   for (size_t i = 0; i < plan.size(); ++i) {
     const TensorPlan& t = plan[i];
     if (t.from == t.to) continue;
-    if (!ref::can_quantize(t.to)) fail("tensor '{}': hearth has no quantizer for {}", t.name, dtype_name(t.to));
     if (const auto it = importance.find(t.name); it != importance.end()) {
       const uint64_t expected = t.shape[0] * (t.shape.size() > 2 ? t.shape[2] : 1);
       if (it->second.size() == expected) {
@@ -198,6 +197,8 @@ QuantizeSummary quantize_file(const std::string& input_path, const std::string& 
       fail("importance matrix '{}' has no entry for '{}', which {} needs (a very low-bit type)", options.imatrix_path,
            t.name, dtype_name(t.to));
     }
+    if (!can_quantize_with_importance(t.to))
+      fail("tensor '{}': hearth has no quantizer for {}", t.name, dtype_name(t.to));
     if (weights[i] != nullptr && !uses_importance_like_ggml(t.to) &&
         std::find(unused_types.begin(), unused_types.end(), t.to) == unused_types.end())
       unused_types.push_back(t.to);

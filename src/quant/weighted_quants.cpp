@@ -236,6 +236,10 @@ bool uses_importance_like_ggml(DType type) {
   }
 }
 
+bool can_quantize_with_importance(DType type) {
+  return ref::can_quantize(type) || type == DType::IQ2_XXS || type == DType::IQ2_XS;
+}
+
 void quantize_row_with_importance(DType type, const float* src, void* dst, int64_t n, const float* importance) {
   if (importance == nullptr) return ref::quantize_row_weighted(type, src, dst, n, nullptr);
   switch (type) {

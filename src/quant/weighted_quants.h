@@ -15,6 +15,9 @@ namespace hearth::quant {
 // TQ1_0, TQ2_0, MXFP4) are true as well: there is nothing to use.
 bool uses_importance_like_ggml(DType type);
 
+// True when hearth can make `type` (some types only with importance weights).
+bool can_quantize_with_importance(DType type);
+
 // Quantizes one row of n values with per-element importance weights (null:
 // the plain quantizer). Types for which uses_importance_like_ggml is false
 // are quantized without the weights.
