@@ -59,10 +59,14 @@ void run_imatrix(const ImatrixCliOptions& o) {
   // Dense matmuls over fewer than 16 rows are not collected (llama-imatrix's rule).
   if (o.n_ctx < 16) fail("--ctx must be at least 16 tokens (got {})", o.n_ctx);
 
+  const std::string text = read_prompt_file(o.text_path);
   const auto file = std::make_shared<const gguf::File>(gguf::File::open(resolve_model_path(o.model)));
-  const auto model = model::Model::load(file);
   const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf(*file);
   if (tok.add_eos()) fail("this model's tokenizer appends EOS; llama-imatrix refuses such models too");
+  const std::vector<int32_t> tokens = tok.encode(text, /*add_special=*/true, /*parse_special=*/false);
+  if (int64_t(tokens.size()) < 2 * o.n_ctx)
+    fail("'{}' gives {} tokens; --ctx {} needs at least {} (two chunks)", o.text_path, tokens.size(), o.n_ctx, 2 * o.n_ctx);
+  const auto model = model::Model::load(file);
   const int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   const auto cpu = backend::make_cpu_backend(threads);
   quant::ImatrixRecorder recorder(*cpu, *file, o.include_output);
@@ -71,9 +75,6 @@ void run_imatrix(const ImatrixCliOptions& o) {
   config.n_ubatch = 512;  // llama.cpp's default micro-batch: the rows each collected matmul sees
   runtime::Session session(*model, recorder, config);
 
-  const std::vector<int32_t> tokens = tok.encode(read_prompt_file(o.text_path), /*add_special=*/true, /*parse_special=*/false);
-  if (int64_t(tokens.size()) < 2 * o.n_ctx)
-    fail("'{}' gives {} tokens; --ctx {} needs at least {} (two chunks)", o.text_path, tokens.size(), o.n_ctx, 2 * o.n_ctx);
   const int64_t max_chunks = int64_t(tokens.size()) / o.n_ctx;
   const int64_t n_chunks = o.chunks < 0 ? max_chunks : std::min(o.chunks, max_chunks);
   fmt::print(stderr, "computing over {} chunks of {} tokens\n", n_chunks, o.n_ctx);
