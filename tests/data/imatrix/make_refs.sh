@@ -13,6 +13,9 @@ trap 'rm -rf "$tmp"' EXIT
 "$bin/llama-imatrix" -m models/stories260K.gguf -f $text -o $out/stories260K.imatrix.gguf -c 128 --chunks 16 -t 2
 "$bin/llama-imatrix" -m models/stories260K.gguf -f $text -o $out/stories260K.imatrix.dat --output-format dat -c 128 --chunks 16 -t 2
 "$bin/llama-imatrix" -m $shared/models/synth-llama-F32.gguf -f $text -o $out/synth-llama.imatrix.gguf -c 128 --chunks 8 -t 2
+# MoE: -fa off, the unfused attention hearth runs by default (a router near-tie in this
+# random-weight model flips one expert choice between llama.cpp's -fa on and off).
+"$bin/llama-imatrix" -m $shared/models/synth-qwen3moe-F16.gguf -f $text -o $out/synth-qwen3moe.imatrix.gguf -c 128 --chunks 4 -t 2 -fa off
 
 digests() {  # model imatrix name types...
   local model=$1 imatrix=$2 name=$3; shift 3
