@@ -472,6 +472,121 @@ void quantize_q6_K_weighted(const float* x, void* dst, int64_t n, const float* q
     }
   }
 }
+
+// ggml's best_index_int8 over the IQ4 levels, literally (its float
+// comparison decides ties and near-ties).
+int best_iq4_level(float x) {
+  const int8_t* val = kValuesIq4nl;
+  if (x <= float(val[0])) return 0;
+  if (x >= float(val[15])) return 15;
+  int ml = 0, mu = 15;
+  while (mu - ml > 1) {
+    const int mav = (ml + mu) / 2;
+    if (x < float(val[mav])) mu = mav;
+    else ml = mav;
+  }
+  return x - float(val[mu - 1]) < float(val[mu]) - x ? mu - 1 : mu;
+}
+
+// ggml's quantize_row_iq4_nl_impl with importance weights and ntry = 7, for
+// one super-block: IQ4_NL (super_size 32, one f16 scale) or IQ4_XS (256,
+// 6-bit block scales under an f16 one).
+void quantize_iq4_super_block(int super_size, const float* x, uint16_t* dh, uint8_t* q4, uint16_t* scales_h,
+                              uint8_t* scales_l, const float* qw_super) {
+  constexpr int kBlock4 = 32, kTries = 7;
+  float sigma2 = 0;
+  for (int j = 0; j < super_size; ++j) sigma2 += x[j] * x[j];
+  sigma2 *= 2.f / float(super_size);
+  std::memset(q4, 0, size_t(super_size / 2));
+  *dh = fp32_to_fp16(0.f);
+  uint8_t L[kQK_K];
+  float scales[kQK_K / kBlock4], weight[kBlock4];
+  float max_scale = 0, amax_scale = 0;
+  const int n_blocks = super_size / kBlock4;
+  for (int ib = 0; ib < n_blocks; ++ib) {
+    const float* xb = x + ib * kBlock4;
+    uint8_t* Lb = L + ib * kBlock4;
+    const float* qw = qw_super + ib * kBlock4;
+    for (int j = 0; j < kBlock4; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    float amax = 0, max = 0;
+    for (int j = 0; j < kBlock4; ++j) {
+      const float ax = std::fabs(xb[j]);
+      if (ax > amax) {
+        amax = ax;
+        max = xb[j];
+      }
+    }
+    if (amax < kGroupMaxEps) {
+      scales[ib] = 0;
+      continue;
+    }
+    float d = -max / float(kValuesIq4nl[0]);
+    float id = 1 / d;
+    float sumqx = 0, sumq2 = 0;
+    for (int j = 0; j < kBlock4; ++j) {
+      const int l = best_iq4_level(id * xb[j]);
+      Lb[j] = uint8_t(l);
+      const float q = kValuesIq4nl[l];
+      sumqx += weight[j] * q * xb[j];
+      sumq2 += weight[j] * q * q;
+    }
+    d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
+    float best = d * sumqx;
+    for (int itry = -kTries; itry <= kTries; ++itry) {
+      id = float(itry + kValuesIq4nl[0]) / max;
+      sumqx = sumq2 = 0;
+      for (int j = 0; j < kBlock4; ++j) {
+        const float q = kValuesIq4nl[best_iq4_level(id * xb[j])];
+        sumqx += weight[j] * q * xb[j];
+        sumq2 += weight[j] * q * q;
+      }
+      if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+        d = sumqx / sumq2;
+        best = d * sumqx;
+      }
+    }
+    scales[ib] = d;
+    if (std::fabs(d) > amax_scale) {
+      amax_scale = std::fabs(d);
+      max_scale = d;
+    }
+  }
+  if (n_blocks > 1) {
+    *scales_h = 0;
+    const float d = -max_scale / 32;
+    *dh = fp32_to_fp16(d);
+    const float id = d != 0.0f ? 1 / d : 0.f;
+    for (int ib = 0; ib < n_blocks; ++ib) {
+      int l = std::max(-32, std::min(31, nearest_int(id * scales[ib])));
+      const float dl = d * float(l);
+      const float idl = dl != 0.0f ? 1 / dl : 0.f;
+      for (int j = 0; j < kBlock4; ++j) L[ib * kBlock4 + j] = uint8_t(best_iq4_level(idl * x[ib * kBlock4 + j]));
+      l += 32;
+      const uint8_t l_l = uint8_t(l & 0xf), l_h = uint8_t(l >> 4);
+      if (ib % 2 == 0) scales_l[ib / 2] = l_l;
+      else scales_l[ib / 2] |= uint8_t(l_l << 4);
+      *scales_h = uint16_t(*scales_h | (l_h << 2 * (ib % 8)));
+    }
+  } else {
+    *dh = fp32_to_fp16(scales[0]);
+    const float id = scales[0] != 0.0f ? 1 / scales[0] : 0;
+    for (int j = 0; j < super_size; ++j) L[j] = uint8_t(best_iq4_level(id * x[j]));
+  }
+  for (int i = 0; i < super_size / 32; ++i)
+    for (int j = 0; j < 16; ++j) q4[16 * i + j] = uint8_t(L[32 * i + j] | (L[32 * i + 16 + j] << 4));
+}
+
+void quantize_iq4_nl_weighted(const float* x, void* dst, int64_t n, const float* qw_row) {
+  auto* y = static_cast<block_iq4_nl*>(dst);
+  for (int64_t i = 0; i < n / kQK4_NL; ++i)
+    quantize_iq4_super_block(kQK4_NL, x + kQK4_NL * i, &y[i].d, y[i].qs, nullptr, nullptr, qw_row + kQK4_NL * i);
+}
+
+void quantize_iq4_xs_weighted(const float* x, void* dst, int64_t n, const float* qw_row) {
+  auto* y = static_cast<block_iq4_xs*>(dst);
+  for (int64_t i = 0; i < n / kQK_K; ++i)
+    quantize_iq4_super_block(kQK_K, x + kQK_K * i, &y[i].d, y[i].qs, &y[i].scales_h, y[i].scales_l, qw_row + kQK_K * i);
+}
 }  // namespace
 
 bool uses_importance_like_ggml(DType type) {
@@ -485,6 +600,8 @@ bool uses_importance_like_ggml(DType type) {
     case DType::Q4_K:
     case DType::Q5_K:
     case DType::Q6_K:
+    case DType::IQ4_NL:
+    case DType::IQ4_XS:
     case DType::IQ2_XXS:
     case DType::IQ2_XS:
     case DType::IQ2_S:
@@ -500,7 +617,7 @@ bool uses_importance_like_ggml(DType type) {
     case DType::MXFP4:
       return true;
     default:
-      return false;  // IQ4_NL, IQ4_XS, IQ1_S, IQ1_M
+      return false;  // IQ1_S, IQ1_M (no quantizer yet)
   }
 }
 
@@ -520,6 +637,8 @@ void quantize_row_with_importance(DType type, const float* src, void* dst, int64
     case DType::Q4_K: return quantize_k4_like_weighted<block_q4_K, 15>(src, dst, n, importance);
     case DType::Q5_K: return quantize_k4_like_weighted<block_q5_K, 31>(src, dst, n, importance);
     case DType::Q6_K: return quantize_q6_K_weighted(src, dst, n, importance);
+    case DType::IQ4_NL: return quantize_iq4_nl_weighted(src, dst, n, importance);
+    case DType::IQ4_XS: return quantize_iq4_xs_weighted(src, dst, n, importance);
     default: return ref::quantize_row_weighted(type, src, dst, n, importance);
   }
 }

@@ -1,6 +1,7 @@
 // Row quantizers that take an importance matrix, as ggml_quantize_chunk runs
 // them when llama-quantize is given --imatrix (ggml's quantize_*_impl with
-// quant_weights): Q4_0, Q4_1, Q5_0, Q5_1 and the k-quants Q2_K..Q6_K here,
+// quant_weights): Q4_0, Q4_1, Q5_0, Q5_1, the k-quants Q2_K..Q6_K, IQ4_NL
+// and IQ4_XS here,
 // the IQ2/IQ3 types through backend/ref. Byte-identical with ggml.
 #pragma once
 
