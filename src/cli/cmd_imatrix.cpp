@@ -32,6 +32,7 @@ struct ImatrixCliOptions {
   int64_t chunks = -1;
   bool include_output = false;
   int threads = 0;
+  std::string isa;  // force a kernel set: scalar, avx2, avx512
 };
 
 // llama.cpp's -f: the whole file, less one trailing newline.
@@ -68,7 +69,7 @@ void run_imatrix(const ImatrixCliOptions& o) {
     fail("'{}' gives {} tokens; --ctx {} needs at least {} (two chunks)", o.text_path, tokens.size(), o.n_ctx, 2 * o.n_ctx);
   const auto model = model::Model::load(file);
   const int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
-  const auto cpu = backend::make_cpu_backend(threads);
+  const auto cpu = backend::make_cpu_backend(threads, o.isa);
   quant::ImatrixRecorder recorder(*cpu, *file, o.include_output);
   runtime::SessionConfig config;
   config.n_ctx = o.n_ctx;
@@ -136,6 +137,7 @@ void add_imatrix_command(CLI::App& app) {
   cmd->add_option("--chunks", o->chunks, "Use at most this many chunks (default: all)");
   cmd->add_flag("--process-output", o->include_output, "Also collect output.weight (llama-imatrix's --process-output)");
   cmd->add_option("-t,--threads", o->threads, "CPU threads (default: all cores)");
+  cmd->add_option("--isa", o->isa, "Force a kernel set: scalar, avx2, avx512 (default: the best this CPU has)");
   cmd->callback([o] { run_imatrix(*o); });
 }
 
