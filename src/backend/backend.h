@@ -84,8 +84,17 @@ struct AttentionParams {
   int sliding_window = 0;             // 0 = none; else a query at p sees keys p' with p - p' < window
   bool flash = false;                 // fused online softmax (reads quantized K/V directly)
   bool causal = true;                 // false (encoders): every token sees all n_kv keys
+  // gpt-oss's attention sinks: one learned logit per query head, or null. It
+  // joins each softmax as a key with no value: probabilities become
+  // exp(s_j - m) / (sum_j exp(s_j - m) + exp(sink - m)), m the max of both.
+  const float* sinks = nullptr;       // [n_head]
   float* out = nullptr;               // [n_tokens][n_head * head_dim]
 };
+
+// SwigluOai is gpt-oss's gated unit (ggml_swiglu_oai with alpha 1.702 and
+// limit 7): g = min(gate, 7), u = clamp(up, -7, 7), out = g * sigmoid(1.702 g)
+// * (u + 1). It is gated only (gated_activation, moe_ffn).
+enum class Activation { Silu, GeluTanh, SwigluOai };
 
 struct MoeParams {
   const float* x = nullptr;           // [rows][n_embd]
@@ -94,10 +103,12 @@ struct MoeParams {
   const float* expert_weights = nullptr;  // [rows][n_used]
   int n_used = 0;
   Weight gate, up, down;              // stacks of n_expert matrices
+  // Per-expert biases added after each projection (gpt-oss), or null:
+  // gate_b/up_b [n_expert][n_ff], down_b [n_expert][n_embd].
+  const float *gate_b = nullptr, *up_b = nullptr, *down_b = nullptr;
+  Activation activation = Activation::Silu;  // SwiGLU, or gpt-oss's SwigluOai
   float* out = nullptr;               // [rows][n_embd], overwritten
 };
-
-enum class Activation { Silu, GeluTanh };
 
 class Backend {
  public:

@@ -1,5 +1,6 @@
-// `hearth quantize IN OUT TYPE [--threads N]`: writes a quantized copy of an
-// F32/F16/BF16 GGUF model with llama-quantize's per-tensor types and layout.
+// `hearth quantize IN OUT TYPE [--imatrix FILE] [--threads N]`: writes a
+// quantized copy of an F32/F16/BF16 GGUF model with llama-quantize's
+// per-tensor types and layout, the importance matrix steering the quantizers.
 #include <unistd.h>
 
 #include <cctype>
@@ -21,20 +22,12 @@ struct QuantizeOptions {
   std::string input;
   std::string output;
   std::string type;
+  std::string imatrix;
   int threads = 0;  // 0: one per hardware thread
   bool quiet = false;
   bool report = false;
   QuantReportOptions report_options;
 };
-
-// Types hearth reads but cannot write yet; llama-quantize needs an importance
-// matrix for most of them.
-bool is_unwritten_iq_target(std::string name) {
-  for (char& c : name) c = char(std::toupper(static_cast<unsigned char>(c)));
-  for (const char* t : {"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "IQ3_XS", "IQ3_S", "IQ3_M"})
-    if (name == t) return true;
-  return false;
-}
 
 std::string joined_target_names() {
   std::string out;
@@ -65,15 +58,11 @@ void print_progress(const quant::QuantizeProgress& p, bool in_place) {
 
 void run_quantize(const QuantizeOptions& options) {
   const std::optional<quant::QuantTarget> target = quant::quant_target_from_name(options.type);
-  if (!target && is_unwritten_iq_target(options.type))
-    fail("{} needs an importance matrix (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS and IQ2_S cannot be made without one; "
-         "llama-imatrix computes it), and hearth quantize does not write the IQ file types yet (no --imatrix "
-         "input or IQ mixes): make the file with llama-quantize --imatrix; hearth runs it",
-         options.type);
   if (!target) fail("unknown quantization type '{}'; valid types: {}", options.type, joined_target_names());
   if (options.threads < 0) fail("--threads must be at least 1 (got {})", options.threads);
 
   quant::QuantizeOptions run;
+  run.imatrix_path = options.imatrix;
   run.threads = options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   const bool in_place = isatty(fileno(stderr)) != 0;
   if (!options.quiet) run.on_progress = [in_place](const quant::QuantizeProgress& p) { print_progress(p, in_place); };
@@ -82,6 +71,9 @@ void run_quantize(const QuantizeOptions& options) {
   fmt::print("quantized '{}' to {} in '{}': {} tensors ({} converted), {:.2f} MB -> {:.2f} MB, {:.2f} s ({:.1f} MB/s)\n",
              options.input, target->name, options.output, s.n_tensors, s.n_converted, megabytes(s.bytes_in),
              megabytes(s.bytes_out), s.seconds, megabytes(s.bytes_in) / std::max(s.seconds, 1e-9));
+  for (DType type : s.imatrix_unused_types)
+    fmt::print(stderr, "note: {} tensors were quantized without their importance weights (hearth does not use them "
+               "for {} yet; llama-quantize does, so those bytes differ from its file)\n", dtype_name(type), dtype_name(type));
 }
 
 }  // namespace
@@ -93,6 +85,9 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("input", options->input, "GGUF model to read (F32, F16 or BF16 tensors)");
   cmd->add_option("output", options->output, "GGUF file to write");
   cmd->add_option("type", options->type, "Target type: " + joined_target_names());
+  cmd->add_option("--imatrix", options->imatrix,
+                  "Importance matrix (hearth imatrix or llama-imatrix output, GGUF or .dat); required by IQ1_S, IQ1_M, "
+                  "IQ2_XXS, IQ2_XS, IQ2_S, IQ2_M, IQ3_XXS and Q2_K_S");
   cmd->add_option("-t,--threads", options->threads, "Threads (default: all hardware threads)");
   cmd->add_flag("-q,--quiet", options->quiet, "No progress on stderr");
   cmd->add_flag("--report", options->report,

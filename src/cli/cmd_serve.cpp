@@ -1,6 +1,9 @@
 // `hearth serve [MODEL ...]`: an OpenAI- and Ollama-compatible HTTP server
 // with continuous batching and prefix reuse (src/server).
 #include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
 #include <memory>
 #include <optional>
 #include <pthread.h>
@@ -13,7 +16,9 @@
 #include "cli/engine_options.h"
 #include "core/error.h"
 #include "runtime/batch_engine.h"
+#include "plan/plan.h"
 #include "server/http_server.h"
+#include "server/model_registry.h"
 
 namespace hearth::cli {
 namespace {
@@ -33,6 +38,9 @@ struct ServeOptions {
   size_t max_body_mb = 32;
   size_t cache_mb = 0;
   bool quiet = false;
+  std::string max_memory;          // "": from the machine
+  std::string keep_alive = "5m";   // store models' default
+  bool serve_store = false;        // the store as well as the models named
   EngineOptions engine;
   bool ctk_given = false, ctv_given = false;  // so a preset's K/V types apply only when not given
 };
@@ -43,11 +51,73 @@ DType cache_type(const std::string& name, const char* which) {
   return *type;
 }
 
+// The memory the loaded models may plan together when --max-memory is not
+// given: the machine's RAM less a margin for the OS and other programs
+// (a tenth, at least 1 GiB).
+uint64_t default_max_memory() {
+  uint64_t total = uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE));
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  uint64_t kib = 0;
+  while (meminfo >> key >> kib) {
+    if (key == "MemTotal:") {
+      total = kib * 1024;
+      break;
+    }
+    meminfo.ignore(256, '\n');
+  }
+  const uint64_t margin = std::max<uint64_t>(total / 10, uint64_t(1) << 30);
+  return total > margin + (uint64_t(256) << 20) ? total - margin : uint64_t(256) << 20;
+}
+
+// The engine settings every model gets (a preset's ctx and K/V types apply
+// where the command line gives none).
+server::ModelLoadOptions engine_settings(const ServeOptions& o) {
+  server::ModelLoadOptions m;
+  m.allow_file_urls = o.allow_file_urls;
+  m.n_ctx = o.engine.n_ctx;
+  m.n_parallel = o.parallel;
+  m.n_batch = o.engine.n_ubatch;
+  m.type_k = cache_type(o.engine.type_k, "K");
+  m.type_v = cache_type(o.engine.type_v, "V");
+  m.flash_attn = o.engine.flash_attn == "on" || (o.engine.flash_attn == "auto" && dtype_info(m.type_v).quantized);
+  m.n_threads = o.engine.n_threads;
+  m.isa = o.engine.isa;
+  m.max_queue = o.queue;
+  m.cache_mb = o.cache_mb;
+  return m;
+}
+
 void serve(const ServeOptions& o) {
   if (o.api_key && o.api_key->empty())
     fail("--api-key is empty: give a key, or leave the option out to serve without one");
+  server::RegistryOptions registry;
+  registry.engine = engine_settings(o);
+  registry.ctx_given = o.engine.n_ctx != 0;
+  registry.ctk_given = o.ctk_given;
+  registry.ctv_given = o.ctv_given;
+  registry.flash_attn_auto = o.engine.flash_attn == "auto";
+  registry.max_memory = o.max_memory.empty() ? default_max_memory() : plan::parse_memory_size(o.max_memory);
+  try {
+    registry.keep_alive = server::parse_keep_alive(o.keep_alive, std::chrono::minutes(5));
+  } catch (const std::exception&) {
+    fail("--keep-alive '{}' is not a duration: give e.g. 5m, 1h30m, 90s, a number of seconds, 0 or -1 (forever)",
+         o.keep_alive);
+  }
+  registry.hub = hub_config();
+  registry.log = !o.quiet;
+  // With no model named, the store is served (models load when a request
+  // names them); the bundled stories260K too while the store is empty.
   std::vector<std::string> paths = o.models;
-  if (paths.empty()) paths.push_back(default_model_path());
+  if (paths.empty() || o.serve_store) {
+    try {
+      registry.store = open_store();
+    } catch (const Error& e) {
+      if (o.serve_store) throw;
+      fmt::print(stderr, "hearth serve: no model store ({}); serving the bundled model only\n", e.what());
+    }
+    if (paths.empty() && (!registry.store || registry.store->list().empty())) paths.push_back(default_model_path());
+  }
   if (o.mmprojs.size() > paths.size())
     fail("{} --mmproj given for {} model(s): give at most one per model, in the same order", o.mmprojs.size(),
          paths.size());
@@ -63,53 +133,58 @@ void serve(const ServeOptions& o) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  std::vector<std::unique_ptr<server::ServedModel>> models;
+  std::vector<server::ModelSpec> pinned;
   for (size_t i = 0; i < paths.size(); ++i) {
-    server::ModelLoadOptions m;
+    server::ModelSpec spec;
+    server::ModelLoadOptions& m = spec.load;
+    m = registry.engine;
     const ResolvedModel resolved = resolve_model(paths[i], false);  // a store name is served under that name
     m.path = resolved.path;
     if (i < o.aliases.size()) m.id = o.aliases[i];
     else if (m.path != paths[i]) m.id = paths[i];
+    else m.id = server::model_id_from_path(m.path);
     if (i < o.mmprojs.size()) m.mmproj = o.mmprojs[i];
-    m.allow_file_urls = o.allow_file_urls;
-    m.n_ctx = o.engine.n_ctx;
-    m.n_parallel = o.parallel;
-    m.n_batch = o.engine.n_ubatch;
-    m.type_k = cache_type(o.engine.type_k, "K");
-    m.type_v = cache_type(o.engine.type_v, "V");
-    m.flash_attn = o.engine.flash_attn == "on" || (o.engine.flash_attn == "auto" && dtype_info(m.type_v).quantized);
-    m.n_threads = o.engine.n_threads;
-    m.isa = o.engine.isa;
-    m.max_queue = o.queue;
-    m.cache_mb = o.cache_mb;
-    if (resolved.preset) {  // a preset's template and engine settings, where the command line set none
+    if (resolved.preset) {  // a preset's template, prompt, sampling and engine settings, where the command line set none
       const store::Preset& p = *resolved.preset;
+      m.preset = p;
       m.chat_template = p.template_text;
       if (p.ctx && o.engine.n_ctx == 0) m.n_ctx = *p.ctx;
       if (p.ctk && !o.ctk_given) m.type_k = cache_type(*p.ctk, "K");
       if (p.ctv && !o.ctv_given) m.type_v = cache_type(*p.ctv, "V");
       m.flash_attn = o.engine.flash_attn == "on" || (o.engine.flash_attn == "auto" && dtype_info(m.type_v).quantized);
     }
-    models.push_back(server::ServedModel::load(m));
-    for (const auto& other : models)
-      if (other.get() != models.back().get() && other->id() == models.back()->id())
-        fail("two models are named '{}': give one of them another name with --alias", other->id());
+    spec.name = m.id;
+    spec.keep_alive = std::nullopt;  // models named on the command line stay loaded unless a request says otherwise
+    std::error_code ec;
+    spec.file_bytes = resolved.entry ? resolved.entry->total_size() : uint64_t(std::filesystem::file_size(m.path, ec));
+    if (resolved.entry && !resolved.entry->files.empty()) spec.digest = resolved.entry->files.front().sha256;
+    pinned.push_back(std::move(spec));
+  }
+  const std::vector<server::ModelSpec> pinned_specs = pinned;
+  auto models = std::make_unique<server::ModelRegistry>(std::move(pinned), registry);
+  models->load_pinned();
+  for (const server::ModelSpec& spec : pinned_specs) {
+    const auto loaded = models->loaded_model(spec.name);
+    if (!loaded) continue;
     runtime::BatchEngineConfig batch;
     batch.n_slots = o.parallel;
-    batch.n_ctx_per_slot = models.back()->n_ctx();
-    batch.n_batch = m.n_batch;
-    batch.type_k = m.type_k;
-    batch.type_v = m.type_v;
-    const runtime::KvMemory per_conversation = runtime::BatchEngine::slot_kv_memory(models.back()->model(), batch);
+    batch.n_ctx_per_slot = loaded->n_ctx();
+    batch.n_batch = spec.load.n_batch;
+    batch.type_k = spec.load.type_k;
+    batch.type_v = spec.load.type_v;
+    const runtime::KvMemory per_conversation = runtime::BatchEngine::slot_kv_memory(loaded->model(), batch);
     fmt::print(stderr,
                "model '{}': {} ({}), context {} per conversation, {} in parallel, KV cache {:.1f} MiB; "
                "a conversation's context costs {}\n",
-               models.back()->id(), m.path, models.back()->architecture(), models.back()->n_ctx(), o.parallel,
-               double(models.back()->engine().kv_bytes()) / (1 << 20), runtime::describe(per_conversation));
-    if (const vision::VisionModel* v = models.back()->vision())
-      fmt::print(stderr, "model '{}': images through {} ({} projector, {} tokens an image)\n", models.back()->id(),
-                 m.mmproj, v->hparams().projector, v->tokens_per_image());
+               loaded->id(), spec.load.path, loaded->architecture(), loaded->n_ctx(), o.parallel,
+               double(loaded->engine().kv_bytes()) / (1 << 20), runtime::describe(per_conversation));
+    if (const vision::VisionModel* v = loaded->vision())
+      fmt::print(stderr, "model '{}': images through {} ({} projector, {} tokens an image)\n", loaded->id(),
+                 spec.load.mmproj, v->hparams().projector, v->tokens_per_image());
   }
+  if (registry.store)
+    fmt::print(stderr, "serving the store {} ({} entries; models load on first use), memory budget {:.1f} MiB\n",
+               registry.store->home().string(), registry.store->list().size(), double(registry.max_memory) / (1 << 20));
 
   server::ServerOptions options;
   options.host = o.host;
@@ -163,6 +238,13 @@ void add_serve_command(CLI::App& app) {
                   "KV memory in MiB kept for the prefix cache beyond the conversations' contexts (ctx x parallel)")
       ->capture_default_str();
   cmd->add_option("--max-body-mb", o->max_body_mb, "Largest request body in MiB (larger: 413)")->capture_default_str();
+  cmd->add_option("--max-memory", o->max_memory,
+                  "Memory the loaded models may plan together (16G, 512M; default: this machine's RAM less a tenth, at "
+                  "least 1 GiB); the least recently used idle model is unloaded to make room");
+  cmd->add_option("--keep-alive", o->keep_alive,
+                  "How long a store model stays loaded after its last request (5m, 1h, 0, -1 = forever)")
+      ->capture_default_str();
+  cmd->add_flag("--store", o->serve_store, "Serve the model store too (always, when no model is named)");
   cmd->add_flag("-q,--quiet", o->quiet, "Do not log requests (method, path and status; prompts are never logged)");
   add_engine_options(cmd, o->engine);
   cmd->callback([o, cmd] {

@@ -23,6 +23,7 @@ void add_synth_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
+void add_imatrix_command(CLI::App& app);
 void add_pull_command(CLI::App& app);
 void add_list_command(CLI::App& app);
 void add_rm_command(CLI::App& app);

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   hearth::cli::add_serve_command(app);
   hearth::cli::add_template_command(app);
   hearth::cli::add_perplexity_command(app);
+  hearth::cli::add_imatrix_command(app);
   hearth::cli::add_pull_command(app);
   hearth::cli::add_list_command(app);
   hearth::cli::add_rm_command(app);

@@ -146,9 +146,12 @@ void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& 
   ap.sliding_window = options.sliding_window;
   ap.flash = c.flash_attn;
   ap.causal = options.causal;
+  ap.sinks = L.attn_sinks;
   ap.out = ws.attn.data();
   c.be.attention(ap);
   if (v_rot > 0) c.be.hadamard(ws.attn.data(), n * int64_t(n_head) * hp.head_dim_v, v_rot);
+  if (L.attn_sub_norm)  // BitNet
+    c.be.rms_norm(ws.attn.data(), L.attn_sub_norm, n, int64_t(n_head) * hp.head_dim_v, hp.rms_eps, ws.attn.data());
   c.be.matmul(L.wo, ws.attn.data(), n, out);
 }
 
@@ -166,25 +169,37 @@ void dense_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const fl
     c.be.matmul(L.ffn_up, xn, n, ws.ffn_b.data());
     c.be.gated_activation(act, ws.ffn_a.data(), ws.ffn_b.data(), n_ff, n, n_ff, ws.ffn_b.data());
   }
+  if (L.ffn_sub_norm) c.be.rms_norm(ws.ffn_b.data(), L.ffn_sub_norm, n, n_ff, m.hparams().rms_eps, ws.ffn_b.data());
   c.be.matmul(L.ffn_down, ws.ffn_b.data(), n, out);
 }
 
-void moe_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const float* xn, bool normalize_top_k,
-             float* out) {
+namespace {
+
+// ggml_soft_max of n values in place: exponentials in float, summed in double.
+void softmax_row(float* v, int n) {
+  const float max_v = *std::max_element(v, v + n);
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) sum += (v[i] = std::exp(v[i] - max_v));
+  const float inv = float(1.0 / sum);
+  for (int i = 0; i < n; ++i) v[i] *= inv;
+}
+
+}  // namespace
+
+void moe_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const float* xn, ExpertGating gating,
+             backend::Activation act, float* out) {
   const HParams& hp = m.hparams();
   const Layer& L = m.weights().layers[layer];
   Workspace& ws = c.ws;
   const int n_expert = hp.n_expert, k = hp.n_expert_used;
   c.be.matmul(L.ffn_gate_inp, xn, n, ws.router.data());  // router logits [n][n_expert]
+  if (L.ffn_gate_inp_b) c.be.add_rows(ws.router.data(), L.ffn_gate_inp_b, n, n_expert);
   for (int64_t r = 0; r < n; ++r) {
-    float* probs = ws.router.data() + r * n_expert;
-    const float max_logit = *std::max_element(probs, probs + n_expert);
-    double sum = 0.0;
-    for (int e = 0; e < n_expert; ++e) sum += (probs[e] = std::exp(probs[e] - max_logit));
-    for (int e = 0; e < n_expert; ++e) probs[e] = float(probs[e] / sum);
+    float* probs = ws.router.data() + r * n_expert;  // gpt-oss: the logits themselves
+    if (gating != ExpertGating::SoftmaxOfTopK) softmax_row(probs, n_expert);
     int32_t* ids = ws.expert_ids.data() + r * k;
     float* weights = ws.expert_weights.data() + r * k;
-    // Top-k by probability; ties go to the lower expert index.
+    // Top-k by probability (gpt-oss: by logit); ties go to the lower expert index.
     for (int j = 0; j < k; ++j) {
       int best = -1;
       for (int e = 0; e < n_expert; ++e) {
@@ -194,10 +209,12 @@ void moe_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const floa
       ids[j] = best;
       weights[j] = probs[best];
     }
-    if (normalize_top_k) {
+    if (gating == ExpertGating::SoftmaxNormalized) {
       float total = 0.0f;
       for (int j = 0; j < k; ++j) total += weights[j];
       for (int j = 0; j < k; ++j) weights[j] /= total;
+    } else if (gating == ExpertGating::SoftmaxOfTopK) {
+      softmax_row(weights, k);
     }
   }
   backend::MoeParams p;
@@ -209,6 +226,10 @@ void moe_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const floa
   p.gate = L.gate_exps;
   p.up = L.up_exps;
   p.down = L.down_exps;
+  p.gate_b = L.gate_exps_b;
+  p.up_b = L.up_exps_b;
+  p.down_b = L.down_exps_b;
+  p.activation = act;
   p.out = out;
   c.be.moe_ffn(p);
 }

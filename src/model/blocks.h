@@ -26,19 +26,29 @@ void embed_tokens(const Model& m, ForwardContext& c, const Batch& b, float token
 
 // out[n][n_embd] <- wo * attention(q, k, v of xn), writing this layer's K/V
 // rows at the batch positions. q_prescale (gemma) multiplies q after rope.
+// The layer's attention sinks join the softmax (gpt-oss), and its
+// attn_sub_norm normalises the attention output before wo (BitNet).
 void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& b, const float* xn,
                      const AttentionOptions& options, float* out, float q_prescale = 1.0f);
 
 // out[n][n_embd] <- down(act(gate(xn)) * up(xn)); a fused up projection
-// (2 * n_ff rows, gate first) when the layer has no ffn_gate.
+// (2 * n_ff rows, gate first) when the layer has no ffn_gate. BitNet's
+// ffn_sub_norm normalises the gated values before down.
 void dense_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const float* xn, backend::Activation act,
                float* out);
 
-// out[n][n_embd] <- the weighted sum of the top-k experts' SwiGLU FFNs.
-// Router: softmax over all experts, top-k, weights renormalised to sum 1 when
-// normalize_top_k.
-void moe_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const float* xn, bool normalize_top_k,
-             float* out);
+// How the router turns its logits (plus the layer's router bias, if any)
+// into the k experts and their weights.
+enum class ExpertGating {
+  SoftmaxAll,         // softmax over all experts, top-k of the probabilities (Mixtral, Qwen3-MoE)
+  SoftmaxNormalized,  // the same, the k weights renormalised to sum 1
+  SoftmaxOfTopK,      // top-k of the logits, softmax over those k (gpt-oss)
+};
+
+// out[n][n_embd] <- the weighted sum of the top-k experts' gated FFNs
+// (the layer's expert biases added where it has them).
+void moe_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const float* xn, ExpertGating gating,
+             backend::Activation act, float* out);
 
 // logits_out[b.n_outputs][n_vocab] <- output(norm(ws.x[output rows])), with
 // the final softcap when the model has one.

@@ -21,6 +21,7 @@ constexpr std::array kArchitectures = {
     ArchEntry{"qwen3moe", load_qwen3moe}, ArchEntry{"gemma2", load_gemma2},
     ArchEntry{"gemma3", load_gemma3},     ArchEntry{"phi3", load_phi3},
     ArchEntry{"bert", load_bert},         ArchEntry{"nomic-bert", load_bert},
+    ArchEntry{"gpt-oss", load_gpt_oss},   ArchEntry{"bitnet", load_bitnet},
 };
 
 }  // namespace

@@ -51,6 +51,13 @@ struct Layer {
   Weight ffn_gate, ffn_up, ffn_down;
   const float* post_ffn_norm = nullptr;
   Weight ffn_gate_inp, gate_exps, up_exps, down_exps;
+  // gpt-oss: router bias [n_expert], per-expert biases ([n_expert][n_ff] for
+  // gate and up, [n_expert][n_embd] for down), per-head attention sinks.
+  const float *ffn_gate_inp_b = nullptr, *gate_exps_b = nullptr, *up_exps_b = nullptr, *down_exps_b = nullptr;
+  const float* attn_sinks = nullptr;  // [n_head]
+  // BitNet's sub-norms: RMS norms of the attention output before wo
+  // ([n_head * head_dim_v]) and of the gated FFN before ffn_down ([n_ff]).
+  const float *attn_sub_norm = nullptr, *ffn_sub_norm = nullptr;
   bool sliding = false;  // uses the sliding window (local attention)
   // BERT's post-norm block: LayerNorms with biases after attention and after
   // the FFN, and biases on the output and FFN projections.

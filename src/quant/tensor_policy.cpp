@@ -16,9 +16,11 @@ enum FileType : int64_t {
   kQ2_K = 10, kQ3_K_S = 11, kQ3_K_M = 12, kQ3_K_L = 13, kQ4_K_S = 14, kQ4_K_M = 15,
   kQ5_K_S = 16, kQ5_K_M = 17, kQ6_K = 18, kIQ4_NL = 25, kIQ4_XS = 30, kBF16 = 32,
   kTQ1_0 = 36, kTQ2_0 = 37, kMXFP4_MOE = 38,
+  kIQ2_XXS = 19, kIQ2_XS = 20, kQ2_K_S = 21, kIQ3_XS = 22, kIQ3_XXS = 23, kIQ1_S = 24, kIQ3_S = 26,
+  kIQ3_M = 27, kIQ2_S = 28, kIQ2_M = 29, kIQ1_M = 31,
 };
 
-constexpr std::array<QuantTarget, 22> kTargets = {{
+constexpr std::array<QuantTarget, 33> kTargets = {{
     {"Q4_0", kQ4_0, DType::Q4_0},       {"Q4_1", kQ4_1, DType::Q4_1},
     {"Q5_0", kQ5_0, DType::Q5_0},       {"Q5_1", kQ5_1, DType::Q5_1},
     {"Q8_0", kQ8_0, DType::Q8_0},       {"Q2_K", kQ2_K, DType::Q2_K},
@@ -31,6 +33,13 @@ constexpr std::array<QuantTarget, 22> kTargets = {{
     {"F32", kAllF32, DType::F32},
     {"TQ1_0", kTQ1_0, DType::TQ1_0},    {"TQ2_0", kTQ2_0, DType::TQ2_0},
     {"MXFP4_MOE", kMXFP4_MOE, DType::MXFP4},
+    // The importance-matrix mixes (llama_ftype_get_default_type).
+    {"Q2_K_S", kQ2_K_S, DType::Q2_K},   {"IQ2_XXS", kIQ2_XXS, DType::IQ2_XXS},
+    {"IQ2_XS", kIQ2_XS, DType::IQ2_XS}, {"IQ2_S", kIQ2_S, DType::IQ2_XS},
+    {"IQ2_M", kIQ2_M, DType::IQ2_S},    {"IQ3_XXS", kIQ3_XXS, DType::IQ3_XXS},
+    {"IQ3_XS", kIQ3_XS, DType::IQ3_S},  {"IQ3_S", kIQ3_S, DType::IQ3_S},
+    {"IQ3_M", kIQ3_M, DType::IQ3_S},    {"IQ1_S", kIQ1_S, DType::IQ1_S},
+    {"IQ1_M", kIQ1_M, DType::IQ1_M},
 }};
 
 // llama-quantize's shorthand names for the medium k-quant mixes.
@@ -126,11 +135,13 @@ std::optional<int> block_index(std::string_view name) {
 // role seen so far, which stand in for the layer index in dense models.
 class MixRules {
  public:
-  MixRules(const QuantTarget& target, const ModelTraits& traits, const std::vector<TensorShape>& tensors)
-      : target_(target), traits_(traits) {
+  MixRules(const QuantTarget& target, const ModelTraits& traits, const std::vector<TensorShape>& tensors,
+           bool has_imatrix)
+      : target_(target), traits_(traits), has_imatrix_(has_imatrix) {
     for (const auto& t : tensors) {
       const Role role = role_of(t.name);
       if (is_value_like(role)) ++n_value_like_;
+      if (role == Role::FfnDown) ++n_ffn_down_;
       if (role == Role::Output) tied_embeddings_ = false;
     }
   }
@@ -151,6 +162,29 @@ class MixRules {
  private:
   bool is(int64_t file_type) const { return target_.file_type == file_type; }
   bool falcon() const { return traits_.arch == "falcon"; }
+  // The 1-2 bit mixes, which share one set of rules in llama.cpp.
+  bool low_bit_mix() const { return is(kIQ2_XXS) || is(kIQ2_XS) || is(kIQ1_S) || is(kIQ2_S) || is(kIQ2_M) || is(kIQ1_M); }
+  bool iq2_s_or_m() const { return is(kIQ2_S) || is(kIQ2_M); }
+
+  // llama.cpp's rules for the 1-2 bit mixes, below the output and embedding rules.
+  DType apply_low_bit_mix(Role role, DType type) {
+    if (is_value_like(role)) {
+      ++i_value_like_;
+      if (traits_.n_gqa() >= 4 || traits_.n_expert >= 4) return DType::Q4_K;
+      return iq2_s_or_m() ? DType::IQ3_S : DType::Q2_K;
+    }
+    if (traits_.n_expert == 8 && role == Role::AttnK) return DType::Q4_K;
+    if (role == Role::FfnDown) {
+      const int i = i_ffn_down_++;
+      return i < n_ffn_down_ / 8 ? (iq2_s_or_m() ? DType::IQ3_S : DType::Q2_K) : type;
+    }
+    if (role == Role::AttnOutput) {
+      if (traits_.n_expert == 8) return DType::Q5_K;
+      if (is(kIQ1_S) || is(kIQ1_M)) return DType::IQ2_XXS;
+      if (iq2_s_or_m()) return DType::IQ3_S;
+    }
+    return type;
+  }
 
   // Which layer a per-layer rule should consider: the role's counter for dense
   // models; for MoE the name's block number (expert tensors are not in layer order).
@@ -169,14 +203,25 @@ class MixRules {
     if (role == Role::Output || (tied_embeddings_ && role == Role::TokenEmbedding)) {
       // The lm head (or the embedding that doubles as it) is the most sensitive tensor.
       if (is(kMXFP4_MOE) || falcon() || t.shape[0] % dtype_info(type).block_size != 0) return DType::Q8_0;
+      if (low_bit_mix() || is(kIQ3_XXS)) return DType::Q5_K;
       return type == DType::Q8_0 ? type : DType::Q6_K;
     }
     // MXFP4_MOE: expert tensors (3-D, one matrix per expert) MXFP4, the rest Q8_0.
     if (is(kMXFP4_MOE)) return t.shape.size() > 2 && t.shape[2] > 1 ? DType::MXFP4 : DType::Q8_0;
-    if (role == Role::TokenEmbedding) return is(kTQ1_0) || is(kTQ2_0) ? DType::Q4_K : type;
+    if (role == Role::TokenEmbedding) {
+      if (is(kIQ2_XXS) || is(kIQ2_XS) || is(kIQ1_S) || is(kIQ1_M)) return DType::Q2_K;
+      if (iq2_s_or_m() || is(kIQ3_XXS)) return DType::IQ3_S;
+      return is(kTQ1_0) || is(kTQ2_0) ? DType::Q4_K : type;
+    }
+    if (low_bit_mix()) return apply_low_bit_mix(role, type);
+    const int n_gqa = traits_.n_gqa();
     if (is_value_like(role)) {
       const int i = i_value_like_++;
-      if (is(kQ2_K)) type = traits_.n_gqa() >= 4 ? DType::Q4_K : DType::Q3_K;
+      if (is(kQ2_K)) type = n_gqa >= 4 ? DType::Q4_K : DType::Q3_K;
+      else if (is(kQ2_K_S) && n_gqa >= 4) type = DType::Q4_K;
+      else if (is(kIQ3_XXS)) type = n_gqa >= 4 ? DType::Q4_K : !has_imatrix_ ? DType::IQ3_S : DType::IQ3_XXS;
+      else if ((is(kIQ3_XS) || is(kIQ3_S)) && n_gqa >= 4) type = DType::Q4_K;
+      else if (is(kIQ3_M)) type = DType::Q4_K;
       else if (is(kQ3_K_M)) type = i < 2 ? DType::Q5_K : DType::Q4_K;
       else if (is(kQ3_K_L)) type = DType::Q5_K;
       else if ((is(kIQ4_NL) || is(kIQ4_XS)) && traits_.n_gqa() >= 4) type = DType::Q5_K;
@@ -187,39 +232,57 @@ class MixRules {
       if (traits_.n_expert == 8) type = DType::Q8_0;
       return type;
     }
-    if (role == Role::AttnK) return traits_.n_expert == 8 ? DType::Q8_0 : type;
+    if (role == Role::AttnK) {
+      if (traits_.n_expert == 8) return DType::Q8_0;
+      if (is(kIQ3_XS)) return DType::IQ3_XXS;
+      return is(kIQ3_XXS) ? DType::IQ2_S : type;
+    }
+    if (role == Role::AttnQ) {
+      if (is(kIQ3_XS)) return DType::IQ3_XXS;
+      return is(kIQ3_XXS) ? DType::IQ2_S : type;
+    }
     if (role == Role::FfnDown) {
       const int i = layer_of(t, i_ffn_down_++);
       if (is(kQ2_K)) type = DType::Q3_K;
+      else if (is(kQ2_K_S)) type = i < n_layer / 8 ? DType::Q4_K : type;
+      else if (is(kIQ3_XXS) && !has_imatrix_) type = i < n_layer / 8 ? DType::Q4_K : DType::Q3_K;
       else if (is(kQ3_K_M)) {
         type = i < n_layer / 16 ? DType::Q5_K
                : (!falcon() || use_more_bits(i, n_layer)) ? DType::Q4_K
                                                           : DType::Q3_K;
-      } else if (is(kQ3_K_L)) type = falcon() ? DType::Q4_K : DType::Q5_K;
+      } else if (is(kIQ3_M) && (i < n_layer / 8 || (traits_.n_expert == 8 && use_more_bits(i, n_layer))))
+        type = DType::Q4_K;
+      else if (is(kQ3_K_L)) type = falcon() ? DType::Q4_K : DType::Q5_K;
       else if (is(kQ4_K_M)) {
         if (falcon()) type = i < n_layer / 16 ? DType::Q6_K : use_more_bits(i, n_layer) ? DType::Q5_K : DType::Q4_K;
         else if (use_more_bits(i, n_layer)) type = DType::Q6_K;
-      } else if (i < n_layer / 8 && (is(kIQ4_NL) || is(kIQ4_XS))) type = DType::Q5_K;  // no imatrix here
+      } else if (i < n_layer / 8 && (is(kIQ4_NL) || is(kIQ4_XS)) && !has_imatrix_) type = DType::Q5_K;
       else if (is(kQ5_K_M) && use_more_bits(i, n_layer)) type = DType::Q6_K;
       else if (is(kQ4_K_S) && !falcon() && i < n_layer / 8) type = DType::Q5_K;
+      // With an imatrix the first eighth of ffn_down gets the _1 type (llama.cpp's guard).
+      else if ((is(kQ4_0) || is(kQ5_0)) && has_imatrix_ && i < n_layer / 8) type = is(kQ4_0) ? DType::Q4_1 : DType::Q5_1;
       return type;
     }
     if (role == Role::AttnOutput) {
       if (falcon()) return is(kQ3_K_L) ? DType::Q4_K : type;
       if (traits_.n_expert == 8) {
-        const bool raise = is(kQ2_K) || is(kQ3_K_S) || is(kQ3_K_M) || is(kIQ4_NL) || is(kQ4_K_S) ||
-                           is(kQ4_K_M) || is(kIQ4_XS);
+        const bool raise = is(kQ2_K) || is(kIQ3_XS) || is(kIQ3_XXS) || is(kQ3_K_S) || is(kQ3_K_M) ||
+                           is(kIQ4_NL) || is(kQ4_K_S) || is(kQ4_K_M) || is(kIQ3_S) || is(kIQ3_M) || is(kIQ4_XS);
         return raise ? DType::Q5_K : type;
       }
       if (is(kQ2_K)) return DType::Q3_K;
+      if (is(kIQ3_XXS)) return DType::IQ3_S;
       if (is(kQ3_K_M)) return DType::Q4_K;
       if (is(kQ3_K_L)) return DType::Q5_K;
+      if (is(kIQ3_M)) return DType::Q4_K;
       return type;
     }
-    // Gate and up only change for IQ3_XS, which hearth does not write, but
-    // llama.cpp still checks their layer (MoE names must carry blk.N).
-    if (role == Role::FfnGate) layer_of(t, i_ffn_gate_++);
-    if (role == Role::FfnUp) layer_of(t, i_ffn_up_++);
+    // Gate and up change only for IQ3_XS (the middle layers), but llama.cpp
+    // checks their layer for every mix (MoE names must carry blk.N).
+    if (role == Role::FfnGate || role == Role::FfnUp) {
+      const int i = role == Role::FfnGate ? layer_of(t, i_ffn_gate_++) : layer_of(t, i_ffn_up_++);
+      if (is(kIQ3_XS) && i >= n_layer / 8 && i < 7 * n_layer / 8) return DType::IQ3_XXS;
+    }
     return type;
   }
 
@@ -230,6 +293,13 @@ class MixRules {
     if (row % dtype_info(type).block_size == 0) return type;
     DType fallback;
     switch (type) {
+      case DType::IQ1_S:
+      case DType::IQ1_M:
+      case DType::IQ2_XXS:
+      case DType::IQ2_XS:
+      case DType::IQ2_S:
+      case DType::IQ3_XXS:
+      case DType::IQ3_S:
       case DType::IQ4_XS: fallback = DType::IQ4_NL; break;
       case DType::Q2_K:
       case DType::Q3_K:
@@ -248,6 +318,8 @@ class MixRules {
 
   const QuantTarget& target_;
   const ModelTraits& traits_;
+  bool has_imatrix_ = false;
+  int n_ffn_down_ = 0;
   bool tied_embeddings_ = true;  // until output.weight shows up
   int n_value_like_ = 0;
   int i_value_like_ = 0;
@@ -293,8 +365,8 @@ ModelTraits model_traits(const gguf::Metadata& metadata) {
 }
 
 std::vector<DType> choose_tensor_types(const QuantTarget& target, const ModelTraits& traits,
-                                       const std::vector<TensorShape>& tensors) {
-  MixRules rules(target, traits, tensors);
+                                       const std::vector<TensorShape>& tensors, bool has_imatrix) {
+  MixRules rules(target, traits, tensors, has_imatrix);
   std::vector<DType> types;
   types.reserve(tensors.size());
   for (const auto& t : tensors) types.push_back(rules.choose(t));

@@ -54,8 +54,9 @@ struct TensorShape {
 // in write order: the per-layer counters of the mixes depend on it). Throws
 // when a row length fits neither the chosen type nor any fallback llama.cpp
 // defines for it.
+// `has_imatrix`: an importance matrix is given (some mixes choose differently then).
 std::vector<DType> choose_tensor_types(const QuantTarget& target, const ModelTraits& traits,
-                                       const std::vector<TensorShape>& tensors);
+                                       const std::vector<TensorShape>& tensors, bool has_imatrix = false);
 
 // llama-quantize's tensor order (its loader's map of weights): tensors
 // outside blocks first, then block by block (blk.N numerically), each group

@@ -40,12 +40,13 @@ json usage_json(const Usage& u) {
 
 void messages(Server& server, const httplib::Request& req, httplib::Response& res) {
   const json body = parse_body(req);
-  ServedModel& model = server.resolve(model_field(body));
+  const ModelLease lease = server.resolve(model_field(body));
+  ServedModel& model = *lease;
   if (!body.contains("max_tokens") || !body["max_tokens"].is_number_integer() || body["max_tokens"].get<int64_t>() < 1)
     bad_request("max_tokens", "'max_tokens' is required: a positive integer");
   PreparedChat prepared = prepare_chat(model, anthropic_chat_setup(body));
   prepared.params.max_tokens = body["max_tokens"].get<int64_t>();
-  prepared.params.sampling = read_sampling(body);
+  prepared.params.sampling = read_sampling(model, body);
   prepared.params.stop = read_stop(body, "stop_sequences");
   const bool stream = body.contains("stream") && body["stream"].is_boolean() && body["stream"].get<bool>();
 
@@ -54,6 +55,7 @@ void messages(Server& server, const httplib::Request& req, httplib::Response& re
   const int64_t prompt_tokens = int64_t(prepared.params.prompt.size());
   auto assembler = std::make_shared<OutputAssembler>(prepared.parser, prepared.tool_mode, random_id("toolu_") + "_");
   auto state = std::make_shared<StreamState>();
+  state->lease = lease;
   state->generation = submit_or_503(model, std::move(prepared.params));
 
   if (!stream) {
@@ -118,7 +120,8 @@ void messages(Server& server, const httplib::Request& req, httplib::Response& re
 
 void count_tokens(Server& server, const httplib::Request& req, httplib::Response& res) {
   const json body = parse_body(req);
-  ServedModel& model = server.resolve(model_field(body));
+  const ModelLease lease = server.resolve(model_field(body));
+  ServedModel& model = *lease;
   const PreparedChat prepared = prepare_chat(model, anthropic_chat_setup(body));
   res.set_content(dump_json(json{{"input_tokens", prepared.params.prompt.size()}}), "application/json");
 }

@@ -46,7 +46,12 @@ void add_chat_page_routes(httplib::Server& http, Server& server) {
   });
   http.Get("/chat/models", [&server](const httplib::Request&, httplib::Response& res) {
     nlohmann::json models = nlohmann::json::array();
-    for (const auto& m : server.models()) models.push_back({{"id", m->id()}, {"n_ctx", m->n_ctx()}});
+    for (const ModelSpec& spec : server.registry().catalog()) {
+      const auto m = server.registry().loaded_model(spec.name);
+      // Not loaded: the context it will get when its --ctx (or preset) sets one.
+      const nlohmann::json n_ctx = m ? nlohmann::json(m->n_ctx()) : spec.load.n_ctx > 0 ? nlohmann::json(spec.load.n_ctx) : nlohmann::json();
+      models.push_back({{"id", spec.name}, {"n_ctx", n_ctx}});
+    }
     res.set_content(dump_json(nlohmann::json{{"models", models}}), "application/json");
   });
 }

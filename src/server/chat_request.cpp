@@ -120,6 +120,10 @@ PreparedChat prepare_chat(const ServedModel& model, const ChatSetup& setup) {
   } catch (const std::exception& e) {
     bad_request("messages", "invalid 'messages': {}", e.what());
   }
+  // A preset's system prompt, unless the conversation brings its own.
+  if (model.preset() && !model.preset()->system.empty() &&
+      (messages.empty() || !messages[0].is_object() || messages[0].value("role", "") != "system"))
+    messages.insert(messages.begin(), chat::OrderedJson{{"role", "system"}, {"content", model.preset()->system}});
   std::vector<RequestImage> images;
   if (chat::messages_have_images(messages)) {
     if (!model.vision())
@@ -281,6 +285,26 @@ sampling::SamplerConfig read_sampling(const json& o, const SamplingFields& f) {
     s.seed = std::random_device{}();
   }
   return s;
+}
+
+sampling::SamplerConfig read_sampling(const ServedModel& model, const json& o, const SamplingFields& f) {
+  sampling::SamplerConfig s = read_sampling(o, f);
+  if (!model.preset()) return s;
+  const store::Preset& p = *model.preset();
+  if (p.temperature && !present(o, f.temperature)) s.temperature = float(*p.temperature);
+  if (p.top_p && !present(o, f.top_p)) s.top_p = float(*p.top_p);
+  if (p.top_k && !present(o, f.top_k)) s.top_k = int(*p.top_k);
+  if (p.min_p && !present(o, f.min_p)) s.min_p = float(*p.min_p);
+  if (p.presence_penalty && !present(o, f.presence_penalty)) s.presence_penalty = float(*p.presence_penalty);
+  if (p.frequency_penalty && !present(o, f.frequency_penalty)) s.frequency_penalty = float(*p.frequency_penalty);
+  if (p.repeat_penalty && !present(o, f.repeat_penalty)) s.repeat_penalty = float(*p.repeat_penalty);
+  if (p.repeat_last_n && !present(o, "repeat_last_n")) s.penalty_last_n = int(*p.repeat_last_n);
+  if (p.seed && !present(o, f.seed)) s.seed = uint64_t(*p.seed);
+  return s;
+}
+
+int64_t preset_max_tokens(const ServedModel& model, int64_t fallback) {
+  return model.preset() && model.preset()->num_predict ? *model.preset()->num_predict : fallback;
 }
 
 std::vector<std::string> read_stop(const json& o, const char* field) {

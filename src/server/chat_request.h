@@ -90,6 +90,11 @@ struct SamplingFields {
   const char* repeat_penalty = "repeat_penalty";
 };
 sampling::SamplerConfig read_sampling(const json& object, const SamplingFields& fields = {});
+// The same, with the model's preset defaults (temperature, top_k, ...,
+// repeat_last_n) where the request sets none.
+sampling::SamplerConfig read_sampling(const ServedModel& model, const json& object, const SamplingFields& fields = {});
+// The preset's num_predict when the request gives no length (else `fallback`).
+int64_t preset_max_tokens(const ServedModel& model, int64_t fallback);
 
 // "stop": a string or a list of strings.
 std::vector<std::string> read_stop(const json& object, const char* field);

@@ -4,9 +4,6 @@
 // made on first use; requests to a model take turns.
 #include <algorithm>
 #include <chrono>
-#include <map>
-#include <mutex>
-#include <thread>
 
 #include <httplib.h>
 
@@ -19,37 +16,16 @@ namespace {
 
 using json = nlohmann::json;
 
+// Embeddings run on the model's own embedder (ServedModel::with_embedder).
 class Embedders {
  public:
-  // Runs fn(embedder) with the model's embedder, made on first use.
   template <typename Fn>
   auto with(ServedModel& model, Fn fn) {
     if (!model.model().hparams().encoder)
       bad_request("model", "model '{}' ({}) is not an embedding model: embeddings need a bert or nomic-bert model",
                   model.id(), model.architecture());
-    Entry* entry;
-    {
-      std::lock_guard lock(mutex_);
-      auto& slot = entries_[&model];
-      if (!slot) slot = std::make_unique<Entry>();
-      entry = slot.get();
-    }
-    std::lock_guard lock(entry->mutex);
-    if (!entry->embedder) {
-      entry->backend = backend::make_cpu_backend(int(std::max(1u, std::thread::hardware_concurrency())));
-      entry->embedder = std::make_unique<runtime::Embedder>(model.model(), *entry->backend, model.model().hparams().n_ctx_train);
-    }
-    return fn(*entry->embedder);
+    return model.with_embedder(fn);
   }
-
- private:
-  struct Entry {
-    std::mutex mutex;
-    std::unique_ptr<backend::Backend> backend;
-    std::unique_ptr<runtime::Embedder> embedder;
-  };
-  std::mutex mutex_;
-  std::map<const ServedModel*, std::unique_ptr<Entry>> entries_;
 };
 
 // The inputs as token lists: strings are tokenized with the model's special
@@ -121,7 +97,8 @@ std::string base64_of_floats(const std::vector<float>& v) {
 void openai_embeddings(Server& server, Embedders& embedders, const httplib::Request& req, httplib::Response& res) {
   const json body = parse_body(req);
   if (body.contains("model") && !body["model"].is_string()) bad_request("model", "'model' must be a string");
-  ServedModel& model = server.resolve(body.value("model", ""));
+  const ModelLease lease = server.resolve(body.value("model", ""));
+    ServedModel& model = *lease;
   if (!body.contains("input")) bad_request("input", "'input' is required");
   const std::string format = body.value("encoding_format", "float");
   if (format != "float" && format != "base64") bad_request("encoding_format", "'encoding_format' must be 'float' or 'base64'");
@@ -175,7 +152,8 @@ void add_embeddings_routes(httplib::Server& http, Server& server) {
   http.Post("/api/embed", ollama_errors([&server, embedders](const httplib::Request& req, httplib::Response& res) {
     const auto start = std::chrono::steady_clock::now();
     const json body = parse_body(req);
-    ServedModel& model = server.resolve(ollama_model(body));
+    const ModelLease lease = server.resolve(ollama_model(body), body.contains("keep_alive") ? body["keep_alive"] : json());
+    ServedModel& model = *lease;
     if (!body.contains("input")) bad_request("input", "'input' is required");
     std::vector<std::vector<int32_t>> inputs = read_inputs(model, body["input"], "input");
     const bool truncate = !body.contains("truncate") || !body["truncate"].is_boolean() || body["truncate"].get<bool>();
@@ -189,7 +167,8 @@ void add_embeddings_routes(httplib::Server& http, Server& server) {
   }));
   http.Post("/api/embeddings", ollama_errors([&server, embedders](const httplib::Request& req, httplib::Response& res) {
     const json body = parse_body(req);
-    ServedModel& model = server.resolve(ollama_model(body));
+    const ModelLease lease = server.resolve(ollama_model(body), body.contains("keep_alive") ? body["keep_alive"] : json());
+    ServedModel& model = *lease;
     if (!body.contains("prompt") || !body["prompt"].is_string()) bad_request("prompt", "'prompt' is required (a string)");
     std::vector<std::vector<int32_t>> inputs = read_inputs(model, body["prompt"], "prompt");
     const auto vectors = embed_all(*embedders, model, inputs, /*truncate=*/true, "prompt");

@@ -11,6 +11,7 @@
 
 #include "server/client_watch.h"
 #include "server/engine_loop.h"
+#include "server/model_registry.h"
 #include "server/served_model.h"
 
 namespace httplib {
@@ -22,6 +23,7 @@ namespace hearth::server {
 // Shared by a streaming response and the thread that serves it; cancels the
 // generation when the last holder lets go (a no-op once it finished).
 struct StreamState {
+  ModelLease lease;  // the model stays loaded while the answer is written
   std::shared_ptr<Generation> generation;
   ~StreamState() {
     if (generation) generation->cancel();

@@ -5,6 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <ctime>
+#include <filesystem>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -62,8 +65,20 @@ void write_error_for(const httplib::Request& req, httplib::Response& res, int st
 }
 
 Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions options)
-    : models_(std::move(models)), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
-  if (models_.empty()) fail("no model to serve");
+    : registry_(std::make_unique<ModelRegistry>(std::vector<ModelSpec>{}, RegistryOptions{})),
+      options_(std::move(options)),
+      http_(std::make_unique<httplib::Server>()) {
+  if (models.empty()) fail("no model to serve");
+  for (auto& m : models) registry_->adopt(std::shared_ptr<ServedModel>(std::move(m)));
+  add_routes();
+}
+
+Server::Server(std::unique_ptr<ModelRegistry> registry, ServerOptions options)
+    : registry_(std::move(registry)), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+  add_routes();
+}
+
+void Server::add_routes() {
   httplib::Server& http = *http_;
   // Connections, timeouts and framing limits are the connection loop's
   // (connection_loop.h); the library parses and routes whole requests.
@@ -87,7 +102,7 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
       res.set_header("Access-Control-Allow-Origin", options_.cors_origin);
       res.set_header("Vary", "Origin");
       if (req.method == "OPTIONS") {
-        res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
         res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
         res.set_header("Access-Control-Max-Age", "86400");
         res.status = 204;
@@ -153,26 +168,41 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
   // Liveness plus each model's load (no request content).
   http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
     json models = json::array();
-    for (const auto& m : models_) {
+    for (const auto& loaded : registry_->loaded()) {
+      const auto& m = loaded.model;
       const EngineStats s = m->engine().stats();
       models.push_back({{"id", m->id()}, {"slots", m->engine().n_slots()}, {"running", s.running}, {"waiting", s.waiting},
                         {"prompt_tokens_evaluated", s.prompt_tokens_evaluated}, {"prompt_tokens_reused", s.prompt_tokens_reused}});
     }
     res.set_content(dump_json(json{{"status", "ok"}, {"models", models}}), "application/json");
   });
+  // Stored and loaded models; a loaded one says what it can do.
   const auto list_models = [this](const httplib::Request&, httplib::Response& res) {
     json data = json::array();
-    for (const auto& m : models_)
-      data.push_back({{"id", m->id()}, {"object", "model"}, {"created", int64_t(m->created())}, {"owned_by", "hearth"},
-                      {"capabilities", m->vision() ? json::array({"completion", "vision"}) : json::array({"completion"})}});
+    for (const ModelSpec& spec : registry_->catalog()) {
+      json entry = {{"id", spec.name}, {"object", "model"}, {"created", int64_t(spec_created(spec))}, {"owned_by", "hearth"}};
+      if (const auto m = registry_->loaded_model(spec.name))
+        entry["capabilities"] = m->vision() ? json::array({"completion", "vision"}) : json::array({"completion"});
+      else if (!spec.load.mmproj.empty())
+        entry["capabilities"] = json::array({"completion", "vision"});
+      else
+        entry["capabilities"] = json::array({"completion"});
+      data.push_back(entry);
+    }
     res.set_content(dump_json(json{{"object", "list"}, {"data", data}}), "application/json");
   };
   http.Get("/v1/models", list_models);
   http.Get("/models", list_models);
   http.Get(R"(/v1/models/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
-    ServedModel& m = resolve(req.matches[1]);
-    res.set_content(dump_json(json{{"id", m.id()}, {"object", "model"}, {"created", int64_t(m.created())}, {"owned_by", "hearth"},
-                                   {"capabilities", m.vision() ? json::array({"completion", "vision"}) : json::array({"completion"})}}),
+    const auto spec = registry_->find(req.matches[1]);
+    if (!spec)
+      throw ApiError(404, fmt::format("The model '{}' does not exist", escape_for_log(req.matches[1].str())),
+                     "invalid_request_error", "model", "model_not_found");
+    const auto m = registry_->loaded_model(spec->name);
+    const bool vision = m ? m->vision() != nullptr : !spec->load.mmproj.empty();
+    res.set_content(dump_json(json{{"id", spec->name}, {"object", "model"}, {"created", int64_t(spec_created(*spec))},
+                                   {"owned_by", "hearth"},
+                                   {"capabilities", vision ? json::array({"completion", "vision"}) : json::array({"completion"})}}),
                     "application/json");
   });
   add_chat_page_routes(http, *this);  // before Ollama's, which also answers GET /
@@ -186,18 +216,19 @@ Server::Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions o
 
 Server::~Server() = default;
 
-ServedModel& Server::resolve(const std::string& name) {
-  if (name.empty()) return *models_.front();
-  for (const auto& m : models_)
-    if (m->id() == name) return *m;
-  // Ollama clients add a ":latest" tag.
-  if (name.ends_with(":latest"))
-    for (const auto& m : models_)
-      if (m->id() == name.substr(0, name.size() - 7)) return *m;
-  std::string known;
-  for (const auto& m : models_) known += (known.empty() ? "" : ", ") + m->id();
-  throw ApiError(404, fmt::format("The model '{}' does not exist. This server has: {}", name, known),
-                 "invalid_request_error", "model", "model_not_found");
+ModelLease Server::resolve(const std::string& name, const nlohmann::json& keep_alive) {
+  return registry_->acquire(name, keep_alive);
+}
+
+std::time_t spec_created(const ModelSpec& spec) {
+  if (!spec.modified_at.empty()) {  // ISO 8601 UTC from the store
+    std::tm tm{};
+    if (strptime(spec.modified_at.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) != nullptr) return timegm(&tm);
+  }
+  std::error_code ec;
+  const auto mtime = std::filesystem::last_write_time(spec.load.path, ec);
+  if (ec) return std::time(nullptr);
+  return std::chrono::system_clock::to_time_t(std::chrono::file_clock::to_sys(mtime));
 }
 
 namespace {

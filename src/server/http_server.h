@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/model_registry.h"
 #include "server/served_model.h"
 
 namespace httplib {
@@ -40,7 +41,10 @@ struct ServerOptions {
 
 class Server {
  public:
+  // Serves these loaded models (tests, fuzzing).
   Server(std::vector<std::unique_ptr<ServedModel>> models, ServerOptions options);
+  // Serves what the registry offers, loading models as requests name them.
+  Server(std::unique_ptr<ModelRegistry> registry, ServerOptions options);
   ~Server();
 
   // Binds and serves until stop(); throws when the address cannot be bound.
@@ -48,16 +52,18 @@ class Server {
   void run(const std::function<void(int port)>& on_listening = {});
   void stop();
 
-  // The model a request names; the first model when `name` is empty.
+  // The model a request names, loaded when it was not, held for the
+  // request (see ModelRegistry::acquire; `keep_alive` is Ollama's field).
   // Throws ApiError 404 for an unknown name.
-  ServedModel& resolve(const std::string& name);
-  const std::vector<std::unique_ptr<ServedModel>>& models() const { return models_; }
+  ModelLease resolve(const std::string& name, const nlohmann::json& keep_alive = nullptr);
+  ModelRegistry& registry() { return *registry_; }
   const ServerOptions& options() const { return options_; }
   // The library server, for serve_in_memory (in_memory_http.h).
   httplib::Server& http() { return *http_; }
 
  private:
-  std::vector<std::unique_ptr<ServedModel>> models_;
+  void add_routes();
+  std::unique_ptr<ModelRegistry> registry_;
   ServerOptions options_;
   int bound_port_ = 0;
   std::unique_ptr<httplib::Server> http_;
@@ -69,11 +75,15 @@ class Server {
 // Route groups (openai_routes.cpp, ollama_routes.cpp).
 void add_openai_routes(httplib::Server& http, Server& server);
 void add_ollama_routes(httplib::Server& http, Server& server);
+void add_ollama_model_routes(httplib::Server& http, Server& server);  // ollama_models.cpp
 void add_anthropic_routes(httplib::Server& http, Server& server);  // anthropic_routes.cpp
 void add_responses_routes(httplib::Server& http, Server& server);  // responses_routes.cpp
 void add_metrics_route(httplib::Server& http, Server& server);     // metrics.cpp
 void add_chat_page_routes(httplib::Server& http, Server& server);  // chat_page.cpp
 void add_embeddings_routes(httplib::Server& http, Server& server); // embeddings_routes.cpp
+
+// When a model was pulled or made (the store's time, else the file's).
+std::time_t spec_created(const ModelSpec& spec);
 
 // The body as JSON, 400 (naming no field) when it is not a JSON object.
 nlohmann::json parse_body(const httplib::Request& req);

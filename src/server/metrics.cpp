@@ -1,6 +1,7 @@
 #include "server/metrics.h"
 
 #include <functional>
+#include <map>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -83,12 +84,27 @@ std::string prometheus_text(const std::vector<ModelMetrics>& models) {
   return out;
 }
 
+std::string model_memory_text(const std::map<std::string, int64_t>& loads,
+                              const std::vector<std::pair<std::string, uint64_t>>& loaded) {
+  std::string out = "# HELP hearth_model_loads_total Times each model was loaded since the server started.\n"
+                    "# TYPE hearth_model_loads_total counter\n";
+  for (const auto& [name, n] : loads) out += fmt::format("hearth_model_loads_total{{model=\"{}\"}} {}\n", label_value(name), n);
+  out += "# HELP hearth_model_planned_bytes Memory planned for each loaded model.\n# TYPE hearth_model_planned_bytes gauge\n";
+  for (const auto& [name, bytes] : loaded)
+    out += fmt::format("hearth_model_planned_bytes{{model=\"{}\"}} {}\n", label_value(name), bytes);
+  return out;
+}
+
 void add_metrics_route(httplib::Server& http, Server& server) {
   http.Get("/metrics", [&server](const httplib::Request&, httplib::Response& res) {
     std::vector<ModelMetrics> models;
-    for (const auto& m : server.models())
-      models.push_back({m->id(), m->engine().stats(), m->engine().n_slots(), m->engine().kv_bytes()});
-    res.set_content(prometheus_text(models), "text/plain; version=0.0.4; charset=utf-8");
+    std::vector<std::pair<std::string, uint64_t>> sizes;
+    for (const auto& l : server.registry().loaded()) {
+      models.push_back({l.model->id(), l.model->engine().stats(), l.model->engine().n_slots(), l.model->engine().kv_bytes()});
+      sizes.emplace_back(l.model->id(), l.bytes);
+    }
+    res.set_content(prometheus_text(models) + model_memory_text(server.registry().load_counts(), sizes),
+                    "text/plain; version=0.0.4; charset=utf-8");
   });
 }
 

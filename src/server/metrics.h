@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,5 +19,9 @@ struct ModelMetrics {
 };
 
 std::string prometheus_text(const std::vector<ModelMetrics>& models);
+// The model registry's part: loads per model (every model loaded since the
+// start) and planned bytes per loaded model.
+std::string model_memory_text(const std::map<std::string, int64_t>& loads,
+                              const std::vector<std::pair<std::string, uint64_t>>& loaded);
 
 }  // namespace hearth::server

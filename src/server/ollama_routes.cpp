@@ -1,7 +1,8 @@
 // Ollama's API: /api/chat and /api/generate streamed as NDJSON (the default)
-// or not, with `format` (json or a schema) and `options`; /api/tags,
-// /api/show, /api/ps and /api/version. Errors are {"error": "..."}, as
-// Ollama's clients expect.
+// or not, with `format` (json or a schema), `options` and `keep_alive` (an
+// empty prompt loads or unloads the model); /api/version. The model
+// management routes are in ollama_models.cpp. Errors are {"error": "..."},
+// as Ollama's clients expect.
 #include <chrono>
 #include <ctime>
 #include <functional>
@@ -60,9 +61,10 @@ std::string model_name(const json& body) {
 }
 
 // Ollama's `options` onto the generation parameters.
-void read_options(const json& body, GenerationParams& params) {
+void read_options(const ServedModel& model, const json& body, GenerationParams& params) {
   const json options = body.contains("options") && body["options"].is_object() ? body["options"] : json::object();
-  params.sampling = read_sampling(options);
+  params.sampling = read_sampling(model, options);
+  params.max_tokens = preset_max_tokens(model, params.max_tokens);
   params.stop = read_stop(options, "stop");
   if (options.contains("num_predict") && !options["num_predict"].is_null()) {
     if (!options["num_predict"].is_number_integer()) bad_request("options.num_predict", "'num_predict' must be an integer");
@@ -80,16 +82,6 @@ std::shared_ptr<const grammar::Grammar> format_grammar(const json& body) {
     bad_request("format", "'format' must be \"json\" or a JSON Schema object");
   }
   return grammar_for_schema(f, "format");
-}
-
-json model_details(const ServedModel& m) {
-  return {{"parent_model", ""}, {"format", "gguf"}, {"family", m.architecture()},
-          {"families", json::array({m.architecture()})}, {"parameter_size", ""}, {"quantization_level", ""}};
-}
-
-json model_entry(const ServedModel& m) {
-  return {{"name", m.id()}, {"model", m.id()}, {"modified_at", iso_time(m.created())}, {"size", m.file_size()},
-          {"digest", ""}, {"details", model_details(m)}};
 }
 
 // Ollama message -> OpenAI message (images are kept so they can be refused).
@@ -137,6 +129,7 @@ ordered_json to_openai_message(const json& m, size_t index) {
 
 struct Timing {
   Clock::time_point start = Clock::now();
+  Clock::duration load{};  // spent loading the model for this request
   Clock::time_point first_output{};
   void saw_output() {
     if (first_output == Clock::time_point{}) first_output = Clock::now();
@@ -145,7 +138,7 @@ struct Timing {
     const auto end = Clock::now();
     const auto first = first_output == Clock::time_point{} ? end : first_output;
     j["total_duration"] = nanos(end - start);
-    j["load_duration"] = 0;
+    j["load_duration"] = nanos(load);
     j["prompt_eval_count"] = u.prompt_tokens - u.cached_tokens;  // evaluated, as Ollama counts it on a cache hit
     j["prompt_eval_duration"] = nanos(first - start);
     j["eval_count"] = u.completion_tokens;
@@ -154,6 +147,7 @@ struct Timing {
 };
 
 struct Pending {
+  ModelLease lease;  // the model stays loaded while the answer is written
   std::shared_ptr<Generation> generation;
   ~Pending() {
     if (generation) generation->cancel();
@@ -232,9 +226,27 @@ void stream_ndjson(httplib::Response& res, std::shared_ptr<Pending> pending, std
   }, [pending](bool) { pending->generation->cancel(); });
 }
 
+json keep_alive_field(const json& body) { return body.contains("keep_alive") ? body["keep_alive"] : json(); }
+
+// Ollama's "load the model" request (no messages, no prompt): loads it, or
+// with keep_alive 0 unloads it.
+json load_or_unload(Server& server, const json& body, const char* empty_field) {
+  const std::string name = model_name(body);
+  const bool loaded = server.registry().preload_or_unload(name, keep_alive_field(body));
+  json j = {{"model", name}, {"created_at", now_iso()}, {"done", true}, {"done_reason", loaded ? "load" : "unload"}};
+  if (std::string(empty_field) == "message") j["message"] = {{"role", "assistant"}, {"content", ""}};
+  else j["response"] = "";
+  return j;
+}
+
 void chat(Server& server, const httplib::Request& req, httplib::Response& res) {
   const json body = parse_body(req);
-  ServedModel& model = server.resolve(model_name(body));
+  if (!body.contains("messages") || (body["messages"].is_array() && body["messages"].empty())) {
+    res.set_content(dump_json(load_or_unload(server, body, "message")), "application/json");
+    return;
+  }
+  const ModelLease lease = server.resolve(model_name(body), keep_alive_field(body));
+  ServedModel& model = *lease;
   if (!body.contains("messages") || !body["messages"].is_array()) bad_request("messages", "'messages' must be an array");
   ChatSetup setup;
   for (size_t i = 0; i < body["messages"].size(); ++i) setup.messages.push_back(to_openai_message(body["messages"][i], i));
@@ -242,18 +254,14 @@ void chat(Server& server, const httplib::Request& req, httplib::Response& res) {
   setup.format_grammar = format_grammar(body);
   if (body.contains("think") && body["think"].is_boolean())
     setup.template_variables.emplace_back("enable_thinking", body["think"].get<bool>());
-  if (setup.messages.empty()) {  // Ollama's "load the model" request
-    res.set_content(dump_json(json{{"model", model.id()}, {"created_at", now_iso()},
-                                   {"message", {{"role", "assistant"}, {"content", ""}}}, {"done", true}, {"done_reason", "load"}}),
-                    "application/json");
-    return;
-  }
   PreparedChat prepared = prepare_chat(model, setup);
-  read_options(body, prepared.params);
+  read_options(model, body, prepared.params);
   const bool stream = !body.contains("stream") || !body["stream"].is_boolean() || body["stream"].get<bool>();
   auto assembler = std::make_shared<OutputAssembler>(prepared.parser, prepared.tool_mode, "call_");
   auto pending = std::make_shared<Pending>();
   auto timing = std::make_shared<Timing>();
+  timing->load = lease.load_duration();
+  pending->lease = lease;
   pending->generation = submit(model, std::move(prepared.params));
   const std::string id = model.id();
 
@@ -282,16 +290,16 @@ void chat(Server& server, const httplib::Request& req, httplib::Response& res) {
 
 void generate(Server& server, const httplib::Request& req, httplib::Response& res) {
   const json body = parse_body(req);
-  ServedModel& model = server.resolve(model_name(body));
   const std::string prompt = body.contains("prompt") && body["prompt"].is_string() ? body["prompt"].get<std::string>() : "";
   const bool has_images = body.contains("images") && body["images"].is_array() && !body["images"].empty();
-  if (has_images && !model.vision())
-    bad_request("images", "model '{}' does not support images: send text only (or serve it with --mmproj)", model.id());
-  if (prompt.empty()) {  // Ollama's "load the model" request
-    res.set_content(dump_json(json{{"model", model.id()}, {"created_at", now_iso()}, {"response", ""}, {"done", true}, {"done_reason", "load"}}),
-                    "application/json");
+  if (prompt.empty() && !has_images) {
+    res.set_content(dump_json(load_or_unload(server, body, "response")), "application/json");
     return;
   }
+  const ModelLease lease = server.resolve(model_name(body), keep_alive_field(body));
+  ServedModel& model = *lease;
+  if (has_images && !model.vision())
+    bad_request("images", "model '{}' does not support images: send text only (or serve it with --mmproj)", model.id());
   GenerationParams params;
   const bool raw = body.contains("raw") && body["raw"].is_boolean() && body["raw"].get<bool>();
   chat::OutputParserConfig parser;
@@ -324,11 +332,13 @@ void generate(Server& server, const httplib::Request& req, httplib::Response& re
     parser = prepared.parser;
     parser.format = chat::OutputFormat::Plain;
   }
-  read_options(body, params);
+  read_options(model, body, params);
   const bool stream = !body.contains("stream") || !body["stream"].is_boolean() || body["stream"].get<bool>();
   auto assembler = std::make_shared<OutputAssembler>(parser, ToolMode::Off, "call_");
   auto pending = std::make_shared<Pending>();
   auto timing = std::make_shared<Timing>();
+  timing->load = lease.load_duration();
+  pending->lease = lease;
   pending->generation = submit(model, std::move(params));
   const std::string id = model.id();
   const auto final_object = [=](FinishReason finish, const std::string& response, const std::string& thinking) {
@@ -350,46 +360,12 @@ void generate(Server& server, const httplib::Request& req, httplib::Response& re
   }, [final_object](FinishReason finish) { return final_object(finish, "", ""); });
 }
 
-void show(Server& server, const httplib::Request& req, httplib::Response& res) {
-  const json body = parse_body(req);
-  ServedModel& m = server.resolve(model_name(body));
-  const auto& hp = m.model().hparams();
-  json info = {{"general.architecture", hp.arch},
-               {hp.arch + ".context_length", hp.n_ctx_train},
-               {hp.arch + ".embedding_length", hp.n_embd},
-               {hp.arch + ".block_count", hp.n_layer},
-               {"general.file_type", m.file().metadata().get_int_or("general.file_type", 0)}};
-  json capabilities = json::array({"completion"});
-  if (m.chat_template().capabilities().tools) capabilities.push_back("tools");
-  if (m.chat_template().capabilities().reasoning) capabilities.push_back("thinking");
-  if (m.vision()) capabilities.push_back("vision");
-  res.set_content(dump_json(json{{"modelfile", ""}, {"parameters", ""}, {"template", m.chat_template().source()},
-                                 {"details", model_details(m)}, {"model_info", info}, {"capabilities", capabilities},
-                                 {"modified_at", iso_time(m.created())}}),
-                  "application/json");
-}
-
 }  // namespace
 
 void add_ollama_routes(httplib::Server& http, Server& server) {
   http.Post("/api/chat", ollama_handler(server, chat));
   http.Post("/api/generate", ollama_handler(server, generate));
-  http.Post("/api/show", ollama_handler(server, show));
-  http.Get("/api/tags", [&server](const httplib::Request&, httplib::Response& res) {
-    json models = json::array();
-    for (const auto& m : server.models()) models.push_back(model_entry(*m));
-    res.set_content(dump_json(json{{"models", models}}), "application/json");
-  });
-  http.Get("/api/ps", [&server](const httplib::Request&, httplib::Response& res) {
-    json models = json::array();
-    for (const auto& m : server.models()) {
-      json entry = model_entry(*m);
-      entry["expires_at"] = "2999-01-01T00:00:00Z";  // loaded for the server's lifetime; keep_alive is accepted and ignored
-      entry["size_vram"] = 0;
-      models.push_back(entry);
-    }
-    res.set_content(dump_json(json{{"models", models}}), "application/json");
-  });
+  add_ollama_model_routes(http, server);  // tags, ps, show, pull, delete, copy (ollama_models.cpp)
   http.Get("/api/version", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(dump_json(json{{"version", HEARTH_VERSION}}), "application/json");
   });

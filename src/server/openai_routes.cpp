@@ -47,8 +47,8 @@ int64_t max_tokens_field(const json& body, int64_t fallback) {
 }
 
 // Generation options every OpenAI endpoint shares.
-void read_common(const json& body, GenerationParams& params) {
-  params.sampling = read_sampling(body);
+void read_common(const ServedModel& model, const json& body, GenerationParams& params) {
+  params.sampling = read_sampling(model, body);
   params.stop = read_stop(body, "stop");
   if (body.contains("n") && !body["n"].is_null() && body["n"] != 1) bad_request("n", "only n=1 is supported");
   const bool logprobs = bool_field(body, "logprobs", false);
@@ -93,7 +93,8 @@ const char* finish_name(FinishReason reason, bool tool_calls) {
 
 void chat_completions(Server& server, const httplib::Request& req, httplib::Response& res) {
   const json body = parse_body(req);
-  ServedModel& model = server.resolve(string_field(body, "model"));
+  const ModelLease lease = server.resolve(string_field(body, "model"));
+  ServedModel& model = *lease;
   if (!body.contains("messages")) bad_request("messages", "'messages' is required");
   ChatSetup setup;
   setup.messages = ordered_json(body["messages"]);
@@ -118,8 +119,8 @@ void chat_completions(Server& server, const httplib::Request& req, httplib::Resp
     setup.template_variables.emplace_back("enable_thinking", body["enable_thinking"].get<bool>());
 
   PreparedChat prepared = prepare_chat(model, setup);
-  read_common(body, prepared.params);
-  prepared.params.max_tokens = max_tokens_field(body, -1);
+  read_common(model, body, prepared.params);
+  prepared.params.max_tokens = max_tokens_field(body, preset_max_tokens(model, -1));
   const bool stream = bool_field(body, "stream", false);
   const bool include_usage = stream && include_usage_field(body);
   const bool want_logprobs = prepared.params.top_logprobs >= 0;
@@ -129,6 +130,7 @@ void chat_completions(Server& server, const httplib::Request& req, httplib::Resp
   const std::string model_id = model.id();
   auto assembler = std::make_shared<OutputAssembler>(prepared.parser, prepared.tool_mode, random_id("call_").substr(0, 21) + "_");
   auto state = std::make_shared<StreamState>();
+  state->lease = lease;
   state->generation = submit_or_503(model, std::move(prepared.params));
 
   if (!stream) {
@@ -204,7 +206,8 @@ void chat_completions(Server& server, const httplib::Request& req, httplib::Resp
 
 void completions(Server& server, const httplib::Request& req, httplib::Response& res) {
   const json body = parse_body(req);
-  ServedModel& model = server.resolve(string_field(body, "model"));
+  const ModelLease lease = server.resolve(string_field(body, "model"));
+  ServedModel& model = *lease;
   if (!body.contains("prompt")) bad_request("prompt", "'prompt' is required");
   const json& p = body["prompt"];
   GenerationParams params;
@@ -222,7 +225,7 @@ void completions(Server& server, const httplib::Request& req, httplib::Response&
   } else {
     bad_request("prompt", "'prompt' must be a string, a list of one string, or a list of token ids");
   }
-  read_common(body, params);
+  read_common(model, body, params);
   params.max_tokens = max_tokens_field(body, 16);  // OpenAI's default for completions
   const bool stream = bool_field(body, "stream", false);
   const bool include_usage = stream && include_usage_field(body);
@@ -230,6 +233,7 @@ void completions(Server& server, const httplib::Request& req, httplib::Response&
   const int64_t created = int64_t(std::time(nullptr));
   const std::string model_id = model.id();
   auto state = std::make_shared<StreamState>();
+  state->lease = lease;
   state->generation = submit_or_503(model, std::move(params));
   const auto object = [=](const std::string& text, const json& finish) {
     return json{{"id", id}, {"object", "text_completion"}, {"created", created}, {"model", model_id},

@@ -32,7 +32,8 @@ bool flag(const json& body, const char* field, bool fallback) {
 void create_response(Server& server, ResponseStore& store, const httplib::Request& req, httplib::Response& res) {
   const json body = parse_body(req);
   if (body.contains("model") && !body["model"].is_string()) bad_request("model", "'model' must be a string");
-  ServedModel& model = server.resolve(body.value("model", ""));
+  const ModelLease lease = server.resolve(body.value("model", ""));
+  ServedModel& model = *lease;
   ordered_json history = ordered_json::array();
   std::string previous_id;
   if (body.contains("previous_response_id") && !body["previous_response_id"].is_null()) {
@@ -50,7 +51,7 @@ void create_response(Server& server, ResponseStore& store, const httplib::Reques
                                    !body["instructions"].get<std::string>().empty() ? 1 : 0;
   ordered_json conversation(setup.messages.begin() + std::ptrdiff_t(first_new), setup.messages.end());
   PreparedChat prepared = prepare_chat(model, setup);
-  prepared.params.sampling = read_sampling(body);
+  prepared.params.sampling = read_sampling(model, body);
   if (body.contains("max_output_tokens") && !body["max_output_tokens"].is_null()) {
     if (!body["max_output_tokens"].is_number_integer() || body["max_output_tokens"].get<int64_t>() < 1)
       bad_request("max_output_tokens", "'max_output_tokens' must be a positive integer");
@@ -75,6 +76,7 @@ void create_response(Server& server, ResponseStore& store, const httplib::Reques
   auto assembler = std::make_shared<OutputAssembler>(prepared.parser, prepared.tool_mode, random_id("call_") + "_");
   auto output = std::make_shared<ResponsesOutput>();
   auto state = std::make_shared<StreamState>();
+  state->lease = lease;
   state->generation = submit_or_503(model, std::move(prepared.params));
 
   // The finished response; stores it with the conversation it continues.

@@ -69,6 +69,8 @@ std::unique_ptr<ServedModel> ServedModel::load(const ModelLoadOptions& o) {
   }
   m->engine_ = std::make_unique<EngineLoop>(*m->model_, *m->backend_, *m->tokenizer_, std::move(vocabulary), config);
   m->allow_file_urls_ = o.allow_file_urls;
+  m->preset_ = o.preset;
+  m->n_threads_ = threads;
   if (!o.mmproj.empty()) {
     m->vision_ = vision::VisionModel::load(std::make_shared<const gguf::File>(gguf::File::open(o.mmproj)));
     if (m->vision_->hparams().n_embd_out != m->model_->hparams().n_embd)
@@ -77,6 +79,11 @@ std::unique_ptr<ServedModel> ServedModel::load(const ModelLoadOptions& o) {
     m->vision_backend_ = backend::make_cpu_backend(threads, o.isa);
   }
   return m;
+}
+
+void ServedModel::make_embedder() const {
+  embed_backend_ = backend::make_cpu_backend(n_threads_);
+  embedder_ = std::make_unique<runtime::Embedder>(*model_, *embed_backend_, model_->hparams().n_ctx_train);
 }
 
 std::string ServedModel::bos_text() const {

@@ -7,6 +7,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -16,6 +17,8 @@
 #include "chat/output/output_parser.h"
 #include "grammar/grammar.h"
 #include "model/model.h"
+#include "runtime/embedding.h"
+#include "store/preset.h"
 #include "server/engine_loop.h"
 #include "tokenizer/tokenizer.h"
 #include "vision/vision_model.h"
@@ -37,6 +40,9 @@ struct ModelLoadOptions {
   std::string mmproj;          // multimodal projector: the model takes images
   bool allow_file_urls = false;  // image_url may name a local file (file://)
   std::string chat_template;   // a preset's template text, replacing the GGUF's ("": the GGUF's)
+  // A preset served by name: its system prompt and sampling defaults apply
+  // to every request that does not set its own.
+  std::optional<store::Preset> preset;
 };
 
 class ServedModel {
@@ -56,6 +62,16 @@ class ServedModel {
   EngineLoop& engine() { return *engine_; }
   const EngineLoop& engine() const { return *engine_; }
   int64_t n_ctx() const { return engine_->n_ctx_per_slot(); }
+  const std::optional<store::Preset>& preset() const { return preset_; }
+
+  // Runs fn with this model's embedder (made on first use, with its own CPU
+  // backend); requests take turns.
+  template <typename Fn>
+  auto with_embedder(Fn fn) const {
+    std::lock_guard lock(embed_mutex_);
+    if (!embedder_) make_embedder();
+    return fn(*embedder_);
+  }
 
   // Prompt text to tokens: the tokenizer's BOS unless the text already
   // starts with it (templates often write it themselves).
@@ -87,6 +103,12 @@ class ServedModel {
   std::unique_ptr<vision::VisionModel> vision_;
   std::unique_ptr<backend::Backend> vision_backend_;  // the encoder's own: HTTP threads encode
   bool allow_file_urls_ = false;
+  std::optional<store::Preset> preset_;
+  int n_threads_ = 1;
+  void make_embedder() const;
+  mutable std::mutex embed_mutex_;  // guards the embedder and its backend
+  mutable std::unique_ptr<backend::Backend> embed_backend_;
+  mutable std::unique_ptr<runtime::Embedder> embedder_;
   mutable std::mutex vision_mutex_;  // guards the encoder backend and the cache below
   mutable std::list<std::pair<uint64_t, std::shared_ptr<const std::vector<float>>>> image_cache_;  // most recent first
 };

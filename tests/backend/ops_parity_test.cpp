@@ -187,7 +187,7 @@ TEST_P(OpsParity, GetRowsRmsNormRopeActivationsHadamard) {
       EXPECT_EQ(ra, rb) << "variant " << variant;
     }
 
-  for (auto act : {Activation::Silu, Activation::GeluTanh}) {
+  for (auto act : {Activation::Silu, Activation::GeluTanh, Activation::SwigluOai}) {
     const auto g = random_floats(3 * 80, 10, 4.0f), u = random_floats(3 * 80, 11);
     std::vector<float> ga(3 * 40), gb(3 * 40);
     ref_->gated_activation(act, g.data(), u.data() + 40, 80, 3, 40, ga.data());
@@ -361,6 +361,84 @@ TEST_P(OpsParity, PagedAttentionEqualsContiguous) {
       }
 }
 
+// gpt-oss's SwiGLU-OAI against ggml_swiglu_oai's formula (alpha 1.702, limit
+// 7: the gate clamped above, the up both ways), on values that cross the limits.
+TEST_P(OpsParity, SwigluOaiIsGgmlFormula) {
+  const auto g = random_floats(5 * 33, 51, 6.0f), u = random_floats(5 * 33, 52, 6.0f);
+  std::vector<float> out(g.size());
+  cpu_->gated_activation(Activation::SwigluOai, g.data(), u.data(), 33, 5, 33, out.data());
+  int clamped = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    const double x = std::min(double(g[i]), 7.0), y = std::clamp(double(u[i]), -7.0, 7.0);
+    clamped += g[i] > 7.0f || std::fabs(u[i]) > 7.0f;
+    ASSERT_NEAR(out[i], x / (1.0 + std::exp(-1.702 * x)) * (y + 1.0), 1e-5 * (1.0 + std::fabs(out[i]))) << i;
+  }
+  EXPECT_GT(clamped, 5);  // the limits were exercised
+}
+
+// Attention sinks (gpt-oss) on odd sizes: head sizes 40 and 64, 3 query
+// heads per KV head, 7 tokens over 37 keys, windows; every cache type (Q4_1
+// and Q5_0 take the grouped path, the others the tiled one), flash and not,
+// against the reference backend; and the f32 cache against a textbook
+// softmax in double whose denominator has the extra exp(sink) term.
+TEST_P(OpsParity, AttentionSinksOddSizes) {
+  const int n_head = 6, n_head_kv = 2;
+  const int64_t n_kv = 37, n_tokens = 7;
+  const std::vector<int32_t> positions = {0, 5, 30, 31, 33, 35, 36};
+  const std::vector<float> sinks = {2.5f, -1.0f, 0.3f, 6.0f, -30.0f, 1.2f};  // one dominates, one vanishes
+  for (int hd : {40, 64})
+  for (DType cache : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0})
+    for (bool flash : {false, true})
+      for (int window : {0, 9}) {
+        if (dtype_info(cache).quantized && hd % dtype_info(cache).block_size != 0) continue;
+        const int64_t width = int64_t(n_head_kv) * hd;
+        const auto kf = random_floats(size_t(n_kv * width), 61, 2.0f), vf = random_floats(size_t(n_kv * width), 62);
+        const auto q = random_floats(size_t(n_tokens) * n_head * hd, 63, 2.0f);
+        const size_t row = row_bytes(cache, width);
+        std::vector<uint8_t> k(row * n_kv), v(row * n_kv);
+        ref_->store_kv(kf.data(), n_kv, width, KvView{cache, k.data(), row}, 0);
+        ref_->store_kv(vf.data(), n_kv, width, KvView{cache, v.data(), row}, 0);
+        AttentionParams p = attention_params(q.data(), positions.data(), n_tokens, {cache, k.data(), row},
+                                             {cache, v.data(), row}, n_kv, n_head, n_head_kv, hd);
+        p.sliding_window = window;
+        p.flash = flash;
+        p.sinks = sinks.data();
+        std::vector<float> a(size_t(n_tokens) * n_head * hd), b(a.size()), none(a.size());
+        p.out = a.data();
+        ref_->attention(p);
+        p.out = b.data();
+        cpu_->attention(p);
+        const std::string what = fmt::format("hd {} {} flash {} window {}", hd, dtype_name(cache), flash, window);
+        expect_close(b, a, (!flash && cache == DType::F16) ? 1.0 / 1024 : 1e-5, what);
+        p.sinks = nullptr;
+        p.out = none.data();
+        cpu_->attention(p);
+        EXPECT_NE(none, b) << what << ": the sinks changed nothing";
+        if (cache != DType::F32) continue;
+        for (int64_t t = 0; t < n_tokens; ++t) {
+          const int64_t first = window > 0 ? std::max<int64_t>(0, positions[t] - window + 1) : 0;
+          for (int h = 0; h < n_head; ++h) {
+            const int kvh = h / (n_head / n_head_kv);
+            std::vector<double> w;
+            double max_s = sinks[h];
+            for (int64_t j = first; j <= positions[t]; ++j) {
+              double dot = 0.0;
+              for (int d = 0; d < hd; ++d) dot += double(q[(t * n_head + h) * hd + d]) * kf[(j * n_head_kv + kvh) * hd + d];
+              w.push_back(dot * 0.125);
+              max_s = std::max(max_s, w.back());
+            }
+            double total = std::exp(sinks[h] - max_s);
+            for (double& x : w) total += (x = std::exp(x - max_s));
+            for (int d = 0; d < hd; ++d) {
+              double expected = 0.0;
+              for (size_t r = 0; r < w.size(); ++r) expected += w[r] / total * vf[((first + r) * n_head_kv + kvh) * hd + d];
+              ASSERT_NEAR(b[(t * n_head + h) * hd + d], expected, 1e-4) << what << " token " << t << " head " << h;
+            }
+          }
+        }
+      }
+}
+
 TEST_P(OpsParity, MixtureOfExperts) {
   const int64_t n_embd = 64, n_ff = 96, n_expert = 5, rows = 7;
   const int k = 2;
@@ -391,6 +469,33 @@ TEST_P(OpsParity, MixtureOfExperts) {
   p.out = b.data();
   cpu_->moe_ffn(p);
   expect_close(b, a, 1e-4, "moe");
+
+  // gpt-oss's experts: MXFP4, per-expert biases, SwiGLU-OAI; expert 2's
+  // gate bias pushes its gates past the clamp.
+  const TestWeight gate4 = make_weight(DType::MXFP4, n_embd, n_ff, n_expert, 5);
+  const TestWeight up4 = make_weight(DType::MXFP4, n_embd, n_ff, n_expert, 6);
+  const TestWeight down4 = make_weight(DType::MXFP4, n_ff, n_embd, n_expert, 7);
+  auto gate_b = random_floats(n_expert * n_ff, 8), up_b = random_floats(n_expert * n_ff, 9);
+  const auto down_b = random_floats(n_expert * n_embd, 10);
+  for (int64_t i = 0; i < n_ff; ++i) gate_b[2 * n_ff + i] += 9.0f;
+  p.gate = gate4.w;
+  p.up = up4.w;
+  p.down = down4.w;
+  p.gate_b = gate_b.data();
+  p.up_b = up_b.data();
+  p.down_b = down_b.data();
+  p.activation = Activation::SwigluOai;
+  std::vector<float> c(a.size()), d(a.size());
+  p.out = c.data();
+  ref_->moe_ffn(p);
+  p.out = d.data();
+  cpu_->moe_ffn(p);
+  expect_close(d, c, 1e-4, "moe gpt-oss");
+  // The biases count: without them the result differs.
+  p.gate_b = p.up_b = p.down_b = nullptr;
+  p.out = d.data();
+  cpu_->moe_ffn(p);
+  EXPECT_NE(c, d);
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, OpsParity, ::testing::ValuesIn(available_isas()),

@@ -79,11 +79,16 @@ TEST(TensorPolicy, TargetsAndTheirFileTypes) {
     ASSERT_TRUE(target);
     EXPECT_EQ(file_type_from_name(name), target->file_type) << name;  // llama.h's llama_ftype
   }
-  EXPECT_EQ(quant::quant_target_names().size(), 22u);
+  EXPECT_EQ(quant::quant_target_names().size(), 33u);
   EXPECT_EQ(quant::quant_target_from_name("q4_k_m")->file_type, 15);
   EXPECT_EQ(quant::quant_target_from_name("Q4_K")->name, "Q4_K_M");  // llama-quantize's alias
   EXPECT_FALSE(quant::quant_target_from_name("Q7_K"));
-  EXPECT_FALSE(quant::quant_target_from_name("IQ2_XXS"));  // needs an importance matrix: not offered
+  // The importance-matrix mixes and their default types (llama_ftype_get_default_type).
+  EXPECT_EQ(quant::quant_target_from_name("IQ2_S")->default_type, DType::IQ2_XS);
+  EXPECT_EQ(quant::quant_target_from_name("IQ2_M")->default_type, DType::IQ2_S);
+  EXPECT_EQ(quant::quant_target_from_name("IQ3_XS")->default_type, DType::IQ3_S);
+  EXPECT_EQ(quant::quant_target_from_name("IQ3_M")->default_type, DType::IQ3_S);
+  EXPECT_EQ(quant::quant_target_from_name("Q2_K_S")->default_type, DType::Q2_K);
 }
 
 // TQ1_0 / TQ2_0 (llama-quant.cpp): the lm head Q6_K, the embedding Q4_K,

@@ -9,7 +9,8 @@
 //    block format, as ggml); one token's heads sharing a KV head at a time.
 // Both keep ggml's semantics: Q rounded to K's dot-product type; unfused,
 // softmax with the sum in double and probabilities rounded to f16 for an f16
-// V; fused (flash), an online softmax.
+// V; fused (flash), an online softmax. Attention sinks (gpt-oss) join both
+// softmaxes as ggml adds them.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -43,20 +44,38 @@ struct TokenKeys {
 
 // ggml's unfused softmax over scores[first..last], in place: exponentials
 // of the differences to the maximum, summed in double, then the
-// probabilities, rounded to f16 when V is an f16 cache.
-void softmax_in_place(float* scores, int64_t first, int64_t last, bool round_to_f16) {
+// probabilities, rounded to f16 when V is an f16 cache. A sink (gpt-oss;
+// null: none) counts in the maximum and the sum, as ggml_soft_max_add_sinks.
+void softmax_in_place(float* scores, int64_t first, int64_t last, bool round_to_f16, const float* sink) {
   float max_score = -std::numeric_limits<float>::infinity();
   for (int64_t j = first; j <= last; ++j) max_score = std::max(max_score, scores[j]);
+  if (sink) max_score = std::max(max_score, *sink);
   double total = 0.0;
   for (int64_t j = first; j <= last; ++j) {
     scores[j] = std::exp(scores[j] - max_score);
     total += scores[j];
   }
+  if (sink) total += double(std::exp(*sink - max_score));
   const float inv_sum = float(1.0 / total);
   for (int64_t j = first; j <= last; ++j) {
     scores[j] *= inv_sum;
     if (round_to_f16) scores[j] = round_to_fp16(scores[j]);
   }
+}
+
+// Folds a sink into an online softmax after the last key, as ggml's
+// flash_attn_ext: a key of score `sink` whose value is zero.
+template <typename Scale>
+void fold_sink(float sink, float& m, float& sum, float* acc, Scale&& scale) {
+  float ms = 1.0f, vs = 1.0f;
+  if (sink > m) {
+    ms = std::exp(m - sink);
+    m = sink;
+    scale(ms, acc);
+  } else {
+    vs = std::exp(sink - m);
+  }
+  sum = sum * ms + vs;
 }
 
 }  // namespace
@@ -118,6 +137,9 @@ void CpuBackend::attend_group(const AttentionParams& p, int64_t token, int head0
         sum[g] = sum[g] * ms + vs;
       }
     }
+    if (p.sinks)
+      for (int g = 0; g < n_group; ++g)
+        fold_sink(p.sinks[head0 + g], m[g], sum[g], acc + g * hd, [&](float f, float* a) { kernels_.scale(hd, f, a); });
     for (int g = 0; g < n_group; ++g) {
       const float inv = sum[g] == 0.0f ? 0.0f : 1.0f / sum[g];
       for (int d = 0; d < hd; ++d) out[g * hd + d] = acc[g * hd + d] * inv;
@@ -133,7 +155,8 @@ void CpuBackend::attend_group(const AttentionParams& p, int64_t token, int head0
     scores_of(j, s);
     for (int g = 0; g < n_group; ++g) scores[g * max_ctx_ + j] = s[g];
   }
-  for (int g = 0; g < n_group; ++g) softmax_in_place(scores + g * max_ctx_, first, last, p.v.type == DType::F16);
+  for (int g = 0; g < n_group; ++g)
+    softmax_in_place(scores + g * max_ctx_, first, last, p.v.type == DType::F16, p.sinks ? p.sinks + head0 + g : nullptr);
   for (int64_t j = first; j <= last; ++j) {
     bool loaded = false;
     for (int g = 0; g < n_group; ++g) {
@@ -268,6 +291,10 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
         kernels_.weighted_rows(hd, s, vf, n, acc + i * hd);
       }
     }
+    if (p.sinks)
+      for (int i = 0; i < n_queries; ++i)
+        fold_sink(p.sinks[head0 + i % n_group], m[i], sum[i], acc + i * hd,
+                  [&](float f, float* a) { kernels_.scale(hd, f, a); });
     for (int i = 0; i < n_queries; ++i) {
       const float inv = sum[i] == 0.0f ? 0.0f : 1.0f / sum[i];
       kernels_.scale(hd, inv, acc + i * hd);
@@ -288,7 +315,8 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     const bool round_p = p.v.type == DType::F16;
     for (int i = 0; i < n_queries; ++i) {
       const int t = i / n_group;
-      if (last[t] >= first[t]) softmax_in_place(scores + i * stride, first[t], last[t], round_p);
+      if (last[t] >= first[t])
+        softmax_in_place(scores + i * stride, first[t], last[t], round_p, p.sinks ? p.sinks + head0 + i % n_group : nullptr);
     }
     // Pass 2: the probability-weighted sums of the value rows.
     for (int64_t j0 = lo; j0 <= hi; j0 += kKeyBlock) {

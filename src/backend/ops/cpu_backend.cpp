@@ -21,6 +21,15 @@ float gelu_tanh(float x) {
 
 float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
+// ggml_swiglu_oai's element, with gpt-oss's constants (llama.cpp's
+// LLM_FFN_SWIGLU_OAI_MOE): the gate clamped above, the up clamped both ways.
+float swiglu_oai(float gate, float up) {
+  constexpr float kAlpha = 1.702f, kLimit = 7.0f;
+  const float g = std::min(gate, kLimit);
+  const float u = std::clamp(up, -kLimit, kLimit);
+  return g / (1.0f + std::exp(kAlpha * (-g))) * (u + 1.0f);
+}
+
 // YaRN's ramp between the corrected dims (ggml's rope_yarn_ramp).
 float yarn_ramp(float low, float high, int i0) {
   const float y = (i0 / 2 - low) / std::max(0.001f, high - low);
@@ -277,6 +286,8 @@ void CpuBackend::gated_activation(Activation act, const float* gate, const float
       float* o = out + r * n;
       if (act == Activation::Silu) {
         for (int64_t i = 0; i < n; ++i) o[i] = silu(g[i]) * u[i];
+      } else if (act == Activation::SwigluOai) {
+        for (int64_t i = 0; i < n; ++i) o[i] = swiglu_oai(g[i], u[i]);
       } else {
         for (int64_t i = 0; i < n; ++i) {
           if (g[i] <= -10.0f)
@@ -319,8 +330,11 @@ void CpuBackend::moe_ffn(const MoeParams& p) {
     if (count == 0) continue;
     matmul(p.gate.matrix(e), moe_x_.data(), count, moe_gate_.data());
     matmul(p.up.matrix(e), moe_x_.data(), count, moe_up_.data());
-    gated_activation(Activation::Silu, moe_gate_.data(), moe_up_.data(), n_ff, count, n_ff, moe_gate_.data());
+    if (p.gate_b) add_rows(moe_gate_.data(), p.gate_b + e * n_ff, count, n_ff);
+    if (p.up_b) add_rows(moe_up_.data(), p.up_b + e * n_ff, count, n_ff);
+    gated_activation(p.activation, moe_gate_.data(), moe_up_.data(), n_ff, count, n_ff, moe_gate_.data());
     matmul(p.down.matrix(e), moe_gate_.data(), count, moe_x_.data());
+    if (p.down_b) add_rows(moe_x_.data(), p.down_b + e * n_embd, count, n_embd);
     for (int64_t i = 0; i < count; ++i)
       std::memcpy(&moe_y_[size_t(moe_rows_[i]) * n_embd], &moe_x_[i * n_embd], n_embd * sizeof(float));
   }

@@ -39,6 +39,7 @@ void CpuBackend::layer_norm(const float* x, const float* weight, const float* bi
 }
 
 void CpuBackend::activation(Activation act, const float* x, int64_t n, float* y) {
+  if (act == Activation::SwigluOai) fail("internal: SwigluOai is a gated activation (gated_activation, moe_ffn)");
   // Element-wise, so split over the threads (BERT's FFN runs it on every row).
   split(n, 4, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {

@@ -18,12 +18,14 @@ void load_qwen3moe(Model& model, const gguf::File& file);
 void load_gemma2(Model& model, const gguf::File& file);
 void load_gemma3(Model& model, const gguf::File& file);
 void load_phi3(Model& model, const gguf::File& file);
+void load_gpt_oss(Model& model, const gguf::File& file);
+void load_bitnet(Model& model, const gguf::File& file);
 void load_bert(Model& model, const gguf::File& file);  // bert and nomic-bert
 
 std::string supported_architectures();
 
 // The pre-norm decoder of llama.cpp (arch/llama.cpp), shared by the families
-// that are the same network: qwen2, qwen3, qwen3moe, phi3.
+// that are the same network: qwen2, qwen3, qwen3moe, phi3, bitnet.
 void prenorm_decoder_forward(const Model& m, ForwardContext& c, const Batch& b, float* logits,
                              backend::RopeParams::Mode rope_mode, int sliding_window);
 // The Gemma block of gemma2.cpp, shared with gemma3 (whose differences are

@@ -31,7 +31,8 @@ void prenorm_decoder_forward(const Model& m, ForwardContext& c, const Batch& b, 
     c.be.add(ws.x.data(), ws.proj.data(), n * E);                          // x += attention
     norm_rows(c, ws.x.data(), L.ffn_norm, n, E, hp.rms_eps, ws.xn.data());   // xn [n][E]
     if (hp.n_expert > 0)                                                    // Mixtral, Qwen3-MoE
-      moe_ffn(m, c, l, n, ws.xn.data(), /*normalize_top_k=*/true, ws.proj.data());  // proj [n][E]
+      moe_ffn(m, c, l, n, ws.xn.data(), ExpertGating::SoftmaxNormalized, backend::Activation::Silu,
+              ws.proj.data());                                              // proj [n][E]
     else                                                                    // gate/up, or Phi-3's fused up
       dense_ffn(m, c, l, n, ws.xn.data(), backend::Activation::Silu, ws.proj.data());
     c.be.add(ws.x.data(), ws.proj.data(), n * E);                          // x += ffn

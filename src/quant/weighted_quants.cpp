@@ -1,0 +1,646 @@
+#include "quant/weighted_quants.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+
+#include "backend/ref/kernels_ref.h"
+#include "backend/ref/quants.h"
+#include "core/fp16.h"
+#include "core/quant_blocks.h"
+
+namespace hearth::quant {
+namespace {
+
+using ref::nearest_int;
+
+constexpr int kBlock = 32;  // QK4_0 == QK4_1 == QK5_0 == QK5_1
+constexpr float kGroupMaxEps = 1e-15f;
+
+// ggml's make_qx_quants with importance weights (rmse_type 1): symmetric
+// levels -nmax..nmax-1 stored +nmax, 19 candidate scales around nmax/max, the
+// best weighted least-squares fit kept. Float operations in ggml's order.
+float make_qx_quants_weighted(int n, int nmax, const float* x, int8_t* L, const float* qw) {
+  float max = 0, amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < kGroupMaxEps) {
+    std::fill(L, L + n, int8_t(0));
+    return 0.f;
+  }
+  float iscale = -float(nmax) / max;
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    int l = nearest_int(iscale * x[i]);
+    l = std::max(-nmax, std::min(nmax - 1, l));
+    L[i] = int8_t(l + nmax);
+    const float w = qw[i];
+    sumlx += w * x[i] * float(l);
+    suml2 += w * float(l) * float(l);
+  }
+  float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
+  float best = scale * sumlx;
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    iscale = -(float(nmax) + 0.1f * float(is)) / max;
+    sumlx = suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+      int l = nearest_int(iscale * x[i]);
+      l = std::max(-nmax, std::min(nmax - 1, l));
+      const float w = qw[i];
+      sumlx += w * x[i] * float(l);
+      suml2 += w * float(l) * float(l);
+    }
+    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+      for (int i = 0; i < n; ++i) {
+        const int l = nearest_int(iscale * x[i]);
+        L[i] = int8_t(nmax + std::max(-nmax, std::min(nmax - 1, l)));
+      }
+      scale = sumlx / suml2;
+      best = scale * sumlx;
+    }
+  }
+  return scale;
+}
+
+// ggml's make_qkx3_quants with weights: x ~ scale * L - the_min, L in 0..nmax;
+// nstep + 1 candidate scales each refined by a weighted fit of scale and min.
+float make_qkx3_quants_weighted(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
+                                uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
+  float min = x[0], max = x[0];
+  float sum_w = weights[0];
+  float sum_x = sum_w * x[0];
+  for (int i = 1; i < n; ++i) {
+    if (x[i] < min) min = x[i];
+    if (x[i] > max) max = x[i];
+    const float w = weights[i];
+    sum_w += w;
+    sum_x += w * x[i];
+  }
+  if (min > 0) min = 0;
+  if (max <= min) {
+    std::memset(L, 0, size_t(n));
+    *the_min = -min;
+    return 0.f;
+  }
+  float iscale = float(nmax) / (max - min);
+  float scale = 1 / iscale;
+  float best_mad = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = nearest_int(iscale * (x[i] - min));
+    L[i] = uint8_t(std::max(0, std::min(nmax, l)));
+    float diff = scale * float(L[i]) + min - x[i];
+    diff = use_mad ? std::fabs(diff) : diff * diff;
+    best_mad += weights[i] * diff;
+  }
+  if (nstep < 1) {
+    *the_min = -min;
+    return scale;
+  }
+  for (int is = 0; is <= nstep; ++is) {
+    iscale = (rmin + rdelta * float(is) + float(nmax)) / (max - min);
+    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    for (int i = 0; i < n; ++i) {
+      int l = nearest_int(iscale * (x[i] - min));
+      l = std::max(0, std::min(nmax, l));
+      Laux[i] = uint8_t(l);
+      const float w = weights[i];
+      sum_l += w * float(l);
+      sum_l2 += w * float(l) * float(l);
+      sum_xl += w * float(l) * x[i];
+    }
+    const float D = sum_w * sum_l2 - sum_l * sum_l;
+    if (D > 0) {
+      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+      if (this_min > 0) {
+        this_min = 0;
+        this_scale = sum_xl / sum_l2;
+      }
+      float mad = 0;
+      for (int i = 0; i < n; ++i) {
+        float diff = this_scale * float(Laux[i]) + this_min - x[i];
+        diff = use_mad ? std::fabs(diff) : diff * diff;
+        mad += weights[i] * diff;
+      }
+      if (mad < best_mad) {
+        std::copy(Laux, Laux + n, L);
+        best_mad = mad;
+        scale = this_scale;
+        min = this_min;
+      }
+    }
+  }
+  *the_min = -min;
+  return scale;
+}
+
+// The per-element weights ggml builds for the legacy types:
+// importance * sqrt(mean square of the row + x^2).
+float row_sigma2(const float* x, int64_t n) {
+  float sum_x2 = 0;
+  for (int64_t j = 0; j < n; ++j) sum_x2 += x[j] * x[j];
+  return sum_x2 / float(n);
+}
+
+void block_weights(const float* xb, const float* qw, float sigma2, float* weight) {
+  for (int j = 0; j < kBlock; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+}
+
+void pack_nibbles(const uint8_t* L, uint8_t* qs) {
+  for (int j = 0; j < kBlock / 2; ++j) qs[j] = uint8_t((L[j] & 0x0F) | ((L[j + kBlock / 2] & 0x0F) << 4));
+}
+
+uint32_t fifth_bits(const uint8_t* L) {
+  uint32_t qh = 0;
+  for (int j = 0; j < kBlock / 2; ++j) {
+    qh |= uint32_t((L[j] & 0x10u) >> 4) << j;
+    qh |= uint32_t((L[j + kBlock / 2] & 0x10u) >> 4) << (j + kBlock / 2);
+  }
+  return qh;
+}
+
+// Q4_0 (nmax 8) and Q5_0 (nmax 16): symmetric, one f16 scale per block.
+template <typename Block>
+void quantize_symmetric(const float* x, void* dst, int64_t n, const float* importance, int nmax) {
+  auto* y = static_cast<Block*>(dst);
+  const float sigma2 = row_sigma2(x, n);
+  float weight[kBlock];
+  int8_t L[kBlock];
+  for (int64_t ib = 0; ib < n / kBlock; ++ib) {
+    const float* xb = x + kBlock * ib;
+    block_weights(xb, importance + kBlock * ib, sigma2, weight);
+    const float d = make_qx_quants_weighted(kBlock, nmax, xb, L, weight);
+    y[ib].d = fp32_to_fp16(d);
+    const auto* levels = reinterpret_cast<const uint8_t*>(L);
+    pack_nibbles(levels, y[ib].qs);
+    if constexpr (std::is_same_v<Block, block_q5_0>) {
+      const uint32_t qh = fifth_bits(levels);
+      std::memcpy(y[ib].qh, &qh, sizeof qh);
+    }
+  }
+}
+
+// Q4_1 (nmax 15) and Q5_1 (nmax 31): scale and minimum per block.
+template <typename Block>
+void quantize_asymmetric(const float* x, void* dst, int64_t n, const float* importance, int nmax) {
+  auto* y = static_cast<Block*>(dst);
+  const float sigma2 = row_sigma2(x, n);
+  float weight[kBlock];
+  uint8_t L[kBlock], Laux[kBlock];
+  for (int64_t ib = 0; ib < n / kBlock; ++ib) {
+    const float* xb = x + kBlock * ib;
+    block_weights(xb, importance + kBlock * ib, sigma2, weight);
+    float min;
+    const float d = make_qkx3_quants_weighted(kBlock, nmax, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
+    y[ib].d = fp32_to_fp16(d);
+    y[ib].m = fp32_to_fp16(-min);
+    pack_nibbles(L, y[ib].qs);
+    if constexpr (std::is_same_v<Block, block_q5_1>) {
+      const uint32_t qh = fifth_bits(L);
+      std::memcpy(y[ib].qh, &qh, sizeof qh);
+    }
+  }
+}
+
+
+// ggml's make_qp_quants: levels 0..nmax for non-negative x (the sub-block
+// scales and mins of the k-quants), 9 candidate scales, then up to 5 passes
+// moving single levels while the weighted fit improves.
+float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* quant_weights) {
+  float max = 0;
+  for (int i = 0; i < n; ++i) max = std::max(max, x[i]);
+  if (max < kGroupMaxEps) {
+    std::fill(L, L + n, uint8_t(0));
+    return 0.f;
+  }
+  float iscale = float(nmax) / max;
+  for (int i = 0; i < n; ++i) L[i] = uint8_t(nearest_int(iscale * x[i]));
+  const float scale = 1 / iscale;
+  float best_mse = 0;
+  for (int i = 0; i < n; ++i) {
+    const float diff = x[i] - scale * float(L[i]);
+    best_mse += quant_weights[i] * diff * diff;
+  }
+  for (int is = -4; is <= 4; ++is) {
+    if (is == 0) continue;
+    const float iscale_is = (0.1f * float(is) + float(nmax)) / max;
+    const float scale_is = 1 / iscale_is;
+    float mse = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = std::min(nmax, nearest_int(iscale_is * x[i]));
+      const float diff = x[i] - scale_is * float(l);
+      mse += quant_weights[i] * diff * diff;
+    }
+    if (mse < best_mse) {
+      best_mse = mse;
+      iscale = iscale_is;
+    }
+  }
+  float sumlx = 0, suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = std::min(nmax, nearest_int(iscale * x[i]));
+    L[i] = uint8_t(l);
+    const float w = quant_weights[i];
+    sumlx += w * x[i] * float(l);
+    suml2 += w * float(l) * float(l);
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    int n_changed = 0;
+    for (int i = 0; i < n; ++i) {
+      const float w = quant_weights[i];
+      float slx = sumlx - w * x[i] * float(L[i]);
+      float sl2 = suml2 - w * float(L[i]) * float(L[i]);
+      if (slx > 0 && sl2 > 0) {
+        const int new_l = std::min(nmax, nearest_int(x[i] * sl2 / slx));
+        if (new_l != L[i]) {
+          slx += w * x[i] * float(new_l);
+          sl2 += w * float(new_l) * float(new_l);
+          if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+            L[i] = uint8_t(new_l);
+            sumlx = slx;
+            suml2 = sl2;
+            ++n_changed;
+          }
+        }
+      }
+    }
+    if (n_changed == 0) break;
+  }
+  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+constexpr int kSuper = kQK_K;
+
+float super_block_sum_x2(const float* x) {
+  float sum_x2 = 0;
+  for (int j = 0; j < kSuper; ++j) sum_x2 += x[j] * x[j];
+  return sum_x2;
+}
+
+// Packs 256 2-bit levels as Q2_K and Q3_K store them.
+void pack_two_bits(const uint8_t* L, uint8_t* qs) {
+  for (int j = 0; j < kSuper; j += 128)
+    for (int l = 0; l < 32; ++l)
+      qs[j / 4 + l] = uint8_t(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+}
+
+void quantize_q2_K_weighted(const float* x, void* dst, int64_t n, const float* qw_row) {
+  auto* y = static_cast<block_q2_K*>(dst);
+  uint8_t L[kSuper], Laux[16], Ls[kSuper / 16], Lm[kSuper / 16];
+  float mins[kSuper / 16], scales[kSuper / 16], sw[kSuper / 16], weight[16];
+  for (int64_t i = 0; i < n / kSuper; ++i, x += kSuper) {
+    std::fill(sw, sw + kSuper / 16, 0.0f);
+    const float sigma2 = super_block_sum_x2(x) / float(kSuper);
+    for (int j = 0; j < kSuper / 16; ++j) {
+      const float* qw = qw_row + kSuper * i + 16 * j;
+      for (int l = 0; l < 16; ++l) weight[l] = qw[l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
+      for (int l = 0; l < kSuper / 16; ++l) sw[j] += weight[l];
+      scales[j] = make_qkx3_quants_weighted(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
+    }
+    float dm = make_qp_quants(kSuper / 16, 15, scales, Ls, sw);
+    float mm = make_qp_quants(kSuper / 16, 15, mins, Lm, sw);
+    y[i].d = fp32_to_fp16(dm);
+    y[i].dmin = fp32_to_fp16(mm);
+    dm = fp16_to_fp32(y[i].d);
+    mm = fp16_to_fp32(y[i].dmin);
+    for (int j = 0; j < kSuper / 16; ++j) y[i].scales[j] = uint8_t(Ls[j] | (Lm[j] << 4));
+    for (int j = 0; j < kSuper / 16; ++j) {  // requantize with the rounded scales
+      const float d = dm * float(y[i].scales[j] & 0xF);
+      if (d == 0.0f) continue;
+      const float m = mm * float(y[i].scales[j] >> 4);
+      for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = uint8_t(std::max(0, std::min(3, nearest_int((x[16 * j + ii] + m) / d))));
+    }
+    pack_two_bits(L, y[i].qs);
+  }
+}
+
+void quantize_q3_K_weighted(const float* x, void* dst, int64_t n, const float* qw_row) {
+  auto* y = static_cast<block_q3_K*>(dst);
+  int8_t L[kSuper], Ls[kSuper / 16];
+  float scales[kSuper / 16], weight[16], sw[kSuper / 16];
+  for (int64_t i = 0; i < n / kSuper; ++i, x += kSuper) {
+    const float sigma2 = 2 * super_block_sum_x2(x) / float(kSuper);
+    for (int j = 0; j < kSuper / 16; ++j) {
+      const float* qw = qw_row + kSuper * i + 16 * j;
+      for (int l = 0; l < 16; ++l) weight[l] = qw[l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
+      float sumw = 0;
+      for (int l = 0; l < 16; ++l) sumw += weight[l];
+      sw[j] = sumw;
+      scales[j] = make_qx_quants_weighted(16, 4, x + 16 * j, L + 16 * j, weight);
+    }
+    std::memset(y[i].scales, 0, 12);
+    const float d_block = make_qx_quants_weighted(kSuper / 16, 32, scales, Ls, sw);
+    for (int j = 0; j < kSuper / 16; ++j) {
+      int l = Ls[j];
+      if (j < 8) y[i].scales[j] = uint8_t(l & 0xF);
+      else y[i].scales[j - 8] |= uint8_t((l & 0xF) << 4);
+      l >>= 4;
+      y[i].scales[j % 4 + 8] |= uint8_t(l << (2 * (j / 4)));
+    }
+    y[i].d = fp32_to_fp16(d_block);
+    for (int j = 0; j < kSuper / 16; ++j) {
+      int8_t sc = int8_t(j < 8 ? y[i].scales[j] & 0xF : y[i].scales[j - 8] >> 4);
+      sc = int8_t((sc | (((y[i].scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32);
+      const float d = fp16_to_fp32(y[i].d) * float(sc);
+      if (d == 0.0f) continue;
+      for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = int8_t(std::max(-4, std::min(3, nearest_int(x[16 * j + ii] / d))) + 4);
+    }
+    std::memset(y[i].hmask, 0, kSuper / 8);
+    int m = 0;
+    uint8_t hm = 1;
+    for (int j = 0; j < kSuper; ++j) {  // the high bit of the first 8 levels in bit 0, etc.
+      if (L[j] > 3) {
+        y[i].hmask[m] |= hm;
+        L[j] = int8_t(L[j] - 4);
+      }
+      if (++m == kSuper / 8) {
+        m = 0;
+        hm = uint8_t(hm << 1);
+      }
+    }
+    pack_two_bits(reinterpret_cast<const uint8_t*>(L), y[i].qs);
+  }
+}
+
+// Q4_K (nmax 15) and Q5_K (nmax 31): 8 sub-blocks of 32 with 6-bit scales and mins.
+template <typename Block, int kMax>
+void quantize_k4_like_weighted(const float* x, void* dst, int64_t n, const float* qw_row) {
+  auto* y = static_cast<Block*>(dst);
+  uint8_t L[kSuper], Laux[32], Ls[kSuper / 32], Lm[kSuper / 32];
+  float weights[32], sw[kSuper / 32], mins[kSuper / 32], scales[kSuper / 32];
+  for (int64_t i = 0; i < n / kSuper; ++i, x += kSuper) {
+    const float sigma2 = 2 * super_block_sum_x2(x) / float(kSuper);
+    for (int j = 0; j < kSuper / 32; ++j) {
+      const float* qw = qw_row + kSuper * i + 32 * j;
+      for (int l = 0; l < 32; ++l) weights[l] = qw[l] * std::sqrt(sigma2 + x[32 * j + l] * x[32 * j + l]);
+      float sumw = 0;
+      for (int l = 0; l < 32; ++l) sumw += weights[l];
+      sw[j] = sumw;
+      scales[j] = make_qkx3_quants_weighted(32, kMax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
+    }
+    const float d_block = make_qp_quants(kSuper / 32, 63, scales, Ls, sw);
+    const float m_block = make_qp_quants(kSuper / 32, 63, mins, Lm, sw);
+    for (int j = 0; j < kSuper / 32; ++j) {
+      const uint8_t ls = std::min<uint8_t>(63, Ls[j]), lm = std::min<uint8_t>(63, Lm[j]);  // Q4_K: already <= 63
+      if (j < 4) {
+        y[i].scales[j] = ls;
+        y[i].scales[j + 4] = lm;
+      } else {
+        y[i].scales[j + 4] = uint8_t((ls & 0xF) | ((lm & 0xF) << 4));
+        y[i].scales[j - 4] |= uint8_t((ls >> 4) << 6);
+        y[i].scales[j - 0] |= uint8_t((lm >> 4) << 6);
+      }
+    }
+    y[i].d = fp32_to_fp16(d_block);
+    y[i].dmin = fp32_to_fp16(m_block);
+    for (int j = 0; j < kSuper / 32; ++j) {
+      uint8_t sc, m;
+      ref::k4_scale_min(j, y[i].scales, &sc, &m);
+      const float d = fp16_to_fp32(y[i].d) * float(sc);
+      if (d == 0.0f) continue;
+      const float dm = fp16_to_fp32(y[i].dmin) * float(m);
+      for (int ii = 0; ii < 32; ++ii)
+        L[32 * j + ii] = uint8_t(std::max(0, std::min(kMax, nearest_int((x[32 * j + ii] + dm) / d))));
+    }
+    if constexpr (kMax == 15) {
+      uint8_t* q = y[i].qs;
+      for (int j = 0; j < kSuper; j += 64, q += 32)
+        for (int l = 0; l < 32; ++l) q[l] = uint8_t(L[j + l] | (L[j + l + 32] << 4));
+    } else {
+      uint8_t* qh = y[i].qh;
+      uint8_t* ql = y[i].qs;
+      std::memset(qh, 0, kSuper / 8);
+      uint8_t m1 = 1, m2 = 2;
+      for (int nn = 0; nn < kSuper; nn += 64, ql += 32) {
+        for (int j = 0; j < 32; ++j) {
+          int l1 = L[nn + j], l2 = L[nn + j + 32];
+          if (l1 > 15) l1 -= 16, qh[j] |= m1;
+          if (l2 > 15) l2 -= 16, qh[j] |= m2;
+          ql[j] = uint8_t(l1 | (l2 << 4));
+        }
+        m1 = uint8_t(m1 << 2);
+        m2 = uint8_t(m2 << 2);
+      }
+    }
+  }
+}
+
+void quantize_q6_K_weighted(const float* x, void* dst, int64_t n, const float* qw_row) {
+  auto* y = static_cast<block_q6_K*>(dst);
+  int8_t L[kSuper];
+  float scales[kSuper / 16];
+  for (int64_t i = 0; i < n / kSuper; ++i, x += kSuper) {
+    float max_scale = 0, max_abs_scale = 0;
+    for (int ib = 0; ib < kSuper / 16; ++ib) {
+      // ggml passes the importance straight through here (no sigma2 term).
+      const float scale = make_qx_quants_weighted(16, 32, x + 16 * ib, L + 16 * ib, qw_row + kSuper * i + 16 * ib);
+      scales[ib] = scale;
+      if (std::fabs(scale) > max_abs_scale) {
+        max_abs_scale = std::fabs(scale);
+        max_scale = scale;
+      }
+    }
+    if (max_abs_scale < kGroupMaxEps) {
+      std::memset(&y[i], 0, sizeof(block_q6_K));
+      y[i].d = fp32_to_fp16(0.f);
+      continue;
+    }
+    const float iscale = -128.f / max_scale;
+    y[i].d = fp32_to_fp16(1 / iscale);
+    for (int ib = 0; ib < kSuper / 16; ++ib) y[i].scales[ib] = int8_t(std::min(127, nearest_int(iscale * scales[ib])));
+    for (int j = 0; j < kSuper / 16; ++j) {
+      const float d = fp16_to_fp32(y[i].d) * float(y[i].scales[j]);
+      if (d == 0.0f) continue;
+      for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = int8_t(std::max(-32, std::min(31, nearest_int(x[16 * j + ii] / d))) + 32);
+    }
+    uint8_t* ql = y[i].ql;
+    uint8_t* qh = y[i].qh;
+    for (int j = 0; j < kSuper; j += 128, ql += 64, qh += 32) {
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
+        ql[l] = uint8_t(q1 | (q3 << 4));
+        ql[l + 32] = uint8_t(q2 | (q4 << 4));
+        qh[l] = uint8_t((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
+      }
+    }
+  }
+}
+
+// ggml's best_index_int8 over the IQ4 levels, literally (its float
+// comparison decides ties and near-ties).
+int best_iq4_level(float x) {
+  const int8_t* val = kValuesIq4nl;
+  if (x <= float(val[0])) return 0;
+  if (x >= float(val[15])) return 15;
+  int ml = 0, mu = 15;
+  while (mu - ml > 1) {
+    const int mav = (ml + mu) / 2;
+    if (x < float(val[mav])) mu = mav;
+    else ml = mav;
+  }
+  return x - float(val[mu - 1]) < float(val[mu]) - x ? mu - 1 : mu;
+}
+
+// ggml's quantize_row_iq4_nl_impl with importance weights and ntry = 7, for
+// one super-block: IQ4_NL (super_size 32, one f16 scale) or IQ4_XS (256,
+// 6-bit block scales under an f16 one).
+void quantize_iq4_super_block(int super_size, const float* x, uint16_t* dh, uint8_t* q4, uint16_t* scales_h,
+                              uint8_t* scales_l, const float* qw_super) {
+  constexpr int kBlock4 = 32, kTries = 7;
+  float sigma2 = 0;
+  for (int j = 0; j < super_size; ++j) sigma2 += x[j] * x[j];
+  sigma2 *= 2.f / float(super_size);
+  std::memset(q4, 0, size_t(super_size / 2));
+  *dh = fp32_to_fp16(0.f);
+  uint8_t L[kQK_K];
+  float scales[kQK_K / kBlock4], weight[kBlock4];
+  float max_scale = 0, amax_scale = 0;
+  const int n_blocks = super_size / kBlock4;
+  for (int ib = 0; ib < n_blocks; ++ib) {
+    const float* xb = x + ib * kBlock4;
+    uint8_t* Lb = L + ib * kBlock4;
+    const float* qw = qw_super + ib * kBlock4;
+    for (int j = 0; j < kBlock4; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    float amax = 0, max = 0;
+    for (int j = 0; j < kBlock4; ++j) {
+      const float ax = std::fabs(xb[j]);
+      if (ax > amax) {
+        amax = ax;
+        max = xb[j];
+      }
+    }
+    if (amax < kGroupMaxEps) {
+      scales[ib] = 0;
+      continue;
+    }
+    float d = -max / float(kValuesIq4nl[0]);
+    float id = 1 / d;
+    float sumqx = 0, sumq2 = 0;
+    for (int j = 0; j < kBlock4; ++j) {
+      const int l = best_iq4_level(id * xb[j]);
+      Lb[j] = uint8_t(l);
+      const float q = kValuesIq4nl[l];
+      sumqx += weight[j] * q * xb[j];
+      sumq2 += weight[j] * q * q;
+    }
+    d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
+    float best = d * sumqx;
+    for (int itry = -kTries; itry <= kTries; ++itry) {
+      id = float(itry + kValuesIq4nl[0]) / max;
+      sumqx = sumq2 = 0;
+      for (int j = 0; j < kBlock4; ++j) {
+        const float q = kValuesIq4nl[best_iq4_level(id * xb[j])];
+        sumqx += weight[j] * q * xb[j];
+        sumq2 += weight[j] * q * q;
+      }
+      if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+        d = sumqx / sumq2;
+        best = d * sumqx;
+      }
+    }
+    scales[ib] = d;
+    if (std::fabs(d) > amax_scale) {
+      amax_scale = std::fabs(d);
+      max_scale = d;
+    }
+  }
+  if (n_blocks > 1) {
+    *scales_h = 0;
+    const float d = -max_scale / 32;
+    *dh = fp32_to_fp16(d);
+    const float id = d != 0.0f ? 1 / d : 0.f;
+    for (int ib = 0; ib < n_blocks; ++ib) {
+      int l = std::max(-32, std::min(31, nearest_int(id * scales[ib])));
+      const float dl = d * float(l);
+      const float idl = dl != 0.0f ? 1 / dl : 0.f;
+      for (int j = 0; j < kBlock4; ++j) L[ib * kBlock4 + j] = uint8_t(best_iq4_level(idl * x[ib * kBlock4 + j]));
+      l += 32;
+      const uint8_t l_l = uint8_t(l & 0xf), l_h = uint8_t(l >> 4);
+      if (ib % 2 == 0) scales_l[ib / 2] = l_l;
+      else scales_l[ib / 2] |= uint8_t(l_l << 4);
+      *scales_h = uint16_t(*scales_h | (l_h << 2 * (ib % 8)));
+    }
+  } else {
+    *dh = fp32_to_fp16(scales[0]);
+    const float id = scales[0] != 0.0f ? 1 / scales[0] : 0;
+    for (int j = 0; j < super_size; ++j) L[j] = uint8_t(best_iq4_level(id * x[j]));
+  }
+  for (int i = 0; i < super_size / 32; ++i)
+    for (int j = 0; j < 16; ++j) q4[16 * i + j] = uint8_t(L[32 * i + j] | (L[32 * i + 16 + j] << 4));
+}
+
+void quantize_iq4_nl_weighted(const float* x, void* dst, int64_t n, const float* qw_row) {
+  auto* y = static_cast<block_iq4_nl*>(dst);
+  for (int64_t i = 0; i < n / kQK4_NL; ++i)
+    quantize_iq4_super_block(kQK4_NL, x + kQK4_NL * i, &y[i].d, y[i].qs, nullptr, nullptr, qw_row + kQK4_NL * i);
+}
+
+void quantize_iq4_xs_weighted(const float* x, void* dst, int64_t n, const float* qw_row) {
+  auto* y = static_cast<block_iq4_xs*>(dst);
+  for (int64_t i = 0; i < n / kQK_K; ++i)
+    quantize_iq4_super_block(kQK_K, x + kQK_K * i, &y[i].d, y[i].qs, &y[i].scales_h, y[i].scales_l, qw_row + kQK_K * i);
+}
+}  // namespace
+
+bool uses_importance_like_ggml(DType type) {
+  switch (type) {
+    case DType::Q4_0:
+    case DType::Q4_1:
+    case DType::Q5_0:
+    case DType::Q5_1:
+    case DType::Q2_K:
+    case DType::Q3_K:
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+    case DType::IQ4_NL:
+    case DType::IQ4_XS:
+    case DType::IQ2_XXS:
+    case DType::IQ2_XS:
+    case DType::IQ2_S:
+    case DType::IQ3_XXS:
+    case DType::IQ3_S:
+    // ggml ignores the weights for these:
+    case DType::Q8_0:
+    case DType::F16:
+    case DType::BF16:
+    case DType::F32:
+    case DType::TQ1_0:
+    case DType::TQ2_0:
+    case DType::MXFP4:
+      return true;
+    default:
+      return false;  // IQ1_S, IQ1_M (no quantizer yet)
+  }
+}
+
+bool can_quantize_with_importance(DType type) {
+  return ref::can_quantize(type) || type == DType::IQ2_XXS || type == DType::IQ2_XS;
+}
+
+void quantize_row_with_importance(DType type, const float* src, void* dst, int64_t n, const float* importance) {
+  if (importance == nullptr) return ref::quantize_row_weighted(type, src, dst, n, nullptr);
+  switch (type) {
+    case DType::Q4_0: return quantize_symmetric<block_q4_0>(src, dst, n, importance, 8);
+    case DType::Q5_0: return quantize_symmetric<block_q5_0>(src, dst, n, importance, 16);
+    case DType::Q4_1: return quantize_asymmetric<block_q4_1>(src, dst, n, importance, 15);
+    case DType::Q5_1: return quantize_asymmetric<block_q5_1>(src, dst, n, importance, 31);
+    case DType::Q2_K: return quantize_q2_K_weighted(src, dst, n, importance);
+    case DType::Q3_K: return quantize_q3_K_weighted(src, dst, n, importance);
+    case DType::Q4_K: return quantize_k4_like_weighted<block_q4_K, 15>(src, dst, n, importance);
+    case DType::Q5_K: return quantize_k4_like_weighted<block_q5_K, 31>(src, dst, n, importance);
+    case DType::Q6_K: return quantize_q6_K_weighted(src, dst, n, importance);
+    case DType::IQ4_NL: return quantize_iq4_nl_weighted(src, dst, n, importance);
+    case DType::IQ4_XS: return quantize_iq4_xs_weighted(src, dst, n, importance);
+    default: return ref::quantize_row_weighted(type, src, dst, n, importance);
+  }
+}
+
+}  // namespace hearth::quant
