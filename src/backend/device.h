@@ -211,4 +211,11 @@ class DeviceBackend {
   virtual void softcap(const DeviceTensor& y, float cap) = 0;                  // y = cap * tanh(y / cap)
 };
 
+// The CPU as a DeviceBackend (beside backend.h's make_cpu_backend, with the
+// same kernels, threads and `isa`): tensors in host memory, each op run at
+// the call by the host CPU backend's code, so its results are that backend's
+// bit for bit; sync() is a no-op (submits and waits stay 0). Weights are used
+// in place, not copied: keep their bytes alive while the tensor is.
+std::unique_ptr<DeviceBackend> make_cpu_device_backend(int n_threads, const std::string& isa = "");
+
 }  // namespace hearth::backend
