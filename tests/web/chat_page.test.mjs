@@ -90,8 +90,8 @@ test('the page loads; the picker lists the loaded models and the stored ones', a
   assert.equal(await page.title(), 'hearth');
   await page.locator('[data-testid=model] option').nth(3).waitFor({ state: 'attached' });
   const loaded = (await (await fetch(`${url}/api/ps`)).json()).models.map((m) => m.name);
-  assert.deepEqual(loaded, [modelV, modelA, modelB]);
-  assert.deepEqual(await options('Loaded'), loaded);
+  assert.deepEqual([...loaded].sort(), [modelV, modelA, modelB].sort());
+  assert.deepEqual((await options('Loaded')).sort(), [...loaded].sort());
   assert.deepEqual(await options('In the store'), ['stored-only:latest']);
   await shot('01-loaded');
   await page.unroute('**/api/tags');  // the picker is listed again after each reply (next test)
@@ -114,7 +114,7 @@ test('a message streams its reply, the same as the API gives', async () => {
   assert.match(await page.locator('[data-testid=context]').innerText(), /context \d+ \/ 4096 tokens/);
   // After the reply the picker is listed again, now from the server's own /api/tags.
   await page.locator('[data-testid=model] option').nth(3).waitFor({ state: 'detached' });
-  assert.deepEqual(await options('Loaded'), [modelV, modelA, modelB]);
+  assert.deepEqual((await options('Loaded')).sort(), [modelV, modelA, modelB].sort());
   assert.equal(await page.locator('[data-testid=model] option').count(), 3);
   assert.equal(await page.locator('[data-testid=model]').inputValue(), modelA);
   await shot('02-streamed');
