@@ -11,7 +11,7 @@ model=$(realpath "$1") out=$2 rounds=${3:-2} threads=${4:-2} slots=${5:-16}
 llama_server=${LLAMA_SERVER:?set LLAMA_SERVER to llama.cpp\'s llama-server}
 here=$(cd "$(dirname "$0")" && pwd)
 hearth=$(realpath "${HEARTH:-$here/../build/bin/hearth}")
-ctx=2048
+ctx=4096  # the 10-turn chat reaches about 2300 tokens
 mkdir -p "$out"
 export LD_LIBRARY_PATH="$(dirname "$llama_server")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 

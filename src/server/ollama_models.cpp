@@ -17,6 +17,7 @@
 #include "gguf/gguf.h"
 #include "server/api_error.h"
 #include "server/http_server.h"
+#include "server/ollama_handler.h"
 #include "server/request_guard.h"
 #include "store/hub.h"
 
@@ -32,25 +33,6 @@ std::string iso_time(std::chrono::system_clock::time_point t) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-template <typename Fn>
-auto ollama_errors(Server& server, Fn fn) {
-  return [&server, fn](const httplib::Request& req, httplib::Response& res) {
-    try {
-      fn(server, req, res);
-    } catch (const ApiError& e) {
-      res.status = e.status;
-      res.set_content(dump_json(json{{"error", e.what()}}), "application/json");
-    } catch (const nlohmann::json::exception&) {
-      res.status = 400;
-      res.set_content(dump_json(json{{"error", "a field of the request has the wrong type or value"}}), "application/json");
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "hearth: error on {}: {}\n", escape_for_log(req.path), e.what());
-      res.status = 500;
-      res.set_content(dump_json(json{{"error", e.what()}}), "application/json");
-    }
-  };
 }
 
 std::string field(const json& body, std::initializer_list<const char*> names, const char* what) {
@@ -288,15 +270,15 @@ void copy(Server& server, const httplib::Request& req, httplib::Response& res) {
 
 void add_ollama_model_routes(httplib::Server& http, Server& server) {
   auto headers = std::make_shared<HeaderCache>();
-  http.Post("/api/show", ollama_errors(server, [headers](Server& s, const httplib::Request& req, httplib::Response& res) {
+  http.Post("/api/show", ollama_handler(server, [headers](Server& s, const httplib::Request& req, httplib::Response& res) {
     show(s, *headers, req, res);
   }));
-  http.Get("/api/tags", ollama_errors(server, [headers](Server& s, const httplib::Request&, httplib::Response& res) {
+  http.Get("/api/tags", ollama_handler(server, [headers](Server& s, const httplib::Request&, httplib::Response& res) {
     json models = json::array();
     for (const ModelSpec& spec : s.registry().catalog()) models.push_back(tag_entry(spec, headers->get(spec.load.path)));
     res.set_content(dump_json(json{{"models", models}}), "application/json");
   }));
-  http.Get("/api/ps", ollama_errors(server, [headers](Server& s, const httplib::Request&, httplib::Response& res) {
+  http.Get("/api/ps", ollama_handler(server, [headers](Server& s, const httplib::Request&, httplib::Response& res) {
     json models = json::array();
     for (const ModelRegistry::Loaded& l : s.registry().loaded()) {
       json entry = tag_entry(l.spec, headers->get(l.spec.load.path));
@@ -309,9 +291,9 @@ void add_ollama_model_routes(httplib::Server& http, Server& server) {
     }
     res.set_content(dump_json(json{{"models", models}}), "application/json");
   }));
-  http.Post("/api/pull", ollama_errors(server, pull));
-  http.Delete("/api/delete", ollama_errors(server, remove));
-  http.Post("/api/copy", ollama_errors(server, copy));
+  http.Post("/api/pull", ollama_handler(server, pull));
+  http.Delete("/api/delete", ollama_handler(server, remove));
+  http.Post("/api/copy", ollama_handler(server, copy));
 }
 
 }  // namespace hearth::server

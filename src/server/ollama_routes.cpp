@@ -14,6 +14,7 @@
 #include "server/chat_request.h"
 #include "server/client_watch.h"
 #include "server/http_server.h"
+#include "server/ollama_handler.h"
 #include "server/request_guard.h"
 
 namespace hearth::server {
@@ -32,27 +33,6 @@ std::string iso_time(std::time_t t) {
 std::string now_iso() { return iso_time(std::time(nullptr)); }
 
 int64_t nanos(Clock::duration d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(); }
-
-// Runs a handler, answering ApiErrors in Ollama's form.
-template <typename Fn>
-auto ollama_handler(Server& server, Fn fn) {
-  return [&server, fn](const httplib::Request& req, httplib::Response& res) {
-    try {
-      fn(server, req, res);
-    } catch (const ApiError& e) {
-      res.status = e.status;
-      res.set_content(dump_json(json{{"error", e.what()}}), "application/json");
-    } catch (const nlohmann::json::exception&) {
-      // A field of the wrong type: the request's fault; no library text.
-      res.status = 400;
-      res.set_content(dump_json(json{{"error", "a field of the request has the wrong type or value"}}), "application/json");
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "hearth: internal error on {}: {}\n", escape_for_log(req.path), e.what());
-      res.status = 500;
-      res.set_content(dump_json(json{{"error", "internal server error (logged by the server)"}}), "application/json");
-    }
-  };
-}
 
 std::string model_name(const json& body) {
   for (const char* field : {"model", "name"})
