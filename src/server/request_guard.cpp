@@ -98,7 +98,9 @@ GuardVerdict check_framing(const httplib::Request& req, size_t max_body_bytes) {
   if (n_length == 1 && n_coding > 0)
     return refuse(400, "the request has both Content-Length and Transfer-Encoding", "bad_framing");
   if (n_length == 1) {
-    const std::string_view value = trim(req.get_header_value("Content-Length"));
+    // The library returns the header by value: keep it while `value` views it.
+    const std::string header = req.get_header_value("Content-Length");
+    const std::string_view value = trim(header);
     if (value.empty() || value.size() > 19 ||
         !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
       return refuse(400, fmt::format("Content-Length '{}' is not a byte count", escape_for_log(value.substr(0, 32))),
