@@ -2,12 +2,10 @@
 // Jinja2 3.1.6 in transformers' environment (ImmutableSandboxedEnvironment,
 // trim_blocks, lstrip_blocks, loopcontrols, json.dumps tojson), with
 // x = {'a': 1, 'b': [1.5, "it's", None, True]} and s = '  Hello, World  '.
-#include <chrono>
-#include <ctime>
-
 #include <gtest/gtest.h>
 
 #include "chat/jinja/template.h"
+#include "common/cpu_time.h"
 
 namespace hearth::chat::jinja {
 namespace {
@@ -240,23 +238,15 @@ TEST(Jinja, UnknownFilterFailsOnlyWhenReached) {
   }
 }
 
-// CPU time of this thread: what the limits bound, and unlike the wall clock
-// not stretched by a busy machine.
-double thread_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
-}
-
 double seconds_to_fail(const std::string& source) {
-  const double start = thread_cpu_seconds();
+  const double start = test::thread_cpu_seconds();
   try {
     Template(source).render(Dict{});
     ADD_FAILURE() << "expected a limit error for " << source;
   } catch (const TemplateError& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Limit) << e.what();
   }
-  return thread_cpu_seconds() - start;
+  return test::thread_cpu_seconds() - start;
 }
 
 TEST(Jinja, RunawayTemplatesErrorWithinASecond) {

@@ -2,7 +2,6 @@
 // error that names the problem, quickly, without a crash or a sanitizer
 // report. This file builds into test_gguf_san, linked against the reader
 // compiled with AddressSanitizer and UBSan.
-#include <ctime>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -10,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/cpu_time.h"
 #include "common/fixtures.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
@@ -75,16 +75,9 @@ std::vector<uint8_t> build(const Spec& s) {
   return b.data;
 }
 
-// CPU time of this thread (not stretched by a busy machine, as the wall clock is).
-double thread_cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return double(t.tv_sec) + double(t.tv_nsec) * 1e-9;
-}
-
 // Parses and expects an Error containing `expected`, within a second of CPU.
 void expect_refused(const std::vector<uint8_t>& bytes, const std::string& expected) {
-  const double start = thread_cpu_seconds();
+  const double start = test::thread_cpu_seconds();
   try {
     (void)gguf::File::parse(bytes, "bad.gguf");
     ADD_FAILURE() << "accepted a file that should fail with: " << expected;
@@ -94,7 +87,7 @@ void expect_refused(const std::vector<uint8_t>& bytes, const std::string& expect
     EXPECT_NE(message.find("bad.gguf"), std::string::npos) << "message does not name the file: " << message;
     EXPECT_NE(message.find("at byte"), std::string::npos) << "message does not give the offset: " << message;
   }
-  EXPECT_LT(thread_cpu_seconds() - start, 1.0) << expected;
+  EXPECT_LT(test::thread_cpu_seconds() - start, 1.0) << expected;
 }
 
 Spec with(std::function<void(Spec&)> change) {
@@ -114,7 +107,7 @@ TEST(GgufMalformed, TruncatedAtEveryOffsetIsRefused) {
   const auto bytes = build(Spec{});
   for (size_t n = 0; n < bytes.size(); ++n) {
     std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + n);
-    const double start = thread_cpu_seconds();
+    const double start = test::thread_cpu_seconds();
     try {
       (void)gguf::File::parse(cut, "bad.gguf");
       ADD_FAILURE() << "accepted a file cut at " << n << " of " << bytes.size();
@@ -125,7 +118,7 @@ TEST(GgufMalformed, TruncatedAtEveryOffsetIsRefused) {
                          message.find("cannot fit") != std::string::npos;
       EXPECT_TRUE(named) << "cut at " << n << ": " << message;
     }
-    EXPECT_LT(thread_cpu_seconds() - start, 1.0);
+    EXPECT_LT(test::thread_cpu_seconds() - start, 1.0);
   }
 }
 

@@ -16,9 +16,9 @@
 
 #include <gtest/gtest.h>
 
-#include "common/fixtures.h"
 #include "server/connection_loop.h"
 #include "server/http_server.h"
+#include "server/stories_model.h"
 
 namespace hearth::server {
 namespace {
@@ -69,14 +69,8 @@ TEST(RequestExtent, HeaderCountAndHeadSizeAreBounded) {
 class LiveServer : public ::testing::Test {
  protected:
   void SetUp() override {
-    ModelLoadOptions m;
-    m.path = (test::source_dir() / "models/stories260K.gguf").string();
-    m.n_ctx = 256;
-    m.n_parallel = 2;
-    m.n_batch = 64;
-    m.n_threads = 1;
     std::vector<std::unique_ptr<ServedModel>> models;
-    models.push_back(ServedModel::load(m));
+    models.push_back(test::load_stories260K());
     ServerOptions options;
     options.port = 0;
     options.log_requests = false;

@@ -16,6 +16,7 @@
 #include "common/fixtures.h"
 #include "server/http_server.h"
 #include "server/in_memory_http.h"
+#include "server/stories_model.h"
 
 namespace hearth::server {
 namespace {
@@ -24,14 +25,8 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 std::unique_ptr<Server> make_server() {
-  ModelLoadOptions m;
-  m.path = (test::source_dir() / "models/stories260K.gguf").string();
-  m.n_ctx = 256;
-  m.n_parallel = 2;
-  m.n_batch = 64;
-  m.n_threads = 1;
   std::vector<std::unique_ptr<ServedModel>> models;
-  models.push_back(ServedModel::load(m));
+  models.push_back(test::load_stories260K());
   ServerOptions options;
   options.port = 8080;
   options.log_requests = false;
