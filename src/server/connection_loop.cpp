@@ -103,6 +103,7 @@ struct Connection {
   bool dispatched = false;   // a worker owns it
   bool draining = false;     // refused: the answer is written, input read until the client closes
   bool close_after = false;  // set by the worker
+  size_t answered = 0;       // bytes of `received` the worker answered; the loop drops them
 };
 
 void endpoint(const sockaddr_storage& addr, socklen_t len, std::string& ip, int& port) {
@@ -220,7 +221,7 @@ struct ConnectionLoop::State {
   ProcessRequest process;
   std::atomic<bool> stopping{false};
   std::unordered_map<int, std::shared_ptr<Connection>> connections;
-  size_t buffered = 0;  // bytes in every connection's `received`: recounted each turn, grown as bytes arrive
+  size_t buffered = 0;  // bytes in every connection's `received`
   WorkerPool workers;
   std::mutex returned_mutex;
   std::vector<std::shared_ptr<Connection>> returned;  // answered by a worker, back to the loop
@@ -238,6 +239,7 @@ struct ConnectionLoop::State {
   void close_connection(const std::shared_ptr<Connection>& c) {
     epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c->fd, nullptr);
     ::close(c->fd);
+    buffered -= c->received.size();
     connections.erase(c->fd);
   }
 
@@ -249,6 +251,7 @@ struct ConnectionLoop::State {
     const std::string answer = refusal(status, reason, message, code, c->received);
     (void)!::send(c->fd, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     ::shutdown(c->fd, SHUT_WR);
+    buffered -= c->received.size();
     c->received.clear();
     c->draining = true;
     c->deadline = Clock::now() + std::chrono::seconds(1);
@@ -350,9 +353,9 @@ struct ConnectionLoop::State {
     }
     c->requests += 1;
     c->close_after = !ok || closed || last || stream.failed();
+    c->answered = bytes;
     {
       std::lock_guard lock(returned_mutex);
-      c->received.erase(0, bytes);  // the loop adjusts `buffered` when it takes the connection back
       returned.push_back(c);
     }
     const uint64_t one = 1;
@@ -367,9 +370,11 @@ struct ConnectionLoop::State {
     }
     for (const auto& c : back) {
       c->dispatched = false;
+      c->received.erase(0, c->answered);
+      buffered -= c->answered;
+      c->answered = 0;
       if (c->close_after || stopping) {
-        ::close(c->fd);
-        connections.erase(c->fd);
+        close_connection(c);
         continue;
       }
       c->deadline = Clock::now() + std::chrono::seconds(c->received.empty() ? limits.idle_timeout_s : limits.request_timeout_s);
@@ -430,13 +435,6 @@ void ConnectionLoop::run() {
       } else if (auto it = s.connections.find(fd); it != s.connections.end() && !it->second->dispatched) {
         s.on_readable(std::shared_ptr<Connection>(it->second));
       }
-    }
-    // The bytes held, recounted (workers drop what they answered).
-    {
-      std::lock_guard lock(s.returned_mutex);
-      size_t held = 0;
-      for (const auto& [fd, c] : s.connections) held += c->received.size();
-      s.buffered = held;
     }
     s.take_back_answered();
     s.expire(Clock::now());
