@@ -303,6 +303,74 @@ TEST_P(OpsParity, AttentionMatchesTextbookAndIsBatchInvariant) {
       }
 }
 
+// Split-K: a decode step over one KV head is one work item, so the fused
+// path splits its keys over the threads (stripes of 256-key chunks) and
+// merges them. The token alone (split over threads) must equal it in a batch
+// of 40 (many items, each walking its stripes in turn) bit for bit, and the
+// textbook softmax within rounding, at depths across many chunks.
+TEST_P(OpsParity, SplitKeysDecodeEqualsBatchAndTextbook) {
+  const int n_head = 4, n_head_kv = 1, hd = 64;
+  const int64_t n_kv = 1500, n_tokens = 40;
+  std::vector<int32_t> positions(n_tokens);
+  for (int64_t t = 0; t < n_tokens; ++t) positions[t] = int32_t(1460 + t);
+  positions[1] = 100;   // one chunk
+  positions[2] = 256;   // the first key of the second chunk
+  positions[3] = 1030;  // stripes 0..4
+  for (DType cache : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0})
+    for (int window : {0, 700}) {
+      const size_t row = row_bytes(cache, int64_t(n_head_kv) * hd);
+      std::vector<uint8_t> k(row * n_kv), v(row * n_kv);
+      const auto kf = random_floats(size_t(n_kv) * n_head_kv * hd, 31, 2.0f);
+      const auto vf = random_floats(size_t(n_kv) * n_head_kv * hd, 32);
+      cpu_->store_kv(kf.data(), n_kv, int64_t(n_head_kv) * hd, KvView{cache, k.data(), row}, 0);
+      cpu_->store_kv(vf.data(), n_kv, int64_t(n_head_kv) * hd, KvView{cache, v.data(), row}, 0);
+      const auto q = random_floats(size_t(n_tokens) * n_head * hd, 33, 2.0f);
+      AttentionParams p = attention_params(q.data(), positions.data(), n_tokens, {cache, k.data(), row},
+                                           {cache, v.data(), row}, n_kv, n_head, n_head_kv, hd);
+      p.sliding_window = window;
+      p.flash = true;
+      for (Backend* be : {ref_.get(), cpu_.get()}) be->reserve(n_tokens * n_head, 1024, n_kv, 128);
+      std::vector<float> out(size_t(n_tokens) * n_head * hd), alone(size_t(n_head) * hd), ref_out(out.size());
+      p.out = out.data();
+      cpu_->attention(p);
+      p.out = ref_out.data();
+      ref_->attention(p);
+      const std::string what = fmt::format("{} window {}", dtype_name(cache), window);
+      expect_close(ref_out, out, 1e-5, what + " vs reference");
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        if (!dtype_info(cache).quantized && (t < 4 || t == n_tokens - 1)) {
+          const int64_t first = window > 0 ? std::max<int64_t>(0, positions[t] - window + 1) : 0;
+          for (int h = 0; h < n_head; ++h) {
+            const float* qh = q.data() + (t * n_head + h) * hd;
+            std::vector<double> w;
+            double max_s = -1e300, total = 0.0;
+            for (int64_t j = first; j <= positions[t]; ++j) {
+              double dot = 0.0;
+              for (int d = 0; d < hd; ++d) dot += double(qh[d]) * kf[j * hd + d];
+              w.push_back(dot * 0.125);
+              max_s = std::max(max_s, w.back());
+            }
+            for (double& x : w) total += (x = std::exp(x - max_s));
+            for (int d = 0; d < hd; ++d) {
+              double expected = 0.0;
+              for (size_t r = 0; r < w.size(); ++r) expected += w[r] / total * vf[(first + r) * hd + d];
+              ASSERT_NEAR(out[(t * n_head + h) * hd + d], expected, cache == DType::F32 ? 1e-4 : 2e-2)
+                  << what << " token " << t << " head " << h;
+            }
+          }
+        }
+        AttentionParams one = p;
+        one.q = q.data() + t * n_head * hd;
+        one.positions = positions.data() + t;
+        one.n_tokens = 1;
+        one.out = alone.data();
+        cpu_->attention(one);
+        for (int64_t i = 0; i < n_head * hd; ++i)
+          ASSERT_EQ(alone[i], out[t * n_head * hd + i]) << what << ": token " << t << " alone differs at " << i;
+      }
+    }
+}
+
 // A paged KV cache: two sequences whose blocks are scattered through the
 // cache in no order give bitwise the outputs of each sequence alone in a
 // contiguous cache (only the row addressing differs).
