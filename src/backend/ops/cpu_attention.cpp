@@ -438,15 +438,24 @@ void CpuBackend::attention(const AttentionParams& p) {
   const int64_t n_tiles = int64_t(tiles.size()) - 1;
   const int64_t items_per_tile = int64_t(p.n_head_kv) * chunks;
   const int64_t n_items = n_tiles * items_per_tile;
-  auto run_item = [&](int64_t item, ThreadScratch& scratch) {
+  // An item: a tile of tokens times up to kMaxHeadGroup query heads of one KV head.
+  struct Item {
+    int64_t token0;
+    int n_tokens, head0, n_group;
+  };
+  auto item_at = [&](int64_t item) {
     const int64_t tile = item / items_per_tile;
     const int rest = int(item % items_per_tile);
-    const int head0 = (rest / chunks) * per_kv + (rest % chunks) * kMaxHeadGroup;
-    const int n_group = std::min(kMaxHeadGroup, per_kv - (rest % chunks) * kMaxHeadGroup);
+    return Item{tiles[tile], int(tiles[tile + 1] - tiles[tile]),
+                (rest / chunks) * per_kv + (rest % chunks) * kMaxHeadGroup,
+                std::min(kMaxHeadGroup, per_kv - (rest % chunks) * kMaxHeadGroup)};
+  };
+  auto run_item = [&](int64_t item, ThreadScratch& scratch) {
+    const auto [token0, n_tokens, head0, n_group] = item_at(item);
     if (tiled) {
-      attend_tile(p, tiles[tile], int(tiles[tile + 1] - tiles[tile]), head0, n_group, scratch);
+      attend_tile(p, token0, n_tokens, head0, n_group, scratch);
     } else {
-      for (int64_t t = tiles[tile]; t < tiles[tile + 1]; ++t) attend_group(p, t, head0, n_group, scratch);
+      for (int64_t t = token0; t < token0 + n_tokens; ++t) attend_group(p, t, head0, n_group, scratch);
     }
   };
   // Too few items to keep the threads busy (decode over one or two KV
@@ -460,20 +469,14 @@ void CpuBackend::attention(const AttentionParams& p) {
     pool_.run([&](int thread, int n_threads) {
       ThreadScratch& scratch = thread_scratch_[thread];
       for (int64_t w = thread; w < n_items * ways; w += n_threads) {
-        const int64_t item = w / ways, tile = item / items_per_tile;
-        const int rest = int(item % items_per_tile);
-        const int head0 = (rest / chunks) * per_kv + (rest % chunks) * kMaxHeadGroup;
-        const int n_group = std::min(kMaxHeadGroup, per_kv - (rest % chunks) * kMaxHeadGroup);
-        attend_tile(p, tiles[tile], int(tiles[tile + 1] - tiles[tile]), head0, n_group, scratch, int(w % ways),
+        const Item it = item_at(w / ways);
+        attend_tile(p, it.token0, it.n_tokens, it.head0, it.n_group, scratch, int(w % ways),
                     states + size_t(w) * state_floats);
       }
     });
     for (int64_t item = 0; item < n_items; ++item) {
-      const int64_t tile = item / items_per_tile;
-      const int rest = int(item % items_per_tile);
-      const int head0 = (rest / chunks) * per_kv + (rest % chunks) * kMaxHeadGroup;
-      const int n_group = std::min(kMaxHeadGroup, per_kv - (rest % chunks) * kMaxHeadGroup);
-      finish_flash(p, tiles[tile], head0, n_group, int(tiles[tile + 1] - tiles[tile]) * n_group,
+      const Item it = item_at(item);
+      finish_flash(p, it.token0, it.head0, it.n_group, it.n_tokens * it.n_group,
                    states + size_t(item) * ways * state_floats, ways);
     }
     return;
