@@ -44,15 +44,17 @@ uint64_t backend_bytes(const model::Model& m, int64_t rows, int64_t max_ctx, int
   const model::HParams& hp = m.hparams();
   const int64_t max_n = m.max_row_width();
   const int64_t hd = m.max_head_dim();
-  constexpr int64_t kMaxHeadGroup = 8, kMaxTileQueries = 32, kKeyBlock = 32;
+  constexpr int64_t kMaxHeadGroup = 8, kMaxTileQueries = 32, kKeyBlock = 32, kSplitWays = 8;
   uint64_t bytes = 65536 * 2;                                      // the f16 GELU table
   bytes += uint64_t(rows * max_n * 4 + 1024);                      // act_
   bytes += uint64_t(rows * (max_n / 32 + 1)) * 4;                  // act_sums_
   const int64_t scores = max_ctx * (max_ctx * kMaxTileQueries <= (int64_t(1) << 22) ? kMaxTileQueries : kMaxHeadGroup);
+  const int64_t flash_state = kMaxTileQueries * (hd + 2);  // the fused path's split-K states
   const int64_t per_thread_floats = scores + hd * kMaxHeadGroup + 2 * hd * kMaxTileQueries + 2 * hd * kKeyBlock +
-                                    2 * kMaxTileQueries + hd;
+                                    2 * kMaxTileQueries + hd + 2 * flash_state;
   const int64_t per_thread_bytes = per_thread_floats * 4 + (hd * 4 + 512) * kMaxHeadGroup;  // + q_conv
   bytes += uint64_t(per_thread_bytes) * uint64_t(std::max(1, n_threads));
+  bytes += uint64_t(std::max(0, n_threads - 1)) * kSplitWays * uint64_t(flash_state) * 4;  // split_states_
   if (hp.n_expert > 0) {
     const int64_t n_ff = hp.n_ff_expert > 0 ? hp.n_ff_expert : hp.n_ff[0];
     bytes += uint64_t(rows * (hp.n_embd + 2 * n_ff + int64_t(hp.n_expert_used) * hp.n_embd)) * 4;

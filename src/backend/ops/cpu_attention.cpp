@@ -323,50 +323,57 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
   };
 
   if (p.flash) {
-    // Keys go in chunks of kSplitKeys: chunk c's online softmax starts
+    // Keys go in chunks of kSplitKeys. Chunk c's online softmax starts
     // afresh and is merged into stripe c % kSplitWays, in chunk order; the
-    // stripes are merged in order at the end (finish_flash). A token's result
-    // depends only on its own keys, not on the batch or the thread count, and
-    // a lone item (a decode step over one KV head) can be split over threads
-    // by stripe (only_stripe) with the same bits.
+    // stripes are then merged in order (stripe 0, then 1, ...). A token's
+    // result depends only on its own keys, not on the batch or the thread
+    // count, and a lone item (a decode step over one KV head) can be split
+    // over threads by stripe (only_stripe; finish_flash merges them) with
+    // the same bits. Here the stripes are walked one after the other: stripe
+    // 0 is the running total, each later one is built in `stripe` and merged.
     const FlashState chunk_state{scratch.tile_m.data(), scratch.tile_sum.data(), acc, n_queries};
-    float* stripes = only_stripe >= 0 ? stripe_out : scratch.stripes.data();
-    const int n_stripes = only_stripe >= 0 ? 1 : kSplitWays;
-    for (int w = 0; w < n_stripes; ++w) flash_state(stripes, w, hd).clear();
+    const FlashState total = flash_state(only_stripe >= 0 ? stripe_out : scratch.stripes.data(), 0, hd);
+    const FlashState stripe = flash_state(scratch.stripes.data(), 1, hd);
+    total.clear();
     const int64_t c_lo = hi >= 0 ? lo / kSplitKeys : 0, c_hi = hi >= 0 ? hi / kSplitKeys : -1;
-    for (int64_t c = c_lo; c <= c_hi; ++c) {
-      if (only_stripe >= 0 && c % kSplitWays != only_stripe) continue;
-      const int64_t begin = std::max(lo, c * kSplitKeys), end = std::min(hi + 1, (c + 1) * kSplitKeys);
-      float* m = chunk_state.m;
-      float* sum = chunk_state.sum;
-      std::fill(m, m + n_queries, -std::numeric_limits<float>::infinity());
-      std::fill(sum, sum + n_queries, 0.0f);
-      std::fill(acc, acc + int64_t(n_queries) * hd, 0.0f);
-      for (int64_t j0 = begin; j0 < end; j0 += kKeyBlock) {
-        const int64_t n = std::min<int64_t>(kKeyBlock, end - j0);
-        load_k(j0, n);
-        load_rows(p.v, v_head_offset, dequantize_v, j0, n, vf);
-        for (int i = 0; i < n_queries; ++i) {
-          if (!sees_block(i, j0, n)) continue;
-          block_scores(i, j0, n);
-          float block_max = -std::numeric_limits<float>::infinity();
-          for (int64_t r = 0; r < n; ++r) block_max = std::max(block_max, s[r]);
-          if (block_max > m[i]) {
-            const float rescale = std::exp(m[i] - block_max);
-            kernels_.scale(hd, rescale, acc + i * hd);
-            sum[i] *= rescale;
-            m[i] = block_max;
+    for (int w = only_stripe >= 0 ? only_stripe : 0; w < (only_stripe >= 0 ? only_stripe + 1 : kSplitWays); ++w) {
+      const FlashState& into = (w == 0 || only_stripe >= 0) ? total : stripe;
+      if (&into != &total) into.clear();
+      const int64_t c_first = c_lo + ((w - c_lo % kSplitWays) % kSplitWays + kSplitWays) % kSplitWays;
+      for (int64_t c = c_first; c <= c_hi; c += kSplitWays) {
+        const int64_t begin = std::max(lo, c * kSplitKeys), end = std::min(hi + 1, (c + 1) * kSplitKeys);
+        float* m = chunk_state.m;
+        float* sum = chunk_state.sum;
+        std::fill(m, m + n_queries, -std::numeric_limits<float>::infinity());
+        std::fill(sum, sum + n_queries, 0.0f);
+        std::fill(acc, acc + int64_t(n_queries) * hd, 0.0f);
+        for (int64_t j0 = begin; j0 < end; j0 += kKeyBlock) {
+          const int64_t n = std::min<int64_t>(kKeyBlock, end - j0);
+          load_k(j0, n);
+          load_rows(p.v, v_head_offset, dequantize_v, j0, n, vf);
+          for (int i = 0; i < n_queries; ++i) {
+            if (!sees_block(i, j0, n)) continue;
+            block_scores(i, j0, n);
+            float block_max = -std::numeric_limits<float>::infinity();
+            for (int64_t r = 0; r < n; ++r) block_max = std::max(block_max, s[r]);
+            if (block_max > m[i]) {
+              const float rescale = std::exp(m[i] - block_max);
+              kernels_.scale(hd, rescale, acc + i * hd);
+              sum[i] *= rescale;
+              m[i] = block_max;
+            }
+            for (int64_t r = 0; r < n; ++r) {
+              s[r] = std::exp(s[r] - m[i]);  // exp(-inf) = 0 for unseen keys
+              sum[i] += s[r];
+            }
+            kernels_.weighted_rows(hd, s, vf, n, acc + i * hd);
           }
-          for (int64_t r = 0; r < n; ++r) {
-            s[r] = std::exp(s[r] - m[i]);  // exp(-inf) = 0 for unseen keys
-            sum[i] += s[r];
-          }
-          kernels_.weighted_rows(hd, s, vf, n, acc + i * hd);
         }
+        merge_flash(into, chunk_state, hd);
       }
-      merge_flash(flash_state(stripes, only_stripe >= 0 ? 0 : int(c % kSplitWays), hd), chunk_state, hd);
+      if (&into != &total) merge_flash(total, into, hd);
     }
-    if (only_stripe < 0) finish_flash(p, token0, head0, n_group, n_queries, stripes, kSplitWays);
+    if (only_stripe < 0) finish_flash(p, token0, head0, n_group, n_queries, total.m, 1);
     return;
   } else {
     // Pass 1: every query's scores over its keys, then its softmax.

@@ -62,7 +62,7 @@ class CpuBackend final : public Backend {
     std::vector<float> v_row;     // one dequantized V head
     std::vector<uint8_t> q_conv;  // the group's query heads in K's dot-product type
     std::vector<float> tile_q, tile_acc, tile_k, tile_v, tile_m, tile_sum;  // attend_tile
-    std::vector<float> stripes;   // kSplitWays flash states of a tile
+    std::vector<float> stripes;   // attend_tile's two flash states (the total and one stripe)
   };
   struct FlashState {
     float* m;
