@@ -15,6 +15,7 @@ struct KernelSlots {
   Kernels::QuantizeFn* quantize_act;
   Kernels::DequantizeFn* dequantize;
   Kernels::PackedGemmFn* packed_gemm;
+  Kernels::PackedGemmFn* packed_gemm_pair;
   Kernels::AxpyFn* axpy;
   Kernels::ScaleFn* scale;
   Kernels::DotRowsFn* dot_rows;

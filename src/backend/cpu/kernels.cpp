@@ -106,7 +106,7 @@ Kernels scalar_kernels() {
 }
 
 detail::KernelSlots slots_of(Kernels& k) {
-  return {k.vec_dot, k.vec_dot_rows, k.vec_dot_tile, k.quantize_act, k.dequantize, k.packed_gemm, &k.axpy, &k.scale, &k.dot_rows, &k.weighted_rows};
+  return {k.vec_dot, k.vec_dot_rows, k.vec_dot_tile, k.quantize_act, k.dequantize, k.packed_gemm, k.packed_gemm_pair, &k.axpy, &k.scale, &k.dot_rows, &k.weighted_rows};
 }
 
 Kernels avx2_kernels() {

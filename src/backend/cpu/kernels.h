@@ -45,7 +45,7 @@ struct Kernels {
   using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
   // One group of 8 weight rows packed as in packed_blocks.h against n_acts
   // activation rows: out[a * out_stride + r] = vec_dot(n, row r, act a), r < 8.
-  // act_sums (Q4_0 only, else unused): the level sum of each 32-element
+  // act_sums (Q4_0 and Q8_0, else unused): the level sum of each 32-element
   // activation block, sums_stride ints per activation row.
   using PackedGemmFn = void (*)(int64_t n, const void* group, int n_acts, const void* acts, size_t act_stride,
                                 const int32_t* act_sums, size_t sums_stride, float* out, size_t out_stride);
@@ -66,6 +66,10 @@ struct Kernels {
   hearth::DType act_type[hearth::kDTypeIdLimit] = {};  // vec_dot_type of each weight type
   // By weight type; null where that type is not packed (and on the scalar ISA).
   PackedGemmFn packed_gemm[hearth::kDTypeIdLimit] = {};
+  // The same for two consecutive groups (16 rows; out gets 16 values per
+  // activation row), bitwise equal to packed_gemm on each: the wide-register
+  // kernels for batches. Null where the ISA has none (then packed_gemm twice).
+  PackedGemmFn packed_gemm_pair[hearth::kDTypeIdLimit] = {};
   AxpyFn axpy = nullptr;
   ScaleFn scale = nullptr;
   DotRowsFn dot_rows = nullptr;
@@ -79,6 +83,7 @@ struct Kernels {
   DequantizeFn dequantize_for(hearth::DType t) const { return dequantize[uint32_t(t)]; }
   hearth::DType vec_dot_type(hearth::DType t) const { return act_type[uint32_t(t)]; }
   PackedGemmFn packed_gemm_for(hearth::DType t) const { return packed_gemm[uint32_t(t)]; }
+  PackedGemmFn packed_gemm_pair_for(hearth::DType t) const { return packed_gemm_pair[uint32_t(t)]; }
 };
 
 // The best kernels the features allow.
