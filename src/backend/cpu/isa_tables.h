@@ -20,6 +20,7 @@ struct KernelSlots {
   Kernels::ScaleFn* scale;
   Kernels::DotRowsFn* dot_rows;
   Kernels::WeightedRowsFn* weighted_rows;
+  Kernels::SoftmaxFn* softmax;
 };
 
 // Each overwrites the slots it has kernels for and leaves the others.

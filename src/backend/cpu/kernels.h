@@ -56,6 +56,10 @@ struct Kernels {
   // n apart), and acc += sum_j p[j] * v[j], for j < n_rows.
   using DotRowsFn = void (*)(int64_t n, const float* q, const float* k, int64_t n_rows, float* out);
   using WeightedRowsFn = void (*)(int64_t n, const float* p, const float* v, int64_t n_rows, float* acc);
+  // Unfused attention's softmax over x[0, n), in place (as ggml): x =
+  // exp(x - max) summed in double, then x / sum, rounded to f16 when
+  // round_to_f16. A sink (null: none) joins the maximum and the sum.
+  using SoftmaxFn = void (*)(float* x, int64_t n, const float* sink, bool round_to_f16);
   static constexpr int kMaxRows = 4;
 
   VecDotFn vec_dot[hearth::kDTypeIdLimit] = {};        // by weight type id; null if unsupported
@@ -74,6 +78,7 @@ struct Kernels {
   ScaleFn scale = nullptr;
   DotRowsFn dot_rows = nullptr;
   WeightedRowsFn weighted_rows = nullptr;
+  SoftmaxFn softmax = nullptr;
   std::string isa;  // "avx512-vnni", "avx512", "avx2", "scalar"
 
   VecDotFn vec_dot_for(hearth::DType t) const { return vec_dot[uint32_t(t)]; }
