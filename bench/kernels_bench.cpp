@@ -129,11 +129,13 @@ void BM_Packed(benchmark::State& state, std::string isa, DType type, int n_acts,
                               packed.data() + g * group_bytes);
   std::vector<uint8_t> acts;
   for (int c = 0; c < n_acts; ++c) acts.insert(acts.end(), p.act.begin(), p.act.end());
-  std::vector<int32_t> sums(size_t(n_acts) * (kN / 32), 0);
+  std::vector<int32_t> sums(size_t(n_acts) * 3 * (kN / 32), 0);
+  if (type == DType::Q4_0 || type == DType::Q8_0)
+    hearth::cpu::pack_act_sums(type, acts.data(), p.act.size(), n_acts, kN / 32, sums.data());
   std::vector<float> out(size_t(kRows) * n_acts);
   for (auto _ : state) {
     for (int g = 0; g < kRows / 8; g += pair ? 2 : 1)
-      gemm(kN, packed.data() + g * group_bytes, n_acts, acts.data(), p.act.size(), sums.data(), kN / 32,
+      gemm(kN, packed.data() + g * group_bytes, n_acts, acts.data(), p.act.size(), sums.data(), 3 * kN / 32,
            out.data() + 8 * g, kRows);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
