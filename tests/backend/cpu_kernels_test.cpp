@@ -298,6 +298,40 @@ TEST_P(CpuKernels, SoftmaxMatchesDoubleExp) {
   }
 }
 
+// Attention's blocked kernels: q . k[j] and acc += sum_j p[j] v[j] against
+// double sums, for widths with and without 8- and 16-float tails, and each
+// key's score bitwise the same alone as among others.
+TEST_P(CpuKernels, AttentionRowKernelsMatchDoubleAndAreRowInvariant) {
+  const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  for (int64_t n : {5, 8, 24, 64, 72, 128}) {
+    const int64_t rows = 11;
+    const auto q = random_row(n, 40 + uint32_t(n)), keys = random_row(n * rows, 50 + uint32_t(n));
+    const auto p = random_row(rows, 60), v = random_row(n * rows, 70);
+    std::vector<float> scores(static_cast<size_t>(rows)), acc(static_cast<size_t>(n), 0.5f);
+    k.dot_rows(n, q.data(), keys.data(), rows, scores.data());
+    k.weighted_rows(n, p.data(), v.data(), rows, acc.data());
+    for (int64_t j = 0; j < rows; ++j) {
+      double dot = 0, magnitude = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        dot += double(q[size_t(i)]) * keys[size_t(j * n + i)];
+        magnitude += std::fabs(double(q[size_t(i)]) * keys[size_t(j * n + i)]);
+      }
+      EXPECT_NEAR(scores[size_t(j)], dot, 1e-6 * magnitude + 1e-30) << GetParam() << " n " << n << " key " << j;
+      float alone = 0;
+      k.dot_rows(n, q.data(), keys.data() + j * n, 1, &alone);
+      EXPECT_EQ(alone, scores[size_t(j)]) << GetParam() << " n " << n << " key " << j << " alone";
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      double sum = 0.5, magnitude = 0.5;
+      for (int64_t j = 0; j < rows; ++j) {
+        sum += double(p[size_t(j)]) * v[size_t(j * n + i)];
+        magnitude += std::fabs(double(p[size_t(j)]) * v[size_t(j * n + i)]);
+      }
+      EXPECT_NEAR(acc[size_t(i)], sum, 1e-6 * magnitude) << GetParam() << " n " << n << " column " << i;
+    }
+  }
+}
+
 TEST_P(CpuKernels, MatchLlamaCppFixture) { expect_kernels_match_fixture(test::QuantFixture::get(), GetParam()); }
 
 TEST_P(CpuKernels, MatchLlamaCppFixtureNewTypes) {
