@@ -15,6 +15,7 @@
 #include "cli/model_ref.h"
 #include "cli/engine_options.h"
 #include "core/error.h"
+#include "runtime/flash_attention.h"
 #include "runtime/batch_engine.h"
 #include "plan/plan.h"
 #include "server/http_server.h"
@@ -80,7 +81,7 @@ server::ModelLoadOptions engine_settings(const ServeOptions& o) {
   m.n_batch = o.engine.n_ubatch;
   m.type_k = cache_type(o.engine.type_k, "K");
   m.type_v = cache_type(o.engine.type_v, "V");
-  m.flash_attn = o.engine.flash_attn == "on" || (o.engine.flash_attn == "auto" && dtype_info(m.type_v).quantized);
+  m.flash_attn = runtime::use_flash_attention(o.engine.flash_attn, m.type_v);
   m.n_threads = o.engine.n_threads;
   m.isa = o.engine.isa;
   m.max_queue = o.queue;
@@ -151,7 +152,7 @@ void serve(const ServeOptions& o) {
       if (p.ctx && o.engine.n_ctx == 0) m.n_ctx = *p.ctx;
       if (p.ctk && !o.ctk_given) m.type_k = cache_type(*p.ctk, "K");
       if (p.ctv && !o.ctv_given) m.type_v = cache_type(*p.ctv, "V");
-      m.flash_attn = o.engine.flash_attn == "on" || (o.engine.flash_attn == "auto" && dtype_info(m.type_v).quantized);
+      m.flash_attn = runtime::use_flash_attention(o.engine.flash_attn, m.type_v);
     }
     spec.name = m.id;
     spec.keep_alive = std::nullopt;  // models named on the command line stay loaded unless a request says otherwise

@@ -5,6 +5,7 @@
 
 #include "cli/model_ref.h"
 #include "core/error.h"
+#include "runtime/flash_attention.h"
 
 namespace hearth::cli {
 namespace {
@@ -54,8 +55,7 @@ LoadedEngine load_engine(const std::string& model_path, const EngineOptions& o) 
   config.n_ubatch = o.n_ubatch;
   config.type_k = parse_cache_type(o.type_k, "K");
   config.type_v = parse_cache_type(o.type_v, "V");
-  const bool v_quantized = dtype_info(config.type_v).quantized;
-  config.flash_attn = o.flash_attn == "on" || (o.flash_attn == "auto" && v_quantized);
+  config.flash_attn = runtime::use_flash_attention(o.flash_attn, config.type_v);
   engine.session = std::make_unique<runtime::Session>(*engine.model, *engine.backend, config);
   return engine;
 }

@@ -11,6 +11,7 @@
 #include "gguf/gguf.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
+#include "runtime/flash_attention.h"
 #include "plan/plan.h"
 #include "server/api_error.h"
 
@@ -113,7 +114,7 @@ ModelSpec ModelRegistry::store_spec(const store::Manifest& entry) const {
     if (p.ctx && !options_.ctx_given) s.load.n_ctx = *p.ctx;
     if (p.ctk && !options_.ctk_given) s.load.type_k = cache_type(*p.ctk);
     if (p.ctv && !options_.ctv_given) s.load.type_v = cache_type(*p.ctv);
-    if (options_.flash_attn_auto) s.load.flash_attn = dtype_info(s.load.type_v).quantized;
+    if (options_.flash_attn_auto) s.load.flash_attn = runtime::use_flash_attention("auto", s.load.type_v);
   }
   return s;
 }

@@ -241,6 +241,60 @@ TEST_P(OpsParity, AttentionEveryCacheType) {
 // f16 caches (q8_0 and q4_0: invariance only), for queries far enough apart to land in different tiles and key
 // blocks; and each token alone gives bitwise what it gives in the batch (a
 // token's result must not depend on its tile mates).
+// A K and V cache of n_kv rows of n_head_kv heads, from random floats
+// (seeds seed, seed + 1), stored by `backend` in `type`.
+struct TestCache {
+  std::vector<float> kf, vf;
+  std::vector<uint8_t> k, v;
+  size_t row = 0;
+  TestCache(Backend& backend, DType type, int64_t n_kv, int n_head_kv, int hd, uint32_t seed)
+      : kf(random_floats(size_t(n_kv) * n_head_kv * hd, seed, 2.0f)),
+        vf(random_floats(size_t(n_kv) * n_head_kv * hd, seed + 1)),
+        row(row_bytes(type, int64_t(n_head_kv) * hd)) {
+    k.resize(row * n_kv);
+    v.resize(row * n_kv);
+    backend.store_kv(kf.data(), n_kv, int64_t(n_head_kv) * hd, KvView{type, k.data(), row}, 0);
+    backend.store_kv(vf.data(), n_kv, int64_t(n_head_kv) * hd, KvView{type, v.data(), row}, 0);
+  }
+};
+
+// Token t of batch p attended alone equals its row of the batch's output, bit for bit.
+void expect_alone_equals_batch(Backend& backend, const AttentionParams& p, int64_t t, const std::vector<float>& out,
+                               const std::string& what) {
+  const int64_t width = int64_t(p.n_head) * p.head_dim;
+  std::vector<float> alone(width);
+  AttentionParams one = p;
+  one.q = p.q + t * width;
+  one.positions = p.positions + t;
+  one.n_tokens = 1;
+  one.out = alone.data();
+  backend.attention(one);
+  for (int64_t i = 0; i < width; ++i)
+    if (alone[i] != out[t * width + i]) {
+      ADD_FAILURE() << what << ": token " << t << " alone differs at " << i;
+      return;
+    }
+}
+
+// The textbook attention of one query head (double sums): keys [first, last]
+// of a cache of n_head_kv heads of hd values, kv head kvh, scale 1/sqrt(hd).
+std::vector<double> textbook_attention(const float* qh, const std::vector<float>& kf, const std::vector<float>& vf,
+                                       int n_head_kv, int kvh, int hd, int64_t first, int64_t last) {
+  std::vector<double> w;
+  double max_s = -1e300, total = 0.0;
+  for (int64_t j = first; j <= last; ++j) {
+    double dot = 0.0;
+    for (int d = 0; d < hd; ++d) dot += double(qh[d]) * kf[(j * n_head_kv + kvh) * hd + d];
+    w.push_back(dot / std::sqrt(double(hd)));
+    max_s = std::max(max_s, w.back());
+  }
+  for (double& x : w) total += (x = std::exp(x - max_s));
+  std::vector<double> out(hd, 0.0);
+  for (int d = 0; d < hd; ++d)
+    for (size_t r = 0; r < w.size(); ++r) out[d] += w[r] / total * vf[((first + int64_t(r)) * n_head_kv + kvh) * hd + d];
+  return out;
+}
+
 TEST_P(OpsParity, AttentionMatchesTextbookAndIsBatchInvariant) {
   const int n_head = 8, n_head_kv = 2, hd = 64;
   const int64_t n_kv = 150, n_tokens = 20;
@@ -251,18 +305,15 @@ TEST_P(OpsParity, AttentionMatchesTextbookAndIsBatchInvariant) {
     for (bool flash : {false, true})
       for (int window : {0, 50}) {
         if (dtype_info(cache).quantized && !flash) continue;  // a quantized V needs the fused path
-        const size_t row = row_bytes(cache, int64_t(n_head_kv) * hd);
-        std::vector<uint8_t> k(row * n_kv), v(row * n_kv);
-        const auto kf = random_floats(size_t(n_kv) * n_head_kv * hd, 21, 2.0f);
-        const auto vf = random_floats(size_t(n_kv) * n_head_kv * hd, 22);
-        cpu_->store_kv(kf.data(), n_kv, int64_t(n_head_kv) * hd, KvView{cache, k.data(), row}, 0);
-        cpu_->store_kv(vf.data(), n_kv, int64_t(n_head_kv) * hd, KvView{cache, v.data(), row}, 0);
+        TestCache c(*cpu_, cache, n_kv, n_head_kv, hd, 21);
+        const std::vector<float>& kf = c.kf;
+        const std::vector<float>& vf = c.vf;
         const auto q = random_floats(size_t(n_tokens) * n_head * hd, 23, 2.0f);
-        AttentionParams p = attention_params(q.data(), positions.data(), n_tokens, {cache, k.data(), row},
-                                             {cache, v.data(), row}, n_kv, n_head, n_head_kv, hd);
+        AttentionParams p = attention_params(q.data(), positions.data(), n_tokens, {cache, c.k.data(), c.row},
+                                             {cache, c.v.data(), c.row}, n_kv, n_head, n_head_kv, hd);
         p.sliding_window = window;
         p.flash = flash;
-        std::vector<float> out(size_t(n_tokens) * n_head * hd), alone(size_t(n_head) * hd);
+        std::vector<float> out(size_t(n_tokens) * n_head * hd);
         p.out = out.data();
         cpu_->attention(p);
         const std::string what = fmt::format("{} flash {} window {}", dtype_name(cache), flash, window);
@@ -270,19 +321,10 @@ TEST_P(OpsParity, AttentionMatchesTextbookAndIsBatchInvariant) {
           const int64_t first = window > 0 ? std::max<int64_t>(0, positions[t] - window + 1) : 0;
           for (int h = 0; h < n_head; ++h) {
             const int kvh = h / (n_head / n_head_kv);
-            const float* qh = q.data() + (t * n_head + h) * hd;
-            std::vector<double> w;
-            double max_s = -1e300, total = 0.0;
-            for (int64_t j = first; j <= positions[t]; ++j) {
-              double dot = 0.0;
-              for (int d = 0; d < hd; ++d) dot += double(qh[d]) * kf[(j * n_head_kv + kvh) * hd + d];
-              w.push_back(dot * 0.125);
-              max_s = std::max(max_s, w.back());
-            }
-            for (double& x : w) total += (x = std::exp(x - max_s));
+            const auto expected_head =
+                textbook_attention(q.data() + (t * n_head + h) * hd, kf, vf, n_head_kv, kvh, hd, first, positions[t]);
             for (int d = 0; d < hd; ++d) {
-              double expected = 0.0;
-              for (size_t r = 0; r < w.size(); ++r) expected += w[r] / total * vf[((first + r) * n_head_kv + kvh) * hd + d];
+              const double expected = expected_head[d];
               // f16 rounds K, V, Q and (unfused) the probabilities. (q8_0 and
               // q4_0 are held to the reference backend in
               // AttentionEveryCacheType; here only to batch invariance.)
@@ -291,16 +333,54 @@ TEST_P(OpsParity, AttentionMatchesTextbookAndIsBatchInvariant) {
               ASSERT_NEAR(out[(t * n_head + h) * hd + d], expected, tol) << what << " token " << t << " head " << h;
             }
           }
-          AttentionParams one = p;
-          one.q = q.data() + t * n_head * hd;
-          one.positions = positions.data() + t;
-          one.n_tokens = 1;
-          one.out = alone.data();
-          cpu_->attention(one);
-          for (int64_t i = 0; i < n_head * hd; ++i)
-            ASSERT_EQ(alone[i], out[t * n_head * hd + i]) << what << ": token " << t << " alone differs at " << i;
+          expect_alone_equals_batch(*cpu_, p, t, out, what);
         }
       }
+}
+
+// Split-K: a decode step over one KV head is one work item, so the fused
+// path splits its keys over the threads (stripes of 256-key chunks) and
+// merges them. The token alone (split over threads) must equal it in a batch
+// of 40 (many items, each walking its stripes in turn) bit for bit, and the
+// textbook softmax within rounding, at depths across many chunks.
+TEST_P(OpsParity, SplitKeysDecodeEqualsBatchAndTextbook) {
+  const int n_head = 4, n_head_kv = 1, hd = 64;
+  const int64_t n_kv = 1500, n_tokens = 40;
+  std::vector<int32_t> positions(n_tokens);
+  for (int64_t t = 0; t < n_tokens; ++t) positions[t] = int32_t(1460 + t);
+  positions[1] = 100;   // one chunk
+  positions[2] = 256;   // the first key of the second chunk
+  positions[3] = 1030;  // stripes 0..4
+  for (DType cache : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0})
+    for (int window : {0, 700}) {
+      TestCache c(*cpu_, cache, n_kv, n_head_kv, hd, 31);
+      const auto q = random_floats(size_t(n_tokens) * n_head * hd, 33, 2.0f);
+      AttentionParams p = attention_params(q.data(), positions.data(), n_tokens, {cache, c.k.data(), c.row},
+                                           {cache, c.v.data(), c.row}, n_kv, n_head, n_head_kv, hd);
+      p.sliding_window = window;
+      p.flash = true;
+      for (Backend* be : {ref_.get(), cpu_.get()}) be->reserve(n_tokens * n_head, 1024, n_kv, 128);
+      std::vector<float> out(size_t(n_tokens) * n_head * hd), ref_out(out.size());
+      p.out = out.data();
+      cpu_->attention(p);
+      p.out = ref_out.data();
+      ref_->attention(p);
+      const std::string what = fmt::format("{} window {}", dtype_name(cache), window);
+      expect_close(ref_out, out, 1e-5, what + " vs reference");
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        if (!dtype_info(cache).quantized && (t < 4 || t == n_tokens - 1)) {
+          const int64_t first = window > 0 ? std::max<int64_t>(0, positions[t] - window + 1) : 0;
+          for (int h = 0; h < n_head; ++h) {
+            const auto expected =
+                textbook_attention(q.data() + (t * n_head + h) * hd, c.kf, c.vf, n_head_kv, 0, hd, first, positions[t]);
+            for (int d = 0; d < hd; ++d)
+              ASSERT_NEAR(out[(t * n_head + h) * hd + d], expected[d], cache == DType::F32 ? 1e-4 : 2e-2)
+                  << what << " token " << t << " head " << h;
+          }
+        }
+        expect_alone_equals_batch(*cpu_, p, t, out, what);
+      }
+    }
 }
 
 // A paged KV cache: two sequences whose blocks are scattered through the

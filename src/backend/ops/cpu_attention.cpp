@@ -59,6 +59,64 @@ void fold_sink(float sink, float& m, float& sum, float* acc, Scale&& scale) {
 
 }  // namespace
 
+// One stripe's online-softmax state in a stripes buffer: per query the
+// running maximum, the sum of exponentials, the unnormalised sum of V rows.
+CpuBackend::FlashState CpuBackend::flash_state(float* stripes, int stripe, int hd) const {
+  const size_t floats = size_t(kMaxTileQueries) * size_t(hd + 2);
+  float* base = stripes + size_t(stripe) * floats;
+  return FlashState{base, base + kMaxTileQueries, base + 2 * kMaxTileQueries, kMaxTileQueries};
+}
+
+void CpuBackend::FlashState::clear() const {
+  std::fill(m, m + n_queries, -std::numeric_limits<float>::infinity());
+}
+
+// into <- into (+) from, the online softmax's merge; a query whose maximum is
+// -inf has seen no key there (its sum and acc are not read).
+void CpuBackend::merge_flash(const FlashState& into, const FlashState& from, int hd) const {
+  for (int i = 0; i < from.n_queries && i < into.n_queries; ++i) {
+    if (from.m[i] == -std::numeric_limits<float>::infinity()) continue;
+    float* a = into.acc + int64_t(i) * hd;
+    const float* b = from.acc + int64_t(i) * hd;
+    if (into.m[i] == -std::numeric_limits<float>::infinity()) {
+      into.m[i] = from.m[i];
+      into.sum[i] = from.sum[i];
+      std::copy(b, b + hd, a);
+      continue;
+    }
+    const float m = std::max(into.m[i], from.m[i]);
+    const float fa = std::exp(into.m[i] - m), fb = std::exp(from.m[i] - m);
+    kernels_.scale(hd, fa, a);
+    kernels_.axpy(hd, fb, b, a);
+    into.sum[i] = into.sum[i] * fa + from.sum[i] * fb;
+    into.m[i] = m;
+  }
+}
+
+// Merges the stripes in order into the first, folds the sinks, normalises and
+// writes the tile's outputs.
+void CpuBackend::finish_flash(const AttentionParams& p, int64_t token0, int head0, int n_group, int n_queries,
+                              float* stripes, int n_stripes) const {
+  const int hd = p.head_dim;
+  FlashState total = flash_state(stripes, 0, hd);
+  total.n_queries = n_queries;
+  for (int w = 1; w < n_stripes; ++w) merge_flash(total, flash_state(stripes, w, hd), hd);
+  for (int i = 0; i < n_queries; ++i) {
+    float* acc = total.acc + int64_t(i) * hd;
+    float* out = p.out + ((token0 + i / n_group) * p.n_head + head0 + i % n_group) * hd;
+    if (total.m[i] == -std::numeric_limits<float>::infinity()) {  // saw no key
+      total.sum[i] = 0.0f;
+      std::fill(acc, acc + hd, 0.0f);
+    }
+    if (p.sinks)
+      fold_sink(p.sinks[head0 + i % n_group], total.m[i], total.sum[i], acc,
+                [&](float f, float* a) { kernels_.scale(hd, f, a); });
+    const float inv = total.sum[i] == 0.0f ? 0.0f : 1.0f / total.sum[i];
+    kernels_.scale(hd, inv, acc);
+    std::copy(acc, acc + hd, out);
+  }
+}
+
 void CpuBackend::attend_group(const AttentionParams& p, int64_t token, int head0, int n_group,
                               ThreadScratch& scratch) const {
   const int hd = p.head_dim;
@@ -161,7 +219,7 @@ bool CpuBackend::can_tile_attention(const AttentionParams& p) const {
 }
 
 void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tokens, int head0, int n_group,
-                             ThreadScratch& scratch) const {
+                             ThreadScratch& scratch, int only_stripe, float* stripe_out) const {
   const int hd = p.head_dim;
   const int kv_head = head0 / (p.n_head / p.n_head_kv);
   const int n_queries = n_tokens * n_group;  // query i: token i / n_group, head head0 + i % n_group
@@ -198,7 +256,7 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     kernels_.quantize_act_for(kq_type)(src, q_conv + i * q_bytes, hd);
     if (!quantized_k) kernels_.dequantize_for(kq_type)(q_conv + i * q_bytes, q + i * hd, hd);
   }
-  std::fill(acc, acc + int64_t(n_queries) * hd, 0.0f);
+  if (!p.flash) std::fill(acc, acc + int64_t(n_queries) * hd, 0.0f);
 
   const size_t k_head_offset = row_bytes(p.k.type, int64_t(kv_head) * hd);
   const size_t v_head_offset = row_bytes(p.v.type, int64_t(kv_head) * hd);
@@ -245,40 +303,51 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
   };
 
   if (p.flash) {
-    float* m = scratch.tile_m.data();
-    float* sum = scratch.tile_sum.data();
-    std::fill(m, m + n_queries, -std::numeric_limits<float>::infinity());
-    std::fill(sum, sum + n_queries, 0.0f);
-    for (int64_t j0 = lo; j0 <= hi; j0 += kKeyBlock) {
-      const int64_t n = std::min<int64_t>(kKeyBlock, hi - j0 + 1);
-      load_k(j0, n);
-      load_rows(p.v, v_head_offset, dequantize_v, j0, n, vf);
-      for (int i = 0; i < n_queries; ++i) {
-        if (!sees_block(i, j0, n)) continue;
-        block_scores(i, j0, n);
-        float block_max = -std::numeric_limits<float>::infinity();
-        for (int64_t r = 0; r < n; ++r) block_max = std::max(block_max, s[r]);
-        if (block_max > m[i]) {
-          const float rescale = std::exp(m[i] - block_max);
-          kernels_.scale(hd, rescale, acc + i * hd);
-          sum[i] *= rescale;
-          m[i] = block_max;
+    // Keys go in chunks of kSplitKeys: chunk c's online softmax starts
+    // afresh and is merged into stripe c % kSplitWays, in chunk order; the
+    // stripes are merged in order at the end (finish_flash). A token's result
+    // depends only on its own keys, not on the batch or the thread count, and
+    // a lone item (a decode step over one KV head) can be split over threads
+    // by stripe (only_stripe) with the same bits.
+    const FlashState chunk_state{scratch.tile_m.data(), scratch.tile_sum.data(), acc, n_queries};
+    float* stripes = only_stripe >= 0 ? stripe_out : scratch.stripes.data();
+    const int n_stripes = only_stripe >= 0 ? 1 : kSplitWays;
+    for (int w = 0; w < n_stripes; ++w) flash_state(stripes, w, hd).clear();
+    const int64_t c_lo = hi >= 0 ? lo / kSplitKeys : 0, c_hi = hi >= 0 ? hi / kSplitKeys : -1;
+    for (int64_t c = c_lo; c <= c_hi; ++c) {
+      if (only_stripe >= 0 && c % kSplitWays != only_stripe) continue;
+      const int64_t begin = std::max(lo, c * kSplitKeys), end = std::min(hi + 1, (c + 1) * kSplitKeys);
+      float* m = chunk_state.m;
+      float* sum = chunk_state.sum;
+      std::fill(m, m + n_queries, -std::numeric_limits<float>::infinity());
+      std::fill(sum, sum + n_queries, 0.0f);
+      std::fill(acc, acc + int64_t(n_queries) * hd, 0.0f);
+      for (int64_t j0 = begin; j0 < end; j0 += kKeyBlock) {
+        const int64_t n = std::min<int64_t>(kKeyBlock, end - j0);
+        load_k(j0, n);
+        load_rows(p.v, v_head_offset, dequantize_v, j0, n, vf);
+        for (int i = 0; i < n_queries; ++i) {
+          if (!sees_block(i, j0, n)) continue;
+          block_scores(i, j0, n);
+          float block_max = -std::numeric_limits<float>::infinity();
+          for (int64_t r = 0; r < n; ++r) block_max = std::max(block_max, s[r]);
+          if (block_max > m[i]) {
+            const float rescale = std::exp(m[i] - block_max);
+            kernels_.scale(hd, rescale, acc + i * hd);
+            sum[i] *= rescale;
+            m[i] = block_max;
+          }
+          for (int64_t r = 0; r < n; ++r) {
+            s[r] = std::exp(s[r] - m[i]);  // exp(-inf) = 0 for unseen keys
+            sum[i] += s[r];
+          }
+          kernels_.weighted_rows(hd, s, vf, n, acc + i * hd);
         }
-        for (int64_t r = 0; r < n; ++r) {
-          s[r] = std::exp(s[r] - m[i]);  // exp(-inf) = 0 for unseen keys
-          sum[i] += s[r];
-        }
-        kernels_.weighted_rows(hd, s, vf, n, acc + i * hd);
       }
+      merge_flash(flash_state(stripes, only_stripe >= 0 ? 0 : int(c % kSplitWays), hd), chunk_state, hd);
     }
-    if (p.sinks)
-      for (int i = 0; i < n_queries; ++i)
-        fold_sink(p.sinks[head0 + i % n_group], m[i], sum[i], acc + i * hd,
-                  [&](float f, float* a) { kernels_.scale(hd, f, a); });
-    for (int i = 0; i < n_queries; ++i) {
-      const float inv = sum[i] == 0.0f ? 0.0f : 1.0f / sum[i];
-      kernels_.scale(hd, inv, acc + i * hd);
-    }
+    if (only_stripe < 0) finish_flash(p, token0, head0, n_group, n_queries, stripes, kSplitWays);
+    return;
   } else {
     // Pass 1: every query's scores over its keys, then its softmax.
     float* scores = scratch.scores.data();  // [n_queries][n_kv]
@@ -350,17 +419,49 @@ void CpuBackend::attention(const AttentionParams& p) {
   const int64_t n_tiles = int64_t(tiles.size()) - 1;
   const int64_t items_per_tile = int64_t(p.n_head_kv) * chunks;
   const int64_t n_items = n_tiles * items_per_tile;
-  auto run_item = [&](int64_t item, ThreadScratch& scratch) {
+  // An item: a tile of tokens times up to kMaxHeadGroup query heads of one KV head.
+  struct Item {
+    int64_t token0;
+    int n_tokens, head0, n_group;
+  };
+  auto item_at = [&](int64_t item) {
     const int64_t tile = item / items_per_tile;
     const int rest = int(item % items_per_tile);
-    const int head0 = (rest / chunks) * per_kv + (rest % chunks) * kMaxHeadGroup;
-    const int n_group = std::min(kMaxHeadGroup, per_kv - (rest % chunks) * kMaxHeadGroup);
+    return Item{tiles[tile], int(tiles[tile + 1] - tiles[tile]),
+                (rest / chunks) * per_kv + (rest % chunks) * kMaxHeadGroup,
+                std::min(kMaxHeadGroup, per_kv - (rest % chunks) * kMaxHeadGroup)};
+  };
+  auto run_item = [&](int64_t item, ThreadScratch& scratch) {
+    const auto [token0, n_tokens, head0, n_group] = item_at(item);
     if (tiled) {
-      attend_tile(p, tiles[tile], int(tiles[tile + 1] - tiles[tile]), head0, n_group, scratch);
+      attend_tile(p, token0, n_tokens, head0, n_group, scratch);
     } else {
-      for (int64_t t = tiles[tile]; t < tiles[tile + 1]; ++t) attend_group(p, t, head0, n_group, scratch);
+      for (int64_t t = token0; t < token0 + n_tokens; ++t) attend_group(p, t, head0, n_group, scratch);
     }
   };
+  // Too few items to keep the threads busy (decode over one or two KV
+  // heads): each item's key stripes become items, merged after.
+  const int64_t n_chunks = (p.n_kv + kSplitKeys - 1) / kSplitKeys;
+  if (tiled && p.flash && n_items < int64_t(pool_.size()) && n_chunks > 1 &&
+      p.n_tokens * p.n_head * p.n_kv * p.head_dim >= kMinParallelWork) {
+    const int ways = int(std::min<int64_t>(kSplitWays, n_chunks));
+    const size_t state_floats = size_t(kMaxTileQueries) * size_t(p.head_dim + 2);
+    float* states = split_states_.data();
+    pool_.run([&](int thread, int n_threads) {
+      ThreadScratch& scratch = thread_scratch_[thread];
+      for (int64_t w = thread; w < n_items * ways; w += n_threads) {
+        const Item it = item_at(w / ways);
+        attend_tile(p, it.token0, it.n_tokens, it.head0, it.n_group, scratch, int(w % ways),
+                    states + size_t(w) * state_floats);
+      }
+    });
+    for (int64_t item = 0; item < n_items; ++item) {
+      const Item it = item_at(item);
+      finish_flash(p, it.token0, it.head0, it.n_group, it.n_tokens * it.n_group,
+                   states + size_t(item) * ways * state_floats, ways);
+    }
+    return;
+  }
   if (p.n_tokens * p.n_head * p.n_kv * p.head_dim < kMinParallelWork) {
     for (int64_t item = 0; item < n_items; ++item) run_item(item, thread_scratch_[0]);
     return;

@@ -68,6 +68,7 @@ void CpuBackend::reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int h
   // tile's where that stays small, else one head group's.
   scratch_scores_ = size_t(max_ctx) * (int64_t(max_ctx) * kMaxTileQueries <= (int64_t(1) << 22) ? kMaxTileQueries
                                                                                                : kMaxHeadGroup);
+  split_states_.assign(pool_.size() * size_t(kSplitWays) * kMaxTileQueries * size_t(head_dim + 2), 0.0f);
   thread_scratch_.resize(pool_.size());
   for (auto& s : thread_scratch_) {
     s.scores.assign(scratch_scores_, 0.0f);
@@ -78,6 +79,7 @@ void CpuBackend::reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int h
     s.tile_v.assign(size_t(head_dim) * kKeyBlock, 0.0f);
     s.tile_m.assign(kMaxTileQueries, 0.0f);
     s.tile_sum.assign(kMaxTileQueries, 0.0f);
+    s.stripes.assign(size_t(kSplitWays) * kMaxTileQueries * size_t(head_dim + 2), 0.0f);
     s.v_row.assign(head_dim, 0.0f);
     s.q_conv.assign((size_t(head_dim) * 4 + 512) * kMaxTileQueries, 0);  // a tile's queries in K's dot type
   }

@@ -52,17 +52,35 @@ class CpuBackend final : public Backend {
   static constexpr int kMaxTileTokens = 16;
   static constexpr int kMaxTileQueries = 32;
   static constexpr int kKeyBlock = 32;
+  // The fused path's split-K: keys in chunks of kSplitKeys, chunk c merged
+  // into stripe c % kSplitWays (see attend_tile).
+  static constexpr int64_t kSplitKeys = 256;
+  static constexpr int kSplitWays = 8;
   struct ThreadScratch {
     std::vector<float> scores;    // attention scores over the context, per query of a group or tile
     std::vector<float> acc;       // attention output accumulators, head_dim per head
     std::vector<float> v_row;     // one dequantized V head
     std::vector<uint8_t> q_conv;  // the group's query heads in K's dot-product type
     std::vector<float> tile_q, tile_acc, tile_k, tile_v, tile_m, tile_sum;  // attend_tile
+    std::vector<float> stripes;   // kSplitWays flash states of a tile
   };
+  struct FlashState {
+    float* m;
+    float* sum;
+    float* acc;
+    int n_queries;
+    void clear() const;
+  };
+  FlashState flash_state(float* stripes, int stripe, int hd) const;
+  void merge_flash(const FlashState& into, const FlashState& from, int hd) const;
+  void finish_flash(const AttentionParams& p, int64_t token0, int head0, int n_group, int n_queries, float* stripes,
+                    int n_stripes) const;
   void attend_group(const AttentionParams& p, int64_t token, int head0, int n_group, ThreadScratch& scratch) const;
   bool can_tile_attention(const AttentionParams& p) const;
+  // A tile's attention, written to p.out; or, with only_stripe >= 0 (fused
+  // path), only that stripe's keys, its state left in stripe_out.
   void attend_tile(const AttentionParams& p, int64_t token0, int n_tokens, int head0, int n_group,
-                   ThreadScratch& scratch) const;
+                   ThreadScratch& scratch, int only_stripe = -1, float* stripe_out = nullptr) const;
 
   // Below this much work (roughly, multiply-adds) an op runs on the calling
   // thread: handing it to the pool costs more than it saves, and far more on
@@ -88,6 +106,7 @@ class CpuBackend final : public Backend {
   std::vector<ThreadScratch> thread_scratch_;
   size_t scratch_scores_ = 0;          // floats in each ThreadScratch::scores
   std::vector<int64_t> tile_starts_;   // attention's token tiles
+  std::vector<float> split_states_;    // split-K stripes: fewer items than threads, kSplitWays each
   std::vector<float> moe_x_, moe_gate_, moe_up_, moe_y_;
   std::vector<int32_t> moe_rows_;
 };
