@@ -110,11 +110,13 @@ void BM_Batch8(benchmark::State& state, std::string isa, DType type, bool tile) 
 
 // The packed kernels (weights in groups of 8 rows, packed_blocks.h): one
 // activation row (decode) or 8 (a batch), against the same 512 rows.
-void BM_Packed(benchmark::State& state, std::string isa, DType type, int n_acts) {
+// With `pair`, the 16-row kernel on two groups at a time (the prompt path on
+// ISAs that have one), as the matmul driver runs a 64-row activation chunk.
+void BM_Packed(benchmark::State& state, std::string isa, DType type, int n_acts, bool pair) {
   const auto kernels = kernels_or_skip(state, isa);
   if (!kernels) return;
   const hearth::cpu::Kernels& k = *kernels;
-  const auto gemm = k.packed_gemm_for(type);
+  const auto gemm = pair ? k.packed_gemm_pair_for(type) : k.packed_gemm_for(type);
   if (gemm == nullptr) {
     state.SkipWithError("no packed kernel for this type and ISA");
     return;
@@ -127,11 +129,13 @@ void BM_Packed(benchmark::State& state, std::string isa, DType type, int n_acts)
                               packed.data() + g * group_bytes);
   std::vector<uint8_t> acts;
   for (int c = 0; c < n_acts; ++c) acts.insert(acts.end(), p.act.begin(), p.act.end());
-  std::vector<int32_t> sums(size_t(n_acts) * (kN / 32), 0);
+  std::vector<int32_t> sums(size_t(n_acts) * 3 * (kN / 32), 0);
+  if (type == DType::Q4_0 || type == DType::Q8_0)
+    hearth::cpu::pack_act_sums(type, acts.data(), p.act.size(), n_acts, kN / 32, sums.data());
   std::vector<float> out(size_t(kRows) * n_acts);
   for (auto _ : state) {
-    for (int g = 0; g < kRows / 8; ++g)
-      gemm(kN, packed.data() + g * group_bytes, n_acts, acts.data(), p.act.size(), sums.data(), kN / 32,
+    for (int g = 0; g < kRows / 8; g += pair ? 2 : 1)
+      gemm(kN, packed.data() + g * group_bytes, n_acts, acts.data(), p.act.size(), sums.data(), 3 * kN / 32,
            out.data() + 8 * g, kRows);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
@@ -165,8 +169,11 @@ int register_all() {
       benchmark::RegisterBenchmark(("batch8_rows/" + isa + "/" + name).c_str(), BM_Batch8, isa, t, false);
       benchmark::RegisterBenchmark(("batch8_tile/" + isa + "/" + name).c_str(), BM_Batch8, isa, t, true);
       if (hearth::cpu::has_packed_layout(t)) {
-        benchmark::RegisterBenchmark(("packed_gemv/" + isa + "/" + name).c_str(), BM_Packed, isa, t, 1);
-        benchmark::RegisterBenchmark(("packed_batch8/" + isa + "/" + name).c_str(), BM_Packed, isa, t, 8);
+        benchmark::RegisterBenchmark(("packed_gemv/" + isa + "/" + name).c_str(), BM_Packed, isa, t, 1, false);
+        benchmark::RegisterBenchmark(("packed_batch8/" + isa + "/" + name).c_str(), BM_Packed, isa, t, 8, false);
+        benchmark::RegisterBenchmark(("packed_batch64/" + isa + "/" + name).c_str(), BM_Packed, isa, t, 64, false);
+        benchmark::RegisterBenchmark(("packed_pair_batch64/" + isa + "/" + name).c_str(), BM_Packed, isa, t, 64,
+                                     true);
       }
     }
     for (DType a : {DType::Q8_0, DType::Q8_1, DType::Q8_K, DType::F16, DType::BF16}) {

@@ -47,7 +47,7 @@ uint64_t backend_bytes(const model::Model& m, int64_t rows, int64_t max_ctx, int
   constexpr int64_t kMaxHeadGroup = 8, kMaxTileQueries = 32, kKeyBlock = 32, kSplitWays = 8;
   uint64_t bytes = 65536 * 2;                                      // the f16 GELU table
   bytes += uint64_t(rows * max_n * 4 + 1024);                      // act_
-  bytes += uint64_t(rows * (max_n / 32 + 1)) * 4;                  // act_sums_
+  bytes += uint64_t(rows * 3 * (max_n / 32 + 1)) * 4;              // act_sums_ (sums, scales, zero-point terms)
   const int64_t scores = max_ctx * (max_ctx * kMaxTileQueries <= (int64_t(1) << 22) ? kMaxTileQueries : kMaxHeadGroup);
   const int64_t flash_state = kMaxTileQueries * (hd + 2);  // the fused path's split-K states
   const int64_t per_thread_floats = scores + hd * kMaxHeadGroup + 2 * hd * kMaxTileQueries + 2 * hd * kKeyBlock +

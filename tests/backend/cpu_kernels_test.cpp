@@ -265,6 +265,73 @@ void expect_kernels_match_fixture(const test::QuantFixture& f, const std::string
   }
 }
 
+// The unfused attention softmax against exp in double: every length's tail,
+// a sink, scores far enough below the maximum to underflow, and the f16
+// rounding of the probabilities.
+TEST_P(CpuKernels, SoftmaxMatchesDoubleExp) {
+  const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> score(-30.0f, 12.0f);
+  for (int64_t n : {1, 5, 8, 13, 16, 37, 512}) {
+    for (bool with_sink : {false, true}) {
+      for (bool round : {false, true}) {
+        std::vector<float> x(static_cast<size_t>(n));
+        for (auto& v : x) v = score(rng);
+        if (n > 3) x[2] = -150.0f;  // exp underflows to (about) zero
+        const float sink = 3.5f;
+        // exp of the float difference to the maximum, as ggml takes it.
+        float max_score = with_sink ? sink : -INFINITY;
+        for (float v : x) max_score = std::max(max_score, v);
+        double total = with_sink ? std::exp(double(sink - max_score)) : 0.0;
+        for (float v : x) total += std::exp(double(v - max_score));
+        std::vector<float> y = x;
+        k.softmax(y.data(), n, with_sink ? &sink : nullptr, round);
+        for (int64_t j = 0; j < n; ++j) {
+          const double expected = std::exp(double(x[size_t(j)] - max_score)) / total;
+          // f16: half an ulp of a normal half, or of the subnormal step 2^-24.
+          const double tol = round ? expected / 1024 + 6e-8 : 2e-6 * expected + 1e-30;
+          ASSERT_NEAR(y[size_t(j)], expected, tol) << GetParam() << " n " << n << " at " << j << " sink " << with_sink
+                                                   << " round " << round;
+        }
+      }
+    }
+  }
+}
+
+// Attention's blocked kernels: q . k[j] and acc += sum_j p[j] v[j] against
+// double sums, for widths with and without 8- and 16-float tails, and each
+// key's score bitwise the same alone as among others.
+TEST_P(CpuKernels, AttentionRowKernelsMatchDoubleAndAreRowInvariant) {
+  const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  for (int64_t n : {5, 8, 24, 64, 72, 128}) {
+    const int64_t rows = 11;
+    const auto q = random_row(n, 40 + uint32_t(n)), keys = random_row(n * rows, 50 + uint32_t(n));
+    const auto p = random_row(rows, 60), v = random_row(n * rows, 70);
+    std::vector<float> scores(static_cast<size_t>(rows)), acc(static_cast<size_t>(n), 0.5f);
+    k.dot_rows(n, q.data(), keys.data(), rows, scores.data());
+    k.weighted_rows(n, p.data(), v.data(), rows, acc.data());
+    for (int64_t j = 0; j < rows; ++j) {
+      double dot = 0, magnitude = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        dot += double(q[size_t(i)]) * keys[size_t(j * n + i)];
+        magnitude += std::fabs(double(q[size_t(i)]) * keys[size_t(j * n + i)]);
+      }
+      EXPECT_NEAR(scores[size_t(j)], dot, 1e-6 * magnitude + 1e-30) << GetParam() << " n " << n << " key " << j;
+      float alone = 0;
+      k.dot_rows(n, q.data(), keys.data() + j * n, 1, &alone);
+      EXPECT_EQ(alone, scores[size_t(j)]) << GetParam() << " n " << n << " key " << j << " alone";
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      double sum = 0.5, magnitude = 0.5;
+      for (int64_t j = 0; j < rows; ++j) {
+        sum += double(p[size_t(j)]) * v[size_t(j * n + i)];
+        magnitude += std::fabs(double(p[size_t(j)]) * v[size_t(j * n + i)]);
+      }
+      EXPECT_NEAR(acc[size_t(i)], sum, 1e-6 * magnitude) << GetParam() << " n " << n << " column " << i;
+    }
+  }
+}
+
 TEST_P(CpuKernels, MatchLlamaCppFixture) { expect_kernels_match_fixture(test::QuantFixture::get(), GetParam()); }
 
 TEST_P(CpuKernels, MatchLlamaCppFixtureNewTypes) {

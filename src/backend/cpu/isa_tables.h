@@ -15,10 +15,12 @@ struct KernelSlots {
   Kernels::QuantizeFn* quantize_act;
   Kernels::DequantizeFn* dequantize;
   Kernels::PackedGemmFn* packed_gemm;
+  Kernels::PackedGemmFn* packed_gemm_pair;
   Kernels::AxpyFn* axpy;
   Kernels::ScaleFn* scale;
   Kernels::DotRowsFn* dot_rows;
   Kernels::WeightedRowsFn* weighted_rows;
+  Kernels::SoftmaxFn* softmax;
 };
 
 // Each overwrites the slots it has kernels for and leaves the others.

@@ -4,6 +4,11 @@
 #include "backend/cpu/isa_tables.h"
 #include "backend/ref/kernels_ref.h"
 #include "core/error.h"
+#include "core/fp16.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
 
 namespace hearth::cpu {
 namespace {
@@ -49,6 +54,23 @@ void dot_rows_scalar(int64_t n, const float* q, const float* k, int64_t n_rows, 
 void weighted_rows_scalar(int64_t n, const float* p, const float* v, int64_t n_rows, float* acc) {
   for (int64_t j = 0; j < n_rows; ++j)
     for (int64_t i = 0; i < n; ++i) acc[i] += p[j] * v[j * n + i];
+}
+
+void softmax_scalar(float* x, int64_t n, const float* sink, bool round_to_f16) {
+  float max_score = -std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < n; ++j) max_score = std::max(max_score, x[j]);
+  if (sink) max_score = std::max(max_score, *sink);
+  double total = 0.0;
+  for (int64_t j = 0; j < n; ++j) {
+    x[j] = std::exp(x[j] - max_score);
+    total += x[j];
+  }
+  if (sink) total += double(std::exp(*sink - max_score));
+  const float inv_sum = float(1.0 / total);
+  for (int64_t j = 0; j < n; ++j) {
+    x[j] *= inv_sum;
+    if (round_to_f16) x[j] = round_to_fp16(x[j]);
+  }
 }
 
 template <Kernels::VecDotFn kSingle>
@@ -102,11 +124,12 @@ Kernels scalar_kernels() {
   k.scale = scale_scalar;
   k.dot_rows = dot_rows_scalar;
   k.weighted_rows = weighted_rows_scalar;
+  k.softmax = softmax_scalar;
   return k;
 }
 
 detail::KernelSlots slots_of(Kernels& k) {
-  return {k.vec_dot, k.vec_dot_rows, k.vec_dot_tile, k.quantize_act, k.dequantize, k.packed_gemm, &k.axpy, &k.scale, &k.dot_rows, &k.weighted_rows};
+  return {k.vec_dot, k.vec_dot_rows, k.vec_dot_tile, k.quantize_act, k.dequantize, k.packed_gemm, k.packed_gemm_pair, &k.axpy, &k.scale, &k.dot_rows, &k.weighted_rows, &k.softmax};
 }
 
 Kernels avx2_kernels() {

@@ -45,8 +45,11 @@ struct Kernels {
   using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
   // One group of 8 weight rows packed as in packed_blocks.h against n_acts
   // activation rows: out[a * out_stride + r] = vec_dot(n, row r, act a), r < 8.
-  // act_sums (Q4_0 only, else unused): the level sum of each 32-element
-  // activation block, sums_stride ints per activation row.
+  // act_sums (Q4_0 and Q8_0, else unused): per activation row (sums_stride
+  // ints apart) with B blocks, B ints: each 32-element block's level sum;
+  // for the pair kernels then B more: each block's d as f32 bits, and B
+  // more: the sum times -8 (Q4_0) or -128 (Q8_0), the zero point's share.
+  // Laid out by pack_act_sums (packed_blocks.h).
   using PackedGemmFn = void (*)(int64_t n, const void* group, int n_acts, const void* acts, size_t act_stride,
                                 const int32_t* act_sums, size_t sums_stride, float* out, size_t out_stride);
   // y += a * x and y *= a over n floats (attention's value accumulation).
@@ -56,6 +59,10 @@ struct Kernels {
   // n apart), and acc += sum_j p[j] * v[j], for j < n_rows.
   using DotRowsFn = void (*)(int64_t n, const float* q, const float* k, int64_t n_rows, float* out);
   using WeightedRowsFn = void (*)(int64_t n, const float* p, const float* v, int64_t n_rows, float* acc);
+  // Unfused attention's softmax over x[0, n), in place (as ggml): x =
+  // exp(x - max) summed in double, then x / sum, rounded to f16 when
+  // round_to_f16. A sink (null: none) joins the maximum and the sum.
+  using SoftmaxFn = void (*)(float* x, int64_t n, const float* sink, bool round_to_f16);
   static constexpr int kMaxRows = 4;
 
   VecDotFn vec_dot[hearth::kDTypeIdLimit] = {};        // by weight type id; null if unsupported
@@ -66,10 +73,15 @@ struct Kernels {
   hearth::DType act_type[hearth::kDTypeIdLimit] = {};  // vec_dot_type of each weight type
   // By weight type; null where that type is not packed (and on the scalar ISA).
   PackedGemmFn packed_gemm[hearth::kDTypeIdLimit] = {};
+  // The same for two consecutive groups (16 rows; out gets 16 values per
+  // activation row), bitwise equal to packed_gemm on each: the wide-register
+  // kernels for batches. Null where the ISA has none (then packed_gemm twice).
+  PackedGemmFn packed_gemm_pair[hearth::kDTypeIdLimit] = {};
   AxpyFn axpy = nullptr;
   ScaleFn scale = nullptr;
   DotRowsFn dot_rows = nullptr;
   WeightedRowsFn weighted_rows = nullptr;
+  SoftmaxFn softmax = nullptr;
   std::string isa;  // "avx512-vnni", "avx512", "avx2", "scalar"
 
   VecDotFn vec_dot_for(hearth::DType t) const { return vec_dot[uint32_t(t)]; }
@@ -79,6 +91,7 @@ struct Kernels {
   DequantizeFn dequantize_for(hearth::DType t) const { return dequantize[uint32_t(t)]; }
   hearth::DType vec_dot_type(hearth::DType t) const { return act_type[uint32_t(t)]; }
   PackedGemmFn packed_gemm_for(hearth::DType t) const { return packed_gemm[uint32_t(t)]; }
+  PackedGemmFn packed_gemm_pair_for(hearth::DType t) const { return packed_gemm_pair[uint32_t(t)]; }
 };
 
 // The best kernels the features allow.

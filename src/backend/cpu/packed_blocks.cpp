@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "core/error.h"
+#include "core/fp16.h"
 
 namespace hearth::cpu {
 namespace {
@@ -99,6 +100,23 @@ void pack_rows_x8(DType type, const void* rows, size_t row_stride, int64_t n, vo
     case DType::Q5_K: return pack_k4<block_q5_K, block_q5_Kx8>(rows, row_stride, n, dst);
     case DType::Q6_K: return pack_q6_K(rows, row_stride, n, dst);
     default: fail("internal: no packed layout for {}", dtype_name(type));
+  }
+}
+
+void pack_act_sums(DType weight_type, const void* acts, size_t row_bytes, int64_t rows, int64_t blocks,
+                   int32_t* out) {
+  const int32_t zero_point = weight_type == DType::Q4_0 ? 8 : 128;
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto* row = reinterpret_cast<const block_q8_0*>(static_cast<const uint8_t*>(acts) + r * row_bytes);
+    int32_t* sums = out + r * 3 * blocks;
+    for (int64_t b = 0; b < blocks; ++b) {
+      int32_t sum = 0;
+      for (int8_t q : row[b].qs) sum += q;
+      const float d = fp16_to_fp32(row[b].d);
+      sums[b] = sum;
+      std::memcpy(&sums[blocks + b], &d, sizeof(d));
+      sums[2 * blocks + b] = -zero_point * sum;
+    }
   }
 }
 

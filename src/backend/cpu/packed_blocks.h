@@ -71,4 +71,10 @@ size_t packed_group_bytes(DType type, int64_t n);
 // each) into one group of packed_group_bytes(type, n) at dst.
 void pack_rows_x8(DType type, const void* rows, size_t row_stride, int64_t n, void* dst);
 
+// The act_sums of kernels.h for `rows` Q8_0 activation rows of `blocks`
+// blocks each (row_bytes apart), into `out` (3 * blocks ints a row) for a
+// Q4_0 or Q8_0 weight.
+void pack_act_sums(DType weight_type, const void* acts, size_t row_bytes, int64_t rows, int64_t blocks,
+                   int32_t* out);
+
 }  // namespace hearth::cpu

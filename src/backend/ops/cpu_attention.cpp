@@ -42,27 +42,6 @@ struct TokenKeys {
   int64_t first = 0, last = -1;  // keys [first, last] are visible
 };
 
-// ggml's unfused softmax over scores[first..last], in place: exponentials
-// of the differences to the maximum, summed in double, then the
-// probabilities, rounded to f16 when V is an f16 cache. A sink (gpt-oss;
-// null: none) counts in the maximum and the sum, as ggml_soft_max_add_sinks.
-void softmax_in_place(float* scores, int64_t first, int64_t last, bool round_to_f16, const float* sink) {
-  float max_score = -std::numeric_limits<float>::infinity();
-  for (int64_t j = first; j <= last; ++j) max_score = std::max(max_score, scores[j]);
-  if (sink) max_score = std::max(max_score, *sink);
-  double total = 0.0;
-  for (int64_t j = first; j <= last; ++j) {
-    scores[j] = std::exp(scores[j] - max_score);
-    total += scores[j];
-  }
-  if (sink) total += double(std::exp(*sink - max_score));
-  const float inv_sum = float(1.0 / total);
-  for (int64_t j = first; j <= last; ++j) {
-    scores[j] *= inv_sum;
-    if (round_to_f16) scores[j] = round_to_fp16(scores[j]);
-  }
-}
-
 // Folds a sink into an online softmax after the last key, as ggml's
 // flash_attn_ext: a key of score `sink` whose value is zero.
 template <typename Scale>
@@ -214,7 +193,8 @@ void CpuBackend::attend_group(const AttentionParams& p, int64_t token, int head0
     for (int g = 0; g < n_group; ++g) scores[g * max_ctx_ + j] = s[g];
   }
   for (int g = 0; g < n_group; ++g)
-    softmax_in_place(scores + g * max_ctx_, first, last, p.v.type == DType::F16, p.sinks ? p.sinks + head0 + g : nullptr);
+    kernels_.softmax(scores + g * max_ctx_ + first, last - first + 1, p.sinks ? p.sinks + head0 + g : nullptr,
+                     p.v.type == DType::F16);
   for (int64_t j = first; j <= last; ++j) {
     bool loaded = false;
     for (int g = 0; g < n_group; ++g) {
@@ -392,7 +372,8 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     for (int i = 0; i < n_queries; ++i) {
       const int t = i / n_group;
       if (last[t] >= first[t])
-        softmax_in_place(scores + i * stride, first[t], last[t], round_p, p.sinks ? p.sinks + head0 + i % n_group : nullptr);
+        kernels_.softmax(scores + i * stride + first[t], last[t] - first[t] + 1,
+                         p.sinks ? p.sinks + head0 + i % n_group : nullptr, round_p);
     }
     // Pass 2: the probability-weighted sums of the value rows.
     for (int64_t j0 = lo; j0 <= hi; j0 += kKeyBlock) {

@@ -63,7 +63,7 @@ void CpuBackend::reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int h
   head_dim_ = head_dim;
   // The widest dot-product type is f32 (4 bytes an element); Q8_K is ~1.14.
   act_.assign(size_t(max_rows) * size_t(max_n) * 4 + 1024, 0);
-  act_sums_.assign(size_t(max_rows) * size_t(max_n / 32 + 1), 0);
+  act_sums_.assign(size_t(max_rows) * size_t(3 * (max_n / 32 + 1)), 0);
   // Unfused attention keeps every query's scores over the context: a whole
   // tile's where that stays small, else one head group's.
   scratch_scores_ = size_t(max_ctx) * (int64_t(max_ctx) * kMaxTileQueries <= (int64_t(1) << 22) ? kMaxTileQueries
@@ -158,34 +158,39 @@ std::shared_ptr<const uint8_t[]> CpuBackend::pack(const Weight& w) {
 
 void CpuBackend::matmul_packed(const Weight& w, const uint8_t* act, size_t act_row_bytes, int64_t rows, float* y) {
   const auto gemm = kernels_.packed_gemm_for(w.type);
+  // Batches go through the 16-row kernels where the ISA has them (bitwise
+  // the same results); one token keeps the 8-row kernel, tuned for decode.
+  const auto gemm_pair = rows > 1 ? kernels_.packed_gemm_pair_for(w.type) : nullptr;
   const int64_t n_blocks = w.n_in / 32;
   const int32_t* sums = nullptr;
-  if (w.type == DType::Q4_0) {  // the kernel needs each activation block's level sum
+  size_t sums_stride = 0;
+  // The Q4_0 kernels (and Q8_0's pair kernel) take per-block activation sums and scales.
+  if (w.type == DType::Q4_0 || (w.type == DType::Q8_0 && gemm_pair != nullptr)) {
+    sums_stride = size_t(3 * n_blocks);
     split(rows, w.n_in, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const auto* blocks = reinterpret_cast<const block_q8_0*>(act + r * act_row_bytes);
-        for (int64_t b = 0; b < n_blocks; ++b) {
-          int32_t sum = 0;
-          for (int8_t q : blocks[b].qs) sum += q;
-          act_sums_[r * n_blocks + b] = sum;
-        }
-      }
+      cpu::pack_act_sums(w.type, act + r0 * act_row_bytes, act_row_bytes, r1 - r0, n_blocks,
+                         act_sums_.data() + r0 * int64_t(sums_stride));
     });
     sums = act_sums_.data();
   }
 
-  // Threads take contiguous runs of 8-row groups. Activation rows go in
-  // chunks that stay in cache while every group of the run meets them.
+  // Threads take contiguous runs of 8-row groups (pairs of them for the
+  // pair kernel). Activation rows go in chunks that stay in cache while
+  // every group of the run meets them.
   constexpr int64_t kActChunk = 64;
   const int64_t groups = w.n_out / cpu::kPackRows;
+  const int64_t per_unit = gemm_pair ? 2 : 1;
+  const int64_t units = (groups + per_unit - 1) / per_unit;
   const size_t group_bytes = cpu::packed_group_bytes(w.type, w.n_in);
-  split(groups, cpu::kPackRows * w.n_in * rows, [&](int64_t g0, int64_t g1) {
+  split(units, per_unit * cpu::kPackRows * w.n_in * rows, [&](int64_t u0, int64_t u1) {
     for (int64_t a0 = 0; a0 < rows; a0 += kActChunk) {
       const int na = int(std::min(kActChunk, rows - a0));
-      for (int64_t g = g0; g < g1; ++g) {
-        gemm(w.n_in, w.packed + g * group_bytes, na, act + a0 * act_row_bytes, act_row_bytes,
-             sums ? sums + a0 * n_blocks : nullptr, size_t(n_blocks), y + a0 * w.n_out + g * cpu::kPackRows,
-             size_t(w.n_out));
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t g = u * per_unit;
+        const auto kernel = gemm_pair && g + 1 < groups ? gemm_pair : gemm;
+        kernel(w.n_in, w.packed + g * group_bytes, na, act + a0 * act_row_bytes, act_row_bytes,
+               sums ? sums + a0 * int64_t(sums_stride) : nullptr, sums_stride, y + a0 * w.n_out + g * cpu::kPackRows,
+               size_t(w.n_out));
       }
     }
   });
