@@ -40,7 +40,10 @@ Problem make_problem(DType type) {
   p.row_size = hearth::row_bytes(type, kN);
   p.weights.resize(p.row_size * kRows);
   const auto w = random_floats(kN, 1);
-  for (int r = 0; r < kRows; ++r) hearth::ref::quantize_row(type, w.data(), p.weights.data() + r * p.row_size, kN);
+  // IQ1_S, IQ2_XXS and IQ2_XS quantize only with an importance matrix: a flat one.
+  const std::vector<float> importance(kN, 1.0f);
+  for (int r = 0; r < kRows; ++r)
+    hearth::ref::quantize_row_weighted(type, w.data(), p.weights.data() + r * p.row_size, kN, importance.data());
   const DType act_type = hearth::ref::vec_dot_type(type);
   p.act.resize(hearth::row_bytes(act_type, kN));
   const auto a = random_floats(kN, 2);
@@ -160,7 +163,9 @@ void BM_QuantizeAct(benchmark::State& state, std::string isa, DType act_type) {
 int register_all() {
   const DType types[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q4_0, DType::Q4_1,
                          DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q2_K, DType::Q3_K,
-                         DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS};
+                         DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_NL, DType::IQ4_XS,
+                         DType::IQ2_XXS, DType::IQ2_XS, DType::IQ2_S, DType::IQ3_XXS, DType::IQ3_S,
+                         DType::IQ1_S, DType::IQ1_M, DType::TQ1_0, DType::TQ2_0, DType::MXFP4};
   for (const std::string isa : {"scalar", "avx2", "avx512"}) {
     for (DType t : types) {
       const std::string name(hearth::dtype_name(t));

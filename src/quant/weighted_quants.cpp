@@ -607,6 +607,8 @@ bool uses_importance_like_ggml(DType type) {
     case DType::IQ2_S:
     case DType::IQ3_XXS:
     case DType::IQ3_S:
+    case DType::IQ1_S:
+    case DType::IQ1_M:
     // ggml ignores the weights for these:
     case DType::Q8_0:
     case DType::F16:
@@ -617,12 +619,12 @@ bool uses_importance_like_ggml(DType type) {
     case DType::MXFP4:
       return true;
     default:
-      return false;  // IQ1_S, IQ1_M (no quantizer yet)
+      return false;
   }
 }
 
 bool can_quantize_with_importance(DType type) {
-  return ref::can_quantize(type) || type == DType::IQ2_XXS || type == DType::IQ2_XS;
+  return ref::can_quantize(type) || type == DType::IQ2_XXS || type == DType::IQ2_XS || type == DType::IQ1_S;
 }
 
 void quantize_row_with_importance(DType type, const float* src, void* dst, int64_t n, const float* importance) {

@@ -149,7 +149,7 @@ TEST_P(OpsParity, PackedWeightsMatchReference) {
       }
     }
   }
-  if (GetParam() != "scalar") EXPECT_EQ(packed_types, 5) << "Q4_0, Q8_0, Q4_K, Q5_K and Q6_K have a packed layout";
+  if (GetParam() != "scalar") EXPECT_EQ(packed_types, 6) << "Q4_0, Q8_0, Q4_K, Q5_K, Q6_K and MXFP4 have a packed layout";
 }
 
 TEST_P(OpsParity, GetRowsRmsNormRopeActivationsHadamard) {

@@ -109,10 +109,10 @@ TEST(RefNewQuants, ClosedFormQuantizersAreByteIdentical) {
       EXPECT_EQ(std::memcmp(got.data() + r * row_size, expected.data() + r * row_size, row_size), 0) << name << " row " << r;
     ++checked;
   }
-  EXPECT_GE(checked, 6) << "TQ1_0, TQ2_0, MXFP4, IQ3_XXS, IQ3_S and IQ2_S at least";
+  EXPECT_GE(checked, 7) << "TQ1_0, TQ2_0, MXFP4, IQ3_XXS, IQ3_S, IQ2_S and IQ1_M at least";
 }
 
-// IQ3_XXS / IQ3_S / IQ2_S / IQ2_XS / IQ2_XXS with the fixture's importance matrix: the searched
+// IQ3_XXS / IQ3_S / IQ2_S / IQ2_XS / IQ2_XXS / IQ1_S / IQ1_M with the fixture's importance matrix: the searched
 // quantizers reproduce ggml's bytes.
 TEST(RefNewQuants, Iq3WithImportanceIsByteIdentical) {
   const QuantFixture& f = fixture_new();
@@ -120,7 +120,8 @@ TEST(RefNewQuants, Iq3WithImportanceIsByteIdentical) {
   const int64_t n = f.n_per_row(), rows = f.n_rows();
   const auto src = f.floats("src");
   const auto importance = f.floats("imatrix");
-  for (const DType type : {DType::IQ3_XXS, DType::IQ3_S, DType::IQ2_S, DType::IQ2_XS, DType::IQ2_XXS}) {
+  for (const DType type :
+       {DType::IQ3_XXS, DType::IQ3_S, DType::IQ2_S, DType::IQ2_XS, DType::IQ2_XXS, DType::IQ1_S, DType::IQ1_M}) {
     const std::string name = test::upper_name(type);
     const auto expected = f.bytes("q." + name);
     const size_t row_size = row_bytes(type, uint64_t(n));

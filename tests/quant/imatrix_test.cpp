@@ -151,7 +151,7 @@ void check_against_llama_quantize(const fs::path& model, const std::string& imat
     }
   }
   // Every type these references hold is one hearth quantizes with the weights
-  // as ggml does (only IQ1_S/IQ1_M are not), so every file was compared whole.
+  // as ggml does, so every file was compared whole.
   EXPECT_EQ(whole_files, load_references(json).size());
 }
 
@@ -183,7 +183,7 @@ fs::path write_wide_model() {
 
 TEST(QuantizeImatrix, TypesThatNeedAnImatrixRefuseWithoutOne) {
   const fs::path model = write_wide_model();
-  for (const char* type : {"IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "Q2_K_S"}) {
+  for (const char* type : {"IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ2_M", "IQ3_XXS", "Q2_K_S", "IQ1_S", "IQ1_M"}) {
     try {
       quant::quantize_file(model.string(), test::temp_path(std::string(type) + ".gguf").string(),
                            *quant::quant_target_from_name(type), {});

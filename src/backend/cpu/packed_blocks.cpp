@@ -79,11 +79,24 @@ void interleave_chunks(const void* rows, size_t row_stride, int64_t n, void* dst
   }
 }
 
+void pack_mxfp4(const void* rows, size_t row_stride, int64_t n, void* dst) {
+  auto* groups = static_cast<block_mxfp4x8*>(dst);
+  for (int64_t b = 0; b < n / kQK_MXFP4; ++b) {
+    const uint8_t* qs[kPackRows];
+    for (int r = 0; r < kPackRows; ++r) {
+      const auto& block = block_of_row<block_mxfp4>(rows, row_stride, r, b);
+      groups[b].e[r] = block.e;
+      qs[r] = block.qs;
+    }
+    interleave(qs, kQK_MXFP4 / 2, groups[b].qs);
+  }
+}
+
 }  // namespace
 
 bool has_packed_layout(DType type) {
   return type == DType::Q4_0 || type == DType::Q8_0 || type == DType::Q4_K || type == DType::Q5_K ||
-         type == DType::Q6_K;
+         type == DType::Q6_K || type == DType::MXFP4;
 }
 
 size_t packed_group_bytes(DType type, int64_t n) {
@@ -99,6 +112,7 @@ void pack_rows_x8(DType type, const void* rows, size_t row_stride, int64_t n, vo
     case DType::Q4_K: return pack_k4<block_q4_K, block_q4_Kx8>(rows, row_stride, n, dst);
     case DType::Q5_K: return pack_k4<block_q5_K, block_q5_Kx8>(rows, row_stride, n, dst);
     case DType::Q6_K: return pack_q6_K(rows, row_stride, n, dst);
+    case DType::MXFP4: return pack_mxfp4(rows, row_stride, n, dst);
     default: fail("internal: no packed layout for {}", dtype_name(type));
   }
 }

@@ -63,6 +63,14 @@ struct block_q6_Kx8 {
 };
 static_assert(sizeof(block_q6_Kx8) == kPackRows * sizeof(block_q6_K));
 
+// MXFP4: qs as Q4_0's (byte 4i + e of row r at qs[32 * i + 4 * r + e]), the
+// eight rows' E8M0 exponents together.
+struct block_mxfp4x8 {
+  uint8_t e[kPackRows];
+  uint8_t qs[kPackRows * kQK_MXFP4 / 2];
+};
+static_assert(sizeof(block_mxfp4x8) == kPackRows * sizeof(block_mxfp4));
+
 // Whether `type` has a packed layout.
 bool has_packed_layout(DType type);
 // Bytes of one packed group of 8 rows of n elements.

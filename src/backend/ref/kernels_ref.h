@@ -102,6 +102,10 @@ void quantize_iq2_s(const float* src, void* dst, int64_t n);
 void quantize_iq2_s_weighted(const float* src, void* dst, int64_t n, const float* importance);
 void quantize_iq2_xs_weighted(const float* src, void* dst, int64_t n, const float* importance);
 void quantize_iq2_xxs_weighted(const float* src, void* dst, int64_t n, const float* importance);  // requires importance
+// IQ1_S / IQ1_M quantization (iq1_quantize.cpp); IQ1_S requires `importance`.
+void quantize_iq1_s_weighted(const float* src, void* dst, int64_t n, const float* importance);
+void quantize_iq1_m(const float* src, void* dst, int64_t n);
+void quantize_iq1_m_weighted(const float* src, void* dst, int64_t n, const float* importance);
 
 // ---- ternary and FP4 (ternary_fp4_quants.cpp)
 void dequantize_tq1_0(const void* src, float* dst, int64_t n);

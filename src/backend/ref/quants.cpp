@@ -43,7 +43,7 @@ TypeKernels kernels_for(DType type) {
     case DType::IQ3_XXS: return {dequantize_iq3_xxs, quantize_iq3_xxs, vec_dot_iq3_xxs, DType::Q8_K};
     case DType::IQ3_S: return {dequantize_iq3_s, quantize_iq3_s, vec_dot_iq3_s, DType::Q8_K};
     case DType::IQ1_S: return {dequantize_iq1_s, nullptr, vec_dot_iq1_s, DType::Q8_K};
-    case DType::IQ1_M: return {dequantize_iq1_m, nullptr, vec_dot_iq1_m, DType::Q8_K};
+    case DType::IQ1_M: return {dequantize_iq1_m, quantize_iq1_m, vec_dot_iq1_m, DType::Q8_K};
     case DType::TQ1_0: return {dequantize_tq1_0, quantize_tq1_0, vec_dot_tq1_0, DType::Q8_K};
     case DType::TQ2_0: return {dequantize_tq2_0, quantize_tq2_0, vec_dot_tq2_0, DType::Q8_K};
     case DType::MXFP4: return {dequantize_mxfp4, quantize_mxfp4, vec_dot_mxfp4, DType::Q8_0};
@@ -79,11 +79,13 @@ void quantize_row_weighted(DType type, const float* src, void* dst, int64_t n, c
   check_row_length(type, n);
   if (type == DType::IQ2_XS) return quantize_iq2_xs_weighted(src, dst, n, importance);  // fails without one
   if (type == DType::IQ2_XXS) return quantize_iq2_xxs_weighted(src, dst, n, importance);
+  if (type == DType::IQ1_S) return quantize_iq1_s_weighted(src, dst, n, importance);
   if (importance == nullptr) return quantize_row(type, src, dst, n);
   switch (type) {
     case DType::IQ3_XXS: return quantize_iq3_xxs_weighted(src, dst, n, importance);
     case DType::IQ3_S: return quantize_iq3_s_weighted(src, dst, n, importance);
     case DType::IQ2_S: return quantize_iq2_s_weighted(src, dst, n, importance);
+    case DType::IQ1_M: return quantize_iq1_m_weighted(src, dst, n, importance);
     default: return quantize_row(type, src, dst, n);  // the others ignore an importance matrix here
   }
 }

@@ -30,7 +30,7 @@ digests() {  # model imatrix name types...
   done
   echo "}"
 }
-mixes="Q2_K Q2_K_S Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K TQ1_0 IQ2_XXS IQ2_XS IQ2_S IQ2_M IQ3_XXS IQ3_XS IQ3_S IQ3_M"
+mixes="Q2_K Q2_K_S Q3_K_S Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M Q6_K TQ1_0 IQ2_XXS IQ2_XS IQ2_S IQ2_M IQ3_XXS IQ3_XS IQ3_S IQ3_M IQ1_S IQ1_M"
 digests models/stories260K.gguf $out/stories260K.imatrix.gguf stories260K $mixes > $out/stories260K-quantize.json
 # stories260K's 172-wide ffn_down has no fallback for the 32-block types; synth-llama fits them all.
 digests $shared/models/synth-llama-F32.gguf $out/synth-llama.imatrix.gguf synth-llama $mixes Q4_0 Q4_1 Q5_0 Q5_1 IQ4_NL IQ4_XS \
