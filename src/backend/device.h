@@ -178,6 +178,10 @@ class DeviceBackend {
   virtual void free(const DeviceTensor& t) = 0;
   // A weight (or a stack of them) copied to the device (done at load time).
   virtual DeviceTensor upload_weight(const Weight& w) = 0;
+  // Sizes the backend's own scratch once for the largest step a session
+  // makes (as Backend::reserve); only grows. Devices without host scratch
+  // ignore it.
+  virtual void reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim) {}
 
   // Transfers, recorded in order with the ops. write() copies `src` (t.bytes()
   // bytes, t contiguous) at the call, so the caller may reuse it at once;

@@ -26,7 +26,7 @@ class CpuDeviceBackend final : public DeviceBackend {
   const DeviceInfo& info() const override { return info_; }
   // Sizes the kernels' scratch up front, as Backend::reserve (ops also grow
   // it on first use, so a step never allocates after the first).
-  void reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim);
+  void reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim) override;
   int n_threads() const { return host_.n_threads(); }
 
   DeviceTensor alloc(DType type, int64_t n, int64_t rows) override;
