@@ -151,7 +151,7 @@ Workspace Model::make_workspace(backend::DeviceBackend& dev, int64_t max_rows) c
     q = std::max<int64_t>(q, int64_t(hp.n_head[l]) * hp.head_dim_k);
     kv = std::max<int64_t>(kv, int64_t(hp.n_head_kv[l]) * std::max(hp.head_dim_k, hp.head_dim_v));
     attn = std::max<int64_t>(attn, int64_t(hp.n_head[l]) * hp.head_dim_v);
-    ff = std::max<int64_t>(ff, std::max<int64_t>(hp.n_ff[l], hp.n_ff_expert));
+    ff = std::max<int64_t>(ff, hp.n_ff[l]);
   }
   Workspace ws;
   ws.dev = &dev;
