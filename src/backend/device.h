@@ -106,8 +106,9 @@ struct DeviceKvSlots {
 };
 
 // Attention over a layer's K and V cache tensors (rows of n_head_kv *
-// head_dim elements), with the semantics of AttentionParams. The device
-// computes it fused, with an online softmax (AttentionParams::flash).
+// head_dim elements), with the semantics of AttentionParams: fused with an
+// online softmax (flash), or ggml's unfused form (the probabilities rounded
+// to f16 before they weight V).
 struct DeviceAttention {
   DeviceTensor q;             // F32 [n_tokens][n_head * head_dim]
   DeviceTensor positions;     // I32, one per token
@@ -120,7 +121,20 @@ struct DeviceAttention {
   int n_head = 0, n_head_kv = 0, head_dim = 0;
   float scale = 1.0f, softcap = 0.0f;
   int sliding_window = 0;
+  bool flash = true;          // false: the unfused form (AttentionParams::flash)
+  bool causal = true;         // false (encoders): every token sees all n_kv keys
+  // I32, the last position each token sees (an image's tokens see the whole
+  // image), or empty: its own.
+  DeviceTensor last_visible;
+  DeviceTensor sinks;         // F32 [n_head], gpt-oss's sink logits, or empty
   DeviceTensor out;           // F32 [n_tokens][n_head * head_dim]
+};
+
+// How moe_route turns router logits into experts and weights.
+enum class MoeGating {
+  Softmax,            // softmax over all experts, top-k of the probabilities (Mixtral, Qwen3-MoE)
+  SoftmaxNormalized,  // the same, the k weights renormalised to sum 1
+  SoftmaxOfTopK,      // top-k of the logits, softmax over those k (gpt-oss)
 };
 
 // A mixture-of-experts FFN (silu gate) with the routing already on the
@@ -132,6 +146,10 @@ struct DeviceMoe {
   DeviceTensor weights;       // F32 [rows][n_used]
   DeviceTensor gate, up, down;  // stacks of n_expert matrices (rows = n_expert * n_out)
   int n_expert = 0;
+  // Per-expert biases after each projection (gpt-oss), or empty: F32
+  // [n_expert * n_ff] for gate and up, [n_expert * n_embd] for down.
+  DeviceTensor gate_b, up_b, down_b;
+  Activation activation = Activation::Silu;  // or gpt-oss's SwigluOai
   DeviceTensor out;           // F32 [rows][n_embd]
 };
 
@@ -160,6 +178,10 @@ class DeviceBackend {
   virtual void free(const DeviceTensor& t) = 0;
   // A weight (or a stack of them) copied to the device (done at load time).
   virtual DeviceTensor upload_weight(const Weight& w) = 0;
+  // Sizes the backend's own scratch once for the largest step a session
+  // makes (as Backend::reserve); only grows. Devices without host scratch
+  // ignore it.
+  virtual void reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim) {}
 
   // Transfers, recorded in order with the ops. write() copies `src` (t.bytes()
   // bytes, t contiguous) at the call, so the caller may reuse it at once;
@@ -195,8 +217,9 @@ class DeviceBackend {
   // MoE routing: per row of router logits [rows][n_expert], the softmax, the
   // n_used most probable experts (ties to the lower index) into ids (I32
   // [rows][n_used]) and their probabilities into weights, renormalized to
-  // sum to one when `normalize`.
-  virtual void moe_route(const DeviceTensor& logits, int n_used, bool normalize, const DeviceTensor& ids,
+  // sum to one (SoftmaxNormalized); or the n_used largest logits and the
+  // softmax of just those (SoftmaxOfTopK).
+  virtual void moe_route(const DeviceTensor& logits, int n_used, MoeGating gating, const DeviceTensor& ids,
                          const DeviceTensor& weights) = 0;
   virtual void moe_ffn(const DeviceMoe& params) = 0;
   // out[r] = act(gate[r]) * up[r] (gate and up may be strided views).
@@ -209,6 +232,15 @@ class DeviceBackend {
   virtual void add_rows(const DeviceTensor& y, const DeviceTensor& bias) = 0;  // y[r] += bias
   virtual void scale(const DeviceTensor& y, float s) = 0;                      // y *= s
   virtual void softcap(const DeviceTensor& y, float cap) = 0;                  // y = cap * tanh(y / cap)
+  // dst = src, row by row (same type and shape; views of either). A KV
+  // block's rows copied for a shared prefix, Q/K/V out of a fused QKV.
+  virtual void copy_rows(const DeviceTensor& src, const DeviceTensor& dst) = 0;
+
+  // Encoder ops (BERT): LayerNorm with optional weight and bias (in place is
+  // fine), and an ungated activation (GELU as ggml's f16 table).
+  virtual void layer_norm(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias, float eps,
+                          const DeviceTensor& y) = 0;
+  virtual void activation(Activation act, const DeviceTensor& x, const DeviceTensor& y) = 0;
 };
 
 // The CPU as a DeviceBackend (beside backend.h's make_cpu_backend, with the
@@ -217,5 +249,10 @@ class DeviceBackend {
 // bit for bit; sync() is a no-op (submits and waits stay 0). Weights are used
 // in place, not copied: keep their bytes alive while the tensor is.
 std::unique_ptr<DeviceBackend> make_cpu_device_backend(int n_threads, const std::string& isa = "");
+// The same over a host Backend the caller owns (any: the CPU one, the scalar
+// reference), sharing its threads and scratch; its ops are that backend's.
+// Weights are used in place with the packed layout the Model gave them
+// (Model::prepare_weights), never packed again.
+std::unique_ptr<DeviceBackend> make_host_device_backend(Backend& host);
 
 }  // namespace hearth::backend

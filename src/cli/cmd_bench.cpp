@@ -103,6 +103,7 @@ void bench(const BenchOptions& o) {
   using clock = std::chrono::steady_clock;
   nlohmann::json results = nlohmann::json::array();
   const std::string model_name = engine.file->metadata().get_string_or("general.name", o.model);
+  if (!o.json) fmt::print(stderr, "{}\n", engine.placement);
   if (!o.json) {
     fmt::print("| model | size | params | backend | threads | test | t/s | decode GB/s | % of {:.1f} GB/s |\n", bw.gb_per_s);
     fmt::print("| --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: |\n");
@@ -113,7 +114,7 @@ void bench(const BenchOptions& o) {
     nlohmann::json row = {{"test", test + (o.depth > 0 ? fmt::format("@d{}", o.depth) : "")},
                           {"avg_ts", s.mean},       {"stddev_ts", s.sd},
                           {"model", model_name},    {"size", model_bytes},
-                          {"params", n_params},     {"backend", engine.backend->name()},
+                          {"params", n_params},     {"backend", engine.backend_name()},
                           {"threads", threads},     {"type_k", engine_options.type_k},
                           {"type_v", engine_options.type_v}, {"reps", o.reps},
                           {"memory_gb_per_s", bw.gb_per_s}};
@@ -124,7 +125,7 @@ void bench(const BenchOptions& o) {
     results.push_back(row);
     if (!o.json)
       fmt::print("| {} | {:.2f} GiB | {:.2f} B | {} | {} | {}{} | {:.2f} ± {:.2f} | {} | {} |\n", model_name,
-                 model_bytes / double(1ull << 30), n_params / 1e9, engine.backend->name(), threads, test, depth, s.mean,
+                 model_bytes / double(1ull << 30), n_params / 1e9, engine.backend_name(), threads, test, depth, s.mean,
                  s.sd, gbps > 0 ? fmt::format("{:.2f}", gbps) : "", gbps > 0 ? fmt::format("{:.0f}%", 100 * gbps / bw.gb_per_s) : "");
   };
 

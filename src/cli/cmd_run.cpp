@@ -144,7 +144,8 @@ void run(RunOptions o) {
              "seed {}; {}\n",
              result.n_prompt, result.prefill_seconds * 1e3,
              result.prefill_seconds > 0 ? result.n_prompt / result.prefill_seconds : 0.0, result.tokens.size(),
-             result.decode_seconds * 1e3, decode_tps, options.sampling.seed, engine.backend->name());
+             result.decode_seconds * 1e3, decode_tps, options.sampling.seed, engine.backend_name());
+  fmt::print(stderr, "{}\n", engine.placement);
 }
 
 }  // namespace

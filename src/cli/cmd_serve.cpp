@@ -84,6 +84,9 @@ server::ModelLoadOptions engine_settings(const ServeOptions& o) {
   m.flash_attn = runtime::use_flash_attention(o.engine.flash_attn, m.type_v);
   m.n_threads = o.engine.n_threads;
   m.isa = o.engine.isa;
+  if (!o.engine.devices.empty() && o.engine.devices != "none" && o.engine.devices != "cpu")
+    fmt::print(stderr, "hearth: --devices {}: the server's engines run on the CPU for now (docs/device-backend.md); "
+               "every model's layers are on the CPU\n", o.engine.devices);
   m.max_queue = o.queue;
   m.cache_mb = o.cache_mb;
   return m;

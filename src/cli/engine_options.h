@@ -23,6 +23,7 @@ struct EngineOptions {
   std::string flash_attn = "auto";  // on, off, auto (on when a V cache is quantized)
   int n_threads = 0;                // 0: every core
   std::string isa;                  // force a kernel set: scalar, avx2, avx512
+  std::string devices;              // --devices: "" (GPUs if any), "vulkan0", "none"/"cpu"
 };
 
 void add_engine_options(CLI::App* cmd, EngineOptions& options);
@@ -32,7 +33,11 @@ struct LoadedEngine {
   std::shared_ptr<const gguf::File> file;
   std::unique_ptr<model::Model> model;
   std::unique_ptr<backend::Backend> backend;
+  std::unique_ptr<backend::DeviceBackend> device;  // the GPU the session runs on, or null (the CPU)
+  std::string placement;                          // where the layers run, one line
   std::unique_ptr<runtime::Session> session;
+  // The backend the layers run on: "vulkan0" or the CPU backend's name.
+  std::string backend_name() const { return device ? device->info().id : backend->name(); }
 };
 LoadedEngine load_engine(const std::string& model_path, const EngineOptions& options);
 

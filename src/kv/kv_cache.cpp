@@ -25,12 +25,13 @@ uint64_t KvCache::bytes_for(const KvConfig& config, const std::vector<int64_t>& 
   return total;
 }
 
-KvCache::KvCache(const KvConfig& config, const std::vector<int64_t>& k_widths, const std::vector<int64_t>& v_widths)
-    : KvCache(config, k_widths, v_widths, std::vector<int64_t>(k_widths.size(), config.n_ctx)) {}
+KvCache::KvCache(backend::DeviceBackend& dev, const KvConfig& config, const std::vector<int64_t>& k_widths,
+                 const std::vector<int64_t>& v_widths)
+    : KvCache(dev, config, k_widths, v_widths, std::vector<int64_t>(k_widths.size(), config.n_ctx)) {}
 
-KvCache::KvCache(const KvConfig& config, const std::vector<int64_t>& k_widths, const std::vector<int64_t>& v_widths,
-                 const std::vector<int64_t>& layer_rows)
-    : config_(config), rows_(layer_rows) {
+KvCache::KvCache(backend::DeviceBackend& dev, const KvConfig& config, const std::vector<int64_t>& k_widths,
+                 const std::vector<int64_t>& v_widths, const std::vector<int64_t>& layer_rows)
+    : dev_(dev), config_(config), rows_(layer_rows) {
   if (config.n_ctx <= 0) fail("context size must be positive, got {}", config.n_ctx);
   if (layer_rows.size() != k_widths.size())
     fail("internal: KV rows are given for {} layers, the model has {}", layer_rows.size(), k_widths.size());
@@ -38,16 +39,21 @@ KvCache::KvCache(const KvConfig& config, const std::vector<int64_t>& k_widths, c
     check_type(config.type_k, k_widths[l], "K");
     check_type(config.type_v, v_widths[l], "V");
     if (layer_rows[l] <= 0) fail("internal: KV layer {} is given {} rows", l, layer_rows[l]);
-    k_row_bytes_.push_back(row_bytes(config.type_k, k_widths[l]));
-    v_row_bytes_.push_back(row_bytes(config.type_v, v_widths[l]));
-    k_.emplace_back(k_row_bytes_.back() * size_t(layer_rows[l]));
-    v_.emplace_back(v_row_bytes_.back() * size_t(layer_rows[l]));
   }
+  for (size_t l = 0; l < k_widths.size(); ++l) {
+    k_.push_back(dev.alloc(config.type_k, k_widths[l], layer_rows[l]));
+    v_.push_back(dev.alloc(config.type_v, v_widths[l], layer_rows[l]));
+  }
+}
+
+KvCache::~KvCache() {
+  for (const auto* tensors : {&k_, &v_})
+    for (const backend::DeviceTensor& t : *tensors) dev_.free(t);
 }
 
 uint64_t KvCache::bytes() const {
   uint64_t total = 0;
-  for (size_t l = 0; l < k_.size(); ++l) total += k_[l].size() + v_[l].size();
+  for (size_t l = 0; l < k_.size(); ++l) total += k_[l].bytes() + v_[l].bytes();
   return total;
 }
 

@@ -1,5 +1,6 @@
-// KV memory: for every layer a K and a V buffer of rows, in the types the
-// user chose (f32, f16, bf16, q8_0, q4_0), allocated once up front. Layers
+// KV memory: for every layer a K and a V tensor of rows on a DeviceBackend,
+// in the types the user chose (f32, f16, bf16, q8_0, q4_0), allocated once up
+// front and freed with the cache. Layers
 // may hold different numbers of rows: a sliding-window layer keeps only its
 // window (as a ring or in paged blocks), a global layer every position. Which
 // position a row holds is the caller's business (positions, block tables).
@@ -8,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "backend/backend.h"
+#include "backend/device.h"
 
 namespace hearth::kv {
 
@@ -21,13 +22,17 @@ struct KvConfig {
 class KvCache {
  public:
   // widths[l] = n_head_kv * head_dim of layer l (K and V alike); every layer n_ctx rows.
-  KvCache(const KvConfig& config, const std::vector<int64_t>& k_widths, const std::vector<int64_t>& v_widths);
+  KvCache(backend::DeviceBackend& dev, const KvConfig& config, const std::vector<int64_t>& k_widths,
+          const std::vector<int64_t>& v_widths);
   // Layer l holds layer_rows[l] rows (config.n_ctx is the largest).
-  KvCache(const KvConfig& config, const std::vector<int64_t>& k_widths, const std::vector<int64_t>& v_widths,
-          const std::vector<int64_t>& layer_rows);
+  KvCache(backend::DeviceBackend& dev, const KvConfig& config, const std::vector<int64_t>& k_widths,
+          const std::vector<int64_t>& v_widths, const std::vector<int64_t>& layer_rows);
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
+  ~KvCache();
 
-  backend::KvView k(int layer) { return {config_.type_k, k_[layer].data(), k_row_bytes_[layer]}; }
-  backend::KvView v(int layer) { return {config_.type_v, v_[layer].data(), v_row_bytes_[layer]}; }
+  const backend::DeviceTensor& k(int layer) const { return k_[size_t(layer)]; }
+  const backend::DeviceTensor& v(int layer) const { return v_[size_t(layer)]; }
   int64_t n_ctx() const { return config_.n_ctx; }
   int64_t rows(int layer) const { return rows_[size_t(layer)]; }
   uint64_t bytes() const;
@@ -38,9 +43,9 @@ class KvCache {
   static void check_type(DType type, int64_t width, const char* which);
 
  private:
+  backend::DeviceBackend& dev_;
   KvConfig config_;
-  std::vector<std::vector<uint8_t>> k_, v_;
-  std::vector<size_t> k_row_bytes_, v_row_bytes_;
+  std::vector<backend::DeviceTensor> k_, v_;
   std::vector<int64_t> rows_;
 };
 

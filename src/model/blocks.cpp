@@ -3,32 +3,87 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <numeric>
 
 #include "core/error.h"
 
 namespace hearth::model {
 
+DeviceTensor rows_of(const DeviceTensor& buffer, int64_t rows, int64_t width) {
+  DeviceTensor t = buffer;
+  t.n = width;
+  t.rows = rows;
+  t.row_bytes = hearth::row_bytes(buffer.type, width);
+  return t;
+}
+
+namespace {
+
+// The first n values of an I32 input column (one per row).
+DeviceTensor first_ids(const DeviceTensor& column, int64_t n) { return column.row_range(0, n); }
+
+// Token i's block table in row i of `tables` ([n][width]); when every token
+// has the same table (one sequence, or the session's ring) one row is written
+// and the view repeats it (rows 0 bytes apart).
+DeviceTensor write_tables(ForwardContext& c, DeviceTensor& tables, const int32_t* const* per_token, int64_t n,
+                          int64_t width) {
+  if (width <= 0) fail("internal: a paged batch without a table width");
+  const bool shared = std::all_of(per_token, per_token + n, [&](const int32_t* t) { return t == per_token[0]; });
+  const int64_t rows = shared ? 1 : n;
+  if (tables.empty() || tables.n < width || tables.rows < rows) {  // the first step, or a wider table
+    const int64_t grown_width = std::max(width, tables.empty() ? 0 : tables.n);
+    const int64_t grown_rows = std::max(shared ? 1 : c.ws.max_rows, tables.empty() ? 0 : tables.rows);
+    if (!tables.empty()) c.dev.free(tables);
+    tables = c.dev.alloc(DType::I32, grown_width, grown_rows);
+  }
+  DeviceTensor view = rows_of(tables, rows, width);
+  std::vector<int32_t>& flat = c.ws.host_tables;
+  if (flat.size() < size_t(rows * width)) flat.resize(size_t(rows * width));
+  for (int64_t i = 0; i < rows; ++i) std::memcpy(&flat[size_t(i * width)], per_token[i], size_t(width) * 4);
+  c.dev.write(view, flat.data());
+  if (shared) {
+    view.rows = n;
+    view.row_bytes = 0;
+  }
+  return view;
+}
+
+}  // namespace
+
+void write_inputs(const Model& m, ForwardContext& c, const Batch& b) {
+  Workspace& ws = c.ws;
+  if (b.n <= 0 || b.n > ws.max_rows) fail("internal: a batch of {} rows for a workspace of {}", b.n, ws.max_rows);
+  (void)m;
+  ws.step_tables = b.block_tables ? write_tables(c, ws.tables, b.block_tables, b.n, b.table_width) : DeviceTensor{};
+  ws.step_swa_tables =
+      b.swa_block_tables ? write_tables(c, ws.swa_tables, b.swa_block_tables, b.n, b.swa_table_width) : DeviceTensor{};
+  if (b.tokens != nullptr) c.dev.write(first_ids(ws.tokens, b.n), b.tokens);
+  c.dev.write(first_ids(ws.positions, b.n), b.positions);
+  if (b.last_visible != nullptr) c.dev.write(first_ids(ws.last_visible, b.n), b.last_visible);
+  if (b.n_outputs > 0) c.dev.write(first_ids(ws.output_rows, b.n_outputs), b.output_rows);
+}
+
 void embed_tokens(const Model& m, ForwardContext& c, const Batch& b, float token_scale) {
   const int64_t E = m.hparams().n_embd;
-  float* x = c.ws.x.data();
+  const DeviceTensor x = rows_of(c.ws.x, b.n, E);
+  const DeviceTensor table = c.weights.matrix(m.weights().token_embd);
   if (b.embeddings == nullptr) {
-    c.be.get_rows(m.weights().token_embd, b.tokens, b.n, x);
-    if (token_scale != 1.0f) c.be.scale(x, token_scale, b.n * E);
+    c.dev.get_rows(table, first_ids(c.ws.tokens, b.n), x);
+    if (token_scale != 1.0f) c.dev.scale(x, token_scale);
     return;
   }
   for (int64_t i = 0; i < b.n; ++i) {
+    const DeviceTensor row = x.row_range(i, 1);
     if (b.embeddings[i] != nullptr) {
-      std::memcpy(x + i * E, b.embeddings[i], size_t(E) * sizeof(float));
+      c.dev.write(row, b.embeddings[i]);
     } else {
-      c.be.get_rows(m.weights().token_embd, b.tokens + i, 1, x + i * E);
-      if (token_scale != 1.0f) c.be.scale(x + i * E, token_scale, E);
+      c.dev.get_rows(table, c.ws.tokens.row_range(i, 1), row);
+      if (token_scale != 1.0f) c.dev.scale(row, token_scale);
     }
   }
 }
 
-void norm_rows(ForwardContext& c, const float* x, const float* weight, int64_t n, int64_t width, float eps, float* out) {
-  c.be.rms_norm(x, weight, n, width, eps, out);
+void norm_rows(ForwardContext& c, const DeviceTensor& x, const float* weight, float eps, const DeviceTensor& out) {
+  c.dev.rms_norm(x, c.weights.vector(weight, x.n), eps, out);
 }
 
 backend::RopeParams layer_rope(const Model& m, backend::RopeParams::Mode mode, bool local) {
@@ -50,200 +105,177 @@ int v_rotation_block(DType cache_type, int head_dim) {
   return dtype_info(cache_type).quantized && head_dim % 64 == 0 ? 64 : 0;
 }
 
-void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& b, const float* xn,
-                     const AttentionOptions& options, float* out, float q_prescale) {
+void attention_block(const Model& m, ForwardContext& c, int layer, const Batch& b, const DeviceTensor& xn,
+                     const AttentionOptions& options, const DeviceTensor& out, float q_prescale) {
   const HParams& hp = m.hparams();
   const Layer& L = m.weights().layers[layer];
   Workspace& ws = c.ws;
+  DeviceWeights& w = c.weights;
   const int64_t n = b.n;
   const int n_head = hp.n_head[layer], n_head_kv = hp.n_head_kv[layer];
   const int64_t q_width = int64_t(n_head) * hp.head_dim_k;
   const int64_t k_width = int64_t(n_head_kv) * hp.head_dim_k;
   const int64_t v_width = int64_t(n_head_kv) * hp.head_dim_v;
+  const DeviceTensor q = rows_of(ws.q, n, q_width), k = rows_of(ws.k, n, k_width), v = rows_of(ws.v, n, v_width);
 
   // q [n][n_head*hd], k [n][n_kv_head*hd], v [n][n_kv_head*hd_v]
   if (!L.wqkv.empty()) {
-    const int64_t fused = q_width + k_width + v_width;
-    c.be.matmul(L.wqkv, xn, n, ws.qkv.data());
-    for (int64_t r = 0; r < n; ++r) {
-      const float* row = ws.qkv.data() + r * fused;
-      std::memcpy(ws.q.data() + r * q_width, row, q_width * sizeof(float));
-      std::memcpy(ws.k.data() + r * k_width, row + q_width, k_width * sizeof(float));
-      std::memcpy(ws.v.data() + r * v_width, row + q_width + k_width, v_width * sizeof(float));
-    }
+    const DeviceTensor qkv = rows_of(ws.qkv, n, q_width + k_width + v_width);
+    c.dev.matmul(w.matrix(L.wqkv), xn, qkv);
+    c.dev.copy_rows(qkv.columns(0, q_width), q);
+    c.dev.copy_rows(qkv.columns(q_width, k_width), k);
+    c.dev.copy_rows(qkv.columns(q_width + k_width, v_width), v);
   } else {
-    c.be.matmul(L.wq, xn, n, ws.q.data());
-    c.be.matmul(L.wk, xn, n, ws.k.data());
-    c.be.matmul(L.wv, xn, n, ws.v.data());
+    c.dev.matmul(w.matrix(L.wq), xn, q);
+    c.dev.matmul(w.matrix(L.wk), xn, k);
+    c.dev.matmul(w.matrix(L.wv), xn, v);
   }
-  if (L.bq) c.be.add_rows(ws.q.data(), L.bq, n, q_width);
-  if (L.bk) c.be.add_rows(ws.k.data(), L.bk, n, k_width);
-  if (L.bv) c.be.add_rows(ws.v.data(), L.bv, n, v_width);
-  // Per-head RMS norms (qwen3, gemma3) come before rope.
-  if (L.q_norm) c.be.rms_norm(ws.q.data(), L.q_norm, n * n_head, hp.head_dim_k, hp.rms_eps, ws.q.data());
-  if (L.k_norm) c.be.rms_norm(ws.k.data(), L.k_norm, n * n_head_kv, hp.head_dim_k, hp.rms_eps, ws.k.data());
+  if (L.bq) c.dev.add_rows(q, w.vector(L.bq, q_width));
+  if (L.bk) c.dev.add_rows(k, w.vector(L.bk, k_width));
+  if (L.bv) c.dev.add_rows(v, w.vector(L.bv, v_width));
+  // Per-head RMS norms (qwen3, gemma3) come before rope: rows of one head.
+  if (L.q_norm)
+    c.dev.rms_norm(rows_of(q, n * n_head, hp.head_dim_k), w.vector(L.q_norm, hp.head_dim_k), hp.rms_eps,
+                   rows_of(q, n * n_head, hp.head_dim_k));
+  if (L.k_norm)
+    c.dev.rms_norm(rows_of(k, n * n_head_kv, hp.head_dim_k), w.vector(L.k_norm, hp.head_dim_k), hp.rms_eps,
+                   rows_of(k, n * n_head_kv, hp.head_dim_k));
+  const DeviceTensor positions = first_ids(ws.positions, n);
   if (options.use_rope) {
-    c.be.rope(ws.q.data(), n, n_head, hp.head_dim_k, b.positions, options.rope);
-    c.be.rope(ws.k.data(), n, n_head_kv, hp.head_dim_k, b.positions, options.rope);
+    const backend::DeviceRope rope{options.rope, w.vector(options.rope.freq_factors, options.rope.n_dims / 2)};
+    c.dev.rope(q, n_head, hp.head_dim_k, positions, rope);
+    c.dev.rope(k, n_head_kv, hp.head_dim_k, positions, rope);
   }
-  if (q_prescale != 1.0f) c.be.scale(ws.q.data(), q_prescale, n * q_width);
+  if (q_prescale != 1.0f) c.dev.scale(q, q_prescale);
 
   // As llama.cpp (PR 21038): with a quantized K cache, q and k are rotated by
   // a Hadamard matrix before the store (dot products are unchanged, outliers
   // spread out); with a quantized V cache, v is rotated and the attention
   // output rotated back. K's block is the largest power of two >= 64 dividing
   // the head size; V's is 64.
-  const int v_rot = v_rotation_block(c.kv.v(layer).type, hp.head_dim_v);
-  if (const int k_rot = k_rotation_block(c.kv.k(layer).type, hp.head_dim_k); k_rot > 0) {
-    c.be.hadamard(ws.q.data(), n * q_width, k_rot);
-    c.be.hadamard(ws.k.data(), n * k_width, k_rot);
+  const DeviceTensor& k_cache = c.kv.k(layer);
+  const DeviceTensor& v_cache = c.kv.v(layer);
+  const int v_rot = v_rotation_block(v_cache.type, hp.head_dim_v);
+  if (const int k_rot = k_rotation_block(k_cache.type, hp.head_dim_k); k_rot > 0) {
+    c.dev.hadamard(q, k_rot);
+    c.dev.hadamard(k, k_rot);
   }
-  if (v_rot > 0) c.be.hadamard(ws.v.data(), n * v_width, v_rot);
+  if (v_rot > 0) c.dev.hadamard(v, v_rot);
 
   // A sliding-window layer's KV holds only its window: it has tables of its own.
   if ((options.sliding_window > 0) != L.sliding)
     fail("internal: layer {} attends {} but its KV is laid out {}", layer,
          options.sliding_window > 0 ? "through a window" : "globally", L.sliding ? "for a window" : "globally");
   const bool own_tables = L.sliding && b.swa_block_tables != nullptr;
-  const int32_t* const* tables = own_tables ? b.swa_block_tables : b.block_tables;
+  const DeviceTensor tables = own_tables ? ws.step_swa_tables : ws.step_tables;  // written by write_inputs
   const int table_shift = own_tables ? b.swa_kv_block_shift : b.kv_block_shift;
-  if (tables == nullptr) {
+  if (tables.empty()) {
     // One sequence: its tokens are consecutive positions.
-    c.be.store_kv(ws.k.data(), n, k_width, c.kv.k(layer), b.positions[0]);
-    c.be.store_kv(ws.v.data(), n, v_width, c.kv.v(layer), b.positions[0]);
+    c.dev.store_kv(k, k_cache, b.positions[0]);
+    c.dev.store_kv(v, v_cache, b.positions[0]);
   } else {
-    // Paged: each run of tokens that lands on consecutive rows is stored in one call.
-    const int shift = table_shift;
-    const int64_t mask = (int64_t(1) << shift) - 1;
-    auto kv_row = [&](int64_t i) {
-      return (int64_t(tables[i][b.positions[i] >> shift]) << shift) | (b.positions[i] & mask);
-    };
-    for (int64_t i = 0; i < n;) {
-      const int64_t row = kv_row(i);
-      int64_t run = 1;
-      while (i + run < n && kv_row(i + run) == row + run) ++run;
-      c.be.store_kv(ws.k.data() + i * k_width, run, k_width, c.kv.k(layer), row);
-      c.be.store_kv(ws.v.data() + i * v_width, run, v_width, c.kv.v(layer), row);
-      i += run;
-    }
+    const backend::DeviceKvSlots slots{positions, tables, table_shift};
+    c.dev.store_kv_paged(k, k_cache, slots);
+    c.dev.store_kv_paged(v, v_cache, slots);
   }
 
-  backend::AttentionParams ap;
-  ap.q = ws.q.data();
-  ap.positions = b.positions;
-  ap.last_visible = b.last_visible;
-  ap.block_tables = tables;
-  ap.kv_block_shift = table_shift;
-  ap.n_tokens = n;
-  ap.k = c.kv.k(layer);
-  ap.v = c.kv.v(layer);
-  ap.n_kv = b.n_kv > 0 ? b.n_kv : b.positions[n - 1] + 1;
-  ap.n_head = n_head;
-  ap.n_head_kv = n_head_kv;
-  ap.head_dim = hp.head_dim_k;
-  ap.scale = options.kq_scale;
-  ap.softcap = options.softcap;
-  ap.sliding_window = options.sliding_window;
-  ap.flash = c.flash_attn;
-  ap.causal = options.causal;
-  ap.sinks = L.attn_sinks;
-  ap.out = ws.attn.data();
-  c.be.attention(ap);
-  if (v_rot > 0) c.be.hadamard(ws.attn.data(), n * int64_t(n_head) * hp.head_dim_v, v_rot);
-  if (L.attn_sub_norm)  // BitNet
-    c.be.rms_norm(ws.attn.data(), L.attn_sub_norm, n, int64_t(n_head) * hp.head_dim_v, hp.rms_eps, ws.attn.data());
-  c.be.matmul(L.wo, ws.attn.data(), n, out);
+  const DeviceTensor attn = rows_of(ws.attn, n, int64_t(n_head) * hp.head_dim_v);
+  backend::DeviceAttention a;
+  a.q = q;
+  a.positions = positions;
+  a.block_tables = tables;
+  a.kv_block_shift = tables.empty() ? 0 : table_shift;
+  a.k = k_cache;
+  a.v = v_cache;
+  a.n_kv = b.n_kv > 0 ? b.n_kv : b.positions[n - 1] + 1;
+  a.n_head = n_head;
+  a.n_head_kv = n_head_kv;
+  a.head_dim = hp.head_dim_k;
+  a.scale = options.kq_scale;
+  a.softcap = options.softcap;
+  a.sliding_window = options.sliding_window;
+  a.flash = c.flash_attn;
+  a.causal = options.causal;
+  if (b.last_visible != nullptr) a.last_visible = first_ids(ws.last_visible, n);
+  a.sinks = w.vector(L.attn_sinks, n_head);
+  a.out = attn;
+  c.dev.attention(a);
+  if (v_rot > 0) c.dev.hadamard(attn, v_rot);
+  if (L.attn_sub_norm) c.dev.rms_norm(attn, w.vector(L.attn_sub_norm, attn.n), hp.rms_eps, attn);  // BitNet
+  c.dev.matmul(w.matrix(L.wo), attn, out);
 }
 
-void dense_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const float* xn, backend::Activation act,
-               float* out) {
+void dense_ffn(const Model& m, ForwardContext& c, int layer, const DeviceTensor& xn, backend::Activation act,
+               const DeviceTensor& out) {
   const Layer& L = m.weights().layers[layer];
-  const int64_t n_ff = m.hparams().n_ff[layer];
-  Workspace& ws = c.ws;
+  const int64_t n = xn.rows, n_ff = m.hparams().n_ff[layer];
+  DeviceWeights& w = c.weights;
+  const DeviceTensor gated = rows_of(c.ws.ffn_b, n, n_ff);
   if (L.ffn_gate.empty()) {
     // Fused [gate; up]: each row is n_ff gate values then n_ff up values.
-    c.be.matmul(L.ffn_up, xn, n, ws.ffn_a.data());
-    c.be.gated_activation(act, ws.ffn_a.data(), ws.ffn_a.data() + n_ff, 2 * n_ff, n, n_ff, ws.ffn_b.data());
+    const DeviceTensor fused = rows_of(c.ws.ffn_a, n, 2 * n_ff);
+    c.dev.matmul(w.matrix(L.ffn_up), xn, fused);
+    c.dev.gated_activation(act, fused.columns(0, n_ff), fused.columns(n_ff, n_ff), gated);
   } else {
-    c.be.matmul(L.ffn_gate, xn, n, ws.ffn_a.data());
-    c.be.matmul(L.ffn_up, xn, n, ws.ffn_b.data());
-    c.be.gated_activation(act, ws.ffn_a.data(), ws.ffn_b.data(), n_ff, n, n_ff, ws.ffn_b.data());
+    const DeviceTensor gate = rows_of(c.ws.ffn_a, n, n_ff);
+    c.dev.matmul(w.matrix(L.ffn_gate), xn, gate);
+    c.dev.matmul(w.matrix(L.ffn_up), xn, gated);
+    c.dev.gated_activation(act, gate, gated, gated);
   }
-  if (L.ffn_sub_norm) c.be.rms_norm(ws.ffn_b.data(), L.ffn_sub_norm, n, n_ff, m.hparams().rms_eps, ws.ffn_b.data());
-  c.be.matmul(L.ffn_down, ws.ffn_b.data(), n, out);
+  if (L.ffn_sub_norm) c.dev.rms_norm(gated, w.vector(L.ffn_sub_norm, n_ff), m.hparams().rms_eps, gated);  // BitNet
+  c.dev.matmul(w.matrix(L.ffn_down), gated, out);
 }
 
-namespace {
-
-// ggml_soft_max of n values in place: exponentials in float, summed in double.
-void softmax_row(float* v, int n) {
-  const float max_v = *std::max_element(v, v + n);
-  double sum = 0.0;
-  for (int i = 0; i < n; ++i) sum += (v[i] = std::exp(v[i] - max_v));
-  const float inv = float(1.0 / sum);
-  for (int i = 0; i < n; ++i) v[i] *= inv;
-}
-
-}  // namespace
-
-void moe_ffn(const Model& m, ForwardContext& c, int layer, int64_t n, const float* xn, ExpertGating gating,
-             backend::Activation act, float* out) {
+void moe_ffn(const Model& m, ForwardContext& c, int layer, const DeviceTensor& xn, ExpertGating gating,
+             backend::Activation act, const DeviceTensor& out) {
   const HParams& hp = m.hparams();
   const Layer& L = m.weights().layers[layer];
-  Workspace& ws = c.ws;
+  DeviceWeights& w = c.weights;
+  const int64_t n = xn.rows;
   const int n_expert = hp.n_expert, k = hp.n_expert_used;
-  c.be.matmul(L.ffn_gate_inp, xn, n, ws.router.data());  // router logits [n][n_expert]
-  if (L.ffn_gate_inp_b) c.be.add_rows(ws.router.data(), L.ffn_gate_inp_b, n, n_expert);
-  for (int64_t r = 0; r < n; ++r) {
-    float* probs = ws.router.data() + r * n_expert;  // gpt-oss: the logits themselves
-    if (gating != ExpertGating::SoftmaxOfTopK) softmax_row(probs, n_expert);
-    int32_t* ids = ws.expert_ids.data() + r * k;
-    float* weights = ws.expert_weights.data() + r * k;
-    // Top-k by probability (gpt-oss: by logit); ties go to the lower expert index.
-    for (int j = 0; j < k; ++j) {
-      int best = -1;
-      for (int e = 0; e < n_expert; ++e) {
-        if (std::find(ids, ids + j, e) != ids + j) continue;
-        if (best < 0 || probs[e] > probs[best]) best = e;
-      }
-      ids[j] = best;
-      weights[j] = probs[best];
-    }
-    if (gating == ExpertGating::SoftmaxNormalized) {
-      float total = 0.0f;
-      for (int j = 0; j < k; ++j) total += weights[j];
-      for (int j = 0; j < k; ++j) weights[j] /= total;
-    } else if (gating == ExpertGating::SoftmaxOfTopK) {
-      softmax_row(weights, k);
-    }
-  }
-  backend::MoeParams p;
+  const DeviceTensor router = rows_of(c.ws.router, n, n_expert);  // router logits [n][n_expert]
+  c.dev.matmul(w.matrix(L.ffn_gate_inp), xn, router);
+  if (L.ffn_gate_inp_b) c.dev.add_rows(router, w.vector(L.ffn_gate_inp_b, n_expert));
+  backend::DeviceMoe p;
   p.x = xn;
-  p.rows = n;
-  p.expert_ids = ws.expert_ids.data();
-  p.expert_weights = ws.expert_weights.data();
-  p.n_used = k;
-  p.gate = L.gate_exps;
-  p.up = L.up_exps;
-  p.down = L.down_exps;
-  p.gate_b = L.gate_exps_b;
-  p.up_b = L.up_exps_b;
-  p.down_b = L.down_exps_b;
+  p.ids = rows_of(c.ws.expert_ids, n, k);              // [n][k] experts, ties to the lower index
+  p.weights = rows_of(c.ws.expert_weights, n, k);      // [n][k] their weights
+  c.dev.moe_route(router, k, gating, p.ids, p.weights);
+  p.gate = w.matrix(L.gate_exps);
+  p.up = w.matrix(L.up_exps);
+  p.down = w.matrix(L.down_exps);
+  p.n_expert = n_expert;
+  p.gate_b = w.vector(L.gate_exps_b, n_expert * hp.n_ff_expert);
+  p.up_b = w.vector(L.up_exps_b, n_expert * hp.n_ff_expert);
+  p.down_b = w.vector(L.down_exps_b, n_expert * hp.n_embd);
   p.activation = act;
   p.out = out;
-  c.be.moe_ffn(p);
+  c.dev.moe_ffn(p);
 }
 
 void lm_head(const Model& m, ForwardContext& c, const Batch& b, float* logits_out) {
   const HParams& hp = m.hparams();
   Workspace& ws = c.ws;
   if (b.n_outputs == 0) return;  // e.g. an image's rows
-  for (int64_t i = 0; i < b.n_outputs; ++i)
-    std::memcpy(ws.xn.data() + i * hp.n_embd, ws.x.data() + int64_t(b.output_rows[i]) * hp.n_embd,
-                hp.n_embd * sizeof(float));
-  c.be.rms_norm(ws.xn.data(), m.weights().output_norm, b.n_outputs, hp.n_embd, hp.rms_eps, ws.xn.data());
-  c.be.matmul(m.weights().output, ws.xn.data(), b.n_outputs, logits_out);
-  if (hp.final_softcap != 0.0f) c.be.softcap(logits_out, hp.final_softcap, b.n_outputs * hp.n_vocab);
+  // The output rows of x, gathered: xn [n_outputs][E].
+  const DeviceTensor xn = rows_of(ws.xn, b.n_outputs, hp.n_embd);
+  c.dev.get_rows(rows_of(ws.x, b.n, hp.n_embd), first_ids(ws.output_rows, b.n_outputs), xn);
+  norm_rows(c, xn, m.weights().output_norm, hp.rms_eps, xn);
+  const DeviceTensor output = c.weights.matrix(m.weights().output);
+  // Chunks of the logits tensor's rows, each read back at the sync.
+  for (int64_t first = 0; first < b.n_outputs; first += ws.logit_rows) {
+    const int64_t count = std::min(ws.logit_rows, b.n_outputs - first);
+    const DeviceTensor logits = rows_of(ws.logits, count, hp.n_vocab);
+    c.dev.matmul(output, xn.row_range(first, count), logits);
+    if (hp.final_softcap != 0.0f) c.dev.softcap(logits, hp.final_softcap);
+    c.dev.read(logits, logits_out + first * hp.n_vocab);
+  }
+}
+
+void Model::forward(ForwardContext& ctx, const Batch& batch, float* logits_out) const {
+  write_inputs(*this, ctx, batch);
+  forward_(*this, ctx, batch, logits_out);
+  ctx.dev.sync();
 }
 
 }  // namespace hearth::model

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 
 #include "core/error.h"
 #include "model/arch/architectures.h"
@@ -98,7 +99,52 @@ void Model::prepare_weights(backend::Backend& be) const {
   }
 }
 
-Workspace Model::make_workspace(int64_t max_rows) const {
+Workspace& Workspace::operator=(Workspace&& other) noexcept {
+  if (this == &other) return *this;
+  this->~Workspace();
+  dev = std::exchange(other.dev, nullptr);
+  max_rows = other.max_rows;
+  logit_rows = other.logit_rows;
+  x = other.x, xn = other.xn, q = other.q, k = other.k, v = other.v, attn = other.attn, proj = other.proj;
+  ffn_a = other.ffn_a, ffn_b = other.ffn_b, qkv = other.qkv, router = other.router;
+  expert_ids = other.expert_ids, expert_weights = other.expert_weights, logits = other.logits;
+  tokens = other.tokens, positions = other.positions, last_visible = other.last_visible;
+  output_rows = other.output_rows, zero_id = other.zero_id, tables = other.tables, swa_tables = other.swa_tables;
+  host_tables = std::move(other.host_tables);
+  return *this;
+}
+
+Workspace::~Workspace() {
+  if (dev == nullptr) return;
+  for (const backend::DeviceTensor* t :
+       {&x, &xn, &q, &k, &v, &attn, &proj, &ffn_a, &ffn_b, &qkv, &router, &expert_ids, &expert_weights, &logits,
+        &tokens, &positions, &last_visible, &output_rows, &zero_id, &tables, &swa_tables})
+    if (!t->empty()) dev->free(*t);
+  dev = nullptr;
+}
+
+DeviceWeights::~DeviceWeights() {
+  for (const auto& [key, tensor] : uploaded_) dev_.free(tensor);
+}
+
+backend::DeviceTensor DeviceWeights::matrix(const Weight& w) {
+  if (w.empty()) return {};
+  auto [it, inserted] = uploaded_.try_emplace({w.data, w.packed});
+  if (inserted) it->second = dev_.upload_weight(w);
+  return it->second;
+}
+
+backend::DeviceTensor DeviceWeights::vector(const float* values, int64_t n) {
+  if (values == nullptr) return {};
+  const auto* bytes = reinterpret_cast<const uint8_t*>(values);
+  return matrix(Weight{DType::F32, bytes, n, 1, 1, size_t(n) * sizeof(float)});
+}
+
+// Logits rows per lm-head matmul: the logits tensor holds this many rows, so
+// that an all-logits prefill does not hold [ubatch][n_vocab] on the device.
+constexpr int64_t kLogitRowsPerChunk = 64;
+
+Workspace Model::make_workspace(backend::DeviceBackend& dev, int64_t max_rows) const {
   const HParams& hp = hparams_;
   int64_t q = 0, kv = 0, attn = 0, ff = 0;
   for (int l = 0; l < hp.n_layer; ++l) {
@@ -108,21 +154,33 @@ Workspace Model::make_workspace(int64_t max_rows) const {
     ff = std::max<int64_t>(ff, hp.n_ff[l]);
   }
   Workspace ws;
+  ws.dev = &dev;
   ws.max_rows = max_rows;
-  const auto rows = size_t(max_rows);
-  ws.x.resize(rows * hp.n_embd);
-  ws.xn.resize(rows * hp.n_embd);
-  ws.proj.resize(rows * hp.n_embd);
-  ws.q.resize(rows * q);
-  ws.k.resize(rows * kv);
-  ws.v.resize(rows * kv);
-  ws.attn.resize(rows * attn);
-  ws.qkv.resize(rows * (q + 2 * kv));
-  ws.ffn_a.resize(rows * 2 * ff);
-  ws.ffn_b.resize(rows * ff);
-  ws.router.resize(rows * std::max(1, hp.n_expert));
-  ws.expert_ids.resize(rows * std::max(1, hp.n_expert_used));
-  ws.expert_weights.resize(rows * std::max(1, hp.n_expert_used));
+  ws.logit_rows = std::min(max_rows, kLogitRowsPerChunk);
+  const auto f32 = [&](int64_t width) { return dev.alloc(DType::F32, std::max<int64_t>(1, width), max_rows); };
+  const auto i32 = [&](int64_t width) { return dev.alloc(DType::I32, std::max<int64_t>(1, width), max_rows); };
+  ws.x = f32(hp.n_embd);
+  ws.xn = f32(hp.n_embd);
+  ws.proj = f32(hp.n_embd);
+  ws.q = f32(q);
+  ws.k = f32(kv);
+  ws.v = f32(kv);
+  ws.attn = f32(attn);
+  ws.qkv = f32(q + 2 * kv);
+  ws.ffn_a = f32(2 * ff);
+  ws.ffn_b = f32(ff);
+  ws.router = f32(hp.n_expert);
+  ws.expert_ids = i32(hp.n_expert_used);
+  ws.expert_weights = f32(hp.n_expert_used);
+  // Encoders read their hidden states out of xn instead.
+  ws.logits = hp.encoder ? dev.alloc(DType::F32, 1, 1) : dev.alloc(DType::F32, hp.n_vocab, ws.logit_rows);
+  ws.tokens = i32(1);
+  ws.positions = i32(1);
+  ws.last_visible = i32(1);
+  ws.output_rows = i32(1);
+  ws.zero_id = dev.alloc(DType::I32, 1, 1);
+  const int32_t zero = 0;
+  dev.write(ws.zero_id, &zero);
   return ws;
 }
 

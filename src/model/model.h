@@ -1,14 +1,19 @@
 // A loaded model: hyper-parameters from the GGUF keys, weights as views into
-// the mapped file, and the forward function of its architecture.
+// the mapped file, and the forward function of its architecture. The forward
+// runs on a DeviceBackend (docs/device-backend.md): the weights uploaded once
+// (DeviceWeights), the activations in a Workspace of device tensors, the KV
+// cache on the device; only the needed logits rows come back.
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/device.h"
 #include "gguf/gguf.h"
 #include "kv/kv_cache.h"
 
@@ -75,12 +80,48 @@ struct Weights {
   std::vector<Layer> layers;
 };
 
-// Buffers the forward pass writes, sized once for the largest micro-batch.
+// The forward pass's activations: device tensors allocated once for the
+// largest micro-batch (each a buffer of max_rows rows of its widest use;
+// blocks.cpp views them as [n][width] of the layer at hand), and the batch
+// inputs written at the start of every forward. Freed with the workspace.
 struct Workspace {
+  backend::DeviceBackend* dev = nullptr;
   int64_t max_rows = 0;
-  std::vector<float> x, xn, q, k, v, attn, proj, ffn_a, ffn_b, qkv, router;
-  std::vector<int32_t> expert_ids;
-  std::vector<float> expert_weights;
+  int64_t logit_rows = 0;  // logits rows per lm-head chunk
+  backend::DeviceTensor x, xn, q, k, v, attn, proj, ffn_a, ffn_b, qkv, router, expert_ids, expert_weights, logits;
+  // Inputs (I32, one per row): token ids, positions, last visible positions,
+  // the rows whose logits are read, and the constant 0 (BERT's token type);
+  // block tables [rows][width] for the global and the sliding layers (grown
+  // on first use to the widest table).
+  backend::DeviceTensor tokens, positions, last_visible, output_rows, zero_id, tables, swa_tables;
+  backend::DeviceTensor step_tables, step_swa_tables;  // this step's views of tables / swa_tables (or empty)
+  std::vector<int32_t> host_tables;  // flattening scratch, grown to the largest step
+
+  Workspace() = default;
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  Workspace(Workspace&& other) noexcept { *this = std::move(other); }
+  Workspace& operator=(Workspace&& other) noexcept;
+  ~Workspace();
+};
+
+// A model's weights on one DeviceBackend, uploaded on first use (the CPU
+// DeviceBackend uses the mapped file's bytes in place, with the packed layout
+// Model::prepare_weights gave them) and freed with this object.
+class DeviceWeights {
+ public:
+  explicit DeviceWeights(backend::DeviceBackend& dev) : dev_(dev) {}
+  DeviceWeights(const DeviceWeights&) = delete;
+  DeviceWeights& operator=(const DeviceWeights&) = delete;
+  ~DeviceWeights();
+  // A matrix (or a stack of them).
+  backend::DeviceTensor matrix(const Weight& w);
+  // n f32 values (a norm weight, a bias), or an empty tensor for null.
+  backend::DeviceTensor vector(const float* values, int64_t n);
+
+ private:
+  backend::DeviceBackend& dev_;
+  std::map<std::pair<const void*, const void*>, backend::DeviceTensor> uploaded_;  // (data, packed) -> tensor
 };
 
 struct Batch {
@@ -88,14 +129,17 @@ struct Batch {
   const int32_t* positions = nullptr;  // each token's position in its own sequence
   // Several sequences in one batch: the KV cache is paged in blocks of
   // 2^kv_block_shift rows and block_tables[i] is the block table of token i's
-  // sequence (see backend::AttentionParams). Null: one sequence at row 0.
+  // sequence (see backend::AttentionParams), table_width entries. Null: one
+  // sequence at row 0.
   const int32_t* const* block_tables = nullptr;
   int kv_block_shift = 0;
+  int64_t table_width = 0;
   // Sliding-window layers, whose KV holds only the window: their own block
   // tables (same format, blocks of 2^swa_kv_block_shift rows). Null: they
   // use block_tables as the global layers do.
   const int32_t* const* swa_block_tables = nullptr;
   int swa_kv_block_shift = 0;
+  int64_t swa_table_width = 0;
   int64_t n = 0;
   // Rows whose logits are wanted, ascending; logits_out gets them in order.
   const int32_t* output_rows = nullptr;
@@ -112,9 +156,10 @@ struct Batch {
 };
 
 struct ForwardContext {
-  backend::Backend& be;
-  kv::KvCache& kv;
-  Workspace& ws;
+  backend::DeviceBackend& dev;
+  DeviceWeights& weights;  // the model's, on dev
+  kv::KvCache& kv;         // on dev
+  Workspace& ws;           // on dev
   bool flash_attn = false;
 };
 
@@ -131,8 +176,12 @@ class Model {
   const Weights& weights() const { return weights_; }
   const gguf::File& file() const { return *file_; }
 
-  void forward(ForwardContext& ctx, const Batch& batch, float* logits_out) const { forward_(*this, ctx, batch, logits_out); }
-  Workspace make_workspace(int64_t max_rows) const;
+  // Writes the batch's inputs to the device, records the architecture's
+  // forward, reads the logits of the output rows into logits_out
+  // ([n_outputs][n_vocab]; encoders: hidden states [n_outputs][n_embd]) and
+  // syncs once.
+  void forward(ForwardContext& ctx, const Batch& batch, float* logits_out) const;
+  Workspace make_workspace(backend::DeviceBackend& dev, int64_t max_rows) const;
   std::vector<int64_t> kv_widths_k() const;
   std::vector<int64_t> kv_widths_v() const;
   // Whether layer l attends through the sliding window (its KV then needs

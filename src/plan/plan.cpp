@@ -23,6 +23,9 @@ std::vector<int> layer_windows(const model::Model& m) {
   return windows;
 }
 
+// The rows of the workspace's logits chunk (model.cpp's kLogitRowsPerChunk).
+constexpr int64_t kLogitRowsPerChunk = 64;
+
 // Mirrors model::Model::make_workspace.
 uint64_t workspace_bytes(const model::Model& m, int64_t rows) {
   const model::HParams& hp = m.hparams();
@@ -35,8 +38,11 @@ uint64_t workspace_bytes(const model::Model& m, int64_t rows) {
   }
   const int64_t floats = rows * (3 * hp.n_embd + q + 2 * kv + attn + (q + 2 * kv) + 3 * ff + std::max(1, hp.n_expert) +
                                  std::max(1, hp.n_expert_used));
-  const int64_t ints = rows * std::max(1, hp.n_expert_used);
-  return uint64_t(floats) * 4 + uint64_t(ints) * 4;
+  // The logits chunk the lm head writes and the batch's i32 inputs (tokens,
+  // positions, last visible positions, output rows).
+  const int64_t logits = hp.encoder ? 1 : std::min<int64_t>(rows, kLogitRowsPerChunk) * hp.n_vocab;
+  const int64_t ints = rows * std::max(1, hp.n_expert_used) + 4 * rows;
+  return uint64_t(floats + logits) * 4 + uint64_t(ints) * 4;
 }
 
 // Mirrors backend::CpuBackend::reserve (and moe_ffn's buffers, sized on first use).

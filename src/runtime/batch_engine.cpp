@@ -53,9 +53,34 @@ int32_t pool_blocks(const BatchEngineConfig& c) {
 
 }  // namespace
 
+namespace {
+
+// The host backend made ready for the model (scratch, packed weights) before
+// the CPU DeviceBackend over it is made.
+std::unique_ptr<backend::DeviceBackend> prepared_host_device(const model::Model& model, backend::Backend& backend,
+                                                             const BatchEngineConfig& config) {
+  backend.reserve(std::max<int64_t>(1, config.n_batch), model.max_row_width(), config.n_ctx_per_slot,
+                  model.max_head_dim());
+  // The backend's own weight layouts (the CPU's 8-row packing), as Session
+  // asks for them: without this the server multiplied the file's layout,
+  // at about half the decode speed of `hearth run` and `hearth bench`.
+  model.prepare_weights(backend);
+  return backend::make_host_device_backend(backend);
+}
+
+}  // namespace
+
 BatchEngine::BatchEngine(const model::Model& model, backend::Backend& backend, const BatchEngineConfig& config)
+    : BatchEngine(model, prepared_host_device(model, backend, config), nullptr, config) {}
+
+BatchEngine::BatchEngine(const model::Model& model, backend::DeviceBackend& device, const BatchEngineConfig& config)
+    : BatchEngine(model, nullptr, &device, config) {}
+
+BatchEngine::BatchEngine(const model::Model& model, std::unique_ptr<backend::DeviceBackend> owned,
+                         backend::DeviceBackend* device, const BatchEngineConfig& config)
     : model_(model),
-      backend_(backend),
+      owned_device_(std::move(owned)),
+      device_(device ? *device : *owned_device_),
       config_(config),
       bs_(config.kv_block_size),
       block_shift_(block_shift_of(config.kv_block_size)),
@@ -65,20 +90,17 @@ BatchEngine::BatchEngine(const model::Model& model, backend::Backend& backend, c
       pool_(pool_blocks(config)),
       sliding_pool_(sliding_pool_blocks(config, window_)),
       cache_(pool_, config.kv_block_size, window_ > 0 ? &sliding_pool_ : nullptr, window_),
-      kv_(kv::KvConfig{int64_t(pool_.n_blocks()) * config.kv_block_size, config.type_k, config.type_v},
+      weights_(device_),
+      kv_(device_, kv::KvConfig{int64_t(pool_.n_blocks()) * config.kv_block_size, config.type_k, config.type_v},
           model.kv_widths_k(), model.kv_widths_v(),
           model.kv_rows(int64_t(pool_.n_blocks()) * config.kv_block_size,
                         int64_t(sliding_pool_.n_blocks()) * config.kv_block_size)),
-      workspace_(model.make_workspace(config.n_batch)),
+      workspace_(model.make_workspace(device_, config.n_batch)),
       lengths_(config.n_slots, 0) {
   if (config.n_batch <= 0) fail("the batch size must be positive, got {}", config.n_batch);
+  device_.reserve(config.n_batch, model.max_row_width(), config.n_ctx_per_slot, model.max_head_dim());
   if (!config.flash_attn && dtype_info(config.type_v).quantized)
     fail("a quantized V cache ({}) needs flash attention: add --fa on", dtype_name(config.type_v));
-  backend_.reserve(config.n_batch, model.max_row_width(), config.n_ctx_per_slot, model.max_head_dim());
-  // The backend's own weight layouts (the CPU's 8-row packing), as Session
-  // asks for them: without this the server multiplied the file's layout,
-  // at about half the decode speed of `hearth run` and `hearth bench`.
-  model.prepare_weights(backend_);
   tables_.assign(size_t(config.n_slots) * size_t(blocks_per_slot_), -1);
   table_sizes_.assign(size_t(config.n_slots), 0);
   blocks_cached_.assign(size_t(config.n_slots), 0);
@@ -206,9 +228,11 @@ void BatchEngine::step(std::span<const SlotInput> inputs, std::vector<float>& lo
   batch.positions = positions_.data();
   batch.block_tables = token_tables_.data();
   batch.kv_block_shift = block_shift_;
+  batch.table_width = blocks_per_slot_;
   if (window_ > 0) {
     batch.swa_block_tables = token_sliding_tables_.data();
     batch.swa_kv_block_shift = block_shift_;
+    batch.swa_table_width = blocks_per_slot_;
   }
   batch.n = n;
   batch.output_rows = output_rows_.data();
@@ -216,7 +240,7 @@ void BatchEngine::step(std::span<const SlotInput> inputs, std::vector<float>& lo
   batch.n_kv = n_kv;
   batch.embeddings = any_embeddings ? embedding_rows_.data() : nullptr;
   batch.last_visible = any_visibility ? last_visible_.data() : nullptr;
-  model::ForwardContext ctx{backend_, kv_, workspace_, config_.flash_attn};
+  model::ForwardContext ctx{device_, weights_, kv_, workspace_, config_.flash_attn};
   model_.forward(ctx, batch, logits_out.data());
   for (const SlotInput& in : inputs) {
     std::copy(in.tokens.begin(), in.tokens.end(), slot_tokens(in.slot) + lengths_[in.slot]);
@@ -270,10 +294,9 @@ void BatchEngine::start_from_cache(int slot, std::span<const int32_t> prompt, in
     table_sizes_[size_t(slot)] += 1;
     for (int layer = 0; layer < model_.hparams().n_layer; ++layer) {
       const bool sliding = window_ > 0 && model_.layer_sliding(layer);
-      const size_t to = size_t(sliding ? sliding_block : block), from = size_t(sliding ? m.copy_sliding_from : m.copy_from);
-      for (backend::KvView view : {kv_.k(layer), kv_.v(layer)})
-        std::memcpy(view.data + to * bs_ * view.row_bytes, view.data + from * bs_ * view.row_bytes,
-                    view.row_bytes * size_t(m.copy_rows));
+      const int64_t to = sliding ? sliding_block : block, from = sliding ? m.copy_sliding_from : m.copy_from;
+      for (const backend::DeviceTensor& cache : {kv_.k(layer), kv_.v(layer)})
+        device_.copy_rows(cache.row_range(from * bs_, m.copy_rows), cache.row_range(to * bs_, m.copy_rows));
     }
     pool_.unref(m.copy_from);
     if (window_ > 0) sliding_pool_.unref(m.copy_sliding_from);

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/device.h"
 #include "kv/block_pool.h"
 #include "kv/kv_cache.h"
 #include "kv/radix_cache.h"
@@ -63,7 +64,10 @@ struct SlotInput {
 
 class BatchEngine {
  public:
+  // On the CPU DeviceBackend over a host backend (make_host_device_backend).
   BatchEngine(const model::Model& model, backend::Backend& backend, const BatchEngineConfig& config);
+  // On a device the caller owns.
+  BatchEngine(const model::Model& model, backend::DeviceBackend& device, const BatchEngineConfig& config);
 
   // One forward pass over all inputs (their tokens together at most n_batch;
   // at most one input per slot). logits_out gets one row of n_vocab for each
@@ -106,6 +110,9 @@ class BatchEngine {
   uint64_t kv_bytes() const { return kv_.bytes(); }
 
  private:
+  // Runs on *device, or on `owned` when device is null.
+  BatchEngine(const model::Model& model, std::unique_ptr<backend::DeviceBackend> owned,
+              backend::DeviceBackend* device, const BatchEngineConfig& config);
   void check_slot(int slot) const;
   int32_t* table(int slot) { return tables_.data() + size_t(slot) * size_t(blocks_per_slot_); }
   int32_t* slot_tokens(int slot) { return tokens_held_.data() + size_t(slot) * size_t(config_.n_ctx_per_slot); }
@@ -119,7 +126,8 @@ class BatchEngine {
   void cache_full_blocks(int slot);
 
   const model::Model& model_;
-  backend::Backend& backend_;
+  std::unique_ptr<backend::DeviceBackend> owned_device_;  // over a host Backend, or null
+  backend::DeviceBackend& device_;
   BatchEngineConfig config_;
   int bs_ = 0, block_shift_ = 0;
   int64_t blocks_per_slot_ = 0;
@@ -128,6 +136,7 @@ class BatchEngine {
   kv::BlockPool pool_;
   kv::BlockPool sliding_pool_;
   kv::RadixCache cache_;
+  model::DeviceWeights weights_;
   kv::KvCache kv_;
   model::Workspace workspace_;
   std::vector<int64_t> lengths_;

@@ -26,21 +26,28 @@ int64_t checked_max_tokens(const model::Model& model, int64_t max_tokens) {
   return std::max<int64_t>(1, train > 0 ? std::min(max_tokens, train) : max_tokens);
 }
 
+std::unique_ptr<backend::DeviceBackend> prepared_host_device(const model::Model& model, backend::Backend& backend,
+                                                             int64_t max_tokens) {
+  backend.reserve(max_tokens, model.max_row_width(), max_tokens, model.max_head_dim());
+  model.prepare_weights(backend);
+  return backend::make_host_device_backend(backend);
+}
+
 }  // namespace
 
 Embedder::Embedder(const model::Model& model, backend::Backend& backend, int64_t max_tokens)
     : model_(model),
-      backend_(backend),
       max_tokens_(checked_max_tokens(model, max_tokens)),
+      device_(prepared_host_device(model, backend, max_tokens_)),
       pooling_(Pooling(model.hparams().pooling)),
+      weights_(*device_),
       // F32 K/V: llama.cpp keeps an encoder's K and V as f32 tensors (no cache).
-      kv_(kv::KvConfig{max_tokens_, DType::F32, DType::F32}, model.kv_widths_k(), model.kv_widths_v()),
-      workspace_(model.make_workspace(max_tokens_)),
+      kv_(*device_, kv::KvConfig{max_tokens_, DType::F32, DType::F32}, model.kv_widths_k(), model.kv_widths_v()),
+      workspace_(model.make_workspace(*device_, max_tokens_)),
       positions_(size_t(max_tokens_)),
       output_rows_(size_t(max_tokens_)),
       hidden_(size_t(max_tokens_ * model.hparams().n_embd)) {
-  backend_.reserve(max_tokens_, model.max_row_width(), max_tokens_, model.max_head_dim());
-  model.prepare_weights(backend_);
+  device_->reserve(max_tokens_, model.max_row_width(), max_tokens_, model.max_head_dim());
   std::iota(positions_.begin(), positions_.end(), 0);
   std::iota(output_rows_.begin(), output_rows_.end(), 0);
 }
@@ -60,7 +67,7 @@ std::vector<float> Embedder::embed(std::span<const int32_t> tokens, bool normali
   const Pooling pooling = pooling_ == Pooling::None ? Pooling::Mean : pooling_;
   batch.output_rows = output_rows_.data() + (pooling == Pooling::Last ? n - 1 : 0);
   batch.n_outputs = pooling == Pooling::Mean ? n : 1;
-  model::ForwardContext ctx{backend_, kv_, workspace_, false};
+  model::ForwardContext ctx{*device_, weights_, kv_, workspace_, false};
   model_.forward(ctx, batch, hidden_.data());
 
   std::vector<float> out(size_t(E), 0.0f);

@@ -6,11 +6,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/device.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
 
@@ -21,7 +23,8 @@ const char* pooling_name(Pooling pooling);
 
 class Embedder {
  public:
-  // Sized for texts of up to max_tokens tokens (at most the training context).
+  // Sized for texts of up to max_tokens tokens (at most the training context);
+  // runs on the CPU DeviceBackend over `backend`.
   Embedder(const model::Model& model, backend::Backend& backend, int64_t max_tokens);
 
   // One vector of n_embd values for the tokens; throws, with both numbers,
@@ -34,9 +37,10 @@ class Embedder {
 
  private:
   const model::Model& model_;
-  backend::Backend& backend_;
   int64_t max_tokens_;
+  std::unique_ptr<backend::DeviceBackend> device_;
   Pooling pooling_;
+  model::DeviceWeights weights_;
   kv::KvCache kv_;
   model::Workspace workspace_;
   std::vector<int32_t> positions_, output_rows_;

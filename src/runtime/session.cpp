@@ -34,20 +34,42 @@ int64_t positive_ubatch(int64_t n_ubatch) {
 
 }  // namespace
 
+namespace {
+
+// The host backend made ready for the model (scratch, packed weights) before
+// the CPU DeviceBackend over it is made.
+std::unique_ptr<backend::DeviceBackend> prepared_host_device(const model::Model& model, backend::Backend& backend,
+                                                             const SessionConfig& config) {
+  const int64_t max_rows = std::min(positive_ubatch(config.n_ubatch), config.n_ctx);
+  backend.reserve(max_rows, model.max_row_width(), config.n_ctx, model.max_head_dim());
+  model.prepare_weights(backend);
+  return backend::make_host_device_backend(backend);
+}
+
+}  // namespace
+
 Session::Session(const model::Model& model, backend::Backend& backend, const SessionConfig& config)
+    : Session(model, prepared_host_device(model, backend, config), nullptr, config) {}
+
+Session::Session(const model::Model& model, backend::DeviceBackend& device, const SessionConfig& config)
+    : Session(model, nullptr, &device, config) {}
+
+Session::Session(const model::Model& model, std::unique_ptr<backend::DeviceBackend> owned,
+                 backend::DeviceBackend* device, const SessionConfig& config)
     : model_(model),
-      backend_(backend),
+      owned_device_(std::move(owned)),
+      device_(device ? *device : *owned_device_),
       config_(config),
       sliding_rows_(sliding_rows_for(model.has_sliding_layers() ? model.hparams().sliding_window : 0, config.n_ctx,
                                      positive_ubatch(config.n_ubatch))),
-      kv_(kv::KvConfig{config.n_ctx, config.type_k, config.type_v}, model.kv_widths_k(), model.kv_widths_v(),
-          model.kv_rows(config.n_ctx, sliding_rows_)),
-      workspace_(model.make_workspace(std::min(config.n_ubatch, config.n_ctx))) {
+      weights_(device_),
+      kv_(device_, kv::KvConfig{config.n_ctx, config.type_k, config.type_v}, model.kv_widths_k(),
+          model.kv_widths_v(), model.kv_rows(config.n_ctx, sliding_rows_)),
+      workspace_(model.make_workspace(device_, std::min(config.n_ubatch, config.n_ctx))) {
   if (!config.flash_attn && (config.type_v == DType::Q8_0 || config.type_v == DType::Q4_0))
     fail("a quantized V cache ({}) needs flash attention: add --fa on", dtype_name(config.type_v));
   const int64_t max_rows = workspace_.max_rows;
-  backend_.reserve(max_rows, model.max_row_width(), config.n_ctx, model.max_head_dim());
-  model.prepare_weights(backend_);
+  device_.reserve(max_rows, model.max_row_width(), config.n_ctx, model.max_head_dim());
   positions_.resize(max_rows);
   output_rows_.resize(max_rows);
   step_logits_.resize(model.hparams().n_vocab);
@@ -71,7 +93,7 @@ void Session::eval(std::span<const int32_t> tokens, bool all_logits, std::vector
          n, n_past_, config_.n_ctx, n_past_ + n);
   const int64_t n_vocab = model_.hparams().n_vocab;
   logits.resize(size_t(all_logits ? n : 1) * n_vocab);
-  model::ForwardContext ctx{backend_, kv_, workspace_, config_.flash_attn};
+  model::ForwardContext ctx{device_, weights_, kv_, workspace_, config_.flash_attn};
   for (int64_t start = 0; start < n; start += workspace_.max_rows) {
     const int64_t count = std::min(workspace_.max_rows, n - start);
     for (int64_t i = 0; i < count; ++i) positions_[i] = int32_t(n_past_ + i);
@@ -79,7 +101,10 @@ void Session::eval(std::span<const int32_t> tokens, bool all_logits, std::vector
     batch.tokens = tokens.data() + start;
     batch.positions = positions_.data();
     batch.n = count;
-    if (!ring_.empty()) batch.swa_block_tables = ring_tables_.data();  // block size 1: the ring
+    if (!ring_.empty()) {  // block size 1: the ring
+      batch.swa_block_tables = ring_tables_.data();
+      batch.swa_table_width = config_.n_ctx;
+    }
     const bool last_chunk = start + count == n;
     if (all_logits) {
       std::iota(output_rows_.begin(), output_rows_.begin() + count, 0);
@@ -104,7 +129,7 @@ void Session::eval_embeddings(const float* rows, int64_t n, bool see_whole_span)
     fail("an image of {} tokens must be evaluated in one pass, but --ubatch is {} (raise --ubatch)", n,
          workspace_.max_rows);
   const int64_t E = model_.hparams().n_embd;
-  model::ForwardContext ctx{backend_, kv_, workspace_, config_.flash_attn};
+  model::ForwardContext ctx{device_, weights_, kv_, workspace_, config_.flash_attn};
   // Per image, not per token: the row pointers and visibility limits.
   std::vector<const float*> row_ptrs(size_t(std::min(n, workspace_.max_rows)));
   std::vector<int32_t> last_visible(row_ptrs.size(), int32_t(n_past_ + n - 1));
@@ -130,14 +155,17 @@ void Session::eval_embeddings(const float* rows, int64_t n, bool see_whole_span)
 const float* Session::decode(int32_t token) {
   if (n_past_ + 1 > config_.n_ctx)
     fail("the context is full: {} tokens of {} are used (raise --ctx)", n_past_, config_.n_ctx);
-  model::ForwardContext ctx{backend_, kv_, workspace_, config_.flash_attn};
+  model::ForwardContext ctx{device_, weights_, kv_, workspace_, config_.flash_attn};
   positions_[0] = int32_t(n_past_);
   output_rows_[0] = 0;
   model::Batch batch;
   batch.tokens = &token;
   batch.positions = positions_.data();
   batch.n = 1;
-  if (!ring_.empty()) batch.swa_block_tables = ring_tables_.data();
+  if (!ring_.empty()) {
+    batch.swa_block_tables = ring_tables_.data();
+    batch.swa_table_width = config_.n_ctx;
+  }
   batch.output_rows = output_rows_.data();
   batch.n_outputs = 1;
   model_.forward(ctx, batch, step_logits_.data());

@@ -1,6 +1,8 @@
-// One sequence being evaluated: the model, a backend, its KV cache and the
-// forward workspace, all sized when the session is made. Evaluating tokens
-// appends them to the sequence in micro-batches; nothing is allocated per token.
+// One sequence being evaluated: the model, a device backend, its KV cache and
+// the forward workspace (on that device), all sized when the session is made.
+// Evaluating tokens appends them to the sequence in micro-batches; nothing is
+// allocated per token. Given a host Backend, the session runs on the CPU
+// DeviceBackend over it (make_host_device_backend).
 //
 // Global layers keep every position (row p holds position p). Sliding-window
 // layers keep a ring of window + micro-batch - 1 rows (position p in row
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/device.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
 #include "runtime/kv_memory.h"
@@ -31,6 +34,8 @@ struct SessionConfig {
 class Session {
  public:
   Session(const model::Model& model, backend::Backend& backend, const SessionConfig& config);
+  // On a device the caller owns (a Vulkan device, a CPU DeviceBackend).
+  Session(const model::Model& model, backend::DeviceBackend& device, const SessionConfig& config);
 
   // Appends tokens. With all_logits, every position's logits go to `logits`
   // ([tokens][n_vocab]); otherwise only the last one's. Throws, with the
@@ -61,10 +66,16 @@ class Session {
   static int64_t sliding_rows_for(int64_t window, int64_t n_ctx, int64_t n_ubatch);
 
  private:
+  // Runs on *device, or on `owned` when device is null.
+  Session(const model::Model& model, std::unique_ptr<backend::DeviceBackend> owned, backend::DeviceBackend* device,
+          const SessionConfig& config);
+
   const model::Model& model_;
-  backend::Backend& backend_;
+  std::unique_ptr<backend::DeviceBackend> owned_device_;  // over a host Backend, or null
+  backend::DeviceBackend& device_;
   SessionConfig config_;
   int64_t sliding_rows_ = 0;  // before kv_, which is sized from it
+  model::DeviceWeights weights_;
   kv::KvCache kv_;
   model::Workspace workspace_;
   std::vector<int32_t> positions_, output_rows_;

@@ -319,6 +319,10 @@ struct AttentionCase {
   int window;
   float softcap;
   bool paged;
+  bool flash = true;          // false: the unfused form (f16-rounded probabilities for an f16 V)
+  bool causal = true;         // false: every token sees all n_kv keys (encoders)
+  bool last_visible = false;  // the tokens see up to position 44 (an image's tokens see the whole image)
+  bool sinks = false;         // gpt-oss's per-head sink logits
 };
 
 inline void run_attention_case(backend::DeviceBackend& d, const AttentionCase& c) {
@@ -347,6 +351,10 @@ inline void run_attention_case(backend::DeviceBackend& d, const AttentionCase& c
   ref->store_kv(k_values.data(), cache_rows, width, KvView{c.k, k_bytes.data(), k_row}, 0);
   ref->store_kv(v_values.data(), cache_rows, width, KvView{c.v, v_bytes.data(), v_row}, 0);
   const auto q = random_floats(size_t(n_tokens * n_head * hd), 23);
+  // Paged: each sequence's tokens see up to its last position (32, 21).
+  const std::vector<int32_t> visible =
+      c.paged ? std::vector<int32_t>{32, 32, 32, 21, 21} : std::vector<int32_t>(size_t(n_tokens), 44);
+  const std::vector<float> sinks = {0.5f, -1.0f, 2.0f, 0.0f};
 
   AttentionParams p;
   p.q = q.data();
@@ -363,7 +371,10 @@ inline void run_attention_case(backend::DeviceBackend& d, const AttentionCase& c
   p.scale = 0.125f;
   p.softcap = c.softcap;
   p.sliding_window = c.window;
-  p.flash = true;
+  p.flash = c.flash;
+  p.causal = c.causal;
+  p.last_visible = c.last_visible ? visible.data() : nullptr;
+  p.sinks = c.sinks ? sinks.data() : nullptr;
   std::vector<float> expected(n_tokens * n_head * hd);
   p.out = expected.data();
   ref->attention(p);
@@ -393,12 +404,20 @@ inline void run_attention_case(backend::DeviceBackend& d, const AttentionCase& c
   a.scale = 0.125f;
   a.softcap = c.softcap;
   a.sliding_window = c.window;
+  a.flash = c.flash;
+  a.causal = c.causal;
+  if (c.last_visible) a.last_visible = upload_ids(d, visible);
+  if (c.sinks) a.sinks = upload(d, sinks, n_head);
   a.out = d.alloc(DType::F32, n_head * hd, n_tokens);
   d.attention(a);
-  expect_close(download(d, a.out), expected, 5e-5,
-               fmt::format("attention K {} V {} window {} softcap {} paged {}", dtype_name(c.k), dtype_name(c.v),
-                           c.window, c.softcap, c.paged));
-  for (const auto& t : {a.q, a.positions, a.block_tables, a.k, a.v, a.out}) d.free(t);
+  // Unfused, a probability may round to the neighbouring f16 value when its
+  // sum was taken in another order: one f16 step (2^-11 relative) of a value.
+  expect_close(download(d, a.out), expected, c.flash ? 5e-5 : 1e-3,
+               fmt::format("attention K {} V {} window {} softcap {} paged {} flash {} causal {} last_visible {} sinks {}",
+                           dtype_name(c.k), dtype_name(c.v), c.window, c.softcap, c.paged, c.flash, c.causal,
+                           c.last_visible, c.sinks));
+  for (const auto& t : {a.q, a.positions, a.block_tables, a.k, a.v, a.out, a.last_visible, a.sinks})
+    if (!t.empty()) d.free(t);
 }
 
 TEST_P(DeviceOps, AttentionEveryCacheTypeMatchesReference) {
@@ -423,6 +442,60 @@ TEST_P(DeviceOps, AttentionPagedBlockTables) {
   run_attention_case(d, {DType::F16, DType::F16, 9, 1.5f, true});
 }
 
+// ggml's unfused attention (--fa off): probabilities rounded to f16 for an
+// f16 V, every cache type, windows, softcaps and pages.
+TEST_P(DeviceOps, AttentionUnfusedMatchesReference) {
+  auto& d = dev();
+  for (DType type : {DType::F32, DType::F16, DType::BF16})
+    run_attention_case(d, {type, type, 0, 0.0f, false, /*flash=*/false});
+  run_attention_case(d, {DType::Q8_0, DType::F16, 7, 0.0f, false, false});
+  run_attention_case(d, {DType::F16, DType::F16, 9, 1.5f, true, false});
+}
+
+// Encoders (no causal mask), image tokens that see their whole image
+// (last_visible), and gpt-oss's sinks, fused and unfused.
+TEST_P(DeviceOps, AttentionNonCausalLastVisibleAndSinks) {
+  auto& d = dev();
+  for (bool flash : {true, false}) {
+    run_attention_case(d, {DType::F16, DType::F16, 0, 0.0f, false, flash, /*causal=*/false});
+    run_attention_case(d, {DType::F32, DType::F32, 0, 0.0f, false, flash, true, /*last_visible=*/true});
+    run_attention_case(d, {DType::F16, DType::F16, 0, 0.0f, true, flash, true, true});
+    run_attention_case(d, {DType::F16, DType::F16, 0, 0.0f, false, flash, true, false, /*sinks=*/true});
+    run_attention_case(d, {DType::F16, DType::F16, 5, 0.0f, true, flash, true, false, true});
+  }
+}
+
+// copy_rows: a KV block's rows into another block, and a strided view (Q
+// out of a fused QKV) into contiguous rows, byte for byte.
+TEST_P(DeviceOps, CopyRowsIsExact) {
+  auto& d = dev();
+  const int64_t rows = 7, width = 96;
+  for (DType type : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0}) {
+    const size_t row = row_bytes(type, width);
+    std::vector<uint8_t> bytes(row * rows * 2);
+    const auto values = random_floats(size_t(width * rows * 2), 41);
+    for (int64_t r = 0; r < rows * 2; ++r) ref::quantize_row(type, values.data() + r * width, bytes.data() + r * row, width);
+    auto cache = d.alloc(type, width, rows * 2);
+    d.write(cache, bytes.data());
+    d.copy_rows(cache.row_range(1, 3), cache.row_range(9, 3));
+    std::vector<uint8_t> got(bytes.size());
+    d.read(cache, got.data());
+    d.sync();
+    std::memcpy(bytes.data() + 9 * row, bytes.data() + 1 * row, 3 * row);
+    EXPECT_EQ(got, bytes) << dtype_name(type);
+    d.free(cache);
+  }
+  const auto fused = random_floats(size_t(rows * 3 * 32), 42);
+  auto qkv = upload(d, fused, 3 * 32);
+  auto k = d.alloc(DType::F32, 32, rows);
+  d.copy_rows(qkv.columns(32, 32), k);
+  const auto got = download(d, k);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int i = 0; i < 32; ++i) EXPECT_EQ(got[r * 32 + i], fused[r * 96 + 32 + i]) << "row " << r;
+  d.free(qkv);
+  d.free(k);
+}
+
 // MoE: the routing (softmax, top-k, renormalization) against its textbook
 // definition computed here in double, and the expert FFN against the
 // reference backend's moe_ffn.
@@ -435,7 +508,8 @@ TEST_P(DeviceOps, MoeRoutingPicksTheMostProbableExperts) {
   for (bool normalize : {false, true}) {
     auto ids = d.alloc(DType::I32, n_used, rows);
     auto weights = d.alloc(DType::F32, n_used, rows);
-    d.moe_route(upload(d, logits, n_expert), n_used, normalize, ids, weights);
+    d.moe_route(upload(d, logits, n_expert), n_used, normalize ? MoeGating::SoftmaxNormalized : MoeGating::Softmax,
+                ids, weights);
     std::vector<int32_t> got_ids(rows * n_used);
     d.read(ids, got_ids.data());
     const auto got_weights = download(d, weights);
@@ -461,6 +535,38 @@ TEST_P(DeviceOps, MoeRoutingPicksTheMostProbableExperts) {
     d.free(ids);
     d.free(weights);
   }
+}
+
+// gpt-oss's routing: the top-k logits (ties to the lower index), then the
+// softmax of just those.
+TEST_P(DeviceOps, MoeRoutingSoftmaxOfTopK) {
+  auto& d = dev();
+  const int64_t rows = 4, n_expert = 32;
+  const int n_used = 4;
+  auto logits = random_floats(rows * n_expert, 36, 3.0f);
+  logits[1 * n_expert + 3] = logits[1 * n_expert + 30] = 8.0f;
+  auto ids = d.alloc(DType::I32, n_used, rows);
+  auto weights = d.alloc(DType::F32, n_used, rows);
+  d.moe_route(upload(d, logits, n_expert), n_used, MoeGating::SoftmaxOfTopK, ids, weights);
+  std::vector<int32_t> got_ids(rows * n_used);
+  d.read(ids, got_ids.data());
+  const auto got_weights = download(d, weights);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* l = logits.data() + r * n_expert;
+    std::vector<int> order(n_expert);
+    for (int e = 0; e < n_expert; ++e) order[e] = e;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return l[a] > l[b]; });
+    double sum = 0;
+    for (int k = 0; k < n_used; ++k) sum += std::exp(double(l[order[k]]) - l[order[0]]);
+    for (int k = 0; k < n_used; ++k) {
+      EXPECT_EQ(got_ids[r * n_used + k], order[k]) << "row " << r << " slot " << k;
+      EXPECT_NEAR(got_weights[r * n_used + k], std::exp(double(l[order[k]]) - l[order[0]]) / sum, 1e-6);
+    }
+  }
+  EXPECT_EQ(got_ids[1 * n_used], 3);
+  EXPECT_EQ(got_ids[1 * n_used + 1], 30);
+  d.free(ids);
+  d.free(weights);
 }
 
 TEST_P(DeviceOps, MoeExpertFfnMatchesReference) {

@@ -38,7 +38,16 @@ uint64_t physical_memory() {
 
 void CpuDeviceBackend::AlignedFree::operator()(uint8_t* p) const { std::free(p); }
 
-CpuDeviceBackend::CpuDeviceBackend(cpu::Kernels kernels, int n_threads) : host_(std::move(kernels), n_threads) {
+CpuDeviceBackend::CpuDeviceBackend(cpu::Kernels kernels, int n_threads)
+    : owned_(std::make_unique<CpuBackend>(std::move(kernels), n_threads)), host_(*owned_) {
+  info_.id = "cpu";
+  info_.name = host_.name();
+  info_.kind = DeviceKind::Cpu;
+  info_.memory_bytes = physical_memory();
+  info_.driver = "hearth";
+}
+
+CpuDeviceBackend::CpuDeviceBackend(Backend& host) : host_(host), pack_on_upload_(false) {
   info_.id = "cpu";
   info_.name = host_.name();
   info_.kind = DeviceKind::Cpu;
@@ -91,7 +100,7 @@ DeviceTensor CpuDeviceBackend::upload_weight(const Weight& w) {
   b.size = row * uint64_t(w.n_out * w.n_mat);
   b.borrowed = true;
   b.weight = w;
-  if (w.packed == nullptr) {  // the caller's packed layout is used as given
+  if (w.packed == nullptr && pack_on_upload_) {  // the caller's packed layout is used as given
     b.packed = host_.pack(w);
     b.weight.packed = b.packed.get();
   }
@@ -300,7 +309,10 @@ void CpuDeviceBackend::attention(const DeviceAttention& a) {
     const size_t table_bytes = size_t(a.block_tables.n) * sizeof(int32_t);
     for (int64_t t = 0; t < n_tokens; ++t) {
       const auto* row = reinterpret_cast<const int32_t*>(bytes(a.block_tables.row_range(t, 1), "attention"));
-      tables_[t] = (t > 0 && std::memcmp(row, tables_[t - 1], table_bytes) == 0) ? tables_[t - 1] : row;
+      // (A shared table, rows 0 bytes apart, is the same pointer already.)
+      tables_[t] = (t > 0 && (row == tables_[t - 1] || std::memcmp(row, tables_[t - 1], table_bytes) == 0))
+                       ? tables_[t - 1]
+                       : row;
     }
     p.block_tables = tables_.data();
     p.kv_block_shift = a.kv_block_shift;
@@ -315,7 +327,14 @@ void CpuDeviceBackend::attention(const DeviceAttention& a) {
   p.scale = a.scale;
   p.softcap = a.softcap;
   p.sliding_window = a.sliding_window;
-  p.flash = true;  // the interface's attention is the fused form (device.h)
+  p.flash = a.flash;
+  p.causal = a.causal;
+  if (!a.last_visible.empty()) p.last_visible = ints(a.last_visible, n_tokens, "attention");
+  if (!a.sinks.empty()) {
+    if (a.sinks.type != DType::F32 || a.sinks.n * a.sinks.rows < a.n_head)
+      fail("internal: cpu attention needs {} f32 sink logits", a.n_head);
+    p.sinks = floats(a.sinks, "attention");
+  }
 
   // The host op reads and writes rows of exactly n_head * head_dim floats.
   const uint64_t packed_row = uint64_t(width) * sizeof(float);
@@ -328,7 +347,21 @@ void CpuDeviceBackend::attention(const DeviceAttention& a) {
   if (!direct_out) scatter(out_scratch_, out_rows, "attention");
 }
 
-void CpuDeviceBackend::moe_route(const DeviceTensor& logits, int n_used, bool normalize, const DeviceTensor& ids,
+namespace {
+
+// ggml_soft_max of n values in place: exponentials in float, summed in
+// double, scaled by the float inverse (as the model's host routing did).
+void softmax_row(float* v, int64_t n) {
+  const float max_v = *std::max_element(v, v + n);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += (v[i] = std::exp(v[i] - max_v));
+  const float inv = float(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) v[i] *= inv;
+}
+
+}  // namespace
+
+void CpuDeviceBackend::moe_route(const DeviceTensor& logits, int n_used, MoeGating gating, const DeviceTensor& ids,
                                  const DeviceTensor& weights) {
   const int64_t n_expert = logits.n, rows = logits.rows;
   if (n_used <= 0 || n_used > n_expert)
@@ -341,15 +374,13 @@ void CpuDeviceBackend::moe_route(const DeviceTensor& logits, int n_used, bool no
   if (probs_.size() < size_t(n_expert)) probs_.resize(size_t(n_expert));
   float* probs = probs_.data();
   for (int64_t r = 0; r < rows; ++r) {
-    // As the model's host routing did: softmax with the sum in double, then
-    // the top n_used by probability, ties to the lower expert index.
+    // Softmax (SoftmaxOfTopK: the logits themselves), then the top n_used,
+    // ties to the lower expert index.
     const float* l = floats(logits.row_range(r, 1), "moe_route");
     auto* id = reinterpret_cast<int32_t*>(bytes(ids.row_range(r, 1), "moe_route"));
     float* w = floats(weights.row_range(r, 1), "moe_route");
-    const float max_logit = *std::max_element(l, l + n_expert);
-    double sum = 0.0;
-    for (int64_t e = 0; e < n_expert; ++e) sum += (probs[e] = std::exp(l[e] - max_logit));
-    for (int64_t e = 0; e < n_expert; ++e) probs[e] = float(probs[e] / sum);
+    std::copy(l, l + n_expert, probs);
+    if (gating != MoeGating::SoftmaxOfTopK) softmax_row(probs, n_expert);
     for (int j = 0; j < n_used; ++j) {
       int best = -1;
       for (int e = 0; e < int(n_expert); ++e) {
@@ -359,10 +390,12 @@ void CpuDeviceBackend::moe_route(const DeviceTensor& logits, int n_used, bool no
       id[j] = best;
       w[j] = probs[best];
     }
-    if (normalize) {
+    if (gating == MoeGating::SoftmaxNormalized) {
       float total = 0.0f;
       for (int j = 0; j < n_used; ++j) total += w[j];
       for (int j = 0; j < n_used; ++j) w[j] /= total;
+    } else if (gating == MoeGating::SoftmaxOfTopK) {
+      softmax_row(w, n_used);
     }
   }
 }
@@ -391,6 +424,16 @@ void CpuDeviceBackend::moe_ffn(const DeviceMoe& m) {
   p.gate = weight(m.gate, m.n_expert, "moe_ffn");
   p.up = weight(m.up, m.n_expert, "moe_ffn");
   p.down = weight(m.down, m.n_expert, "moe_ffn");
+  p.activation = m.activation;
+  const auto bias = [&](const DeviceTensor& b, int64_t size, const char* what) -> const float* {
+    if (b.empty()) return nullptr;
+    if (b.type != DType::F32 || !b.contiguous() || b.n * b.rows != size)
+      fail("internal: cpu moe_ffn: the {} biases must be {} contiguous f32 values", what, size);
+    return floats(b, "moe_ffn");
+  };
+  p.gate_b = bias(m.gate_b, m.n_expert * n_ff, "gate");
+  p.up_b = bias(m.up_b, m.n_expert * n_ff, "up");
+  p.down_b = bias(m.down_b, m.n_expert * n_embd, "down");
   for (int64_t i = 0; i < rows * n_used; ++i)
     if (p.expert_ids[i] < 0 || p.expert_ids[i] >= m.n_expert)
       fail("internal: cpu moe_ffn: expert id {} outside 0..{}", p.expert_ids[i], m.n_expert - 1);
@@ -481,6 +524,59 @@ void CpuDeviceBackend::softcap(const DeviceTensor& y, float cap) {
     return;
   }
   for (int64_t r = 0; r < y.rows; ++r) host_.softcap(floats(y.row_range(r, 1), "softcap"), cap, y.n);
+}
+
+void CpuDeviceBackend::copy_rows(const DeviceTensor& src, const DeviceTensor& dst) {
+  if (src.type != dst.type || src.n != dst.n || src.rows != dst.rows)
+    fail("internal: cpu copy_rows of {} x {} {} into {} x {} {}", src.rows, src.n, dtype_name(src.type), dst.rows,
+         dst.n, dtype_name(dst.type));
+  if (buffer(dst, "copy_rows").borrowed) fail("internal: copy_rows into a weight (its bytes are the model file's)");
+  counters_.dispatches += 1;
+  if (src.rows == 0) return;
+  const uint8_t* from = bytes(src, "copy_rows");
+  uint8_t* to = bytes(dst, "copy_rows");
+  if (src.contiguous() && dst.contiguous()) {
+    std::memmove(to, from, src.bytes());
+    return;
+  }
+  const size_t row = row_bytes(src.type, src.n);
+  for (int64_t r = 0; r < src.rows; ++r) std::memmove(to + r * dst.row_bytes, from + r * src.row_bytes, row);
+}
+
+void CpuDeviceBackend::layer_norm(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias,
+                                  float eps, const DeviceTensor& y) {
+  require_shape(x, y, "layer_norm");
+  require_f32(x, "layer_norm", "input");
+  require_f32(y, "layer_norm", "output");
+  for (const DeviceTensor* t : {&weight, &bias})
+    if (!t->empty() && (t->n * t->rows != x.n || t->type != DType::F32))
+      fail("internal: layer_norm weight or bias of {} for rows of {}", t->n * t->rows, x.n);
+  counters_.dispatches += 1;
+  const float* w = weight.empty() ? nullptr : floats(weight, "layer_norm");
+  const float* b = bias.empty() ? nullptr : floats(bias, "layer_norm");
+  if (x.contiguous() && y.contiguous()) {
+    host_.layer_norm(floats(x, "layer_norm"), w, b, x.rows, x.n, eps, floats(y, "layer_norm"));
+    return;
+  }
+  for (int64_t r = 0; r < x.rows; ++r)
+    host_.layer_norm(floats(x.row_range(r, 1), "layer_norm"), w, b, 1, x.n, eps, floats(y.row_range(r, 1), "layer_norm"));
+}
+
+void CpuDeviceBackend::activation(Activation act, const DeviceTensor& x, const DeviceTensor& y) {
+  require_shape(x, y, "activation");
+  require_f32(x, "activation", "input");
+  require_f32(y, "activation", "output");
+  counters_.dispatches += 1;
+  if (x.contiguous() && y.contiguous()) {
+    host_.activation(act, floats(x, "activation"), x.n * x.rows, floats(y, "activation"));
+    return;
+  }
+  for (int64_t r = 0; r < x.rows; ++r)
+    host_.activation(act, floats(x.row_range(r, 1), "activation"), x.n, floats(y.row_range(r, 1), "activation"));
+}
+
+std::unique_ptr<DeviceBackend> make_host_device_backend(Backend& host) {
+  return std::make_unique<CpuDeviceBackend>(host);
 }
 
 std::unique_ptr<DeviceBackend> make_cpu_device_backend(int n_threads, const std::string& isa) {

@@ -19,11 +19,14 @@ namespace hearth::backend {
 class CpuDeviceBackend final : public DeviceBackend {
  public:
   CpuDeviceBackend(cpu::Kernels kernels, int n_threads);
+  // Over a host backend the caller owns (make_host_device_backend): weights
+  // keep the packed layout they come with and are never packed here.
+  explicit CpuDeviceBackend(Backend& host);
 
   const DeviceInfo& info() const override { return info_; }
   // Sizes the kernels' scratch up front, as Backend::reserve (ops also grow
   // it on first use, so a step never allocates after the first).
-  void reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim);
+  void reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim) override;
   int n_threads() const { return host_.n_threads(); }
 
   DeviceTensor alloc(DType type, int64_t n, int64_t rows) override;
@@ -46,7 +49,7 @@ class CpuDeviceBackend final : public DeviceBackend {
   void store_kv(const DeviceTensor& src, const DeviceTensor& cache, int64_t first_row) override;
   void store_kv_paged(const DeviceTensor& src, const DeviceTensor& cache, const DeviceKvSlots& slots) override;
   void attention(const DeviceAttention& params) override;
-  void moe_route(const DeviceTensor& logits, int n_used, bool normalize, const DeviceTensor& ids,
+  void moe_route(const DeviceTensor& logits, int n_used, MoeGating gating, const DeviceTensor& ids,
                  const DeviceTensor& weights) override;
   void moe_ffn(const DeviceMoe& params) override;
   void gated_activation(Activation act, const DeviceTensor& gate, const DeviceTensor& up,
@@ -56,6 +59,10 @@ class CpuDeviceBackend final : public DeviceBackend {
   void add_rows(const DeviceTensor& y, const DeviceTensor& bias) override;
   void scale(const DeviceTensor& y, float s) override;
   void softcap(const DeviceTensor& y, float cap) override;
+  void copy_rows(const DeviceTensor& src, const DeviceTensor& dst) override;
+  void layer_norm(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias, float eps,
+                  const DeviceTensor& y) override;
+  void activation(Activation act, const DeviceTensor& x, const DeviceTensor& y) override;
 
  private:
   struct AlignedFree {
@@ -83,7 +90,9 @@ class CpuDeviceBackend final : public DeviceBackend {
   const float* gather(const DeviceTensor& t, std::vector<float>& scratch, const char* op) const;
   void scatter(const std::vector<float>& scratch, const DeviceTensor& t, const char* op) const;
 
-  CpuBackend host_;
+  std::unique_ptr<Backend> owned_;  // make_cpu_device_backend's; null over a caller's backend
+  Backend& host_;
+  bool pack_on_upload_ = true;
   DeviceInfo info_;
   std::unordered_map<uint32_t, Buffer> buffers_;
   uint32_t next_buffer_id_ = 1;
@@ -93,6 +102,7 @@ class CpuDeviceBackend final : public DeviceBackend {
   // Per-op host scratch, grown to the largest use and reused.
   std::vector<const int32_t*> tables_;
   std::vector<float> q_scratch_, out_scratch_, x_scratch_, probs_;
+  std::vector<const float*> bias_rows_;
 };
 
 }  // namespace hearth::backend

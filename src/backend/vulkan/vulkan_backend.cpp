@@ -248,6 +248,25 @@ void VulkanBackend::read(const backend::DeviceTensor& src, void* dst) {
   counters_.download_bytes += bytes;
 }
 
+void VulkanBackend::copy_rows(const backend::DeviceTensor& src, const backend::DeviceTensor& dst) {
+  if (src.type != dst.type || src.n != dst.n || src.rows != dst.rows)
+    fail("internal: Vulkan copy_rows of {} x {} {} into {} x {} {}", src.rows, src.n, dtype_name(src.type), dst.rows,
+         dst.n, dtype_name(dst.type));
+  if (src.rows == 0) return;
+  begin_recording();
+  const uint64_t row = row_bytes(src.type, src.n);
+  std::vector<VkBufferCopy> copies;
+  if (src.contiguous() && dst.contiguous()) {
+    copies.push_back({src.offset, dst.offset, src.bytes()});
+  } else {
+    for (int64_t r = 0; r < src.rows; ++r)
+      copies.push_back({src.offset + uint64_t(r) * src.row_bytes, dst.offset + uint64_t(r) * dst.row_bytes, row});
+  }
+  vkCmdCopyBuffer(commands_, buffer_of(src.buffer), buffer_of(dst.buffer), uint32_t(copies.size()), copies.data());
+  barrier();
+  counters_.dispatches += 1;
+}
+
 void VulkanBackend::sync() {
   if (!recording_) return;
   check(vkEndCommandBuffer(commands_), "vkEndCommandBuffer");

@@ -38,7 +38,8 @@ class VulkanBackend final : public backend::DeviceBackend {
   void rope(const backend::DeviceTensor& x, int n_heads, int head_dim, const backend::DeviceTensor& positions,
             const backend::DeviceRope& rope) override;
   void store_kv(const backend::DeviceTensor& src, const backend::DeviceTensor& cache, int64_t first_row) override;
-  void moe_route(const backend::DeviceTensor& logits, int n_used, bool normalize, const backend::DeviceTensor& ids,
+  void moe_route(const backend::DeviceTensor& logits, int n_used, backend::MoeGating gating,
+                 const backend::DeviceTensor& ids,
                  const backend::DeviceTensor& weights) override;
   void moe_ffn(const backend::DeviceMoe& params) override;
   void store_kv_paged(const backend::DeviceTensor& src, const backend::DeviceTensor& cache,
@@ -51,6 +52,10 @@ class VulkanBackend final : public backend::DeviceBackend {
   void add_rows(const backend::DeviceTensor& y, const backend::DeviceTensor& bias) override;
   void scale(const backend::DeviceTensor& y, float s) override;
   void softcap(const backend::DeviceTensor& y, float cap) override;
+  void copy_rows(const backend::DeviceTensor& src, const backend::DeviceTensor& dst) override;
+  void layer_norm(const backend::DeviceTensor& x, const backend::DeviceTensor& weight,
+                  const backend::DeviceTensor& bias, float eps, const backend::DeviceTensor& y) override;
+  void activation(backend::Activation act, const backend::DeviceTensor& x, const backend::DeviceTensor& y) override;
 
  private:
   struct Buffer {

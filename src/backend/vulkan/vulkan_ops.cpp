@@ -104,7 +104,7 @@ void VulkanBackend::record_matmul(const DeviceTensor& w, const DeviceTensor& x, 
              sizeof(p), groups_for(uint64_t(n_out), kTile) * groups_for(uint64_t(y.rows), kTile));
 }
 
-void VulkanBackend::moe_route(const DeviceTensor& logits, int n_used, bool normalize, const DeviceTensor& ids,
+void VulkanBackend::moe_route(const DeviceTensor& logits, int n_used, backend::MoeGating gating, const DeviceTensor& ids,
                               const DeviceTensor& weights) {
   constexpr int kMaxExperts = 256;  // moe_route.comp
   const FloatLayout ll = float_layout(logits, "router logits"), wl = float_layout(weights, "expert weights");
@@ -115,7 +115,7 @@ void VulkanBackend::moe_route(const DeviceTensor& logits, int n_used, bool norma
     fail("internal: Vulkan moe_route outputs must be [{}][{}]", logits.rows, n_used);
   struct {
     uint32_t n_expert, n_used, rows, normalize, l_off, l_stride, ids_off, ids_stride, w_off, w_stride;
-  } p{u32(logits.n, "experts"), uint32_t(n_used), u32(logits.rows, "rows"), uint32_t(normalize), ll.offset,
+  } p{u32(logits.n, "experts"), uint32_t(n_used), u32(logits.rows, "rows"), uint32_t(gating), ll.offset,
       ll.stride, u32(ids.offset / 4, "ids"), u32(ids.row_bytes / 4, "ids"), wl.offset, wl.stride};
   dispatch("moe_route", {logits.buffer, ids.buffer, weights.buffer}, &p, sizeof(p), groups_for(uint64_t(logits.rows), 64));
 }
@@ -129,6 +129,8 @@ void VulkanBackend::moe_ffn(const backend::DeviceMoe& m) {
          m.gate.rows, m.gate.n, m.down.rows, m.down.n, rows, n_embd);
   const int64_t n_ff = m.gate.rows / m.n_expert;
   if (m.down.n != n_ff) fail("internal: Vulkan moe_ffn: down takes {} inputs, gate gives {}", m.down.n, n_ff);
+  if (!m.gate_b.empty() || !m.up_b.empty() || !m.down_b.empty() || m.activation != backend::Activation::Silu)
+    fail("the Vulkan backend has no MoE with expert biases or SwiGLU-OAI yet (gpt-oss); run this model on the CPU");
   // Every (row, slot) runs its expert: gate and up from the row's x, then
   // the gated activation, then down from the slot's own row.
   const DeviceTensor gate = scratch(Scratch::MoeGate, DType::F32, n_ff, rows * n_used);
@@ -243,18 +245,29 @@ void VulkanBackend::attention(const backend::DeviceAttention& a) {
   const bool paged = !a.block_tables.empty();
   if (paged && a.block_tables.rows != n_tokens)
     fail("internal: Vulkan attention: {} block tables for {} tokens", a.block_tables.rows, n_tokens);
+  const bool has_lv = !a.last_visible.empty(), has_sinks = !a.sinks.empty();
+  if (has_lv && (a.last_visible.type != DType::I32 || a.last_visible.n * a.last_visible.rows != n_tokens))
+    fail("internal: Vulkan attention needs one last-visible position per token");
+  if (has_sinks && (a.sinks.type != DType::F32 || a.sinks.n * a.sinks.rows < a.n_head))
+    fail("internal: Vulkan attention needs {} f32 sink logits", a.n_head);
+  const uint32_t flags = (a.causal ? 1u : 0u) | (a.flash ? 0u : 2u) | (has_lv ? 4u : 0u) | (has_sinks ? 8u : 0u) |
+                         (paged ? 16u : 0u);
   struct {
     uint32_t n_tokens, n_head, n_head_kv, head_dim, q_off, q_stride, o_off, o_stride, k_off, k_row_bytes, v_off,
         v_row_bytes, k_type, v_type, pos_off, tables_off, table_stride, block_shift, n_kv, window;
     float scale, softcap;
+    uint32_t flags, lv_off, sinks_off;
   } p{u32(n_tokens, "tokens"), uint32_t(a.n_head), uint32_t(a.n_head_kv), uint32_t(a.head_dim), ql.offset, ql.stride,
       ol.offset, ol.stride, u32(a.k.offset, "k offset"), u32(a.k.row_bytes, "k row"), u32(a.v.offset, "v offset"),
       u32(a.v.row_bytes, "v row"), k_type, v_type, u32(a.positions.offset / 4, "positions"),
       paged ? u32(a.block_tables.offset / 4, "tables") : 0, paged ? u32(a.block_tables.row_bytes / 4, "tables") : 0,
-      uint32_t(a.kv_block_shift), u32(a.n_kv, "n_kv"), uint32_t(std::max(0, a.sliding_window)), a.scale, a.softcap};
+      uint32_t(a.kv_block_shift), u32(a.n_kv, "n_kv"), uint32_t(std::max(0, a.sliding_window)), a.scale, a.softcap,
+      flags, has_lv ? u32(a.last_visible.offset / 4, "last visible") : 0,
+      has_sinks ? u32(a.sinks.offset / 4, "sinks") : 0};
   dispatch("attention",
            {a.q.buffer, a.k.buffer, a.v.buffer, a.positions.buffer, paged ? a.block_tables.buffer : a.positions.buffer,
-            a.out.buffer},
+            a.out.buffer, has_lv ? a.last_visible.buffer : a.positions.buffer,
+            has_sinks ? a.sinks.buffer : a.positions.buffer},
            &p, sizeof(p), uint64_t(n_tokens) * a.n_head);
 }
 
@@ -295,6 +308,8 @@ void VulkanBackend::gated_activation(backend::Activation act, const DeviceTensor
                                      const DeviceTensor& out) {
   require_shape(gate, out, "gated_activation");
   require_shape(up, out, "gated_activation");
+  if (act == backend::Activation::SwigluOai)
+    fail("the Vulkan backend has no SwiGLU-OAI activation yet (gpt-oss); run this model on the CPU");
   const FloatLayout gl = float_layout(gate, "gate"), ul = float_layout(up, "up"), ol = float_layout(out, "output");
   struct {
     uint32_t act, n, rows, g_off, g_stride, u_off, u_stride, o_off, o_stride;
@@ -349,6 +364,19 @@ void VulkanBackend::softcap(const DeviceTensor& y, float cap) {
   const FloatLayout yl = float_layout(y, "softcap");
   ElementwisePush p{3, u32(y.n, "n"), u32(y.rows, "rows"), yl.offset, yl.stride, 0, 0, cap};
   dispatch("elementwise", {y.buffer, y.buffer}, &p, sizeof(p), groups_for(uint64_t(y.n) * y.rows, 256));
+}
+
+}  // namespace hearth::vulkan
+
+namespace hearth::vulkan {
+
+void VulkanBackend::layer_norm(const DeviceTensor&, const DeviceTensor&, const DeviceTensor&, float,
+                               const DeviceTensor&) {
+  fail("the Vulkan backend has no layer_norm yet (BERT embedding models); run this model on the CPU");
+}
+
+void VulkanBackend::activation(backend::Activation, const DeviceTensor&, const DeviceTensor&) {
+  fail("the Vulkan backend has no ungated activation yet (BERT embedding models); run this model on the CPU");
 }
 
 }  // namespace hearth::vulkan

@@ -18,21 +18,23 @@ namespace {
 void forward(const Model& m, ForwardContext& c, const Batch& b, float* hidden_out) {
   const HParams& hp = m.hparams();
   const Weights& w = m.weights();
-  Workspace& ws = c.ws;
+  DeviceWeights& dw = c.weights;
   const int64_t n = b.n, E = hp.n_embd;
   const bool nomic = hp.arch == "nomic-bert";
+  const DeviceTensor x = rows_of(c.ws.x, n, E), xn = rows_of(c.ws.xn, n, E), proj = rows_of(c.ws.proj, n, E);
+  const auto vec = [&](const float* v) { return dw.vector(v, E); };
 
-  embed_tokens(m, c, b);                                            // x [n][E]
-  if (!w.token_types.empty()) {                                     // every token is type 0 ("sentence A")
-    const int32_t type0 = 0;
-    c.be.get_rows(w.token_types, &type0, 1, ws.xn.data());
-    c.be.add_rows(ws.x.data(), ws.xn.data(), n, E);
+  embed_tokens(m, c, b);                                          // x [n][E]
+  if (!w.token_types.empty()) {                                   // every token is type 0 ("sentence A")
+    const DeviceTensor type0 = rows_of(c.ws.xn, 1, E);
+    c.dev.get_rows(dw.matrix(w.token_types), c.ws.zero_id, type0);
+    c.dev.add_rows(x, type0);
   }
-  if (!w.pos_embd.empty()) {
-    c.be.get_rows(w.pos_embd, b.positions, n, ws.xn.data());
-    c.be.add(ws.x.data(), ws.xn.data(), n * E);
+  if (!w.pos_embd.empty()) {                                      // + learned positions
+    c.dev.get_rows(dw.matrix(w.pos_embd), c.ws.positions.row_range(0, n), xn);
+    c.dev.add(x, xn);
   }
-  c.be.layer_norm(ws.x.data(), w.embd_norm, w.embd_norm_b, n, E, hp.rms_eps, ws.x.data());
+  c.dev.layer_norm(x, vec(w.embd_norm), vec(w.embd_norm_b), hp.rms_eps, x);
 
   AttentionOptions attn;
   attn.kq_scale = 1.0f / std::sqrt(float(hp.head_dim_k));
@@ -41,25 +43,29 @@ void forward(const Model& m, ForwardContext& c, const Batch& b, float* hidden_ou
   attn.rope = layer_rope(m, backend::RopeParams::Mode::Neox, false);
   for (int l = 0; l < hp.n_layer; ++l) {
     const Layer& L = w.layers[l];
-    attention_block(m, c, l, b, ws.x.data(), attn, ws.proj.data());  // proj [n][E]
-    if (L.bo) c.be.add_rows(ws.proj.data(), L.bo, n, E);
-    c.be.add(ws.proj.data(), ws.x.data(), n * E);
-    c.be.layer_norm(ws.proj.data(), L.attn_out_norm, L.attn_out_norm_b, n, E, hp.rms_eps, ws.xn.data());  // xn: h
+    attention_block(m, c, l, b, x, attn, proj);                   // proj [n][E]
+    if (L.bo) c.dev.add_rows(proj, vec(L.bo));
+    c.dev.add(proj, x);
+    c.dev.layer_norm(proj, vec(L.attn_out_norm), vec(L.attn_out_norm_b), hp.rms_eps, xn);  // xn: h
     if (nomic) {
-      dense_ffn(m, c, l, n, ws.xn.data(), backend::Activation::Silu, ws.proj.data());
+      dense_ffn(m, c, l, xn, backend::Activation::Silu, proj);
     } else {
       const int64_t F = hp.n_ff[l];
-      c.be.matmul(L.ffn_up, ws.xn.data(), n, ws.ffn_b.data());
-      if (L.ffn_up_b) c.be.add_rows(ws.ffn_b.data(), L.ffn_up_b, n, F);
-      c.be.activation(backend::Activation::GeluTanh, ws.ffn_b.data(), n * F, ws.ffn_b.data());
-      c.be.matmul(L.ffn_down, ws.ffn_b.data(), n, ws.proj.data());
+      const DeviceTensor up = rows_of(c.ws.ffn_b, n, F);         // up [n][F]
+      c.dev.matmul(dw.matrix(L.ffn_up), xn, up);
+      if (L.ffn_up_b) c.dev.add_rows(up, dw.vector(L.ffn_up_b, F));
+      c.dev.activation(backend::Activation::GeluTanh, up, up);
+      c.dev.matmul(dw.matrix(L.ffn_down), up, proj);
     }
-    if (L.ffn_down_b) c.be.add_rows(ws.proj.data(), L.ffn_down_b, n, E);
-    c.be.add(ws.proj.data(), ws.xn.data(), n * E);
-    c.be.layer_norm(ws.proj.data(), L.layer_out_norm, L.layer_out_norm_b, n, E, hp.rms_eps, ws.x.data());
+    if (L.ffn_down_b) c.dev.add_rows(proj, vec(L.ffn_down_b));
+    c.dev.add(proj, xn);
+    c.dev.layer_norm(proj, vec(L.layer_out_norm), vec(L.layer_out_norm_b), hp.rms_eps, x);
   }
-  for (int64_t i = 0; i < b.n_outputs; ++i)
-    std::copy_n(ws.x.data() + int64_t(b.output_rows[i]) * E, E, hidden_out + i * E);
+  if (b.n_outputs == 0) return;
+  // The output rows' hidden states, gathered into xn and read back.
+  const DeviceTensor hidden = rows_of(c.ws.xn, b.n_outputs, E);
+  c.dev.get_rows(x, c.ws.output_rows.row_range(0, b.n_outputs), hidden);
+  c.dev.read(hidden, hidden_out);
 }
 
 }  // namespace

@@ -13,8 +13,8 @@ namespace hearth::model {
 
 void gemma_forward(const Model& m, ForwardContext& c, const Batch& b, float* logits) {
   const HParams& hp = m.hparams();
-  Workspace& ws = c.ws;
   const int64_t n = b.n, E = hp.n_embd;
+  const DeviceTensor x = rows_of(c.ws.x, n, E), xn = rows_of(c.ws.xn, n, E), proj = rows_of(c.ws.proj, n, E);
   const float q_scale = 1.0f / std::sqrt(float(hp.head_dim_k));  // applied to q, then kq scale 1
 
   embed_tokens(m, c, b, std::sqrt(float(E)));                      // x [n][E], token rows scaled
@@ -25,14 +25,14 @@ void gemma_forward(const Model& m, ForwardContext& c, const Batch& b, float* log
     attn.sliding_window = L.sliding ? hp.sliding_window : 0;
     attn.rope = layer_rope(m, backend::RopeParams::Mode::Neox, L.sliding);  // local layers: rope.freq_base_swa
     if (L.sliding) attn.rope.freq_scale = 1.0f;  // rope scaling applies to global layers only
-    norm_rows(c, ws.x.data(), L.attn_norm, n, E, hp.rms_eps, ws.xn.data());        // xn [n][E]
-    attention_block(m, c, l, b, ws.xn.data(), attn, ws.proj.data(), q_scale);     // proj [n][E]
-    norm_rows(c, ws.proj.data(), L.post_attn_norm, n, E, hp.rms_eps, ws.proj.data());
-    c.be.add(ws.x.data(), ws.proj.data(), n * E);
-    norm_rows(c, ws.x.data(), L.ffn_norm, n, E, hp.rms_eps, ws.xn.data());
-    dense_ffn(m, c, l, n, ws.xn.data(), backend::Activation::GeluTanh, ws.proj.data());  // proj [n][E]
-    norm_rows(c, ws.proj.data(), L.post_ffn_norm, n, E, hp.rms_eps, ws.proj.data());
-    c.be.add(ws.x.data(), ws.proj.data(), n * E);
+    norm_rows(c, x, L.attn_norm, hp.rms_eps, xn);                  // xn [n][E]
+    attention_block(m, c, l, b, xn, attn, proj, q_scale);          // proj [n][E]
+    norm_rows(c, proj, L.post_attn_norm, hp.rms_eps, proj);
+    c.dev.add(x, proj);
+    norm_rows(c, x, L.ffn_norm, hp.rms_eps, xn);
+    dense_ffn(m, c, l, xn, backend::Activation::GeluTanh, proj);   // proj [n][E]
+    norm_rows(c, proj, L.post_ffn_norm, hp.rms_eps, proj);
+    c.dev.add(x, proj);
   }
   lm_head(m, c, b, logits);                                        // logits [n_outputs][n_vocab], capped
 }

@@ -21,10 +21,10 @@ constexpr int kSlidingPeriod = 2;  // llama.cpp: il % 2 < 1, so layers 0, 2, ...
 
 void forward(const Model& m, ForwardContext& c, const Batch& b, float* logits) {
   const HParams& hp = m.hparams();
-  Workspace& ws = c.ws;
   const int64_t n = b.n, E = hp.n_embd;
+  const DeviceTensor x = rows_of(c.ws.x, n, E), xn = rows_of(c.ws.xn, n, E), proj = rows_of(c.ws.proj, n, E);
 
-  embed_tokens(m, c, b);                                                    // x [n][E]
+  embed_tokens(m, c, b);                                          // x [n][E]
   for (int l = 0; l < hp.n_layer; ++l) {
     const Layer& L = m.weights().layers[l];
     AttentionOptions attn;
@@ -32,19 +32,18 @@ void forward(const Model& m, ForwardContext& c, const Batch& b, float* logits) {
     attn.sliding_window = L.sliding ? hp.sliding_window : 0;
     // Local layers take rope.freq_base_swa when the file has it; YaRN applies to every layer.
     attn.rope = layer_rope(m, backend::RopeParams::Mode::Neox, L.sliding);
-    norm_rows(c, ws.x.data(), L.attn_norm, n, E, hp.rms_eps, ws.xn.data());  // xn [n][E]
+    norm_rows(c, x, L.attn_norm, hp.rms_eps, xn);                 // xn [n][E]
     // q [n][n_head*hd] + bq, k/v [n][n_head_kv*hd] + bk/bv; softmax with this layer's sinks.
-    attention_block(m, c, l, b, ws.xn.data(), attn, ws.proj.data());       // proj [n][E]
-    c.be.add_rows(ws.proj.data(), L.bo, n, E);                              // + attn_output.bias
-    c.be.add(ws.x.data(), ws.proj.data(), n * E);                           // x += attention
-    norm_rows(c, ws.x.data(), L.post_attn_norm, n, E, hp.rms_eps, ws.xn.data());  // xn [n][E]
+    attention_block(m, c, l, b, xn, attn, proj);                  // proj [n][E]
+    c.dev.add_rows(proj, c.weights.vector(L.bo, E));              // + attn_output.bias
+    c.dev.add(x, proj);                                           // x += attention
+    norm_rows(c, x, L.post_attn_norm, hp.rms_eps, xn);            // xn [n][E]
     // router [n][n_expert] + bias -> top-k logits -> softmax of the k; experts
     // gate/up [n][n_ff_exp] + biases, SwiGLU-OAI, down [n][E] + bias.
-    moe_ffn(m, c, l, n, ws.xn.data(), ExpertGating::SoftmaxOfTopK, backend::Activation::SwigluOai,
-            ws.proj.data());                                                // proj [n][E]
-    c.be.add(ws.x.data(), ws.proj.data(), n * E);                           // x += ffn
+    moe_ffn(m, c, l, xn, ExpertGating::SoftmaxOfTopK, backend::Activation::SwigluOai, proj);  // proj [n][E]
+    c.dev.add(x, proj);                                           // x += ffn
   }
-  lm_head(m, c, b, logits);                                                 // logits [n_outputs][n_vocab]
+  lm_head(m, c, b, logits);                                       // logits [n_outputs][n_vocab]
 }
 
 }  // namespace

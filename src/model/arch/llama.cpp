@@ -16,28 +16,27 @@ namespace hearth::model {
 void prenorm_decoder_forward(const Model& m, ForwardContext& c, const Batch& b, float* logits,
                              backend::RopeParams::Mode rope_mode, int sliding_window) {
   const HParams& hp = m.hparams();
-  Workspace& ws = c.ws;
   const int64_t n = b.n, E = hp.n_embd;
+  const DeviceTensor x = rows_of(c.ws.x, n, E), xn = rows_of(c.ws.xn, n, E), proj = rows_of(c.ws.proj, n, E);
   AttentionOptions attn;
   attn.kq_scale = 1.0f / std::sqrt(float(hp.head_dim_k));
   attn.rope = layer_rope(m, rope_mode, false);
   attn.sliding_window = sliding_window;  // phi3: every layer; 0 elsewhere
 
-  embed_tokens(m, c, b);                                           // x [n][E]
+  embed_tokens(m, c, b);                                          // x [n][E]
   for (int l = 0; l < hp.n_layer; ++l) {
     const Layer& L = m.weights().layers[l];
-    norm_rows(c, ws.x.data(), L.attn_norm, n, E, hp.rms_eps, ws.xn.data());  // xn [n][E]
-    attention_block(m, c, l, b, ws.xn.data(), attn, ws.proj.data());      // proj [n][E] (q/k/v + bias, q/k norms)
-    c.be.add(ws.x.data(), ws.proj.data(), n * E);                          // x += attention
-    norm_rows(c, ws.x.data(), L.ffn_norm, n, E, hp.rms_eps, ws.xn.data());   // xn [n][E]
-    if (hp.n_expert > 0)                                                    // Mixtral, Qwen3-MoE
-      moe_ffn(m, c, l, n, ws.xn.data(), ExpertGating::SoftmaxNormalized, backend::Activation::Silu,
-              ws.proj.data());                                              // proj [n][E]
-    else                                                                    // gate/up, or Phi-3's fused up
-      dense_ffn(m, c, l, n, ws.xn.data(), backend::Activation::Silu, ws.proj.data());
-    c.be.add(ws.x.data(), ws.proj.data(), n * E);                          // x += ffn
+    norm_rows(c, x, L.attn_norm, hp.rms_eps, xn);                 // xn [n][E]
+    attention_block(m, c, l, b, xn, attn, proj);                  // proj [n][E] (q/k/v + bias, q/k norms)
+    c.dev.add(x, proj);                                           // x += attention
+    norm_rows(c, x, L.ffn_norm, hp.rms_eps, xn);                  // xn [n][E]
+    if (hp.n_expert > 0)                                          // Mixtral, Qwen3-MoE
+      moe_ffn(m, c, l, xn, ExpertGating::SoftmaxNormalized, backend::Activation::Silu, proj);  // proj [n][E]
+    else                                                          // gate/up, or Phi-3's fused up
+      dense_ffn(m, c, l, xn, backend::Activation::Silu, proj);
+    c.dev.add(x, proj);                                           // x += ffn
   }
-  lm_head(m, c, b, logits);                                        // logits [n_outputs][n_vocab]
+  lm_head(m, c, b, logits);                                       // logits [n_outputs][n_vocab]
 }
 
 namespace {

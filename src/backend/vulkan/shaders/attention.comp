@@ -5,7 +5,9 @@
 // at the end. K and V rows are read in their cache type (F32, F16, BF16,
 // Q8_0, Q4_0) through the token's block table when paged. Q is first rounded
 // to K's dot-product type (f16 / bf16, or Q8_0 levels for quantized K) as
-// ggml does.
+// ggml does. Unfused (ggml's non-flash path, flags bit 1): three passes over
+// the keys (max, sum, then the probabilities, rounded to f16 for an f16 V,
+// weighting V). Sinks (gpt-oss) join either softmax as a key without value.
 #include "common.glsl"
 #define THREADS 32u
 #define MAX_HEAD_DIM 256u
@@ -16,6 +18,13 @@ layout(binding = 2) readonly buffer V { uint vc[]; };
 layout(binding = 3) readonly buffer Pos { int positions[]; };
 layout(binding = 4) readonly buffer Tables { int tables[]; };
 layout(binding = 5) buffer O { uint o[]; };
+layout(binding = 6) readonly buffer LastVisible { int last_visible[]; };
+layout(binding = 7) readonly buffer Sinks { uint sinks[]; };
+#define FLAG_CAUSAL 1u
+#define FLAG_UNFUSED 2u
+#define FLAG_LAST_VISIBLE 4u
+#define FLAG_SINKS 8u
+#define FLAG_PAGED 16u
 layout(push_constant) uniform Params {
   uint n_tokens, n_head, n_head_kv, head_dim;
   uint q_off, q_stride, o_off, o_stride;  // floats
@@ -24,6 +33,7 @@ layout(push_constant) uniform Params {
   uint pos_off, tables_off, table_stride, block_shift;  // table_stride 0: not paged
   uint n_kv, window;
   float scale, softcap;
+  uint flags, lv_off, sinks_off;
 } p;
 
 shared float q_values[MAX_HEAD_DIM];  // Q rounded to K's type (float K)
@@ -88,6 +98,20 @@ float key_score(uint k_row) {
   return s;
 }
 
+// KV row of key j for this token: through its block table when paged.
+uint kv_row(uint token, int j, uint block_mask) {
+  if ((p.flags & FLAG_PAGED) == 0u) return uint(j);
+  return (uint(tables[p.tables_off + token * p.table_stride + (uint(j) >> p.block_shift)]) << p.block_shift) |
+         (uint(j) & block_mask);
+}
+
+// The scaled (and capped) score of key j.
+float score_at(uint token, int j, uint k_head, uint block_mask) {
+  precise float s = key_score(p.k_off + kv_row(token, j, block_mask) * p.k_row_bytes + k_head) * p.scale;
+  if (p.softcap != 0.0) s = p.softcap * tanh(clamp(s / p.softcap, -15.0, 15.0));
+  return s;
+}
+
 void main() {
   uint item = group_index();
   if (item >= p.n_tokens * p.n_head) return;
@@ -116,22 +140,59 @@ void main() {
   barrier();
 
   int pos = positions[p.pos_off + token];
-  int last = min(pos, int(p.n_kv) - 1);
+  int last = int(p.n_kv) - 1;
+  if ((p.flags & FLAG_CAUSAL) != 0u)
+    last = min((p.flags & FLAG_LAST_VISIBLE) != 0u ? last_visible[p.lv_off + token] : pos, last);
   int first = p.window > 0u ? max(0, pos - int(p.window) + 1) : 0;
   uint k_head = row_bytes_of(p.k_type, kv_head * hd);
   uint v_head = row_bytes_of(p.v_type, kv_head * hd);
   uint block_mask = (1u << p.block_shift) - 1u;
+  bool has_sink = (p.flags & FLAG_SINKS) != 0u;
+  float sink = has_sink ? uintBitsToFloat(sinks[p.sinks_off + head]) : -1.0 / 0.0;
 
   float m = -1.0 / 0.0, sum = 0.0;
   float acc[MAX_HEAD_DIM];
   for (uint i = 0u; i < hd; ++i) acc[i] = 0.0;
+  if ((p.flags & FLAG_UNFUSED) != 0u) {
+    // Pass 1: the maximum score (with the sink).
+    for (int j = first + int(t); j <= last; j += int(THREADS)) m = max(m, score_at(token, j, k_head, block_mask));
+    merge[t][32] = m;
+    barrier();
+    float max_score = sink;
+    for (uint i = 0u; i < THREADS; ++i) max_score = max(max_score, merge[i][32]);
+    barrier();
+    // Pass 2: the sum of the exponentials.
+    for (int j = first + int(t); j <= last; j += int(THREADS)) sum += exp(score_at(token, j, k_head, block_mask) - max_score);
+    merge[t][32] = sum;
+    barrier();
+    float total = has_sink ? exp(sink - max_score) : 0.0;
+    for (uint i = 0u; i < THREADS; ++i) total += merge[i][32];
+    float inv_sum = total == 0.0 ? 0.0 : 1.0 / total;
+    // Pass 3: V weighted by the probabilities (rounded to f16 for an f16 V, as ggml's mul_mat).
+    for (int j = first + int(t); j <= last; j += int(THREADS)) {
+      precise float prob = exp(score_at(token, j, k_head, block_mask) - max_score) * inv_sum;
+      if (p.v_type == 1u) prob = round_to_half(prob);
+      uint v_row = p.v_off + kv_row(token, j, block_mask) * p.v_row_bytes + v_head;
+      for (uint i = 0u; i < hd; ++i) {
+        precise float weighted = prob * load_element(p.v_type, v_row, i, true);
+        acc[i] += weighted;
+      }
+    }
+    for (uint d0 = 0u; d0 < hd; d0 += 32u) {
+      barrier();
+      for (uint i = 0u; i < 32u && d0 + i < hd; ++i) merge[t][i] = acc[d0 + i];
+      barrier();
+      if (d0 + t < hd) {
+        float value = 0.0;
+        for (uint i = 0u; i < THREADS; ++i) value += merge[i][t];
+        o[p.o_off + token * p.o_stride + head * hd + d0 + t] = floatBitsToUint(value);
+      }
+    }
+    return;
+  }
+
   for (int j = first + int(t); j <= last; j += int(THREADS)) {
-    uint row = uint(j);
-    if (p.table_stride != 0u)
-      row = (uint(tables[p.tables_off + token * p.table_stride + (uint(j) >> p.block_shift)]) << p.block_shift) |
-            (uint(j) & block_mask);
-    precise float s = key_score(p.k_off + row * p.k_row_bytes + k_head) * p.scale;
-    if (p.softcap != 0.0) s = p.softcap * tanh(clamp(s / p.softcap, -15.0, 15.0));
+    precise float s = score_at(token, j, k_head, block_mask);
     float ms = 1.0, vs = 1.0;
     if (s > m) {
       ms = exp(m - s);
@@ -140,7 +201,7 @@ void main() {
     } else {
       vs = exp(s - m);
     }
-    uint v_row = p.v_off + row * p.v_row_bytes + v_head;
+    uint v_row = p.v_off + kv_row(token, j, block_mask) * p.v_row_bytes + v_head;
     for (uint i = 0u; i < hd; ++i) {
       precise float weighted = vs * load_element(p.v_type, v_row, i, true);
       acc[i] += weighted;
@@ -148,16 +209,17 @@ void main() {
     sum = sum * ms + vs;
   }
 
-  // Merge the threads' states: rescale each to the common maximum, then sum.
+  // Merge the threads' states: rescale each to the common maximum (the sink
+  // counts in it and in the sum), then sum.
   merge[t][32] = m;
   barrier();
-  float common_max = -1.0 / 0.0;
+  float common_max = sink;
   for (uint i = 0u; i < THREADS; ++i) common_max = max(common_max, merge[i][32]);
   float factor = (m == -1.0 / 0.0) ? 0.0 : exp(m - common_max);
   barrier();
   merge[t][32] = sum * factor;
   barrier();
-  float total = 0.0;
+  float total = has_sink ? exp(sink - common_max) : 0.0;
   for (uint i = 0u; i < THREADS; ++i) total += merge[i][32];
   float inv = total == 0.0 ? 0.0 : 1.0 / total;
   for (uint d0 = 0u; d0 < hd; d0 += 32u) {

@@ -1,7 +1,8 @@
 #version 450
 // MoE routing, one invocation per row: softmax over the router logits, the
 // n_used most probable experts (ties to the lower index), optionally
-// renormalized to sum to one (model/blocks.cpp's host routing, on the device).
+// renormalized to sum to one; or (mode 2, gpt-oss) the n_used largest logits
+// and the softmax of just those. `normalize` is backend::MoeGating.
 #include "common.glsl"
 #define MAX_EXPERTS 256u
 layout(local_size_x = 64) in;
@@ -22,10 +23,11 @@ void main() {
   for (uint e = 1u; e < p.n_expert; ++e) max_logit = max(max_logit, uintBitsToFloat(logits[base + e]));
   float sum = 0.0;
   for (uint e = 0u; e < p.n_expert; ++e) {
-    probs[e] = exp(uintBitsToFloat(logits[base + e]) - max_logit);
+    probs[e] = p.normalize == 2u ? uintBitsToFloat(logits[base + e]) : exp(uintBitsToFloat(logits[base + e]) - max_logit);
     sum += probs[e];
   }
-  for (uint e = 0u; e < p.n_expert; ++e) probs[e] = probs[e] / sum;
+  if (p.normalize != 2u)
+    for (uint e = 0u; e < p.n_expert; ++e) probs[e] = probs[e] / sum;
   uint chosen[MAX_EXPERTS / 32u];
   for (uint i = 0u; i < MAX_EXPERTS / 32u; ++i) chosen[i] = 0u;
   float total = 0.0;
@@ -40,7 +42,18 @@ void main() {
     weights[p.w_off + r * p.w_stride + k] = floatBitsToUint(probs[best]);
     total += probs[best];
   }
-  if (p.normalize != 0u)
+  if (p.normalize == 2u) {
+    // Softmax of the chosen logits; the first chosen is their maximum.
+    uint w0 = p.w_off + r * p.w_stride;
+    float top = uintBitsToFloat(weights[w0]);
+    float k_sum = 0.0;
+    for (uint k = 0u; k < p.n_used; ++k) {
+      float e = exp(uintBitsToFloat(weights[w0 + k]) - top);
+      weights[w0 + k] = floatBitsToUint(e);
+      k_sum += e;
+    }
+    for (uint k = 0u; k < p.n_used; ++k) weights[w0 + k] = floatBitsToUint(uintBitsToFloat(weights[w0 + k]) / k_sum);
+  } else if (p.normalize == 1u)
     for (uint k = 0u; k < p.n_used; ++k) {
       uint i = p.w_off + r * p.w_stride + k;
       weights[i] = floatBitsToUint(uintBitsToFloat(weights[i]) / total);
