@@ -39,9 +39,11 @@ function makeStore() {
   return home;
 }
 
-// What `hearth plan` says each model takes with the server's settings.
-function planned(home, name) {
-  return JSON.parse(hearth(home, ['plan', name, ...ENGINE, '--json'])).total;
+// What `hearth plan` says each model takes with the server's settings (or
+// another context per conversation).
+function planned(home, name, ctx = null) {
+  const engine = ctx ? ENGINE.map((a, i) => (ENGINE[i - 1] === '--ctx' ? String(ctx) : a)) : ENGINE;
+  return JSON.parse(hearth(home, ['plan', name, ...engine, '--json'])).total;
 }
 
 async function serve(home, flags = [], env = {}) {
@@ -224,6 +226,70 @@ test('changing only sampling options (or asking for a smaller context) never rel
     await gen(server, 'stories', { options: { min_p: 0.1, num_ctx: 256, num_predict: 2 } });
     await server.openai.chat.completions.create({ model: 'stories', messages: [{ role: 'user', content: 'hi' }], temperature: 1.3, top_p: 0.8, max_tokens: 3 });
     assert.deepEqual(await loadCounts(server.url), { stories: 1 });
+  } finally {
+    await server.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('a larger num_ctx reloads the model with it (a smaller one never does); one past the budget is a 4xx with the sizes', { skip: once }, async () => {
+  const home = makeStore();
+  const at = (ctx) => planned(home, 'stories', ctx);
+  const budget = at(4096);  // 2048 fits, 8192 does not
+  assert.ok(at(8192) > budget && at(2048) < budget);
+  const server = await serve(home, ['--max-memory', String(budget)]);
+  const context = async () => (await server.ollama.ps()).models.find((m) => m.name === 'stories');
+  try {
+    await gen(server, 'stories');
+    assert.equal((await context()).context_length, 1024);  // the server's --ctx
+    assert.equal((await context()).size, at(1024));
+    // Larger: reloaded with it, counted as a load, sized by the new plan.
+    const r = await gen(server, 'stories', { options: { num_ctx: 2048 } });
+    assert.ok(r.eval_count > 0 && r.load_duration > 0);
+    assert.deepEqual(await loadCounts(server.url), { stories: 2 });
+    let ps = await context();
+    assert.equal(ps.context_length, 2048);
+    assert.equal(ps.size, at(2048));
+    // Smaller, equal or none: the loaded context serves them as it is.
+    await gen(server, 'stories', { options: { num_ctx: 512 } });
+    await gen(server, 'stories', { options: { num_ctx: 2048 } });
+    await server.ollama.chat({ model: 'stories', messages: [{ role: 'user', content: 'hi' }], stream: false, options: { num_predict: 2 } });
+    assert.deepEqual(await loadCounts(server.url), { stories: 2 });
+    assert.equal((await context()).context_length, 2048);
+    // A reload waits for the requests running on the smaller context, which end normally.
+    let chunks = 0;
+    let started;
+    const firstChunk = new Promise((r) => { started = r; });
+    const long = (async () => {
+      let last;
+      for await (const part of await server.ollama.generate({ model: 'stories', prompt: 'Once upon a time', raw: true, stream: true, options: { temperature: 0, num_predict: 300 } })) {
+        if (++chunks === 1) started();
+        last = part;
+      }
+      return last;
+    })();
+    await firstChunk;
+    const bigger = await gen(server, 'stories', { options: { num_ctx: 3072 } });
+    const longEnd = await long;
+    assert.equal(longEnd.done, true);
+    assert.equal(longEnd.eval_count, 300);
+    assert.ok(bigger.eval_count > 0);
+    assert.deepEqual(await loadCounts(server.url), { stories: 3 });
+    assert.equal((await context()).context_length, 3072);
+    // Past the budget: a 400 naming the context and both sizes; the loaded model stays.
+    const need = at(8192);
+    await assert.rejects(gen(server, 'stories', { options: { num_ctx: 8192 } }), (e) => e.status_code === 400 &&
+      e.error.includes('8192') && e.error.includes(`${need} bytes`) && e.error.includes(`${budget} bytes`) &&
+      /num_ctx/.test(e.error));
+    ps = await context();
+    assert.equal(ps.context_length, 3072);
+    assert.deepEqual(await loadCounts(server.url), { stories: 3 });
+    await assert.rejects(gen(server, 'stories', { options: { num_ctx: 'big' } }), (e) => e.status_code === 400 && /num_ctx/.test(e.error));
+    // An empty prompt with num_ctx loads a model that is not loaded at that context.
+    const load = await server.ollama.generate({ model: 'llama', prompt: '', options: { num_ctx: 1536 }, stream: false });
+    assert.equal(load.done_reason, 'load');
+    const llama = (await server.ollama.ps()).models.find((m) => m.name === 'llama');
+    assert.equal(llama.context_length, 1536);
   } finally {
     await server.stop();
     rmSync(home, { recursive: true, force: true });
