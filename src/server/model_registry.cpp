@@ -100,6 +100,7 @@ ModelSpec ModelRegistry::store_spec(const store::Manifest& entry) const {
   s.load.path = base.files.front().path;
   s.digest = base.files.front().sha256;
   s.file_bytes = base.total_size();
+  if (base.mmproj) s.load.mmproj = base.mmproj->path;  // the projector pulled with it: images work by name
   if (entry.kind == "preset") {
     s.is_preset = true;
     const store::Preset& p = entry.preset;

@@ -20,6 +20,11 @@ import OpenAI from 'openai';
 import { MODEL } from './helpers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const VISION = {
+  lm: path.join(root, 'tests/data/models/tiny-gemma3-vision-lm.gguf'),
+  mmproj: path.join(root, 'tests/data/models/mmproj-tinygemma3.gguf'),
+  image: path.join(root, 'tests/data/vision/images/wide48x20.png'),
+};
 const FIXTURES = {
   stories: path.join(root, 'models/stories260K.gguf'),
   qwen: path.join(root, 'tests/data/models/synth-qwen2-Q4_K_M.gguf'),
@@ -451,6 +456,48 @@ test('Ollama /api/pull (streamed and not), /api/copy and /api/delete on the stor
     assert.deepEqual(tags, ['stories260K', 'hf.co/test-owner/tiny-GGUF:Q4_K_M']);
     await assert.rejects(server.ollama.delete({ model: 'my-llama' }), (e) => e.status_code === 404);
     await assert.rejects(gen(server, 'my-llama'), (e) => e.status_code === 404);
+  } finally {
+    await server.stop();
+    await hub.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('vision through the store: a pull brings the repo\'s projector, and the model takes images by name', { skip: once, timeout: 240_000 }, async () => {
+  const projector = readFileSync(VISION.mmproj);
+  const hub = await startHub({ 'ggml-org/tiny-gemma3-GGUF': {
+    'tiny-gemma3-F16.gguf': readFileSync(VISION.lm),
+    'mmproj-tiny-gemma3-F16.gguf': projector,
+    'mmproj-tiny-gemma3-Q8_0.gguf': Buffer.from('a projector for the Q8_0 files, not this one'),
+  } });
+  const home = makeStore();
+  const name = 'hf.co/ggml-org/tiny-gemma3-GGUF:F16';
+  const server = await serve(home, [], { HF_ENDPOINT: hub.url });
+  try {
+    assert.equal((await server.ollama.pull({ model: name, stream: false })).status, 'success');
+    const shown = JSON.parse(hearth(home, ['list', '--json'])).find((m) => m.name === name);
+    assert.equal(shown.mmproj.sha256, createHash('sha256').update(projector).digest('hex'));
+    assert.match(shown.mmproj.path, /mmproj-tiny-gemma3-F16\.gguf$/);
+    // Capabilities before and after it loads; the text-only models have none.
+    assert.ok((await server.ollama.show({ model: name })).capabilities.includes('vision'));
+    assert.ok(!(await server.ollama.show({ model: 'llama' })).capabilities.includes('vision'));
+    const listed = (await server.openai.models.list()).data.find((m) => m.id === name);
+    assert.ok(listed.capabilities.includes('vision'));
+    const prompt = 'What colour is the sky?';
+    const b64 = readFileSync(VISION.image).toString('base64');
+    const reply = await server.ollama.chat({ model: name, stream: false, options: { temperature: 0, num_predict: 8 },
+      messages: [{ role: 'user', content: prompt, images: [b64] }] });
+    assert.ok(reply.prompt_eval_count > 256, `${reply.prompt_eval_count} prompt tokens (the image alone is 256)`);
+    // The same as hearth run with the image, by store name (its projector
+    // found in the manifest) and by the files themselves.
+    const run = (model, extra) => JSON.parse(hearth(home, ['run', model, ...extra, '--image', VISION.image, '-p', prompt,
+      '-n', '8', '--temp', '0', '--threads', '1', '--json'])).text;
+    const byName = run(name, []);
+    assert.equal(byName, run(VISION.lm, ['--mmproj', VISION.mmproj]));
+    assert.equal(reply.message.content, byName);
+    // A text-only store model still refuses images, naming it.
+    await assert.rejects(server.ollama.chat({ model: 'llama', stream: false, messages: [{ role: 'user', content: 'hi', images: [b64] }] }),
+      (e) => e.status_code === 400 && /llama/.test(e.error));
   } finally {
     await server.stop();
     await hub.close();
