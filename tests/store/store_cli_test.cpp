@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -171,7 +172,23 @@ TEST_F(StoreCli, PlanOfARemoteRepositoryReadsOnlyHeaders) {
   ASSERT_EQ(local.status, 0) << local.out;
   EXPECT_EQ(nlohmann::json::parse(local.out)["total"], rows[1]["total"]);
   EXPECT_LT(uint64_t(hub.bytes_served()), total);  // the weights were not downloaded
+  // Every read was a bounded Range request (the header's bytes, never "to the end").
+  const auto ranges = hub.download_ranges();
+  ASSERT_FALSE(ranges.empty());
+  for (const std::string& range : ranges)
+    EXPECT_TRUE(std::regex_match(range, std::regex(R"(bytes=\d+-\d+)"))) << "'" << range << "'";
   EXPECT_TRUE(nlohmann::json::parse(hearth("list --json").out).empty());  // nothing stored
+
+  // One file named: its plan alone, the same as the local file's, still headers only.
+  const int64_t served_before = hub.bytes_served();
+  const auto one = hearth("plan hf.co/o/many/synth-gemma3-Q4_K_M.gguf --ctx 2048 --ctk q8_0 --ctv q8_0 --json --threads 2",
+                          "HF_ENDPOINT=" + hub.endpoint());
+  ASSERT_EQ(one.status, 0) << one.out;
+  const auto local_one = hearth("plan '" + test::fixture("models/synth-gemma3-Q4_K_M.gguf").string() +
+                                "' --ctx 2048 --ctk q8_0 --ctv q8_0 --json --threads 2");
+  EXPECT_EQ(nlohmann::json::parse(one.out)["total"], nlohmann::json::parse(local_one.out)["total"]);
+  EXPECT_LT(uint64_t(hub.bytes_served() - served_before), fs::file_size(test::fixture("models/synth-gemma3-Q4_K_M.gguf")));
+  EXPECT_TRUE(nlohmann::json::parse(hearth("list --json").out).empty());
 }
 
 TEST_F(StoreCli, NoNetworkOutsidePull) {
