@@ -77,6 +77,37 @@ TEST_F(StoreCli, NewcomerPullListRunRemove) {
   EXPECT_NE(r.out.find("is not in the store"), std::string::npos) << r.out;
 }
 
+// Issue 15: a GGUF with its projector beside it is paired when imported, and
+// the pair answers `run NAME --image` as the files themselves do.
+TEST_F(StoreCli, ImportPairsTheProjectorBesideTheModel) {
+  const fs::path dir = home / "files";
+  fs::create_directories(dir);
+  fs::copy_file(test::fixture("models/tiny-gemma3-vision-lm.gguf"), dir / "lm.gguf");
+  fs::copy_file(test::fixture("models/mmproj-tinygemma3.gguf"), dir / "mmproj-lm.gguf");
+  auto r = hearth("import '" + (dir / "lm.gguf").string() + "' --name vision");
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_EQ(hearth("import '" + test::fixture("models/stories260K.gguf").string() + "' --name text").status, 0);
+  const auto list = nlohmann::json::parse(hearth("list --json").out);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_FALSE(list[0].contains("mmproj")) << list[0];  // "text": nothing fits beside it
+  EXPECT_EQ(list[1]["name"], "vision");
+  EXPECT_EQ(list[1]["mmproj"]["path"], (dir / "mmproj-lm.gguf").string());
+  EXPECT_EQ(list[1]["mmproj"]["sha256"], test::sha256_hex(test::read_text(dir / "mmproj-lm.gguf")));
+  const std::string image = (test::source_dir() / "tests/data/vision/images/wide48x20.png").string();
+  const std::string args = " --image '" + image + "' -p 'What colour is the sky?' -n 6 --temp 0 --threads 1 --json 2>/dev/null";
+  const auto by_name = hearth("run vision" + args);
+  ASSERT_EQ(by_name.status, 0) << by_name.out;
+  const auto by_file = hearth("run '" + test::fixture("models/tiny-gemma3-vision-lm.gguf").string() + "' --mmproj '" +
+                              test::fixture("models/mmproj-tinygemma3.gguf").string() + "'" + args);
+  ASSERT_EQ(by_file.status, 0) << by_file.out;
+  const auto first_line = [](const std::string& out) { return nlohmann::json::parse(out.substr(0, out.find('\n'))); };
+  EXPECT_EQ(first_line(by_name.out)["tokens"], first_line(by_file.out)["tokens"]);
+  EXPECT_EQ(first_line(by_name.out)["tokens"].size(), 6u);
+  // The import owns nothing: removing it keeps both files.
+  ASSERT_EQ(hearth("rm vision text").status, 0);
+  EXPECT_TRUE(fs::exists(dir / "mmproj-lm.gguf"));
+}
+
 TEST_F(StoreCli, RunPullsAMissingReference) {
   TestHub hub;
   hub.add("o/stories", "stories-Q8_0.gguf", test::read_text(test::fixture("models/stories260K.gguf")));
