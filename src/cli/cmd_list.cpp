@@ -23,6 +23,7 @@ void add_list_command(CLI::App& app) {
         nlohmann::json e = {{"name", m.name}, {"kind", m.kind}, {"source", m.source},
                             {"size", m.total_size()}, {"files", files}, {"created", m.created}};
         if (m.kind == "preset") e["model"] = m.preset.model;
+        if (m.mmproj) e["mmproj"] = {{"path", m.mmproj->path}, {"sha256", m.mmproj->sha256}, {"size", m.mmproj->size}};
         out.push_back(e);
       }
       fmt::print("{}\n", out.dump(2));

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
+#include "plan/measure.h"
 #include "plan/plan.h"
 #include "store/remote_header.h"
 
@@ -35,6 +36,7 @@ struct PlanCli {
   std::string devices;
   bool fit = false;
   bool json = false;
+  bool measure = false;
 };
 
 DType cache_type(const std::string& name, const char* which) {
@@ -167,10 +169,22 @@ void plan_one(const std::string& path, const PlanCli& o) {
   }
   const plan::Plan p = plan::make_plan(*model, options);
   const auto shares = devices.empty() ? std::vector<plan::DeviceShare>{} : plan::split_by_layers(p, devices);
-  if (o.json)
-    fmt::print("{}\n", plan_json(p, budget, shares).dump(2));
-  else
-    print_plan(p, budget, shares);
+  nlohmann::json j = plan_json(p, budget, shares);
+  if (!o.json) print_plan(p, budget, shares);
+  if (o.measure) {
+    // The plan's engine built and its context filled, in a child process.
+    if (!o.json) fmt::print("measuring: loading the model and filling {} x {} tokens...\n", p.n_parallel, p.n_ctx);
+    options.n_ctx = p.n_ctx;
+    const int64_t measured = plan::measure_peak_rss_growth(path, options);
+    if (measured <= 0) fail("the measurement failed (the reason is above)");
+    const double error = 100.0 * (double(p.total()) - double(measured)) / double(measured);
+    j["measured"] = measured;
+    j["error_percent"] = error;
+    if (!o.json)
+      fmt::print("  {:<10} {:>12}  {:>14} B  peak RSS growth (the plan is {:+.2f}% off)\n", "measured",
+                 human_size(uint64_t(measured)), measured, error);
+  }
+  if (o.json) fmt::print("{}\n", j.dump(2));
 }
 
 // A remote reference: headers only, one row per quant file when no tag is given.
@@ -260,6 +274,8 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--devices", o->devices, "Split by layers over devices of these sizes, e.g. 24G,24G")->excludes(memory);
   cmd->add_flag("--fit", o->fit, "Find the largest context that fits");
   cmd->add_flag("--json", o->json, "Print JSON");
+  cmd->add_flag("--measure", o->measure,
+                "Also load the model, fill the context and print the peak RSS growth it really took (CPU; a local file)");
   cmd->callback([o, cmd] {
     std::error_code ec;
     if (!fs::is_regular_file(o->model, ec) && !open_store().find(o->model)) {

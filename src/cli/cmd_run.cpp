@@ -174,7 +174,7 @@ void add_run_command(CLI::App& app) {
   auto* schema = cmd->add_option("--json-schema", o->json_schema_path, "Constrain the output to JSON matching this JSON Schema file");
   cmd->add_option("--grammar", o->grammar_path, "Constrain the output to this GBNF grammar file (docs/grammar.md)")->excludes(schema);
   cmd->add_flag("--json", o->json, "Print {\"tokens\": [...], \"text\": \"...\"} instead of streaming");
-  cmd->add_option("--mmproj", o->mmproj, "Multimodal projector GGUF for --image (default: an mmproj*.gguf beside the model that fits it)");
+  cmd->add_option("--mmproj", o->mmproj, "Multimodal projector GGUF for --image (default: a store model's own, else an mmproj*.gguf beside the model that fits it)");
   cmd->add_option("--image", o->images, "Image file (PNG, JPEG, GIF, BMP, WebP); repeat for several. The prompt becomes one user turn: the images, then the text");
   add_engine_options(cmd, o->engine);
   cmd->callback([o, cmd, prompt, n_predict] {
@@ -184,6 +184,8 @@ void add_run_command(CLI::App& app) {
     if (!o->model.empty()) {
       const ResolvedModel resolved = resolve_model(o->model, /*pull_if_missing=*/true);
       o->model = resolved.path;
+      // A store model's paired projector serves --image unless --mmproj names another.
+      if (o->mmproj.empty() && !o->images.empty()) o->mmproj = resolved.mmproj;
       if (resolved.preset) {
         apply_preset_engine(*resolved.preset, *cmd, o->engine);
         apply_preset_sampling(*resolved.preset, *cmd, o->sampling, o->seed, o->n_predict);

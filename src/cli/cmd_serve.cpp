@@ -147,7 +147,7 @@ void serve(const ServeOptions& o) {
     if (i < o.aliases.size()) m.id = o.aliases[i];
     else if (m.path != paths[i]) m.id = paths[i];
     else m.id = server::model_id_from_path(m.path);
-    if (i < o.mmprojs.size()) m.mmproj = o.mmprojs[i];
+    m.mmproj = i < o.mmprojs.size() ? o.mmprojs[i] : resolved.mmproj;  // a store model's projector by default
     if (resolved.preset) {  // a preset's template, prompt, sampling and engine settings, where the command line set none
       const store::Preset& p = *resolved.preset;
       m.preset = p;

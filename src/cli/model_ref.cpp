@@ -116,6 +116,12 @@ ResolvedModel resolve_model(const std::string& arg, bool pull_if_missing) {  // 
       fail("store entry '{}': its file '{}' is gone; pull it again (hearth rm {} && hearth pull {})", model.name,
            f.path, model.name, model.source);
   out.path = model.files.front().path;
+  if (model.mmproj) {
+    if (!fs::exists(model.mmproj->path, ec))
+      fail("store entry '{}': its projector '{}' is gone; pull it again (hearth rm {} && hearth pull {})", model.name,
+           model.mmproj->path, model.name, model.source);
+    out.mmproj = model.mmproj->path;
+  }
   out.entry = std::move(entry);
   return out;
 }
@@ -139,6 +145,9 @@ std::string show_store_entry(const std::string& arg, bool json) {
     } else {
       fmt::print("source         {}\ncreated        {}\n", m.source, m.created);
       for (const auto& f : m.files) fmt::print("file           {} ({} bytes, sha256 {})\n", f.path, f.size, f.sha256.empty() ? "-" : f.sha256);
+      if (m.mmproj)
+        fmt::print("mmproj         {} ({} bytes, sha256 {})\n", m.mmproj->path, m.mmproj->size,
+                   m.mmproj->sha256.empty() ? "-" : m.mmproj->sha256);
     }
     fmt::print("\n");
   }

@@ -20,6 +20,7 @@ struct ResolvedModel {
   std::string path;                    // the GGUF file (first part)
   std::optional<store::Manifest> entry;  // the store entry named, when it was one
   std::optional<store::Preset> preset;   // the preset named, when it was one
+  std::string mmproj;                    // the store entry's projector ("" when none)
 };
 
 // Resolves a MODEL argument. A pull reference not in the store is pulled

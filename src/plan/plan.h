@@ -5,7 +5,8 @@
 //   weights  the packed copies the CPU backend makes (as large as what they
 //            replace; with tied embeddings the packed output is a second copy of
 //            token_embd) plus the file pages read in place, each read mapping
-//            its whole 64 KiB fault-around window,
+//            its fault-around window; of the token embedding, read a row per
+//            token, the windows the context's tokens are expected to touch,
 //   kv       per layer: rows x (K row bytes + V row bytes) in the cache types,
 //            with GQA widths (n_head_kv x head_dim), sliding-window layers
 //            at their window when the engine keeps only the window, and the

@@ -216,8 +216,8 @@ void Server::add_routes() {
 
 Server::~Server() = default;
 
-ModelLease Server::resolve(const std::string& name, const nlohmann::json& keep_alive) {
-  return registry_->acquire(name, keep_alive);
+ModelLease Server::resolve(const std::string& name, const nlohmann::json& keep_alive, int64_t min_ctx) {
+  return registry_->acquire(name, keep_alive, min_ctx);
 }
 
 std::time_t spec_created(const ModelSpec& spec) {

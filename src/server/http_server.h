@@ -53,9 +53,9 @@ class Server {
   void stop();
 
   // The model a request names, loaded when it was not, held for the
-  // request (see ModelRegistry::acquire; `keep_alive` is Ollama's field).
-  // Throws ApiError 404 for an unknown name.
-  ModelLease resolve(const std::string& name, const nlohmann::json& keep_alive = nullptr);
+  // request (see ModelRegistry::acquire; `keep_alive` is Ollama's field,
+  // `min_ctx` its options.num_ctx). Throws ApiError 404 for an unknown name.
+  ModelLease resolve(const std::string& name, const nlohmann::json& keep_alive = nullptr, int64_t min_ctx = 0);
   ModelRegistry& registry() { return *registry_; }
   const ServerOptions& options() const { return options_; }
   // The library server, for serve_in_memory (in_memory_http.h).

@@ -101,6 +101,7 @@ ModelSpec ModelRegistry::store_spec(const store::Manifest& entry) const {
   s.load.path = base.files.front().path;
   s.digest = base.files.front().sha256;
   s.file_bytes = base.total_size();
+  if (base.mmproj) s.load.mmproj = base.mmproj->path;  // the projector pulled with it: images work by name
   if (entry.kind == "preset") {
     s.is_preset = true;
     const store::Preset& p = entry.preset;
@@ -154,7 +155,16 @@ void ModelRegistry::load_pinned() {
   for (const ModelSpec& s : pinned_) acquire(s.name);
 }
 
-ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::json& keep_alive_field) {
+int64_t ModelRegistry::effective_ctx(const ModelSpec& spec) {
+  if (spec.load.n_ctx > 0) return spec.load.n_ctx;
+  const gguf::File file = gguf::File::open(spec.load.path);  // the header alone
+  const std::string arch = file.metadata().get_string_or("general.architecture", "");
+  const int64_t n_ctx_train = file.metadata().get_int_or(arch + ".context_length", 0);
+  return std::min<int64_t>(n_ctx_train > 0 ? n_ctx_train : 4096, 4096);
+}
+
+ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::json& keep_alive_field,
+                                  int64_t min_ctx) {
   std::string name = requested;
   if (name.empty()) {
     std::lock_guard lock(mutex_);
@@ -175,7 +185,21 @@ ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::
                                     known.empty() ? "(none)" : known),
                    "invalid_request_error", "model", "model_not_found");
   }
-  const ModelSpec& spec = *found;
+  ModelSpec spec = *found;
+  bool ctx_from_request = false;  // the request's num_ctx raised the context
+  if (min_ctx > 0 && !spec.resident) {
+    // A larger context than the spec's loads with it; a smaller one changes nothing.
+    int64_t ctx = 0;
+    try {
+      ctx = effective_ctx(spec);
+    } catch (const std::exception& e) {
+      throw ApiError(500, fmt::format("model '{}' could not be read: {}", spec.name, e.what()), "server_error");
+    }
+    if (min_ctx > ctx) {
+      spec.load.n_ctx = min_ctx;
+      ctx_from_request = true;
+    }
+  }
   ModelLease lease;
   lease.use_ = std::make_shared<ModelLease::Use>();
   lease.use_->keep_alive = parse_keep_alive(keep_alive_field, spec.keep_alive);
@@ -189,6 +213,51 @@ ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::
     if (const auto it = slots_.find(spec.name); it != slots_.end()) {
       if (!it->second.model) {  // another request is loading it
         cv_.wait(lock);
+        continue;
+      }
+      const int64_t loaded_ctx = it->second.model->n_ctx();
+      if (min_ctx > loaded_ctx && !spec.resident) {
+        // Reload with the larger context, as Ollama does. First the new
+        // plan: a context that can never fit leaves the loaded model alone.
+        if (!bytes) {
+          lock.unlock();
+          try {
+            bytes = planned_bytes(spec);
+          } catch (const std::exception& e) {
+            throw ApiError(500, fmt::format("model '{}' could not be read: {}", spec.name, e.what()), "server_error");
+          }
+          lock.lock();
+          continue;
+        }
+        if (*bytes > pool_.budget())
+          throw ApiError(400,
+                         fmt::format("model '{}' with a context of {} (num_ctx) needs {} ({} bytes), more than the "
+                                     "whole memory budget of {} ({} bytes; --max-memory); it is loaded with a "
+                                     "context of {}. Ask for a smaller num_ctx, or give the server a larger "
+                                     "--max-memory",
+                                     spec.name, min_ctx, mib(*bytes), *bytes, mib(pool_.budget()), pool_.budget(),
+                                     loaded_ctx),
+                         "invalid_request_error", "num_ctx", "context_too_large");
+        const ModelPool::Entry* entry = pool_.find(spec.name);
+        if (entry && entry->in_use > 0) {  // its requests run on the smaller context: wait for them
+          if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && SteadyClock::now() >= deadline)
+            throw ApiError(503,
+                           fmt::format("model '{}' must reload with a context of {} but its requests at {} did not "
+                                       "end in time; retry later",
+                                       spec.name, min_ctx, loaded_ctx),
+                           "server_error", "", "model_busy");
+          continue;
+        }
+        if (options_.log)
+          fmt::print(stderr, "reloading model '{}': a request asks for a context of {}, it was loaded with {}\n",
+                     spec.name, min_ctx, loaded_ctx);
+        pool_.remove(spec.name);
+        std::shared_ptr<ServedModel> old = std::move(it->second.model);
+        slots_.erase(it);
+        lock.unlock();
+        old.reset();  // its engine stops and its memory goes before the new load
+        lock.lock();
+        cv_.notify_all();
         continue;
       }
       pool_.acquire(spec.name, SteadyClock::now());
@@ -207,6 +276,13 @@ ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::
       continue;  // the pool may have changed meanwhile
     }
     const ModelPool::Room room = pool_.make_room(*bytes);
+    if (room.verdict == ModelPool::Room::Verdict::TooLarge && ctx_from_request)
+      throw ApiError(400,
+                     fmt::format("model '{}' with a context of {} (num_ctx) needs {} ({} bytes), more than the whole "
+                                 "memory budget of {} ({} bytes; --max-memory). Ask for a smaller num_ctx, or give "
+                                 "the server a larger --max-memory",
+                                 spec.name, min_ctx, mib(*bytes), *bytes, mib(pool_.budget()), pool_.budget()),
+                     "invalid_request_error", "num_ctx", "context_too_large");
     if (room.verdict == ModelPool::Room::Verdict::TooLarge)
       throw ApiError(400,
                      fmt::format("model '{}' needs {} ({} bytes) with this server's settings, more than the whole "
@@ -266,7 +342,8 @@ ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::
   }
 }
 
-bool ModelRegistry::preload_or_unload(const std::string& name, const nlohmann::json& keep_alive_field) {
+bool ModelRegistry::preload_or_unload(const std::string& name, const nlohmann::json& keep_alive_field,
+                                      int64_t min_ctx) {
   const std::optional<ModelSpec> spec = find(name);
   if (spec) {
     const KeepAlive keep_alive = parse_keep_alive(keep_alive_field, spec->keep_alive);
@@ -275,7 +352,7 @@ bool ModelRegistry::preload_or_unload(const std::string& name, const nlohmann::j
       return false;
     }
   }
-  acquire(name, keep_alive_field);  // the lease goes at once: loaded, idle, with its keep_alive
+  acquire(name, keep_alive_field, min_ctx);  // the lease goes at once: loaded, idle, with its keep_alive
   return true;
 }
 

@@ -98,10 +98,17 @@ class ModelRegistry {
   // 404 for an unknown name, 400 for a model larger than the whole budget
   // (naming both sizes), 503 when memory did not free in time, 500 when the
   // load failed.
-  ModelLease acquire(const std::string& name, const nlohmann::json& keep_alive = nullptr);
+  //
+  // `min_ctx` (Ollama's options.num_ctx; 0: none) is the context per
+  // conversation the request needs. A model loaded with less is reloaded
+  // with min_ctx (once its running requests end), as Ollama does; one loaded
+  // with as much or more is used as it is, never reloaded for a smaller one.
+  // A context whose plan is larger than the whole budget is a 400 naming the
+  // context and both sizes, and the loaded model stays.
+  ModelLease acquire(const std::string& name, const nlohmann::json& keep_alive = nullptr, int64_t min_ctx = 0);
   // Ollama's empty prompt: loads the model (keep_alive > 0 or forever) or,
   // with keep_alive 0, unloads it once idle. Returns whether it is loaded.
-  bool preload_or_unload(const std::string& name, const nlohmann::json& keep_alive);
+  bool preload_or_unload(const std::string& name, const nlohmann::json& keep_alive, int64_t min_ctx = 0);
 
   // The spec a name resolves to (":latest" ignored), or nullopt.
   std::optional<ModelSpec> find(const std::string& name) const;
@@ -136,6 +143,9 @@ class ModelRegistry {
     std::shared_ptr<ServedModel> model;  // null while loading
   };
   ModelSpec store_spec(const store::Manifest& entry) const;
+  // The context per conversation a spec loads with (its n_ctx, else the
+  // GGUF's training context capped at 4096, as ServedModel::load picks).
+  static int64_t effective_ctx(const ModelSpec& spec);
   void release(const std::string& name, KeepAlive keep_alive);
   // Takes expired models out (mutex_ held); the caller destroys them unlocked.
   void take_expired(std::vector<std::shared_ptr<ServedModel>>& out);

@@ -208,11 +208,24 @@ void stream_ndjson(httplib::Response& res, std::shared_ptr<Pending> pending, std
 
 json keep_alive_field(const json& body) { return body.contains("keep_alive") ? body["keep_alive"] : json(); }
 
+// options.num_ctx: the context the request needs (0: none asked). A model
+// loaded with less reloads with it (ModelRegistry::acquire).
+int64_t num_ctx_field(const json& body) {
+  if (!body.contains("options") || !body["options"].is_object()) return 0;
+  const json& options = body["options"];
+  if (!options.contains("num_ctx") || options["num_ctx"].is_null()) return 0;
+  const json& n = options["num_ctx"];
+  constexpr int64_t kMaxCtx = int64_t(1) << 24;
+  if (!n.is_number_integer() || n.get<int64_t>() < 0 || n.get<int64_t>() > kMaxCtx)
+    bad_request("options.num_ctx", "'num_ctx' must be an integer from 0 to {}", kMaxCtx);
+  return n.get<int64_t>();
+}
+
 // Ollama's "load the model" request (no messages, no prompt): loads it, or
 // with keep_alive 0 unloads it.
 json load_or_unload(Server& server, const json& body, const char* empty_field) {
   const std::string name = model_name(body);
-  const bool loaded = server.registry().preload_or_unload(name, keep_alive_field(body));
+  const bool loaded = server.registry().preload_or_unload(name, keep_alive_field(body), num_ctx_field(body));
   json j = {{"model", name}, {"created_at", now_iso()}, {"done", true}, {"done_reason", loaded ? "load" : "unload"}};
   if (std::string(empty_field) == "message") j["message"] = {{"role", "assistant"}, {"content", ""}};
   else j["response"] = "";
@@ -225,7 +238,7 @@ void chat(Server& server, const httplib::Request& req, httplib::Response& res) {
     res.set_content(dump_json(load_or_unload(server, body, "message")), "application/json");
     return;
   }
-  const ModelLease lease = server.resolve(model_name(body), keep_alive_field(body));
+  const ModelLease lease = server.resolve(model_name(body), keep_alive_field(body), num_ctx_field(body));
   ServedModel& model = *lease;
   if (!body.contains("messages") || !body["messages"].is_array()) bad_request("messages", "'messages' must be an array");
   ChatSetup setup;
@@ -276,7 +289,7 @@ void generate(Server& server, const httplib::Request& req, httplib::Response& re
     res.set_content(dump_json(load_or_unload(server, body, "response")), "application/json");
     return;
   }
-  const ModelLease lease = server.resolve(model_name(body), keep_alive_field(body));
+  const ModelLease lease = server.resolve(model_name(body), keep_alive_field(body), num_ctx_field(body));
   ServedModel& model = *lease;
   if (has_images && !model.vision())
     bad_request("images", "model '{}' does not support images: send text only (or serve it with --mmproj)", model.id());

@@ -260,6 +260,52 @@ std::vector<RepoFile> choose_model(const HubRef& ref, const std::vector<RepoFile
        ref.display(), describe_models(matches), ref.display());
 }
 
+int quant_bits_of(const std::string& path) {
+  static const std::regex split_suffix(R"(^(.+)-([0-9]{5})-of-([0-9]{5})$)", std::regex::icase);
+  static const std::regex tag(R"([-.]([A-Z0-9_]+)$)", std::regex::icase);
+  if (!path.ends_with(".gguf")) return 0;
+  std::string prefix = path.substr(0, path.size() - 5);
+  std::smatch m;
+  if (std::regex_match(prefix, m, split_suffix)) prefix = m[1].str();
+  if (!std::regex_search(prefix, m, tag)) return 0;
+  const std::string t = m[1].str();
+  const auto digit = t.find_first_of("0123456789");
+  if (digit == std::string::npos) return 0;
+  size_t end = digit;
+  while (end < t.size() && end - digit < 9 && std::isdigit(static_cast<unsigned char>(t[end]))) ++end;
+  return std::stoi(t.substr(digit, end - digit));
+}
+
+std::optional<RepoFile> choose_mmproj(const std::string& model_path, const std::vector<RepoFile>& files) {
+  const auto folders = [](const std::string& path) {  // the folder names, without the file name
+    std::vector<std::string> parts;
+    size_t start = 0;
+    for (size_t slash = path.find('/'); slash != std::string::npos; slash = path.find('/', start)) {
+      parts.push_back(path.substr(start, slash - start));
+      start = slash + 1;
+    }
+    return parts;
+  };
+  const std::vector<std::string> model_dirs = folders(model_path);
+  const int model_bits = quant_bits_of(model_path);
+  std::optional<RepoFile> best;
+  size_t best_depth = 0;
+  int best_diff = 0;
+  for (const RepoFile& f : files) {
+    if (!f.path.ends_with(".gguf") || f.path.find("mmproj") == std::string::npos) continue;
+    const std::vector<std::string> dirs = folders(f.path);
+    // Its folder must be the model's or one above it.
+    if (dirs.size() > model_dirs.size() || !std::equal(dirs.begin(), dirs.end(), model_dirs.begin())) continue;
+    const int diff = std::abs(quant_bits_of(f.path) - model_bits);
+    if (!best || dirs.size() > best_depth || (dirs.size() == best_depth && diff < best_diff)) {
+      best = f;
+      best_depth = dirs.size();
+      best_diff = diff;
+    }
+  }
+  return best;
+}
+
 std::string expected_sha256(const HubRef& ref, const RepoFile& file, const HubConfig& c) {
   if (ref.hub == "hf") {
     HttpRequest req;
@@ -334,15 +380,19 @@ void download_file(const std::string& url, const std::vector<std::string>& heade
 
 Manifest pull(const HubRef& ref, const HubConfig& config, const Store& store, const PullEvents& events,
               const std::string& name) {
-  const std::vector<RepoFile> parts = choose_model(ref, list_repo(ref, config));
+  const std::vector<RepoFile> listing = list_repo(ref, config);
+  const std::vector<RepoFile> parts = choose_model(ref, listing);
   Manifest m;
   m.name = name.empty() ? ref.name() : name;
   m.source = ref.name();
   m.owned = true;
   const fs::path dir = store.models_dir() / (ref.hub == "ms" ? "modelscope" : "hf.co") / ref.owner / ref.repo;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const RepoFile& f = parts[i];
-    if (events.on_file) events.on_file(f, int(i), int(parts.size()));
+  std::vector<RepoFile> wanted = parts;
+  const std::optional<RepoFile> mmproj = choose_mmproj(parts.front().path, listing);
+  if (mmproj) wanted.push_back(*mmproj);
+  for (size_t i = 0; i < wanted.size(); ++i) {
+    const RepoFile& f = wanted[i];
+    if (events.on_file) events.on_file(f, int(i), int(wanted.size()));
     const std::string sha = expected_sha256(ref, f, config);
     const fs::path dest = dir / f.path;
     std::error_code ec;
@@ -350,7 +400,9 @@ Manifest pull(const HubRef& ref, const HubConfig& config, const Store& store, co
                          (sha.empty() || sha256_file(dest) == sha);
     if (!present) download_file(file_url(ref, f.path, config), auth_headers(ref, config), dest.string(), f.size, sha,
                                 events.on_progress);
-    m.files.push_back({dest.string(), sha, uint64_t(fs::file_size(dest))});
+    const StoredFile stored{dest.string(), sha, uint64_t(fs::file_size(dest))};
+    if (i < parts.size()) m.files.push_back(stored);
+    else m.mmproj = stored;
   }
   m.created = utc_now();
   store.save(m);

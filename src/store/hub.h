@@ -57,6 +57,18 @@ std::string quant_tag_of(const std::string& path);
 // Throws, listing what the repository has, when none or several match.
 std::vector<RepoFile> choose_model(const HubRef& ref, const std::vector<RepoFile>& files);
 
+// The multimodal projector to pair with a model file, chosen as llama.cpp's
+// `-hf` does (common/download.cpp, find_best_sibling): a .gguf whose path
+// contains "mmproj", in the model's folder or one above it; the deepest
+// folder wins, then the quant bits in the name nearest the model's (a
+// Q8_0 projector for a Q8_0 or Q4_K_M model over an F16 one, F16 for an F16
+// model), then the first listed. nullopt when the repository has none.
+std::optional<RepoFile> choose_mmproj(const std::string& model_path, const std::vector<RepoFile>& files);
+// The bits of a file name's quant tag as llama.cpp reads them (the last
+// -TAG or .TAG before .gguf and any split suffix; its first number):
+// Q4_K_M 4, Q8_0 8, F16 and BF16 16, F32 32; 0 without one.
+int quant_bits_of(const std::string& path);
+
 // The URL that downloads a file, and the headers to send (authorization).
 std::string file_url(const HubRef& ref, const std::string& path, const HubConfig& config);
 std::vector<std::string> auth_headers(const HubRef& ref, const HubConfig& config);
@@ -72,7 +84,9 @@ void download_file(const std::string& url, const std::vector<std::string>& heade
                    uint64_t size, const std::string& sha256, const ProgressFn& progress);
 
 // Pulls a reference into the store and records its manifest (named
-// `name`, or ref.name()). `on_file` is told of each file before it starts.
+// `name`, or ref.name()): the model's file(s), then the repository's
+// multimodal projector when it has one (choose_mmproj), recorded as the
+// manifest's mmproj. `on_file` is told of each file before it starts.
 struct PullEvents {
   std::function<void(const RepoFile& file, int index, int count)> on_file;
   ProgressFn on_progress;

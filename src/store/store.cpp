@@ -41,6 +41,7 @@ nlohmann::json to_json(const Manifest& m) {
   for (const StoredFile& f : m.files) files.push_back({{"path", f.path}, {"sha256", f.sha256}, {"size", f.size}});
   nlohmann::json j = {{"name", m.name}, {"kind", m.kind},   {"source", m.source},
                       {"files", files}, {"owned", m.owned}, {"created", m.created}};
+  if (m.mmproj) j["mmproj"] = {{"path", m.mmproj->path}, {"sha256", m.mmproj->sha256}, {"size", m.mmproj->size}};
   if (m.kind == "preset") j["preset"] = preset_to_json(m.preset);
   return j;
 }
@@ -54,6 +55,10 @@ Manifest from_json(const nlohmann::json& j) {
   m.created = j.value("created", "");
   for (const auto& f : j.value("files", nlohmann::json::array()))
     m.files.push_back({f.at("path").get<std::string>(), f.value("sha256", ""), f.value("size", uint64_t(0))});
+  if (j.contains("mmproj") && j["mmproj"].is_object()) {
+    const auto& f = j["mmproj"];
+    m.mmproj = StoredFile{f.at("path").get<std::string>(), f.value("sha256", ""), f.value("size", uint64_t(0))};
+  }
   if (j.contains("preset")) m.preset = preset_from_json(j.at("preset"));
   return m;
 }
@@ -63,6 +68,7 @@ Manifest from_json(const nlohmann::json& j) {
 uint64_t Manifest::total_size() const {
   uint64_t total = 0;
   for (const StoredFile& f : files) total += f.size;
+  if (mmproj) total += mmproj->size;
   return total;
 }
 
@@ -127,8 +133,12 @@ void Store::remove(const std::string& name) const {
   for (const Manifest& other : list())
     if (lower(other.name) != lower(m->name))
       for (const StoredFile& f : other.files) still_used.insert(f.path);
+  for (const Manifest& other : list())
+    if (lower(other.name) != lower(m->name) && other.mmproj) still_used.insert(other.mmproj->path);
   if (m->owned) {
-    for (const StoredFile& f : m->files) {
+    std::vector<StoredFile> owned_files = m->files;
+    if (m->mmproj) owned_files.push_back(*m->mmproj);
+    for (const StoredFile& f : owned_files) {
       if (still_used.count(f.path)) continue;
       std::error_code ec;
       fs::remove(f.path, ec);

@@ -25,11 +25,14 @@ struct Manifest {
   std::string kind = "model";    // "model" or "preset"
   std::string source;            // the pull reference, "import:/path/file.gguf" or the preset file
   std::vector<StoredFile> files; // a model's GGUF parts, first part first
+  // The multimodal projector paired with the model (pulled from its repo, or
+  // given to import): `run --image` and `serve` use it without --mmproj.
+  std::optional<StoredFile> mmproj;
   bool owned = true;             // the files are the store's (deleted with it); false for imports
   std::string created;           // ISO 8601 UTC, when pulled, imported or created
   Preset preset;                 // kind == "preset": its settings (base names another entry)
 
-  uint64_t total_size() const;
+  uint64_t total_size() const;  // the model's files and its projector
 };
 
 class Store {

@@ -20,6 +20,11 @@ import OpenAI from 'openai';
 import { MODEL } from './helpers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const VISION = {
+  lm: path.join(root, 'tests/data/models/tiny-gemma3-vision-lm.gguf'),
+  mmproj: path.join(root, 'tests/data/models/mmproj-tinygemma3.gguf'),
+  image: path.join(root, 'tests/data/vision/images/wide48x20.png'),
+};
 const FIXTURES = {
   stories: path.join(root, 'models/stories260K.gguf'),
   qwen: path.join(root, 'tests/data/models/synth-qwen2-Q4_K_M.gguf'),
@@ -39,9 +44,11 @@ function makeStore() {
   return home;
 }
 
-// What `hearth plan` says each model takes with the server's settings.
-function planned(home, name) {
-  return JSON.parse(hearth(home, ['plan', name, ...ENGINE, '--json'])).total;
+// What `hearth plan` says each model takes with the server's settings (or
+// another context per conversation).
+function planned(home, name, ctx = null) {
+  const engine = ctx ? ENGINE.map((a, i) => (ENGINE[i - 1] === '--ctx' ? String(ctx) : a)) : ENGINE;
+  return JSON.parse(hearth(home, ['plan', name, ...engine, '--json'])).total;
 }
 
 async function serve(home, flags = [], env = {}) {
@@ -230,6 +237,70 @@ test('changing only sampling options (or asking for a smaller context) never rel
   }
 });
 
+test('a larger num_ctx reloads the model with it (a smaller one never does); one past the budget is a 4xx with the sizes', { skip: once }, async () => {
+  const home = makeStore();
+  const at = (ctx) => planned(home, 'stories', ctx);
+  const budget = at(4096);  // 2048 fits, 8192 does not
+  assert.ok(at(8192) > budget && at(2048) < budget);
+  const server = await serve(home, ['--max-memory', String(budget)]);
+  const context = async () => (await server.ollama.ps()).models.find((m) => m.name === 'stories');
+  try {
+    await gen(server, 'stories');
+    assert.equal((await context()).context_length, 1024);  // the server's --ctx
+    assert.equal((await context()).size, at(1024));
+    // Larger: reloaded with it, counted as a load, sized by the new plan.
+    const r = await gen(server, 'stories', { options: { num_ctx: 2048 } });
+    assert.ok(r.eval_count > 0 && r.load_duration > 0);
+    assert.deepEqual(await loadCounts(server.url), { stories: 2 });
+    let ps = await context();
+    assert.equal(ps.context_length, 2048);
+    assert.equal(ps.size, at(2048));
+    // Smaller, equal or none: the loaded context serves them as it is.
+    await gen(server, 'stories', { options: { num_ctx: 512 } });
+    await gen(server, 'stories', { options: { num_ctx: 2048 } });
+    await server.ollama.chat({ model: 'stories', messages: [{ role: 'user', content: 'hi' }], stream: false, options: { num_predict: 2 } });
+    assert.deepEqual(await loadCounts(server.url), { stories: 2 });
+    assert.equal((await context()).context_length, 2048);
+    // A reload waits for the requests running on the smaller context, which end normally.
+    let chunks = 0;
+    let started;
+    const firstChunk = new Promise((r) => { started = r; });
+    const long = (async () => {
+      let last;
+      for await (const part of await server.ollama.generate({ model: 'stories', prompt: 'Once upon a time', raw: true, stream: true, options: { temperature: 0, num_predict: 300 } })) {
+        if (++chunks === 1) started();
+        last = part;
+      }
+      return last;
+    })();
+    await firstChunk;
+    const bigger = await gen(server, 'stories', { options: { num_ctx: 3072 } });
+    const longEnd = await long;
+    assert.equal(longEnd.done, true);
+    assert.equal(longEnd.eval_count, 300);
+    assert.ok(bigger.eval_count > 0);
+    assert.deepEqual(await loadCounts(server.url), { stories: 3 });
+    assert.equal((await context()).context_length, 3072);
+    // Past the budget: a 400 naming the context and both sizes; the loaded model stays.
+    const need = at(8192);
+    await assert.rejects(gen(server, 'stories', { options: { num_ctx: 8192 } }), (e) => e.status_code === 400 &&
+      e.error.includes('8192') && e.error.includes(`${need} bytes`) && e.error.includes(`${budget} bytes`) &&
+      /num_ctx/.test(e.error));
+    ps = await context();
+    assert.equal(ps.context_length, 3072);
+    assert.deepEqual(await loadCounts(server.url), { stories: 3 });
+    await assert.rejects(gen(server, 'stories', { options: { num_ctx: 'big' } }), (e) => e.status_code === 400 && /num_ctx/.test(e.error));
+    // An empty prompt with num_ctx loads a model that is not loaded at that context.
+    const load = await server.ollama.generate({ model: 'llama', prompt: '', options: { num_ctx: 1536 }, stream: false });
+    assert.equal(load.done_reason, 'load');
+    const llama = (await server.ollama.ps()).models.find((m) => m.name === 'llama');
+    assert.equal(llama.context_length, 1536);
+  } finally {
+    await server.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
 test('requests to two models both progress: one streams while the other runs', { skip: once }, async () => {
   const home = makeStore();
   const server = await serve(home);
@@ -385,6 +456,48 @@ test('Ollama /api/pull (streamed and not), /api/copy and /api/delete on the stor
     assert.deepEqual(tags, ['stories260K', 'hf.co/test-owner/tiny-GGUF:Q4_K_M']);
     await assert.rejects(server.ollama.delete({ model: 'my-llama' }), (e) => e.status_code === 404);
     await assert.rejects(gen(server, 'my-llama'), (e) => e.status_code === 404);
+  } finally {
+    await server.stop();
+    await hub.close();
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test('vision through the store: a pull brings the repo\'s projector, and the model takes images by name', { skip: once, timeout: 240_000 }, async () => {
+  const projector = readFileSync(VISION.mmproj);
+  const hub = await startHub({ 'ggml-org/tiny-gemma3-GGUF': {
+    'tiny-gemma3-F16.gguf': readFileSync(VISION.lm),
+    'mmproj-tiny-gemma3-F16.gguf': projector,
+    'mmproj-tiny-gemma3-Q8_0.gguf': Buffer.from('a projector for the Q8_0 files, not this one'),
+  } });
+  const home = makeStore();
+  const name = 'hf.co/ggml-org/tiny-gemma3-GGUF:F16';
+  const server = await serve(home, [], { HF_ENDPOINT: hub.url });
+  try {
+    assert.equal((await server.ollama.pull({ model: name, stream: false })).status, 'success');
+    const shown = JSON.parse(hearth(home, ['list', '--json'])).find((m) => m.name === name);
+    assert.equal(shown.mmproj.sha256, createHash('sha256').update(projector).digest('hex'));
+    assert.match(shown.mmproj.path, /mmproj-tiny-gemma3-F16\.gguf$/);
+    // Capabilities before and after it loads; the text-only models have none.
+    assert.ok((await server.ollama.show({ model: name })).capabilities.includes('vision'));
+    assert.ok(!(await server.ollama.show({ model: 'llama' })).capabilities.includes('vision'));
+    const listed = (await server.openai.models.list()).data.find((m) => m.id === name);
+    assert.ok(listed.capabilities.includes('vision'));
+    const prompt = 'What colour is the sky?';
+    const b64 = readFileSync(VISION.image).toString('base64');
+    const reply = await server.ollama.chat({ model: name, stream: false, options: { temperature: 0, num_predict: 8 },
+      messages: [{ role: 'user', content: prompt, images: [b64] }] });
+    assert.ok(reply.prompt_eval_count > 256, `${reply.prompt_eval_count} prompt tokens (the image alone is 256)`);
+    // The same as hearth run with the image, by store name (its projector
+    // found in the manifest) and by the files themselves.
+    const run = (model, extra) => JSON.parse(hearth(home, ['run', model, ...extra, '--image', VISION.image, '-p', prompt,
+      '-n', '8', '--temp', '0', '--threads', '1', '--json'])).text;
+    const byName = run(name, []);
+    assert.equal(byName, run(VISION.lm, ['--mmproj', VISION.mmproj]));
+    assert.equal(reply.message.content, byName);
+    // A text-only store model still refuses images, naming it.
+    await assert.rejects(server.ollama.chat({ model: 'llama', stream: false, messages: [{ role: 'user', content: 'hi', images: [b64] }] }),
+      (e) => e.status_code === 400 && /llama/.test(e.error));
   } finally {
     await server.stop();
     await hub.close();

@@ -1,64 +1,28 @@
 // The plan against the memory the engine really takes: a child process loads
 // a model, makes the engine and fills its whole context; its peak RSS growth
 // (VmHWM after the fill minus VmRSS before loading, less the pages of the
-// program's own code it ran for the first time) must be within 3% of the
-// plan's total. Over the fixture models, several contexts and K/V types, for
+// program's own code it ran for the first time; plan/measure.h) must be
+// within 3% of the plan's total. Over the fixture models, several contexts and K/V types, for
 // both `hearth run`'s session and the serve engine's paged pool.
-#include <fcntl.h>
-#include <malloc.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cctype>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "backend/backend.h"
 #include "backend/cpu/kernels.h"
 #include "common/fixtures.h"
 #include "model/model.h"
+#include "plan/measure.h"
 #include "plan/plan.h"
-#include "runtime/batch_engine.h"
-#include "runtime/session.h"
 
 namespace hearth::plan {
 namespace {
 
 constexpr int kThreads = 2;
-
-// Resident KiB of the program's own files (its code and libraries): every
-// file mapping except the model's. Code pages are touched the first time a
-// function runs, whatever the model, so they are not the model's memory.
-int64_t code_kib(const std::string& model_path) {
-  std::ifstream in("/proc/self/smaps");
-  std::string line;
-  bool counting = false;
-  int64_t total = 0;
-  while (std::getline(in, line)) {
-    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find('-') < 16) {
-      const auto slash = line.find('/');
-      counting = slash != std::string::npos && line.substr(slash) != model_path;
-    } else if (counting && line.rfind("Rss:", 0) == 0) {
-      total += std::stoll(line.substr(4));
-    }
-  }
-  return total;
-}
-
-int64_t status_kib(const char* field) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(field, 0) == 0) return std::stoll(line.substr(std::string(field).size()));
-  return -1;
-}
 
 struct Case {
   std::string model;
@@ -83,84 +47,9 @@ PlanOptions options_for(const Case& c) {
   return o;
 }
 
-// In a child process: RSS growth (bytes) from before loading to the peak
-// after filling every sequence's context.
-int64_t measure(const Case& c) {
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    int64_t growth = -1;
-    try {
-      // The code that reads smaps and status runs once before either count:
-      // its own first-run code pages (a few hundred KiB of libstdc++ and
-      // filesystem code) would otherwise land in the growth but not in the
-      // code subtracted from it.
-      // Memory the parent freed (earlier cases' models and engines) is
-      // resident and would be reused here without growing the RSS: give it
-      // back first.
-      malloc_trim(0);
-      const std::string canonical_model = std::filesystem::canonical(c.model).string();
-      (void)code_kib(canonical_model);
-      (void)status_kib("VmRSS:");
-      const int64_t code_before = code_kib(canonical_model);
-      { std::ofstream("/proc/self/clear_refs") << "5"; }  // reset the peak to the current RSS
-      const int64_t before = status_kib("VmRSS:");
-      auto file = std::make_shared<const gguf::File>(gguf::File::open(c.model));
-      auto model = model::Model::load(file);
-      auto be = backend::make_cpu_backend(kThreads);
-
-      const int64_t n_vocab = model->hparams().n_vocab;
-      std::vector<int32_t> tokens(size_t(c.n_ctx));
-      uint32_t state = 12345;
-      for (auto& t : tokens) t = int32_t((state = state * 1664525u + 1013904223u) % uint32_t(n_vocab));
-      std::vector<float> logits;
-      const bool fa = dtype_info(c.v).quantized;
-      if (!c.paged) {
-        runtime::SessionConfig sc;
-        sc.n_ctx = c.n_ctx;
-        sc.n_ubatch = 512;
-        sc.type_k = c.k;
-        sc.type_v = c.v;
-        sc.flash_attn = fa;
-        runtime::Session session(*model, *be, sc);
-        session.eval(tokens, false, logits);
-        growth = (status_kib("VmHWM:") - before - (code_kib(canonical_model) - code_before)) * 1024;
-      } else {
-        runtime::BatchEngineConfig bc;
-        bc.n_slots = c.n_parallel;
-        bc.n_ctx_per_slot = c.n_ctx;
-        bc.n_batch = 512;
-        bc.type_k = c.k;
-        bc.type_v = c.v;
-        bc.flash_attn = fa;
-        runtime::BatchEngine engine(*model, *be, bc);
-        // Every slot's context filled, each with its own tokens, 512 at a time.
-        for (int s = 0; s < c.n_parallel; ++s) {
-          for (auto& t : tokens) t = int32_t((state = state * 1664525u + 1013904223u) % uint32_t(n_vocab));
-          for (int64_t at = 0; at < c.n_ctx; at += 512) {
-            const int64_t n = std::min<int64_t>(512, c.n_ctx - at);
-            runtime::SlotInput in{s, std::span<const int32_t>(tokens.data() + at, size_t(n)), at + n == c.n_ctx};
-            engine.step(std::span<const runtime::SlotInput>(&in, 1), logits);
-          }
-        }
-        growth = (status_kib("VmHWM:") - before - (code_kib(canonical_model) - code_before)) * 1024;
-      }
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "child failed: %s\n", e.what());
-    }
-    (void)!write(fds[1], &growth, sizeof growth);
-    _exit(0);
-  }
-  close(fds[1]);
-  int64_t growth = -1;
-  (void)!read(fds[0], &growth, sizeof growth);
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return growth;
-}
+// In a child process (plan/measure.h): RSS growth (bytes) from before
+// loading to the peak after filling every sequence's context.
+int64_t measure(const Case& c) { return measure_peak_rss_growth(c.model, options_for(c)); }
 
 // The run session and the serve engine pack weights into heap copies and
 // drop the file's pages as they go; the pages read in place (norms, biases,

@@ -97,6 +97,84 @@ TEST(PullRefs, QuantTagsAndSplitGroups) {
   }
 }
 
+// The projector llama.cpp's -hf pairs with a model (common/download.cpp,
+// find_best_sibling): a .gguf with "mmproj" in its path, in the model's
+// folder or above, deepest first, then the quant bits nearest the model's.
+TEST(PullRefs, ChoosesTheProjectorAsLlamaCppDoes) {
+  EXPECT_EQ(quant_bits_of("gemma-3-4b-it-Q4_K_M.gguf"), 4);
+  EXPECT_EQ(quant_bits_of("mmproj-model-f16.gguf"), 16);
+  EXPECT_EQ(quant_bits_of("BF16/m-BF16-00001-of-00002.gguf"), 16);
+  EXPECT_EQ(quant_bits_of("mmproj-F32.gguf"), 32);
+  EXPECT_EQ(quant_bits_of("mmproj.gguf"), 0);
+  const std::vector<RepoFile> files = {{"mmproj-F16.gguf", 5, ""},       {"mmproj-Q8_0.gguf", 3, ""},
+                                       {"mmproj-F32.gguf", 9, ""},       {"m-Q4_K_M.gguf", 10, ""},
+                                       {"m-Q8_0.gguf", 20, ""},          {"m-F16.gguf", 40, ""},
+                                       {"m-BF16.gguf", 40, ""},          {"sub/m-Q2_K.gguf", 8, ""},
+                                       {"other/mmproj-Q4_0.gguf", 2, ""}, {"MMPROJ-Q4_0.gguf", 2, ""},
+                                       {"mmproj-Q4_0.bin", 2, ""}};
+  const auto pick = [&](const std::string& model) {
+    const auto f = choose_mmproj(model, files);
+    return f ? f->path : std::string("none");
+  };
+  EXPECT_EQ(pick("m-Q4_K_M.gguf"), "mmproj-Q8_0.gguf");  // 4 bits: Q8_0 (4 away) over F16 (12 away)
+  EXPECT_EQ(pick("m-Q8_0.gguf"), "mmproj-Q8_0.gguf");
+  EXPECT_EQ(pick("m-F16.gguf"), "mmproj-F16.gguf");
+  EXPECT_EQ(pick("m-BF16.gguf"), "mmproj-F16.gguf");
+  // From a subfolder, the root's projectors still count (another folder's do not).
+  EXPECT_EQ(pick("sub/m-Q2_K.gguf"), "mmproj-Q8_0.gguf");
+  EXPECT_EQ(pick("other/m-Q4_0.gguf"), "other/mmproj-Q4_0.gguf");  // its own folder wins
+  EXPECT_EQ(choose_mmproj("m-Q4_K_M.gguf", {{"m-Q4_K_M.gguf", 10, ""}, {"README.md", 1, ""}}), std::nullopt);
+  // Equal distance: the first listed.
+  EXPECT_EQ(choose_mmproj("m-Q8_0.gguf", {{"mmproj-a-F16.gguf", 1, ""}, {"mmproj-b-F16.gguf", 1, ""}})->path,
+            "mmproj-a-F16.gguf");
+}
+
+TEST_F(PullTest, PullsTheRepositorysProjectorWithTheModel) {
+  const std::string lm = fixture_bytes("models/tiny-gemma3-vision-lm.gguf");
+  const std::string projector = fixture_bytes("models/mmproj-tinygemma3.gguf");
+  hub.add("ggml-org/tiny-gemma3-GGUF", "tiny-gemma3-F16.gguf", lm);
+  hub.add("ggml-org/tiny-gemma3-GGUF", "mmproj-tiny-gemma3-F16.gguf", projector);
+  hub.add("ggml-org/tiny-gemma3-GGUF", "mmproj-tiny-gemma3-Q8_0.gguf", "not the F16 model's projector");
+  const Store st(home);
+  std::vector<std::string> announced;
+  PullEvents events;
+  events.on_file = [&](const RepoFile& f, int, int count) { announced.push_back(f.path + "/" + std::to_string(count)); };
+  const Manifest m = pull(*parse_ref("hf.co/ggml-org/tiny-gemma3-GGUF:F16"), config, st, events);
+  EXPECT_EQ(announced, (std::vector<std::string>{"tiny-gemma3-F16.gguf/2", "mmproj-tiny-gemma3-F16.gguf/2"}));
+  ASSERT_EQ(m.files.size(), 1u);
+  ASSERT_TRUE(m.mmproj);
+  EXPECT_EQ(fs::path(m.mmproj->path).filename(), "mmproj-tiny-gemma3-F16.gguf");
+  EXPECT_EQ(m.mmproj->sha256, test::sha256_hex(projector));
+  EXPECT_EQ(m.mmproj->size, projector.size());
+  EXPECT_EQ(test::read_text(m.mmproj->path), projector);
+  EXPECT_EQ(m.total_size(), lm.size() + projector.size());
+  // The manifest keeps it; the Q8_0 projector was never fetched.
+  const auto found = st.find("hf.co/ggml-org/tiny-gemma3-GGUF:F16");
+  ASSERT_TRUE(found && found->mmproj);
+  EXPECT_EQ(found->mmproj->path, m.mmproj->path);
+  EXPECT_FALSE(fs::exists(fs::path(m.mmproj->path).parent_path() / "mmproj-tiny-gemma3-Q8_0.gguf"));
+  // A second name for the same files keeps the projector while it lists it.
+  Manifest copy = *found;
+  copy.name = "my-vision";
+  st.save(copy);
+  st.remove("hf.co/ggml-org/tiny-gemma3-GGUF:F16");
+  EXPECT_TRUE(fs::exists(m.mmproj->path));
+  st.remove("my-vision");
+  EXPECT_FALSE(fs::exists(m.mmproj->path));
+  EXPECT_FALSE(fs::exists(m.files[0].path));
+}
+
+TEST_F(PullTest, AProjectorWithTheWrongSha256FailsThePull) {
+  hub.add("o/v", "v-F16.gguf", fixture_bytes("models/tiny-gemma3-vision-lm.gguf"));
+  hub.add("o/v", "mmproj-F16.gguf", fixture_bytes("models/mmproj-tinygemma3.gguf"));
+  hub.set_published_sha256("o/v", "mmproj-F16.gguf", std::string(64, 'b'));
+  const Store st(home);
+  const std::string err = error_of([&] { pull(*parse_ref("hf.co/o/v:F16"), config, st, {}); });
+  EXPECT_NE(err.find("sha256 mismatch for mmproj-F16.gguf"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(home / "models/hf.co/o/v/mmproj-F16.gguf"));
+  EXPECT_FALSE(st.find("hf.co/o/v:F16"));
+}
+
 TEST_F(PullTest, PullsAModelAndRecordsItsManifest) {
   const std::string bytes = fixture_bytes("models/stories260K.gguf");
   hub.add("ggml-org/stories", "stories260K-Q8_0.gguf", bytes);
@@ -111,6 +189,7 @@ TEST_F(PullTest, PullsAModelAndRecordsItsManifest) {
   EXPECT_EQ(found->source, "hf.co/ggml-org/stories:Q8_0");
   EXPECT_FALSE(found->created.empty());
   EXPECT_EQ(st.list().size(), 1u);
+  EXPECT_FALSE(found->mmproj);  // the repo has no projector
   st.remove("hf.co/ggml-org/stories:Q8_0");
   EXPECT_FALSE(fs::exists(m.files[0].path));
   EXPECT_TRUE(st.list().empty());

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -74,6 +75,37 @@ TEST_F(StoreCli, NewcomerPullListRunRemove) {
   r = hearth("rm hf.co/ggml-org/stories:F32");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("is not in the store"), std::string::npos) << r.out;
+}
+
+// Issue 15: a GGUF with its projector beside it is paired when imported, and
+// the pair answers `run NAME --image` as the files themselves do.
+TEST_F(StoreCli, ImportPairsTheProjectorBesideTheModel) {
+  const fs::path dir = home / "files";
+  fs::create_directories(dir);
+  fs::copy_file(test::fixture("models/tiny-gemma3-vision-lm.gguf"), dir / "lm.gguf");
+  fs::copy_file(test::fixture("models/mmproj-tinygemma3.gguf"), dir / "mmproj-lm.gguf");
+  auto r = hearth("import '" + (dir / "lm.gguf").string() + "' --name vision");
+  ASSERT_EQ(r.status, 0) << r.out;
+  ASSERT_EQ(hearth("import '" + test::fixture("models/stories260K.gguf").string() + "' --name text").status, 0);
+  const auto list = nlohmann::json::parse(hearth("list --json").out);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_FALSE(list[0].contains("mmproj")) << list[0];  // "text": nothing fits beside it
+  EXPECT_EQ(list[1]["name"], "vision");
+  EXPECT_EQ(list[1]["mmproj"]["path"], (dir / "mmproj-lm.gguf").string());
+  EXPECT_EQ(list[1]["mmproj"]["sha256"], test::sha256_hex(test::read_text(dir / "mmproj-lm.gguf")));
+  const std::string image = (test::source_dir() / "tests/data/vision/images/wide48x20.png").string();
+  const std::string args = " --image '" + image + "' -p 'What colour is the sky?' -n 6 --temp 0 --threads 1 --json 2>/dev/null";
+  const auto by_name = hearth("run vision" + args);
+  ASSERT_EQ(by_name.status, 0) << by_name.out;
+  const auto by_file = hearth("run '" + test::fixture("models/tiny-gemma3-vision-lm.gguf").string() + "' --mmproj '" +
+                              test::fixture("models/mmproj-tinygemma3.gguf").string() + "'" + args);
+  ASSERT_EQ(by_file.status, 0) << by_file.out;
+  const auto first_line = [](const std::string& out) { return nlohmann::json::parse(out.substr(0, out.find('\n'))); };
+  EXPECT_EQ(first_line(by_name.out)["tokens"], first_line(by_file.out)["tokens"]);
+  EXPECT_EQ(first_line(by_name.out)["tokens"].size(), 6u);
+  // The import owns nothing: removing it keeps both files.
+  ASSERT_EQ(hearth("rm vision text").status, 0);
+  EXPECT_TRUE(fs::exists(dir / "mmproj-lm.gguf"));
 }
 
 TEST_F(StoreCli, RunPullsAMissingReference) {
@@ -171,7 +203,23 @@ TEST_F(StoreCli, PlanOfARemoteRepositoryReadsOnlyHeaders) {
   ASSERT_EQ(local.status, 0) << local.out;
   EXPECT_EQ(nlohmann::json::parse(local.out)["total"], rows[1]["total"]);
   EXPECT_LT(uint64_t(hub.bytes_served()), total);  // the weights were not downloaded
+  // Every read was a bounded Range request (the header's bytes, never "to the end").
+  const auto ranges = hub.download_ranges();
+  ASSERT_FALSE(ranges.empty());
+  for (const std::string& range : ranges)
+    EXPECT_TRUE(std::regex_match(range, std::regex(R"(bytes=\d+-\d+)"))) << "'" << range << "'";
   EXPECT_TRUE(nlohmann::json::parse(hearth("list --json").out).empty());  // nothing stored
+
+  // One file named: its plan alone, the same as the local file's, still headers only.
+  const int64_t served_before = hub.bytes_served();
+  const auto one = hearth("plan hf.co/o/many/synth-gemma3-Q4_K_M.gguf --ctx 2048 --ctk q8_0 --ctv q8_0 --json --threads 2",
+                          "HF_ENDPOINT=" + hub.endpoint());
+  ASSERT_EQ(one.status, 0) << one.out;
+  const auto local_one = hearth("plan '" + test::fixture("models/synth-gemma3-Q4_K_M.gguf").string() +
+                                "' --ctx 2048 --ctk q8_0 --ctv q8_0 --json --threads 2");
+  EXPECT_EQ(nlohmann::json::parse(one.out)["total"], nlohmann::json::parse(local_one.out)["total"]);
+  EXPECT_LT(uint64_t(hub.bytes_served() - served_before), fs::file_size(test::fixture("models/synth-gemma3-Q4_K_M.gguf")));
+  EXPECT_TRUE(nlohmann::json::parse(hearth("list --json").out).empty());
 }
 
 TEST_F(StoreCli, NoNetworkOutsidePull) {
