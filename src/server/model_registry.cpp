@@ -208,6 +208,16 @@ ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::
   std::unique_lock lock(mutex_);
   const auto deadline = SteadyClock::now() + options_.max_wait;
   std::optional<uint64_t> bytes;
+  // Planning reads the file's header: not under the lock.
+  const auto plan_outside_lock = [&] {
+    lock.unlock();
+    try {
+      bytes = planned_bytes(spec);
+    } catch (const std::exception& e) {
+      throw ApiError(500, fmt::format("model '{}' could not be read: {}", spec.name, e.what()), "server_error");
+    }
+    lock.lock();
+  };
   for (;;) {
     if (stop_) throw ApiError(503, "the server is stopping", "server_error");
     if (const auto it = slots_.find(spec.name); it != slots_.end()) {
@@ -220,13 +230,7 @@ ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::
         // Reload with the larger context, as Ollama does. First the new
         // plan: a context that can never fit leaves the loaded model alone.
         if (!bytes) {
-          lock.unlock();
-          try {
-            bytes = planned_bytes(spec);
-          } catch (const std::exception& e) {
-            throw ApiError(500, fmt::format("model '{}' could not be read: {}", spec.name, e.what()), "server_error");
-          }
-          lock.lock();
+          plan_outside_lock();
           continue;
         }
         if (*bytes > pool_.budget())
@@ -266,13 +270,7 @@ ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::
       return lease;
     }
     if (!bytes) {
-      lock.unlock();
-      try {
-        bytes = planned_bytes(spec);
-      } catch (const std::exception& e) {
-        throw ApiError(500, fmt::format("model '{}' could not be read: {}", spec.name, e.what()), "server_error");
-      }
-      lock.lock();
+      plan_outside_lock();
       continue;  // the pool may have changed meanwhile
     }
     const ModelPool::Room room = pool_.make_room(*bytes);

@@ -290,11 +290,13 @@ test('a larger num_ctx reloads the model with it (a smaller one never does); one
     assert.equal(ps.context_length, 3072);
     assert.deepEqual(await loadCounts(server.url), { stories: 3 });
     await assert.rejects(gen(server, 'stories', { options: { num_ctx: 'big' } }), (e) => e.status_code === 400 && /num_ctx/.test(e.error));
-    // An empty prompt with num_ctx loads a model that is not loaded at that context.
-    const load = await server.ollama.generate({ model: 'llama', prompt: '', options: { num_ctx: 1536 }, stream: false });
+    // An empty prompt with num_ctx loads a model that is not loaded at that
+    // context (stories, unloaded first: the budget is sized for it alone).
+    const unload = await server.ollama.generate({ model: 'stories', prompt: '', keep_alive: 0, stream: false });
+    assert.equal(unload.done_reason, 'unload');
+    const load = await server.ollama.generate({ model: 'stories', prompt: '', options: { num_ctx: 1536 }, stream: false });
     assert.equal(load.done_reason, 'load');
-    const llama = (await server.ollama.ps()).models.find((m) => m.name === 'llama');
-    assert.equal(llama.context_length, 1536);
+    assert.equal((await context()).context_length, 1536);
   } finally {
     await server.stop();
     rmSync(home, { recursive: true, force: true });

@@ -35,13 +35,16 @@ backend::DeviceBackend& lavapipe() {
 }
 
 // Every reference case whose model's weight types the Vulkan matmul covers
-// (not yet: BitNet's TQ1_0/TQ2_0, gpt-oss's MXFP4): from the full fixtures
+// (not yet: BitNet's TQ1_0/TQ2_0, gpt-oss's MXFP4, the IQ1-IQ3 lattice types
+// of synth-lattice-IQ): from the full fixtures
 // when present, else the compact copy's stories260K, qwen2, gemma3 and phi3.
 std::vector<std::string> vulkan_cases() {
   std::vector<std::string> cases;
   for (const fs::path& c : reference_cases()) {
     const std::string model = c.parent_path().filename().string();
-    if (model.rfind("synth-bitnet", 0) == 0 || model.rfind("synth-gpt-oss", 0) == 0) continue;
+    if (model.rfind("synth-bitnet", 0) == 0 || model.rfind("synth-gpt-oss", 0) == 0 ||
+        model.rfind("synth-lattice", 0) == 0)
+      continue;
     cases.push_back(model + "/" + c.filename().string());
   }
   return cases;
