@@ -473,11 +473,7 @@ void CpuDeviceBackend::hadamard(const DeviceTensor& x, int block) {
   if (block <= 0 || (block & (block - 1)) != 0 || x.n % block != 0)
     fail("internal: cpu Hadamard block {} (a power of two) does not tile rows of {}", block, x.n);
   counters_.dispatches += 1;
-  if (x.contiguous()) {
-    host_.hadamard(floats(x, "hadamard"), x.n * x.rows, block);
-    return;
-  }
-  for (int64_t r = 0; r < x.rows; ++r) host_.hadamard(floats(x.row_range(r, 1), "hadamard"), x.n, block);
+  in_place_rows(x, "hadamard", [&](float* rows, int64_t n_rows) { host_.hadamard(rows, x.n * n_rows, block); });
 }
 
 void CpuDeviceBackend::add(const DeviceTensor& y, const DeviceTensor& x) {
@@ -499,31 +495,19 @@ void CpuDeviceBackend::add_rows(const DeviceTensor& y, const DeviceTensor& bias)
   require_f32(bias, "add_rows", "bias");
   counters_.dispatches += 1;
   const float* b = floats(bias, "add_rows");
-  if (y.contiguous()) {
-    host_.add_rows(floats(y, "add_rows"), b, y.rows, y.n);
-    return;
-  }
-  for (int64_t r = 0; r < y.rows; ++r) host_.add_rows(floats(y.row_range(r, 1), "add_rows"), b, 1, y.n);
+  in_place_rows(y, "add_rows", [&](float* rows, int64_t n_rows) { host_.add_rows(rows, b, n_rows, y.n); });
 }
 
 void CpuDeviceBackend::scale(const DeviceTensor& y, float s) {
   require_f32(y, "scale", "input");
   counters_.dispatches += 1;
-  if (y.contiguous()) {
-    host_.scale(floats(y, "scale"), s, y.n * y.rows);
-    return;
-  }
-  for (int64_t r = 0; r < y.rows; ++r) host_.scale(floats(y.row_range(r, 1), "scale"), s, y.n);
+  in_place_rows(y, "scale", [&](float* rows, int64_t n_rows) { host_.scale(rows, s, y.n * n_rows); });
 }
 
 void CpuDeviceBackend::softcap(const DeviceTensor& y, float cap) {
   require_f32(y, "softcap", "input");
   counters_.dispatches += 1;
-  if (y.contiguous()) {
-    host_.softcap(floats(y, "softcap"), cap, y.n * y.rows);
-    return;
-  }
-  for (int64_t r = 0; r < y.rows; ++r) host_.softcap(floats(y.row_range(r, 1), "softcap"), cap, y.n);
+  in_place_rows(y, "softcap", [&](float* rows, int64_t n_rows) { host_.softcap(rows, cap, y.n * n_rows); });
 }
 
 void CpuDeviceBackend::copy_rows(const DeviceTensor& src, const DeviceTensor& dst) {

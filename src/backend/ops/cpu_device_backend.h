@@ -82,6 +82,16 @@ class CpuDeviceBackend final : public DeviceBackend {
   uint8_t* bytes(const DeviceTensor& t, const char* op) const;
   float* floats(const DeviceTensor& t, const char* op) const;
   const int32_t* ints(const DeviceTensor& t, int64_t count, const char* op) const;
+  // An in-place op on t's f32 rows: fn(first row, row count) once when t is
+  // contiguous, else once per row of the strided view.
+  template <typename Fn>
+  void in_place_rows(const DeviceTensor& t, const char* op, Fn&& fn) const {
+    if (t.contiguous()) {
+      fn(floats(t, op), t.rows);
+      return;
+    }
+    for (int64_t r = 0; r < t.rows; ++r) fn(floats(t.row_range(r, 1), op), int64_t(1));
+  }
   // The tensor as the host Backend's Weight (with the packed layout when it
   // is the whole uploaded matrix).
   Weight weight(const DeviceTensor& t, int64_t n_mat, const char* op) const;
