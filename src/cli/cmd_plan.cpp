@@ -70,9 +70,7 @@ plan::PlanOptions plan_options(const PlanCli& o) {
   p.type_k = cache_type(o.ctk, "K");
   p.type_v = cache_type(o.ctv, "V");
   p.n_threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
-  const cpu::Kernels kernels = cpu::select_kernels(cpu::detect_cpu_features());
-  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K})
-    if (kernels.packed_gemm_for(t) != nullptr) p.packed_types.push_back(t);
+  p.packed_types = plan::cpu_packed_types(cpu::select_kernels(cpu::detect_cpu_features()));
   return p;
 }
 

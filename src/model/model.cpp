@@ -144,7 +144,7 @@ backend::DeviceTensor DeviceWeights::vector(const float* values, int64_t n) {
 // that an all-logits prefill does not hold [ubatch][n_vocab] on the device.
 constexpr int64_t kLogitRowsPerChunk = 64;
 
-Workspace Model::make_workspace(backend::DeviceBackend& dev, int64_t max_rows) const {
+std::vector<Model::BufferShape> Model::workspace_shapes(int64_t max_rows) const {
   const HParams& hp = hparams_;
   int64_t q = 0, kv = 0, attn = 0, ff = 0;
   for (int l = 0; l < hp.n_layer; ++l) {
@@ -153,32 +153,37 @@ Workspace Model::make_workspace(backend::DeviceBackend& dev, int64_t max_rows) c
     attn = std::max<int64_t>(attn, int64_t(hp.n_head[l]) * hp.head_dim_v);
     ff = std::max<int64_t>(ff, hp.n_ff[l]);
   }
+  const auto f32 = [&](int64_t width) { return BufferShape{DType::F32, std::max<int64_t>(1, width), max_rows}; };
+  const auto i32 = [&](int64_t width) { return BufferShape{DType::I32, std::max<int64_t>(1, width), max_rows}; };
+  return {
+      f32(hp.n_embd), f32(hp.n_embd), f32(hp.n_embd),  // x, xn, proj
+      f32(q), f32(kv), f32(kv), f32(attn), f32(q + 2 * kv),
+      f32(2 * ff), f32(ff),                                              // ffn_a, ffn_b
+      f32(hp.n_expert), i32(hp.n_expert_used), f32(hp.n_expert_used),  // router, expert ids and weights
+      // Encoders read their hidden states out of xn instead.
+      hp.encoder ? BufferShape{DType::F32, 1, 1}
+                 : BufferShape{DType::F32, hp.n_vocab, std::min(max_rows, kLogitRowsPerChunk)},  // logits
+      i32(1), i32(1), i32(1), i32(1),                                    // tokens, positions, last visible, output rows
+      BufferShape{DType::I32, 1, 1},                                     // zero_id
+  };
+}
+
+Workspace Model::make_workspace(backend::DeviceBackend& dev, int64_t max_rows) const {
+  const std::vector<BufferShape> shapes = workspace_shapes(max_rows);
+  size_t next = 0;
+  const auto alloc = [&] {
+    const BufferShape& s = shapes.at(next++);
+    return dev.alloc(s.type, s.n, s.rows);
+  };
   Workspace ws;
   ws.dev = &dev;
   ws.max_rows = max_rows;
   ws.logit_rows = std::min(max_rows, kLogitRowsPerChunk);
-  const auto f32 = [&](int64_t width) { return dev.alloc(DType::F32, std::max<int64_t>(1, width), max_rows); };
-  const auto i32 = [&](int64_t width) { return dev.alloc(DType::I32, std::max<int64_t>(1, width), max_rows); };
-  ws.x = f32(hp.n_embd);
-  ws.xn = f32(hp.n_embd);
-  ws.proj = f32(hp.n_embd);
-  ws.q = f32(q);
-  ws.k = f32(kv);
-  ws.v = f32(kv);
-  ws.attn = f32(attn);
-  ws.qkv = f32(q + 2 * kv);
-  ws.ffn_a = f32(2 * ff);
-  ws.ffn_b = f32(ff);
-  ws.router = f32(hp.n_expert);
-  ws.expert_ids = i32(hp.n_expert_used);
-  ws.expert_weights = f32(hp.n_expert_used);
-  // Encoders read their hidden states out of xn instead.
-  ws.logits = hp.encoder ? dev.alloc(DType::F32, 1, 1) : dev.alloc(DType::F32, hp.n_vocab, ws.logit_rows);
-  ws.tokens = i32(1);
-  ws.positions = i32(1);
-  ws.last_visible = i32(1);
-  ws.output_rows = i32(1);
-  ws.zero_id = dev.alloc(DType::I32, 1, 1);
+  for (backend::DeviceTensor* t : {&ws.x, &ws.xn, &ws.proj, &ws.q, &ws.k, &ws.v, &ws.attn, &ws.qkv, &ws.ffn_a,
+                                   &ws.ffn_b, &ws.router, &ws.expert_ids, &ws.expert_weights, &ws.logits, &ws.tokens,
+                                   &ws.positions, &ws.last_visible, &ws.output_rows, &ws.zero_id})
+    *t = alloc();
+  if (next != shapes.size()) fail("internal: the workspace has {} buffers, allocated {}", shapes.size(), next);
   const int32_t zero = 0;
   dev.write(ws.zero_id, &zero);
   return ws;

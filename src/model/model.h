@@ -182,6 +182,13 @@ class Model {
   // syncs once.
   void forward(ForwardContext& ctx, const Batch& batch, float* logits_out) const;
   Workspace make_workspace(backend::DeviceBackend& dev, int64_t max_rows) const;
+  // The buffers make_workspace allocates, in its order: what `hearth plan`
+  // counts as the workspace.
+  struct BufferShape {
+    DType type;
+    int64_t n, rows;
+  };
+  std::vector<BufferShape> workspace_shapes(int64_t max_rows) const;
   std::vector<int64_t> kv_widths_k() const;
   std::vector<int64_t> kv_widths_v() const;
   // Whether layer l attends through the sliding window (its KV then needs

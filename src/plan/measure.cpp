@@ -55,6 +55,10 @@ int64_t measure_here(const std::string& model_path, const PlanOptions& o, const 
   // status runs once before either count, so its own first-run pages do not
   // land in the growth.
   malloc_trim(0);
+  // glibc raises its mmap threshold when a mapped chunk is freed, so large
+  // buffers would come from the arena or not depending on what the parent
+  // freed before; the plan counts them as a fresh process lays them out.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   const std::string canonical_model = std::filesystem::canonical(model_path).string();
   (void)code_kib(canonical_model);
   (void)status_kib("VmRSS:");

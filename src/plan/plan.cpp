@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cmath>
 
+#include "backend/cpu/packed_blocks.h"
+#include "backend/ops/cpu_backend.h"
 #include "core/error.h"
 #include "core/file_type.h"
 #include "runtime/batch_engine.h"
@@ -23,48 +25,43 @@ std::vector<int> layer_windows(const model::Model& m) {
   return windows;
 }
 
-// The rows of the workspace's logits chunk (model.cpp's kLogitRowsPerChunk).
-constexpr int64_t kLogitRowsPerChunk = 64;
-
-// Mirrors model::Model::make_workspace.
-uint64_t workspace_bytes(const model::Model& m, int64_t rows) {
-  const model::HParams& hp = m.hparams();
-  int64_t q = 0, kv = 0, attn = 0, ff = 0;
-  for (int l = 0; l < hp.n_layer; ++l) {
-    q = std::max<int64_t>(q, int64_t(hp.n_head[l]) * hp.head_dim_k);
-    kv = std::max<int64_t>(kv, int64_t(hp.n_head_kv[l]) * std::max(hp.head_dim_k, hp.head_dim_v));
-    attn = std::max<int64_t>(attn, int64_t(hp.n_head[l]) * hp.head_dim_v);
-    ff = std::max<int64_t>(ff, hp.n_ff[l]);
-  }
-  const int64_t floats = rows * (3 * hp.n_embd + q + 2 * kv + attn + (q + 2 * kv) + 3 * ff + std::max(1, hp.n_expert) +
-                                 std::max(1, hp.n_expert_used));
-  // The logits chunk the lm head writes and the batch's i32 inputs (tokens,
-  // positions, last visible positions, output rows).
-  const int64_t logits = hp.encoder ? 1 : std::min<int64_t>(rows, kLogitRowsPerChunk) * hp.n_vocab;
-  const int64_t ints = rows * std::max(1, hp.n_expert_used) + 4 * rows;
-  return uint64_t(floats + logits) * 4 + uint64_t(ints) * 4;
+// What a heap buffer of `bytes` takes once written. glibc serves requests of
+// 128 KiB and more (its default mmap threshold; plan/measure.cpp pins it) as
+// mappings of their own, in whole pages with its header and the alignment's
+// slack, so a page-sized buffer takes one page more; the arena serves the
+// rest with a 16-byte header.
+uint64_t heap_bytes(uint64_t bytes) {
+  constexpr uint64_t kMmapThreshold = 128 << 10, kPage = 4096, kSlack = 128;
+  if (bytes >= kMmapThreshold) return (bytes + kSlack + kPage - 1) / kPage * kPage;
+  return (bytes + 16 + 15) / 16 * 16;
 }
 
-// Mirrors backend::CpuBackend::reserve (and moe_ffn's buffers, sized on first use).
+// A tensor of backend::CpuDeviceBackend::alloc: 64-byte aligned and padded.
+uint64_t device_tensor_bytes(DType type, int64_t n, int64_t rows) {
+  const uint64_t size = row_bytes(type, uint64_t(n)) * uint64_t(rows);
+  return heap_bytes(std::max<uint64_t>(64, (size + 63) / 64 * 64));
+}
+
+uint64_t workspace_bytes(const model::Model& m, int64_t rows) {
+  uint64_t bytes = 0;
+  for (const auto& s : m.workspace_shapes(rows)) bytes += device_tensor_bytes(s.type, s.n, s.rows);
+  return bytes;
+}
+
+// The CPU backend's scratch (CpuBackend::reserve, as the engines call it), and
+// moe_ffn's buffers, sized on first use.
 uint64_t backend_bytes(const model::Model& m, int64_t rows, int64_t max_ctx, int n_threads) {
   const model::HParams& hp = m.hparams();
-  const int64_t max_n = m.max_row_width();
-  const int64_t hd = m.max_head_dim();
-  constexpr int64_t kMaxHeadGroup = 8, kMaxTileQueries = 32, kKeyBlock = 32, kSplitWays = 8;
-  uint64_t bytes = 65536 * 2;                                      // the f16 GELU table
-  bytes += uint64_t(rows * max_n * 4 + 1024);                      // act_
-  bytes += uint64_t(rows * 3 * (max_n / 32 + 1)) * 4;              // act_sums_ (sums, scales, zero-point terms)
-  const int64_t scores = max_ctx * (max_ctx * kMaxTileQueries <= (int64_t(1) << 22) ? kMaxTileQueries : kMaxHeadGroup);
-  const int64_t flash_state = kMaxTileQueries * (hd + 2);  // the fused path's split-K states
-  const int64_t per_thread_floats = scores + hd * kMaxHeadGroup + 2 * hd * kMaxTileQueries + 2 * hd * kKeyBlock +
-                                    2 * kMaxTileQueries + hd + 2 * flash_state;
-  const int64_t per_thread_bytes = per_thread_floats * 4 + (hd * 4 + 512) * kMaxHeadGroup;  // + q_conv
-  bytes += uint64_t(per_thread_bytes) * uint64_t(std::max(1, n_threads));
-  bytes += uint64_t(std::max(0, n_threads - 1)) * kSplitWays * uint64_t(flash_state) * 4;  // split_states_
+  uint64_t bytes = 0;
+  for (uint64_t b : backend::CpuBackend::scratch_sizes(std::max(1, n_threads), rows, m.max_row_width(), max_ctx,
+                                                       m.max_head_dim())
+                        .buffer_bytes())
+    bytes += heap_bytes(b);
   if (hp.n_expert > 0) {
     const int64_t n_ff = hp.n_ff_expert > 0 ? hp.n_ff_expert : hp.n_ff[0];
-    bytes += uint64_t(rows * (hp.n_embd + 2 * n_ff + int64_t(hp.n_expert_used) * hp.n_embd)) * 4;
-    bytes += uint64_t(rows * hp.n_expert_used) * 4;
+    for (int64_t floats : {rows * hp.n_embd, rows * n_ff, rows * n_ff, rows * int64_t(hp.n_expert_used) * hp.n_embd,
+                           rows * int64_t(hp.n_expert_used)})
+      bytes += heap_bytes(uint64_t(floats) * 4);
   }
   return bytes;
 }
@@ -89,15 +86,22 @@ uint64_t header_bytes(const gguf::File& f) {
 
 // The packed part of each matrix Model::prepare_weights hands the backend:
 // whole groups of 8 rows of the types it packs (runtime::Session and the
-// serve engine's BatchEngine both prepare the weights).
-std::vector<std::pair<const uint8_t*, uint64_t>> packed_ranges(const model::Model& m, const PlanOptions& o) {
-  std::vector<std::pair<const uint8_t*, uint64_t>> out;
+// serve engine's BatchEngine both prepare the weights), as the file's bytes
+// it replaces and the heap bytes of its packed copy.
+struct PackedRange {
+  const uint8_t* data;
+  uint64_t file_bytes, heap_bytes;
+};
+std::vector<PackedRange> packed_ranges(const model::Model& m, const PlanOptions& o) {
+  std::vector<PackedRange> out;
   auto add = [&](const backend::Weight& w) {
-    if (w.empty() || w.n_mat != 1 || w.n_out < 8) return;
+    if (w.empty() || w.n_mat != 1 || w.n_out < cpu::kPackRows) return;
     if (std::find(o.packed_types.begin(), o.packed_types.end(), w.type) == o.packed_types.end()) return;
     for (const auto& r : out)
-      if (r.first == w.data) return;  // tied: the output is token_embd
-    out.push_back({w.data, uint64_t(w.n_out / 8 * 8) * w.row_bytes});
+      if (r.data == w.data) return;  // tied: the output is token_embd
+    const uint64_t groups = uint64_t(w.n_out / cpu::kPackRows);
+    out.push_back({w.data, groups * cpu::kPackRows * w.row_bytes,
+                   heap_bytes(groups * cpu::packed_group_bytes(w.type, w.n_in))});
   };
   const model::Weights& w = m.weights();
   add(w.output);
@@ -143,7 +147,7 @@ uint64_t resident_weight_bytes(const model::Model& m, const PlanOptions& o, int6
   const gguf::File& file = m.file();
   const auto packed = packed_ranges(m, o);
   uint64_t packed_bytes = 0;
-  for (const auto& r : packed) packed_bytes += r.second;
+  for (const auto& r : packed) packed_bytes += r.heap_bytes;
   // In-place byte ranges, as [begin, end) in (file index << 48 | offset) space.
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
   ranges.push_back({0, file.data_offset()});
@@ -151,7 +155,7 @@ uint64_t resident_weight_bytes(const model::Model& m, const PlanOptions& o, int6
   const bool tied = w.output.data == w.token_embd.data;
   uint64_t file_end = file.data_offset();
   // Read by get_rows alone, unless it is also the output matrix read in place.
-  const bool output_packed = std::any_of(packed.begin(), packed.end(), [&](const auto& r) { return r.first == w.output.data; });
+  const bool output_packed = std::any_of(packed.begin(), packed.end(), [&](const PackedRange& r) { return r.data == w.output.data; });
   const bool embedding_by_rows = !tied || output_packed;
   uint64_t embedding_bytes = 0;
   for (const auto& t : file.tensors()) {
@@ -165,7 +169,7 @@ uint64_t resident_weight_bytes(const model::Model& m, const PlanOptions& o, int6
     }
     uint64_t skip = 0;  // the packed prefix, read from the packed copy instead
     for (const auto& r : packed)
-      if (r.first == t.data && !(tied && t.name == "token_embd.weight")) skip = r.second;  // get_rows reads the file
+      if (r.data == t.data && !(tied && t.name == "token_embd.weight")) skip = r.file_bytes;  // get_rows reads the file
     if (skip < t.n_bytes) ranges.push_back({base + skip, base + t.n_bytes});
   }
   for (auto& r : ranges) {
@@ -251,7 +255,9 @@ Plan make_plan(const model::Model& m, const PlanOptions& o) {
       L.kv_rows = o.paged ? (int64_t(p.n_parallel) * (sliding_slot_rows / bs) + 1 + o.n_cache_blocks) * bs
                           : runtime::Session::sliding_rows_for(L.window, p.n_ctx, o.n_batch);
     }
-    L.kv = uint64_t(L.kv_rows) * (row_bytes(o.type_k, k_widths[size_t(l)]) + row_bytes(o.type_v, v_widths[size_t(l)]));
+    // One K and one V tensor per layer (kv::KvCache).
+    L.kv = device_tensor_bytes(o.type_k, k_widths[size_t(l)], L.kv_rows) +
+           device_tensor_bytes(o.type_v, v_widths[size_t(l)], L.kv_rows);
     p.kv += L.kv;
   }
 
@@ -274,6 +280,14 @@ Plan make_plan(const model::Model& m, const PlanOptions& o) {
   constexpr uint64_t kTouchedStack = 16 << 10;
   p.overhead = header_bytes(file) + uint64_t(std::max(0, o.n_threads - 1)) * kTouchedStack;
   return p;
+}
+
+std::vector<DType> cpu_packed_types(const cpu::Kernels& kernels) {
+  std::vector<DType> out;
+  for (uint32_t id = 0; id < kDTypeIdLimit; ++id)
+    if (const auto info = dtype_info(id); info && kernels.packed_gemm_for(info->type) != nullptr)
+      out.push_back(info->type);
+  return out;
 }
 
 int64_t fit_context(const model::Model& m, PlanOptions o, uint64_t budget, int64_t step) {

@@ -2,9 +2,9 @@
 // parallelism, before loading it. Every term mirrors an allocation the engine
 // makes (the paths are named next to each), so the plan is a sum of what the
 // code allocates, not a rule of thumb:
-//   weights  the packed copies the CPU backend makes (as large as what they
-//            replace; with tied embeddings the packed output is a second copy of
-//            token_embd) plus the file pages read in place, each read mapping
+//   weights  the packed copies the CPU backend makes (with tied embeddings the
+//            packed output is a second copy of token_embd) plus the file
+//            pages read in place, each read mapping
 //            its fault-around window; of the token embedding, read a row per
 //            token, the windows the context's tokens are expected to touch,
 //   kv       per layer: rows x (K row bytes + V row bytes) in the cache types,
@@ -14,11 +14,16 @@
 //   compute  the forward workspace, the backend's scratch (activations in
 //            the dot type, per-thread attention buffers), MoE buffers, logits,
 //   overhead the parsed header and metadata, per-thread stacks.
+// Heap buffers count as glibc's malloc lays them out (whole pages for the
+// large ones), from the buffer lists the engine itself allocates by
+// (Model::workspace_shapes, CpuBackend::scratch_sizes).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "backend/cpu/kernels.h"
 
 #include "core/dtype.h"
 #include "model/model.h"
@@ -37,10 +42,14 @@ struct PlanOptions {
   DType type_k = DType::F16;
   DType type_v = DType::F16;
   int n_threads = 1;
-  // The types the backend packs (CPU with AVX2 or better: Q4_0, Q8_0, Q4_K,
-  // Q5_K, Q6_K); runtime::Session and the serve engine both pack them.
+  // The types the backend packs (cpu_packed_types); runtime::Session and
+  // the serve engine both pack them.
   std::vector<DType> packed_types;
 };
+
+// The weight types the CPU backend packs with these kernels (AVX2 or better:
+// Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, MXFP4; none for the scalar reference).
+std::vector<DType> cpu_packed_types(const cpu::Kernels& kernels);
 
 struct LayerPlan {
   int layer = 0;

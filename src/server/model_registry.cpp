@@ -74,8 +74,7 @@ uint64_t ModelRegistry::planned_bytes(const ModelSpec& spec) const {
   p.n_threads = threads;
   const cpu::Kernels kernels =
       o.isa.empty() ? cpu::select_kernels(cpu::detect_cpu_features()) : cpu::select_kernels_for(o.isa);
-  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K})
-    if (kernels.packed_gemm_for(t) != nullptr) p.packed_types.push_back(t);
+  p.packed_types = plan::cpu_packed_types(kernels);
   if (o.cache_mb > 0) {  // as ServedModel::load sizes the prefix cache's extra blocks
     const uint64_t block_bytes = kv::KvCache::bytes_for(kv::KvConfig{p.kv_block_size, o.type_k, o.type_v},
                                                         model->kv_widths_k(), model->kv_widths_v());

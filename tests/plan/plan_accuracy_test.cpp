@@ -41,9 +41,7 @@ PlanOptions options_for(const Case& c) {
   o.n_parallel = c.n_parallel;
   o.n_threads = kThreads;
   o.n_batch = 512;
-  const cpu::Kernels kernels = cpu::select_kernels(cpu::detect_cpu_features());
-  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q5_K, DType::Q6_K})
-    if (kernels.packed_gemm_for(t) != nullptr) o.packed_types.push_back(t);
+  o.packed_types = cpu_packed_types(cpu::select_kernels(cpu::detect_cpu_features()));
   return o;
 }
 

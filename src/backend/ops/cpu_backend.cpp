@@ -61,29 +61,61 @@ void CpuBackend::reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int h
   max_n_ = max_n;
   max_ctx_ = max_ctx;
   head_dim_ = head_dim;
-  // The widest dot-product type is f32 (4 bytes an element); Q8_K is ~1.14.
-  act_.assign(size_t(max_rows) * size_t(max_n) * 4 + 1024, 0);
-  act_sums_.assign(size_t(max_rows) * size_t(3 * (max_n / 32 + 1)), 0);
-  // Unfused attention keeps every query's scores over the context: a whole
-  // tile's where that stays small, else one head group's.
-  scratch_scores_ = size_t(max_ctx) * (int64_t(max_ctx) * kMaxTileQueries <= (int64_t(1) << 22) ? kMaxTileQueries
-                                                                                               : kMaxHeadGroup);
-  // Split-K runs only with fewer items than threads, kSplitWays stripes each.
-  split_states_.assign((pool_.size() - 1) * size_t(kSplitWays) * kMaxTileQueries * size_t(head_dim + 2), 0.0f);
+  const ScratchSizes z = scratch_sizes(pool_.size(), max_rows, max_n, max_ctx, head_dim);
+  act_.assign(z.act, 0);
+  act_sums_.assign(z.act_sums, 0);
+  scratch_scores_ = z.scores;
+  split_states_.assign(z.split_states, 0.0f);
   thread_scratch_.resize(pool_.size());
   for (auto& s : thread_scratch_) {
-    s.scores.assign(scratch_scores_, 0.0f);
-    s.acc.assign(size_t(head_dim) * kMaxHeadGroup, 0.0f);
-    s.tile_q.assign(size_t(head_dim) * kMaxTileQueries, 0.0f);
-    s.tile_acc.assign(size_t(head_dim) * kMaxTileQueries, 0.0f);
-    s.tile_k.assign(size_t(head_dim) * kKeyBlock, 0.0f);
-    s.tile_v.assign(size_t(head_dim) * kKeyBlock, 0.0f);
-    s.tile_m.assign(kMaxTileQueries, 0.0f);
-    s.tile_sum.assign(kMaxTileQueries, 0.0f);
-    s.stripes.assign(2 * kMaxTileQueries * size_t(head_dim + 2), 0.0f);  // attend_tile's total and stripe
-    s.v_row.assign(head_dim, 0.0f);
-    s.q_conv.assign((size_t(head_dim) * 4 + 512) * kMaxTileQueries, 0);  // a tile's queries in K's dot type
+    s.scores.assign(z.scores, 0.0f);
+    s.acc.assign(z.acc, 0.0f);
+    s.tile_q.assign(z.tile_q, 0.0f);
+    s.tile_acc.assign(z.tile_acc, 0.0f);
+    s.tile_k.assign(z.tile_k, 0.0f);
+    s.tile_v.assign(z.tile_v, 0.0f);
+    s.tile_m.assign(z.tile_m, 0.0f);
+    s.tile_sum.assign(z.tile_sum, 0.0f);
+    s.stripes.assign(z.stripes, 0.0f);
+    s.v_row.assign(z.v_row, 0.0f);
+    s.q_conv.assign(z.q_conv, 0);
   }
+}
+
+CpuBackend::ScratchSizes CpuBackend::scratch_sizes(int n_threads, int64_t max_rows, int64_t max_n, int64_t max_ctx,
+                                                   int head_dim) {
+  const size_t hd = size_t(head_dim);
+  ScratchSizes z;
+  z.n_threads = n_threads;
+  z.gelu_table = 65536;
+  // The widest dot-product type is f32 (4 bytes an element); Q8_K is ~1.14.
+  z.act = size_t(max_rows) * size_t(max_n) * 4 + 1024;
+  z.act_sums = size_t(max_rows) * size_t(3 * (max_n / 32 + 1));
+  // Unfused attention keeps every query's scores over the context: a whole
+  // tile's where that stays small, else one head group's.
+  z.scores = size_t(max_ctx) * (int64_t(max_ctx) * kMaxTileQueries <= (int64_t(1) << 22) ? kMaxTileQueries
+                                                                                       : kMaxHeadGroup);
+  // Split-K runs only with fewer items than threads, kSplitWays stripes each.
+  z.split_states = size_t(n_threads - 1) * size_t(kSplitWays) * kMaxTileQueries * (hd + 2);
+  z.acc = hd * kMaxHeadGroup;
+  z.tile_q = z.tile_acc = hd * kMaxTileQueries;
+  z.tile_k = z.tile_v = hd * kKeyBlock;
+  z.tile_m = z.tile_sum = kMaxTileQueries;
+  z.stripes = 2 * kMaxTileQueries * (hd + 2);  // attend_tile's total and stripe
+  z.v_row = hd;
+  z.q_conv = (hd * 4 + 512) * kMaxTileQueries;  // a tile's queries in K's dot type
+  return z;
+}
+
+std::vector<uint64_t> CpuBackend::ScratchSizes::buffer_bytes() const {
+  std::vector<uint64_t> out = {gelu_table * sizeof(uint16_t), act, act_sums * sizeof(int32_t),
+                               split_states * sizeof(float)};
+  for (int t = 0; t < n_threads; ++t) {
+    for (size_t floats : {scores, acc, v_row, tile_q, tile_acc, tile_k, tile_v, tile_m, tile_sum, stripes})
+      out.push_back(floats * sizeof(float));
+    out.push_back(q_conv);
+  }
+  return out;
 }
 
 void CpuBackend::require_reserved(int64_t rows, int64_t n) const {

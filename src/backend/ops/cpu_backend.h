@@ -16,6 +16,18 @@ class CpuBackend final : public Backend {
  public:
   CpuBackend(cpu::Kernels kernels, int n_threads);
 
+  // The heap buffers the backend holds for a reserve() of these sizes (and
+  // its constructor's GELU table), in bytes: the one list that reserve()
+  // fills and `hearth plan` counts.
+  struct ScratchSizes {
+    size_t act = 0, act_sums = 0, split_states = 0, gelu_table = 0;  // shared
+    size_t scores = 0, acc = 0, v_row = 0, q_conv = 0, tile_q = 0, tile_acc = 0, tile_k = 0, tile_v = 0, tile_m = 0,
+           tile_sum = 0, stripes = 0;  // per thread
+    int n_threads = 1;
+    std::vector<uint64_t> buffer_bytes() const;
+  };
+  static ScratchSizes scratch_sizes(int n_threads, int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim);
+
   std::string name() const override { return "cpu-" + kernels_.isa; }
   int n_threads() const override { return pool_.size(); }
   void reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim) override;
