@@ -53,11 +53,6 @@ DeviceSelection select_devices(const std::vector<DeviceInfo>& available, const s
       selection.why = fmt::format("device '{}' does not exist (available: {})", id, known.empty() ? "none" : known);
       return selection;
     }
-    if (std::any_of(selection.devices.begin(), selection.devices.end(), [&](const DeviceInfo& d) { return d.id == id; })) {
-      selection.devices.clear();
-      selection.why = fmt::format("device '{}' is named twice in --devices", id);
-      return selection;
-    }
     selection.devices.push_back(*found);
   }
   return selection;

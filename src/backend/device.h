@@ -51,7 +51,9 @@ struct DeviceInfo {
 // Which devices to run on. `spec` is "" (the default: every discrete and
 // integrated GPU; CPU-type devices such as lavapipe only when named), or a
 // comma-separated list of ids ("vulkan0,vulkan1"), or "none" / "cpu" for
-// none. On failure `devices` is empty and `why` says why in one line.
+// none. A device named twice is selected twice: opened as two logical
+// devices, a layer split on one GPU (how tests split across two devices on
+// lavapipe). On failure `devices` is empty and `why` says why in one line.
 struct DeviceSelection {
   std::vector<DeviceInfo> devices;
   std::string why;

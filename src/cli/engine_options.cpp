@@ -1,14 +1,17 @@
 #include "cli/engine_options.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "backend/device.h"
 #include "cli/model_ref.h"
 #include "core/error.h"
 #include "runtime/flash_attention.h"
+#include "runtime/layer_split.h"
 #if HEARTH_VULKAN
 #include "backend/vulkan/instance.h"
 #endif
@@ -22,27 +25,82 @@ DType parse_cache_type(const std::string& name, const char* which) {
   return *type;
 }
 
-// The device --devices picks (the default: a discrete or integrated GPU when
-// there is one), or null with `why` set to one line: then the CPU runs it.
-std::unique_ptr<backend::DeviceBackend> pick_device(const std::string& spec, std::string* why) {
-  if (spec == "none" || spec == "cpu") return nullptr;
+// The devices --devices picks (the default: the discrete and integrated GPUs),
+// opened, or none with `why` set to one line: then the CPU runs it all.
+std::vector<std::unique_ptr<backend::DeviceBackend>> pick_devices(const std::string& spec, std::string* why) {
+  std::vector<std::unique_ptr<backend::DeviceBackend>> opened;
+  if (spec == "none" || spec == "cpu") return opened;
 #if HEARTH_VULKAN
   const std::vector<backend::DeviceInfo> available = vulkan::list_devices(why);
-  if (available.empty()) return nullptr;
+  if (available.empty()) return opened;
   const backend::DeviceSelection selection = backend::select_devices(available, spec);
-  if (selection.devices.empty()) {
-    *why = selection.why;
-    return nullptr;
-  }
-  if (selection.devices.size() > 1)
-    fail("--devices {}: splitting the layers across {} devices is not supported yet; name one device", spec,
-         selection.devices.size());
-  return vulkan::make_backend(selection.devices.front().id);
+  if (selection.devices.empty()) *why = selection.why;
+  for (const backend::DeviceInfo& d : selection.devices) opened.push_back(vulkan::make_backend(d.id));
 #else
   *why = "this hearth was built without Vulkan (configure with -DHEARTH_VULKAN=ON)";
   if (!spec.empty()) fail("--devices {}: {}", spec, *why);
-  return nullptr;
 #endif
+  return opened;
+}
+
+// "layers 4-7", "layer 4", and the output when the run holds it.
+std::string run_layers(const runtime::LayerRun& run, bool output) {
+  std::string layers;
+  if (run.end_layer - run.first_layer == 1)
+    layers = fmt::format("layer {}", run.first_layer);
+  else if (run.end_layer > run.first_layer)
+    layers = fmt::format("layers {}-{}", run.first_layer, run.end_layer - 1);
+  if (output) layers += layers.empty() ? "the output" : " and the output";
+  return layers;
+}
+
+std::string device_words(const backend::DeviceInfo& d) {
+  return fmt::format("{} ({}, {})", d.id, d.name, backend::device_kind_name(d.kind));
+}
+
+// The session across the CPU and the devices: --gpu-layers (default: all
+// that fit) of the layers, the output counting as one, split across the
+// devices by --tensor-split (default: by their memory).
+void split_session(LoadedEngine& engine, const EngineOptions& o, const runtime::SessionConfig& config) {
+  const model::Model& model = *engine.model;
+  const int n_layer = model.hparams().n_layer;
+  std::vector<double> shares;
+  std::vector<uint64_t> memory;
+  for (const auto& d : engine.devices) memory.push_back(d->info().memory_bytes);
+  if (o.tensor_split.empty())
+    shares.assign(memory.begin(), memory.end());
+  else
+    shares = runtime::parse_tensor_split(o.tensor_split, engine.devices.size());
+  if (std::all_of(shares.begin(), shares.end(), [](double s) { return s == 0; })) shares.assign(shares.size(), 1.0);
+  const int gpu_layers = o.gpu_layers.empty() ? runtime::gpu_layers_that_fit(model, config, memory, shares)
+                                              : runtime::parse_gpu_layers(o.gpu_layers, n_layer);
+  const std::vector<runtime::LayerRun> runs = runtime::split_layers(n_layer, gpu_layers, shares);
+
+  std::vector<model::LayerPlacement> split;
+  std::vector<std::string> lines, names;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const runtime::LayerRun& run = runs[i];
+    const bool output = i + 1 == runs.size();
+    backend::DeviceBackend* dev = nullptr;
+    std::string where, name;
+    if (run.device == runtime::kCpuDevice) {
+      engine.cpu_part = runtime::make_prepared_host_device(model, *engine.backend, config, run.first_layer,
+                                                           run.end_layer, output);
+      dev = engine.cpu_part.get();
+      name = engine.backend->name();
+      where = fmt::format("the CPU ({})", name);
+    } else {
+      dev = engine.devices[size_t(run.device)].get();
+      name = dev->info().id;
+      where = device_words(dev->info());
+    }
+    split.push_back({dev, run.first_layer, run.end_layer});
+    lines.push_back(fmt::format("{} on {}", run_layers(run, output), where));
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  engine.placement = fmt::to_string(fmt::join(lines, "\n"));
+  engine.backends = fmt::to_string(fmt::join(names, "+"));
+  engine.session = std::make_unique<runtime::Session>(model, split, config);
 }
 
 }  // namespace
@@ -58,8 +116,13 @@ void add_engine_options(CLI::App* cmd, EngineOptions& o) {
   cmd->add_option("-t,--threads", o.n_threads, "CPU threads (default: all cores)");
   cmd->add_option("--isa", o.isa, "Force a kernel set: scalar, avx2, avx512 (default: the best this CPU has)");
   cmd->add_option("--devices", o.devices,
-                  "GPU to run on: vulkan0, ... (see `hearth devices`; a CPU-type device such as lavapipe only "
-                  "when named), or none for the CPU (default: the first GPU, if any)");
+                  "GPUs to run on: vulkan0, vulkan0,vulkan1, ... (see `hearth devices`; a CPU-type device such as "
+                  "lavapipe only when named), or none for the CPU (default: the discrete and integrated GPUs)");
+  cmd->add_option("--gpu-layers", o.gpu_layers,
+                  "Layers on the GPUs, the last ones, the output counting as one (as llama.cpp's -ngl): a number "
+                  "or all (default: all that fit); the others and their KV stay on the CPU");
+  cmd->add_option("--tensor-split", o.tensor_split,
+                  "Split the GPU layers across the --devices in these proportions, e.g. 3,1 (default: by memory)");
 }
 
 std::string default_model_path() {
@@ -89,15 +152,13 @@ LoadedEngine load_engine(const std::string& model_path, const EngineOptions& o) 
   config.type_v = parse_cache_type(o.type_v, "V");
   config.flash_attn = runtime::use_flash_attention(o.flash_attn, config.type_v);
   std::string why;
-  engine.device = pick_device(o.devices, &why);
-  const int n_layer = engine.model->hparams().n_layer;
-  if (engine.device) {
-    const backend::DeviceInfo& d = engine.device->info();
-    engine.placement = fmt::format("layers 0-{} and the output on {} ({}, {})", n_layer - 1, d.id, d.name,
-                                   backend::device_kind_name(d.kind));
-    engine.session = std::make_unique<runtime::Session>(*engine.model, *engine.device, config);
+  engine.devices = pick_devices(o.devices, &why);
+  if (!engine.devices.empty()) {
+    split_session(engine, o, config);
   } else {
+    const int n_layer = engine.model->hparams().n_layer;
     engine.placement = fmt::format("layers 0-{} and the output on the CPU ({})", n_layer - 1, engine.backend->name());
+    engine.backends = engine.backend->name();
     // Named devices that cannot be used: one line why, then the CPU.
     if (!o.devices.empty() && o.devices != "none" && o.devices != "cpu")
       fmt::print(stderr, "hearth: --devices {}: {}; running on the CPU\n", o.devices, why);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -23,7 +24,9 @@ struct EngineOptions {
   std::string flash_attn = "auto";  // on, off, auto (on when a V cache is quantized)
   int n_threads = 0;                // 0: every core
   std::string isa;                  // force a kernel set: scalar, avx2, avx512
-  std::string devices;              // --devices: "" (GPUs if any), "vulkan0", "none"/"cpu"
+  std::string devices;              // --devices: "" (GPUs if any), "vulkan0", "vulkan0,vulkan1", "none"/"cpu"
+  std::string gpu_layers;           // --gpu-layers: "" (all that fit), "all", or a count (the output one of them)
+  std::string tensor_split;         // --tensor-split: "" (by device memory), or shares "3,1"
 };
 
 void add_engine_options(CLI::App* cmd, EngineOptions& options);
@@ -33,11 +36,13 @@ struct LoadedEngine {
   std::shared_ptr<const gguf::File> file;
   std::unique_ptr<model::Model> model;
   std::unique_ptr<backend::Backend> backend;
-  std::unique_ptr<backend::DeviceBackend> device;  // the GPU the session runs on, or null (the CPU)
-  std::string placement;                          // where the layers run, one line
+  std::vector<std::unique_ptr<backend::DeviceBackend>> devices;  // the GPUs layers run on; none: the CPU alone
+  std::unique_ptr<backend::DeviceBackend> cpu_part;  // the CPU's share of a split (over `backend`), or null
+  std::string placement;  // where the layers run: a line per range of layers ("layers 0-3 on the CPU (avx2)")
+  std::string backends;   // what bench reports: "vulkan0", "avx2+vulkan0", or the CPU backend's name
   std::unique_ptr<runtime::Session> session;
-  // The backend the layers run on: "vulkan0" or the CPU backend's name.
-  std::string backend_name() const { return device ? device->info().id : backend->name(); }
+  // The backends the layers run on, in layer order.
+  const std::string& backend_name() const { return backends; }
 };
 LoadedEngine load_engine(const std::string& model_path, const EngineOptions& options);
 

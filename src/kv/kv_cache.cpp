@@ -38,11 +38,12 @@ KvCache::KvCache(backend::DeviceBackend& dev, const KvConfig& config, const std:
   for (size_t l = 0; l < k_widths.size(); ++l) {
     check_type(config.type_k, k_widths[l], "K");
     check_type(config.type_v, v_widths[l], "V");
-    if (layer_rows[l] <= 0) fail("internal: KV layer {} is given {} rows", l, layer_rows[l]);
+    if (layer_rows[l] < 0) fail("internal: KV layer {} is given {} rows", l, layer_rows[l]);
   }
   for (size_t l = 0; l < k_widths.size(); ++l) {
-    k_.push_back(dev.alloc(config.type_k, k_widths[l], layer_rows[l]));
-    v_.push_back(dev.alloc(config.type_v, v_widths[l], layer_rows[l]));
+    const bool held = layer_rows[l] > 0;  // 0: the layer runs on another device, its KV there
+    k_.push_back(held ? dev.alloc(config.type_k, k_widths[l], layer_rows[l]) : backend::DeviceTensor{});
+    v_.push_back(held ? dev.alloc(config.type_v, v_widths[l], layer_rows[l]) : backend::DeviceTensor{});
   }
 }
 

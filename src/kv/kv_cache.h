@@ -24,7 +24,8 @@ class KvCache {
   // widths[l] = n_head_kv * head_dim of layer l (K and V alike); every layer n_ctx rows.
   KvCache(backend::DeviceBackend& dev, const KvConfig& config, const std::vector<int64_t>& k_widths,
           const std::vector<int64_t>& v_widths);
-  // Layer l holds layer_rows[l] rows (config.n_ctx is the largest).
+  // Layer l holds layer_rows[l] rows (config.n_ctx is the largest); 0: the
+  // cache does not hold layer l (in a split, another device's cache does).
   KvCache(backend::DeviceBackend& dev, const KvConfig& config, const std::vector<int64_t>& k_widths,
           const std::vector<int64_t>& v_widths, const std::vector<int64_t>& layer_rows);
   KvCache(const KvCache&) = delete;

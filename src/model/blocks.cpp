@@ -52,14 +52,16 @@ DeviceTensor write_tables(ForwardContext& c, DeviceTensor& tables, const int32_t
 void write_inputs(const Model& m, ForwardContext& c, const Batch& b) {
   Workspace& ws = c.ws;
   if (b.n <= 0 || b.n > ws.max_rows) fail("internal: a batch of {} rows for a workspace of {}", b.n, ws.max_rows);
-  (void)m;
   ws.step_tables = b.block_tables ? write_tables(c, ws.tables, b.block_tables, b.n, b.table_width) : DeviceTensor{};
   ws.step_swa_tables =
       b.swa_block_tables ? write_tables(c, ws.swa_tables, b.swa_block_tables, b.n, b.swa_table_width) : DeviceTensor{};
-  if (b.tokens != nullptr) c.dev.write(first_ids(ws.tokens, b.n), b.tokens);
+  // A later part of a split starts from the residual rows, not the tokens;
+  // only the part running the output gathers the output rows.
+  if (b.tokens != nullptr && c.first_layer == 0) c.dev.write(first_ids(ws.tokens, b.n), b.tokens);
   c.dev.write(first_ids(ws.positions, b.n), b.positions);
   if (b.last_visible != nullptr) c.dev.write(first_ids(ws.last_visible, b.n), b.last_visible);
-  if (b.n_outputs > 0) c.dev.write(first_ids(ws.output_rows, b.n_outputs), b.output_rows);
+  if (b.n_outputs > 0 && c.output) c.dev.write(first_ids(ws.output_rows, b.n_outputs), b.output_rows);
+  (void)m;
 }
 
 void embed_tokens(const Model& m, ForwardContext& c, const Batch& b, float token_scale) {
@@ -273,9 +275,41 @@ void lm_head(const Model& m, ForwardContext& c, const Batch& b, float* logits_ou
 }
 
 void Model::forward(ForwardContext& ctx, const Batch& batch, float* logits_out) const {
-  write_inputs(*this, ctx, batch);
-  forward_(*this, ctx, batch, logits_out);
-  ctx.dev.sync();
+  forward(std::span<ForwardContext>(&ctx, 1), batch, logits_out);
+}
+
+void Model::forward(std::span<ForwardContext> parts, const Batch& batch, float* logits_out) const {
+  const int n_layer = hparams_.n_layer;
+  if (parts.empty()) fail("internal: a forward over no devices");
+  int next_layer = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    ForwardContext& part = parts[i];
+    if (part.end_layer < 0) part.end_layer = n_layer;
+    if (part.first_layer != next_layer || part.end_layer < part.first_layer || part.end_layer > n_layer ||
+        part.output != (i + 1 == parts.size()))
+      fail("internal: split part {} runs layers [{}, {}) of {} (output: {}); the parts must cover the layers in "
+           "order, the last running the output",
+           i, part.first_layer, part.end_layer, n_layer, part.output);
+    next_layer = part.end_layer;
+  }
+  if (next_layer != n_layer) fail("internal: a split covers {} of {} layers", next_layer, n_layer);
+
+  const int64_t residual_floats = batch.n * hparams_.n_embd;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    ForwardContext& part = parts[i];
+    write_inputs(*this, part, batch);
+    if (i > 0) {  // the residual rows the previous part left in its host_rows
+      std::vector<float>& rows = parts[i - 1].ws.host_rows;
+      part.dev.write(rows_of(part.ws.x, batch.n, hparams_.n_embd), rows.data());
+    }
+    forward_(*this, part, batch, logits_out);
+    if (i + 1 < parts.size()) {
+      std::vector<float>& rows = part.ws.host_rows;
+      if (rows.size() < size_t(residual_floats)) rows.resize(size_t(part.ws.max_rows * hparams_.n_embd));
+      part.dev.read(rows_of(part.ws.x, batch.n, hparams_.n_embd), rows.data());
+    }
+    part.dev.sync();
+  }
 }
 
 }  // namespace hearth::model

@@ -80,7 +80,7 @@ int64_t Model::max_row_width() const {
   return width;
 }
 
-void Model::prepare_weights(backend::Backend& be) const {
+void Model::prepare_weights(backend::Backend& be, int first_layer, int end_layer, bool output) const {
   const std::lock_guard<std::mutex> lock(prepare_mutex_);
   auto prepare = [&](Weight& w) {
     if (w.empty() || w.packed != nullptr) return;
@@ -93,8 +93,10 @@ void Model::prepare_weights(backend::Backend& be) const {
       file_->drop_pages(w.data, size_t(w.n_out) * w.row_bytes);
     }
   };
-  prepare(weights_.output);
-  for (Layer& L : weights_.layers) {
+  if (output) prepare(weights_.output);
+  const int end = end_layer < 0 ? hparams_.n_layer : std::min(end_layer, hparams_.n_layer);
+  for (int l = std::max(0, first_layer); l < end; ++l) {
+    Layer& L = weights_.layers[size_t(l)];
     for (Weight* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) prepare(*w);
   }
 }
@@ -111,6 +113,7 @@ Workspace& Workspace::operator=(Workspace&& other) noexcept {
   tokens = other.tokens, positions = other.positions, last_visible = other.last_visible;
   output_rows = other.output_rows, zero_id = other.zero_id, tables = other.tables, swa_tables = other.swa_tables;
   host_tables = std::move(other.host_tables);
+  host_rows = std::move(other.host_rows);
   return *this;
 }
 
@@ -144,7 +147,7 @@ backend::DeviceTensor DeviceWeights::vector(const float* values, int64_t n) {
 // that an all-logits prefill does not hold [ubatch][n_vocab] on the device.
 constexpr int64_t kLogitRowsPerChunk = 64;
 
-std::vector<Model::BufferShape> Model::workspace_shapes(int64_t max_rows) const {
+std::vector<Model::BufferShape> Model::workspace_shapes(int64_t max_rows, bool with_logits) const {
   const HParams& hp = hparams_;
   int64_t q = 0, kv = 0, attn = 0, ff = 0;
   for (int l = 0; l < hp.n_layer; ++l) {
@@ -161,15 +164,15 @@ std::vector<Model::BufferShape> Model::workspace_shapes(int64_t max_rows) const 
       f32(2 * ff), f32(ff),                                              // ffn_a, ffn_b
       f32(hp.n_expert), i32(hp.n_expert_used), f32(hp.n_expert_used),  // router, expert ids and weights
       // Encoders read their hidden states out of xn instead.
-      hp.encoder ? BufferShape{DType::F32, 1, 1}
+      hp.encoder || !with_logits ? BufferShape{DType::F32, 1, 1}
                  : BufferShape{DType::F32, hp.n_vocab, std::min(max_rows, kLogitRowsPerChunk)},  // logits
       i32(1), i32(1), i32(1), i32(1),                                    // tokens, positions, last visible, output rows
       BufferShape{DType::I32, 1, 1},                                     // zero_id
   };
 }
 
-Workspace Model::make_workspace(backend::DeviceBackend& dev, int64_t max_rows) const {
-  const std::vector<BufferShape> shapes = workspace_shapes(max_rows);
+Workspace Model::make_workspace(backend::DeviceBackend& dev, int64_t max_rows, bool with_logits) const {
+  const std::vector<BufferShape> shapes = workspace_shapes(max_rows, with_logits);
   size_t next = 0;
   const auto alloc = [&] {
     const BufferShape& s = shapes.at(next++);

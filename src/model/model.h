@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,7 @@ struct Workspace {
   backend::DeviceTensor tokens, positions, last_visible, output_rows, zero_id, tables, swa_tables;
   backend::DeviceTensor step_tables, step_swa_tables;  // this step's views of tables / swa_tables (or empty)
   std::vector<int32_t> host_tables;  // flattening scratch, grown to the largest step
+  std::vector<float> host_rows;      // a split's residual rows on their way here, grown likewise
 
   Workspace() = default;
   Workspace(const Workspace&) = delete;
@@ -155,12 +157,30 @@ struct Batch {
   const int32_t* last_visible = nullptr;
 };
 
+// One device's share of a forward pass. Alone, it runs every layer; in a
+// split (Model::forward over a list of them) it runs layers [first_layer,
+// end_layer): the part with layer 0 embeds the tokens, the part with `output`
+// runs the output (lm head), and the residual rows cross from one part to the
+// next at the boundary. Architectures see only this: never which device.
 struct ForwardContext {
   backend::DeviceBackend& dev;
   DeviceWeights& weights;  // the model's, on dev
-  kv::KvCache& kv;         // on dev
+  kv::KvCache& kv;         // on dev; holds (at least) this part's layers
   Workspace& ws;           // on dev
   bool flash_attn = false;
+  int first_layer = 0;
+  int end_layer = -1;      // -1: through the last layer
+  bool output = true;      // runs the output layer (the last part)
+};
+
+// Where a run of consecutive layers runs: layers [first_layer, end_layer) on
+// dev. A split is a list of these in layer order covering every layer once;
+// the last one also runs the output, and its range is empty when the output
+// alone is on its device (as llama.cpp places it with -ngl 1).
+struct LayerPlacement {
+  backend::DeviceBackend* dev = nullptr;
+  int first_layer = 0;
+  int end_layer = 0;
 };
 
 class Model;
@@ -181,14 +201,21 @@ class Model {
   // ([n_outputs][n_vocab]; encoders: hidden states [n_outputs][n_embd]) and
   // syncs once.
   void forward(ForwardContext& ctx, const Batch& batch, float* logits_out) const;
-  Workspace make_workspace(backend::DeviceBackend& dev, int64_t max_rows) const;
+  // The same across devices: each part in turn on its own device, its inputs
+  // written there; at each boundary the residual rows ([n][n_embd]) are read
+  // back, the part synced, and written to the next part's device: one
+  // transfer each way per boundary, and one sync per part.
+  void forward(std::span<ForwardContext> parts, const Batch& batch, float* logits_out) const;
+  // With_logits false: a part of a split that does not run the output (no
+  // [rows][n_vocab] logits buffer on its device).
+  Workspace make_workspace(backend::DeviceBackend& dev, int64_t max_rows, bool with_logits = true) const;
   // The buffers make_workspace allocates, in its order: what `hearth plan`
   // counts as the workspace.
   struct BufferShape {
     DType type;
     int64_t n, rows;
   };
-  std::vector<BufferShape> workspace_shapes(int64_t max_rows) const;
+  std::vector<BufferShape> workspace_shapes(int64_t max_rows, bool with_logits = true) const;
   std::vector<int64_t> kv_widths_k() const;
   std::vector<int64_t> kv_widths_v() const;
   // Whether layer l attends through the sliding window (its KV then needs
@@ -203,7 +230,9 @@ class Model {
   // Lets the backend lay out every matmul weight its own way (Backend::pack);
   // the model keeps those buffers. Engines call it when they start; weights
   // already laid out are left as they are, so later calls cost nothing.
-  void prepare_weights(backend::Backend& be) const;
+  // Only layers [first_layer, end_layer) (-1: through the last) and, with
+  // output, the output matrix: a CPU part of a split packs only its own.
+  void prepare_weights(backend::Backend& be, int first_layer = 0, int end_layer = -1, bool output = true) const;
 
   // Used by the architecture files while loading.
   HParams hparams_;

@@ -1,6 +1,7 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <array>
 #include <numeric>
 
 #include "core/error.h"
@@ -34,50 +35,102 @@ int64_t positive_ubatch(int64_t n_ubatch) {
 
 }  // namespace
 
-namespace {
-
-// The host backend made ready for the model (scratch, packed weights) before
-// the CPU DeviceBackend over it is made.
-std::unique_ptr<backend::DeviceBackend> prepared_host_device(const model::Model& model, backend::Backend& backend,
-                                                             const SessionConfig& config) {
+std::unique_ptr<backend::DeviceBackend> make_prepared_host_device(const model::Model& model, backend::Backend& backend,
+                                                                  const SessionConfig& config, int first_layer,
+                                                                  int end_layer, bool output) {
   const int64_t max_rows = std::min(positive_ubatch(config.n_ubatch), config.n_ctx);
   backend.reserve(max_rows, model.max_row_width(), config.n_ctx, model.max_head_dim());
-  model.prepare_weights(backend);
+  model.prepare_weights(backend, first_layer, end_layer, output);
   return backend::make_host_device_backend(backend);
+}
+
+namespace {
+
+// Every layer and the output on one device.
+model::LayerPlacement whole_model(const model::Model& model, backend::DeviceBackend& device) {
+  return {&device, 0, model.hparams().n_layer};
+}
+
+// KV rows of the layers in [first, end), 0 for the others (held elsewhere).
+std::vector<int64_t> part_kv_rows(const model::Model& model, const model::LayerPlacement& p, int64_t global_rows,
+                                  int64_t sliding_rows) {
+  std::vector<int64_t> rows = model.kv_rows(global_rows, sliding_rows);
+  for (int l = 0; l < int(rows.size()); ++l)
+    if (l < p.first_layer || l >= p.end_layer) rows[size_t(l)] = 0;
+  return rows;
 }
 
 }  // namespace
 
+Session::Part::Part(const model::Model& model, const model::LayerPlacement& p, const SessionConfig& config,
+                    int64_t sliding_rows, bool output)
+    : placement(p),
+      weights(*p.dev),
+      kv(*p.dev, kv::KvConfig{config.n_ctx, config.type_k, config.type_v}, model.kv_widths_k(), model.kv_widths_v(),
+         part_kv_rows(model, p, config.n_ctx, sliding_rows)),
+      workspace(model.make_workspace(*p.dev, std::min(config.n_ubatch, config.n_ctx), output)) {}
+
 Session::Session(const model::Model& model, backend::Backend& backend, const SessionConfig& config)
-    : Session(model, prepared_host_device(model, backend, config), nullptr, config) {}
+    : Session(model, make_prepared_host_device(model, backend, config), {}, config) {}
 
 Session::Session(const model::Model& model, backend::DeviceBackend& device, const SessionConfig& config)
-    : Session(model, nullptr, &device, config) {}
+    : Session(model, nullptr, std::span<const model::LayerPlacement>(std::array{whole_model(model, device)}), config) {}
+
+Session::Session(const model::Model& model, std::span<const model::LayerPlacement> split, const SessionConfig& config)
+    : Session(model, nullptr, split, config) {}
 
 Session::Session(const model::Model& model, std::unique_ptr<backend::DeviceBackend> owned,
-                 backend::DeviceBackend* device, const SessionConfig& config)
+                 std::span<const model::LayerPlacement> split, const SessionConfig& config)
     : model_(model),
       owned_device_(std::move(owned)),
-      device_(device ? *device : *owned_device_),
       config_(config),
       sliding_rows_(sliding_rows_for(model.has_sliding_layers() ? model.hparams().sliding_window : 0, config.n_ctx,
-                                     positive_ubatch(config.n_ubatch))),
-      weights_(device_),
-      kv_(device_, kv::KvConfig{config.n_ctx, config.type_k, config.type_v}, model.kv_widths_k(),
-          model.kv_widths_v(), model.kv_rows(config.n_ctx, sliding_rows_)),
-      workspace_(model.make_workspace(device_, std::min(config.n_ubatch, config.n_ctx))) {
+                                     positive_ubatch(config.n_ubatch))) {
   if (!config.flash_attn && (config.type_v == DType::Q8_0 || config.type_v == DType::Q4_0))
     fail("a quantized V cache ({}) needs flash attention: add --fa on", dtype_name(config.type_v));
-  const int64_t max_rows = workspace_.max_rows;
-  device_.reserve(max_rows, model.max_row_width(), config.n_ctx, model.max_head_dim());
-  positions_.resize(max_rows);
-  output_rows_.resize(max_rows);
+  std::vector<model::LayerPlacement> placements(split.begin(), split.end());
+  if (owned_device_) placements = {whole_model(model, *owned_device_)};
+  if (placements.empty()) fail("internal: a session on no device");
+  const int n_layer = model.hparams().n_layer;
+  for (size_t i = 0; i < placements.size(); ++i) {
+    const model::LayerPlacement& p = placements[i];
+    const int first = i == 0 ? 0 : placements[i - 1].end_layer;
+    if (p.dev == nullptr || p.first_layer != first || p.end_layer < p.first_layer ||
+        p.end_layer > n_layer || (i + 1 == placements.size() && p.end_layer != n_layer))
+      fail("internal: placement {} holds layers [{}, {}) of {}; a split covers every layer once, in order", i,
+           p.first_layer, p.end_layer, n_layer);
+  }
+  for (size_t i = 0; i < placements.size(); ++i) {
+    const bool output = i + 1 == placements.size();
+    parts_.push_back(std::make_unique<Part>(model, placements[i], config, sliding_rows_, output));
+    Part& part = *parts_.back();
+    contexts_.push_back(model::ForwardContext{*part.placement.dev, part.weights, part.kv, part.workspace,
+                                              config.flash_attn, part.placement.first_layer,
+                                              part.placement.end_layer, output});
+  }
+  max_rows_ = parts_.front()->workspace.max_rows;
+  for (const auto& part : parts_)
+    part->placement.dev->reserve(max_rows_, model.max_row_width(), config.n_ctx, model.max_head_dim());
+  positions_.resize(max_rows_);
+  output_rows_.resize(max_rows_);
   step_logits_.resize(model.hparams().n_vocab);
   if (sliding_rows_ < config.n_ctx) {
     ring_.resize(size_t(config.n_ctx));
     for (int64_t p = 0; p < config.n_ctx; ++p) ring_[size_t(p)] = int32_t(p % sliding_rows_);
-    ring_tables_.assign(size_t(max_rows), ring_.data());
+    ring_tables_.assign(size_t(max_rows_), ring_.data());
   }
+}
+
+uint64_t Session::kv_bytes() const {
+  uint64_t total = 0;
+  for (const auto& part : parts_) total += part->kv.bytes();
+  return total;
+}
+
+std::vector<model::LayerPlacement> Session::placement() const {
+  std::vector<model::LayerPlacement> out;
+  for (const auto& part : parts_) out.push_back(part->placement);
+  return out;
 }
 
 KvMemory Session::kv_memory() const {
@@ -93,9 +146,8 @@ void Session::eval(std::span<const int32_t> tokens, bool all_logits, std::vector
          n, n_past_, config_.n_ctx, n_past_ + n);
   const int64_t n_vocab = model_.hparams().n_vocab;
   logits.resize(size_t(all_logits ? n : 1) * n_vocab);
-  model::ForwardContext ctx{device_, weights_, kv_, workspace_, config_.flash_attn};
-  for (int64_t start = 0; start < n; start += workspace_.max_rows) {
-    const int64_t count = std::min(workspace_.max_rows, n - start);
+  for (int64_t start = 0; start < n; start += max_rows_) {
+    const int64_t count = std::min(max_rows_, n - start);
     for (int64_t i = 0; i < count; ++i) positions_[i] = int32_t(n_past_ + i);
     model::Batch batch;
     batch.tokens = tokens.data() + start;
@@ -115,7 +167,7 @@ void Session::eval(std::span<const int32_t> tokens, bool all_logits, std::vector
     }
     batch.output_rows = output_rows_.data();
     float* out = all_logits ? logits.data() + start * n_vocab : logits.data();
-    model_.forward(ctx, batch, out);
+    model_.forward(contexts_, batch, out);
     n_past_ += count;
   }
 }
@@ -125,16 +177,15 @@ void Session::eval_embeddings(const float* rows, int64_t n, bool see_whole_span)
   if (n_past_ + n > config_.n_ctx)
     fail("an image of {} tokens does not fit in the context: {} already used of {} (raise --ctx)", n, n_past_,
          config_.n_ctx);
-  if (see_whole_span && n > workspace_.max_rows)
+  if (see_whole_span && n > max_rows_)
     fail("an image of {} tokens must be evaluated in one pass, but --ubatch is {} (raise --ubatch)", n,
-         workspace_.max_rows);
+         max_rows_);
   const int64_t E = model_.hparams().n_embd;
-  model::ForwardContext ctx{device_, weights_, kv_, workspace_, config_.flash_attn};
   // Per image, not per token: the row pointers and visibility limits.
-  std::vector<const float*> row_ptrs(size_t(std::min(n, workspace_.max_rows)));
+  std::vector<const float*> row_ptrs(size_t(std::min(n, max_rows_)));
   std::vector<int32_t> last_visible(row_ptrs.size(), int32_t(n_past_ + n - 1));
-  for (int64_t start = 0; start < n; start += workspace_.max_rows) {
-    const int64_t count = std::min(workspace_.max_rows, n - start);
+  for (int64_t start = 0; start < n; start += max_rows_) {
+    const int64_t count = std::min(max_rows_, n - start);
     for (int64_t i = 0; i < count; ++i) {
       positions_[i] = int32_t(n_past_ + i);
       row_ptrs[i] = rows + (start + i) * E;
@@ -147,7 +198,7 @@ void Session::eval_embeddings(const float* rows, int64_t n, bool see_whole_span)
     batch.last_visible = see_whole_span ? last_visible.data() : nullptr;
     batch.output_rows = output_rows_.data();
     batch.n_outputs = 0;
-    model_.forward(ctx, batch, step_logits_.data());
+    model_.forward(contexts_, batch, step_logits_.data());
     n_past_ += count;
   }
 }
@@ -155,7 +206,6 @@ void Session::eval_embeddings(const float* rows, int64_t n, bool see_whole_span)
 const float* Session::decode(int32_t token) {
   if (n_past_ + 1 > config_.n_ctx)
     fail("the context is full: {} tokens of {} are used (raise --ctx)", n_past_, config_.n_ctx);
-  model::ForwardContext ctx{device_, weights_, kv_, workspace_, config_.flash_attn};
   positions_[0] = int32_t(n_past_);
   output_rows_[0] = 0;
   model::Batch batch;
@@ -168,7 +218,7 @@ const float* Session::decode(int32_t token) {
   }
   batch.output_rows = output_rows_.data();
   batch.n_outputs = 1;
-  model_.forward(ctx, batch, step_logits_.data());
+  model_.forward(contexts_, batch, step_logits_.data());
   n_past_ += 1;
   return step_logits_.data();
 }

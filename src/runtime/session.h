@@ -2,7 +2,10 @@
 // the forward workspace (on that device), all sized when the session is made.
 // Evaluating tokens appends them to the sequence in micro-batches; nothing is
 // allocated per token. Given a host Backend, the session runs on the CPU
-// DeviceBackend over it (make_host_device_backend).
+// DeviceBackend over it (make_host_device_backend). Given a split
+// (model::LayerPlacement list), each device holds the weights, KV and a
+// workspace for its own layers, and the forward crosses devices at the
+// boundaries.
 //
 // Global layers keep every position (row p holds position p). Sliding-window
 // layers keep a ring of window + micro-batch - 1 rows (position p in row
@@ -31,11 +34,21 @@ struct SessionConfig {
   bool flash_attn = false;
 };
 
+// The host backend made ready for the model's layers [first_layer,
+// end_layer) (-1: through the last) and, with output, the output (scratch,
+// packed weights), as the CPU DeviceBackend a split's CPU part runs on.
+std::unique_ptr<backend::DeviceBackend> make_prepared_host_device(const model::Model& model, backend::Backend& backend,
+                                                                  const SessionConfig& config, int first_layer = 0,
+                                                                  int end_layer = -1, bool output = true);
+
 class Session {
  public:
   Session(const model::Model& model, backend::Backend& backend, const SessionConfig& config);
   // On a device the caller owns (a Vulkan device, a CPU DeviceBackend).
   Session(const model::Model& model, backend::DeviceBackend& device, const SessionConfig& config);
+  // Across devices the caller owns: each placement's layers, and their KV,
+  // on its device (a CPU part made with make_prepared_host_device).
+  Session(const model::Model& model, std::span<const model::LayerPlacement> split, const SessionConfig& config);
 
   // Appends tokens. With all_logits, every position's logits go to `logits`
   // ([tokens][n_vocab]); otherwise only the last one's. Throws, with the
@@ -58,7 +71,9 @@ class Session {
   // the window before n may already be overwritten by the tokens after it;
   // then nothing is kept (0) and the caller evaluates from the start.
   int64_t truncate(int64_t n);
-  uint64_t kv_bytes() const { return kv_.bytes(); }
+  uint64_t kv_bytes() const;
+  // Where the layers run: one placement per device, in layer order.
+  std::vector<model::LayerPlacement> placement() const;
   KvMemory kv_memory() const;
   // Rows a sliding-window layer holds (n_ctx when there is no ring).
   int64_t sliding_rows() const { return sliding_rows_; }
@@ -66,18 +81,28 @@ class Session {
   static int64_t sliding_rows_for(int64_t window, int64_t n_ctx, int64_t n_ubatch);
 
  private:
-  // Runs on *device, or on `owned` when device is null.
-  Session(const model::Model& model, std::unique_ptr<backend::DeviceBackend> owned, backend::DeviceBackend* device,
-          const SessionConfig& config);
+  // Runs the split, or every layer on `owned` when the split is empty.
+  Session(const model::Model& model, std::unique_ptr<backend::DeviceBackend> owned,
+          std::span<const model::LayerPlacement> split, const SessionConfig& config);
+
+  // One device's share: the weights of its layers, their KV (the other
+  // layers' entries empty) and a workspace.
+  struct Part {
+    Part(const model::Model& model, const model::LayerPlacement& placement, const SessionConfig& config,
+         int64_t sliding_rows, bool output);
+    model::LayerPlacement placement;
+    model::DeviceWeights weights;
+    kv::KvCache kv;
+    model::Workspace workspace;
+  };
 
   const model::Model& model_;
   std::unique_ptr<backend::DeviceBackend> owned_device_;  // over a host Backend, or null
-  backend::DeviceBackend& device_;
   SessionConfig config_;
-  int64_t sliding_rows_ = 0;  // before kv_, which is sized from it
-  model::DeviceWeights weights_;
-  kv::KvCache kv_;
-  model::Workspace workspace_;
+  int64_t sliding_rows_ = 0;  // before the parts, whose KV is sized from it
+  std::vector<std::unique_ptr<Part>> parts_;
+  std::vector<model::ForwardContext> contexts_;  // one per part, made once
+  int64_t max_rows_ = 0;                          // rows per forward pass
   std::vector<int32_t> positions_, output_rows_;
   std::vector<int32_t> ring_;                 // [n_ctx]: ring row of each position (sliding layers)
   std::vector<const int32_t*> ring_tables_;   // every token's table: ring_

@@ -24,24 +24,26 @@ void forward(const Model& m, ForwardContext& c, const Batch& b, float* hidden_ou
   const DeviceTensor x = rows_of(c.ws.x, n, E), xn = rows_of(c.ws.xn, n, E), proj = rows_of(c.ws.proj, n, E);
   const auto vec = [&](const float* v) { return dw.vector(v, E); };
 
-  embed_tokens(m, c, b);                                          // x [n][E]
-  if (!w.token_types.empty()) {                                   // every token is type 0 ("sentence A")
-    const DeviceTensor type0 = rows_of(c.ws.xn, 1, E);
-    c.dev.get_rows(dw.matrix(w.token_types), c.ws.zero_id, type0);
-    c.dev.add_rows(x, type0);
+  if (c.first_layer == 0) {                                       // the embeddings (a split's first part)
+    embed_tokens(m, c, b);                                        // x [n][E]
+    if (!w.token_types.empty()) {                                 // every token is type 0 ("sentence A")
+      const DeviceTensor type0 = rows_of(c.ws.xn, 1, E);
+      c.dev.get_rows(dw.matrix(w.token_types), c.ws.zero_id, type0);
+      c.dev.add_rows(x, type0);
+    }
+    if (!w.pos_embd.empty()) {                                    // + learned positions
+      c.dev.get_rows(dw.matrix(w.pos_embd), c.ws.positions.row_range(0, n), xn);
+      c.dev.add(x, xn);
+    }
+    c.dev.layer_norm(x, vec(w.embd_norm), vec(w.embd_norm_b), hp.rms_eps, x);
   }
-  if (!w.pos_embd.empty()) {                                      // + learned positions
-    c.dev.get_rows(dw.matrix(w.pos_embd), c.ws.positions.row_range(0, n), xn);
-    c.dev.add(x, xn);
-  }
-  c.dev.layer_norm(x, vec(w.embd_norm), vec(w.embd_norm_b), hp.rms_eps, x);
 
   AttentionOptions attn;
   attn.kq_scale = 1.0f / std::sqrt(float(hp.head_dim_k));
   attn.causal = false;
   attn.use_rope = nomic;
   attn.rope = layer_rope(m, backend::RopeParams::Mode::Neox, false);
-  for (int l = 0; l < hp.n_layer; ++l) {
+  for (int l = c.first_layer; l < c.end_layer; ++l) {            // this device's layers
     const Layer& L = w.layers[l];
     attention_block(m, c, l, b, x, attn, proj);                   // proj [n][E]
     if (L.bo) c.dev.add_rows(proj, vec(L.bo));
@@ -61,7 +63,7 @@ void forward(const Model& m, ForwardContext& c, const Batch& b, float* hidden_ou
     c.dev.add(proj, xn);
     c.dev.layer_norm(proj, vec(L.layer_out_norm), vec(L.layer_out_norm_b), hp.rms_eps, x);
   }
-  if (b.n_outputs == 0) return;
+  if (!c.output || b.n_outputs == 0) return;
   // The output rows' hidden states, gathered into xn and read back.
   const DeviceTensor hidden = rows_of(c.ws.xn, b.n_outputs, E);
   c.dev.get_rows(x, c.ws.output_rows.row_range(0, b.n_outputs), hidden);

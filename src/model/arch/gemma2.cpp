@@ -17,8 +17,8 @@ void gemma_forward(const Model& m, ForwardContext& c, const Batch& b, float* log
   const DeviceTensor x = rows_of(c.ws.x, n, E), xn = rows_of(c.ws.xn, n, E), proj = rows_of(c.ws.proj, n, E);
   const float q_scale = 1.0f / std::sqrt(float(hp.head_dim_k));  // applied to q, then kq scale 1
 
-  embed_tokens(m, c, b, std::sqrt(float(E)));                      // x [n][E], token rows scaled
-  for (int l = 0; l < hp.n_layer; ++l) {
+  if (c.first_layer == 0) embed_tokens(m, c, b, std::sqrt(float(E)));  // x [n][E], token rows scaled
+  for (int l = c.first_layer; l < c.end_layer; ++l) {              // this device's layers
     const Layer& L = m.weights().layers[l];
     AttentionOptions attn;
     attn.softcap = hp.attn_softcap;
@@ -34,7 +34,7 @@ void gemma_forward(const Model& m, ForwardContext& c, const Batch& b, float* log
     norm_rows(c, proj, L.post_ffn_norm, hp.rms_eps, proj);
     c.dev.add(x, proj);
   }
-  lm_head(m, c, b, logits);                                        // logits [n_outputs][n_vocab], capped
+  if (c.output) lm_head(m, c, b, logits);                          // logits [n_outputs][n_vocab], capped
 }
 
 void load_gemma2(Model& model, const gguf::File& file) {

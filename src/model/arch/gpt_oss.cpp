@@ -24,8 +24,8 @@ void forward(const Model& m, ForwardContext& c, const Batch& b, float* logits) {
   const int64_t n = b.n, E = hp.n_embd;
   const DeviceTensor x = rows_of(c.ws.x, n, E), xn = rows_of(c.ws.xn, n, E), proj = rows_of(c.ws.proj, n, E);
 
-  embed_tokens(m, c, b);                                          // x [n][E]
-  for (int l = 0; l < hp.n_layer; ++l) {
+  if (c.first_layer == 0) embed_tokens(m, c, b);                  // x [n][E]
+  for (int l = c.first_layer; l < c.end_layer; ++l) {             // this device's layers
     const Layer& L = m.weights().layers[l];
     AttentionOptions attn;
     attn.kq_scale = 1.0f / std::sqrt(float(hp.head_dim_k));
@@ -43,7 +43,7 @@ void forward(const Model& m, ForwardContext& c, const Batch& b, float* logits) {
     moe_ffn(m, c, l, xn, ExpertGating::SoftmaxOfTopK, backend::Activation::SwigluOai, proj);  // proj [n][E]
     c.dev.add(x, proj);                                           // x += ffn
   }
-  lm_head(m, c, b, logits);                                       // logits [n_outputs][n_vocab]
+  if (c.output) lm_head(m, c, b, logits);                         // logits [n_outputs][n_vocab]
 }
 
 }  // namespace

@@ -23,8 +23,8 @@ void prenorm_decoder_forward(const Model& m, ForwardContext& c, const Batch& b, 
   attn.rope = layer_rope(m, rope_mode, false);
   attn.sliding_window = sliding_window;  // phi3: every layer; 0 elsewhere
 
-  embed_tokens(m, c, b);                                          // x [n][E]
-  for (int l = 0; l < hp.n_layer; ++l) {
+  if (c.first_layer == 0) embed_tokens(m, c, b);                  // x [n][E]
+  for (int l = c.first_layer; l < c.end_layer; ++l) {             // this device's layers
     const Layer& L = m.weights().layers[l];
     norm_rows(c, x, L.attn_norm, hp.rms_eps, xn);                 // xn [n][E]
     attention_block(m, c, l, b, xn, attn, proj);                  // proj [n][E] (q/k/v + bias, q/k norms)
@@ -36,7 +36,7 @@ void prenorm_decoder_forward(const Model& m, ForwardContext& c, const Batch& b, 
       dense_ffn(m, c, l, xn, backend::Activation::Silu, proj);
     c.dev.add(x, proj);                                           // x += ffn
   }
-  lm_head(m, c, b, logits);                                       // logits [n_outputs][n_vocab]
+  if (c.output) lm_head(m, c, b, logits);                         // logits [n_outputs][n_vocab]
 }
 
 namespace {
