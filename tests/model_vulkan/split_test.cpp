@@ -109,13 +109,13 @@ std::vector<float> run(const model::Model& m, std::span<const model::LayerPlacem
   return logits;
 }
 
-// Two logical devices split 3,1 compute what one computes: the same shaders
+// Two logical devices split 1,1 compute what one computes: the same shaders
 // on the same rows, the residual rows crossing bit for bit.
 TEST(TwoDeviceSplit, LogitsEqualOneDevice) {
-  for (const char* file : {"stories260K.gguf", "synth-gemma3-Q4_K_M.gguf", "synth-qwen2-Q4_K_M.gguf"}) {
+  for (const char* file : {"stories260K.gguf", "synth-gemma3-Q4_K_M.gguf"}) {
     const auto m = load(file);
     const int all = m->hparams().n_layer + 1;
-    const auto two = placements(*m, all, {3, 1});
+    const auto two = placements(*m, all, {1, 1});
     ASSERT_EQ(two.size(), 2u) << file;
     EXPECT_EQ(two[0].dev, &gpu(0));
     EXPECT_EQ(two[1].dev, &gpu(1));
