@@ -84,9 +84,10 @@ server::ModelLoadOptions engine_settings(const ServeOptions& o) {
   m.flash_attn = runtime::use_flash_attention(o.engine.flash_attn, m.type_v);
   m.n_threads = o.engine.n_threads;
   m.isa = o.engine.isa;
-  if (!o.engine.devices.empty() && o.engine.devices != "none" && o.engine.devices != "cpu")
-    fmt::print(stderr, "hearth: --devices {}: the server's engines run on the CPU for now (docs/device-backend.md); "
-               "every model's layers are on the CPU\n", o.engine.devices);
+  if ((!o.engine.devices.empty() && o.engine.devices != "none" && o.engine.devices != "cpu") ||
+      !o.engine.gpu_layers.empty() || !o.engine.tensor_split.empty())
+    fmt::print(stderr, "hearth: --devices, --gpu-layers and --tensor-split: the server's engines run on the CPU for "
+               "now (docs/device-backend.md); every model's layers are on the CPU\n");
   m.max_queue = o.queue;
   m.cache_mb = o.cache_mb;
   return m;

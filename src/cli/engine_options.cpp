@@ -162,6 +162,11 @@ LoadedEngine load_engine(const std::string& model_path, const EngineOptions& o) 
     // Named devices that cannot be used: one line why, then the CPU.
     if (!o.devices.empty() && o.devices != "none" && o.devices != "cpu")
       fmt::print(stderr, "hearth: --devices {}: {}; running on the CPU\n", o.devices, why);
+    else if (o.devices.empty() && (!o.gpu_layers.empty() || !o.tensor_split.empty()))
+      fmt::print(stderr, "hearth: {}{}: no GPU to put layers on ({}); running on the CPU\n",
+                 o.gpu_layers.empty() ? "" : "--gpu-layers " + o.gpu_layers,
+                 o.tensor_split.empty() ? "" : (o.gpu_layers.empty() ? "" : " ") + ("--tensor-split " + o.tensor_split),
+                 why);
     engine.session = std::make_unique<runtime::Session>(*engine.model, *engine.backend, config);
   }
   return engine;
