@@ -1,6 +1,7 @@
 #include "runtime/batch_engine.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "core/error.h"
@@ -15,6 +16,11 @@ int block_shift_of(int block_size) {
   int shift = 0;
   while ((1 << shift) < block_size) ++shift;
   return shift;
+}
+
+int64_t positive_batch(int64_t n_batch) {
+  if (n_batch <= 0) fail("the batch size must be positive, got {}", n_batch);
+  return n_batch;
 }
 
 int64_t blocks_for(int64_t tokens, int block_size) { return (tokens + block_size - 1) / block_size; }
@@ -71,16 +77,22 @@ std::unique_ptr<backend::DeviceBackend> prepared_host_device(const model::Model&
 }  // namespace
 
 BatchEngine::BatchEngine(const model::Model& model, backend::Backend& backend, const BatchEngineConfig& config)
-    : BatchEngine(model, prepared_host_device(model, backend, config), nullptr, config) {}
+    : BatchEngine(model, prepared_host_device(model, backend, config), {}, config) {}
 
 BatchEngine::BatchEngine(const model::Model& model, backend::DeviceBackend& device, const BatchEngineConfig& config)
-    : BatchEngine(model, nullptr, &device, config) {}
+    : BatchEngine(model, nullptr,
+                  std::span<const model::LayerPlacement>(
+                      std::array{model::LayerPlacement{&device, 0, model.hparams().n_layer}}),
+                  config) {}
+
+BatchEngine::BatchEngine(const model::Model& model, std::span<const model::LayerPlacement> split,
+                         const BatchEngineConfig& config)
+    : BatchEngine(model, nullptr, split, config) {}
 
 BatchEngine::BatchEngine(const model::Model& model, std::unique_ptr<backend::DeviceBackend> owned,
-                         backend::DeviceBackend* device, const BatchEngineConfig& config)
+                         std::span<const model::LayerPlacement> split, const BatchEngineConfig& config)
     : model_(model),
       owned_device_(std::move(owned)),
-      device_(device ? *device : *owned_device_),
       config_(config),
       bs_(config.kv_block_size),
       block_shift_(block_shift_of(config.kv_block_size)),
@@ -90,15 +102,16 @@ BatchEngine::BatchEngine(const model::Model& model, std::unique_ptr<backend::Dev
       pool_(pool_blocks(config)),
       sliding_pool_(sliding_pool_blocks(config, window_)),
       cache_(pool_, config.kv_block_size, window_ > 0 ? &sliding_pool_ : nullptr, window_),
-      weights_(device_),
-      kv_(device_, kv::KvConfig{int64_t(pool_.n_blocks()) * config.kv_block_size, config.type_k, config.type_v},
-          model.kv_widths_k(), model.kv_widths_v(),
-          model.kv_rows(int64_t(pool_.n_blocks()) * config.kv_block_size,
-                        int64_t(sliding_pool_.n_blocks()) * config.kv_block_size)),
-      workspace_(model.make_workspace(device_, config.n_batch)),
+      parts_(model,
+             owned_device_ ? std::vector{model::LayerPlacement{owned_device_.get(), 0, model.hparams().n_layer}}
+                           : std::vector<model::LayerPlacement>(split.begin(), split.end()),
+             kv::KvConfig{int64_t(pool_.n_blocks()) * config.kv_block_size, config.type_k, config.type_v},
+             model.kv_rows(int64_t(pool_.n_blocks()) * config.kv_block_size,
+                           int64_t(sliding_pool_.n_blocks()) * config.kv_block_size),
+             positive_batch(config.n_batch), config.flash_attn),
       lengths_(config.n_slots, 0) {
-  if (config.n_batch <= 0) fail("the batch size must be positive, got {}", config.n_batch);
-  device_.reserve(config.n_batch, model.max_row_width(), config.n_ctx_per_slot, model.max_head_dim());
+  for (const auto& part : parts_.parts)
+    part->placement.dev->reserve(config.n_batch, model.max_row_width(), config.n_ctx_per_slot, model.max_head_dim());
   if (!config.flash_attn && dtype_info(config.type_v).quantized)
     fail("a quantized V cache ({}) needs flash attention: add --fa on", dtype_name(config.type_v));
   tables_.assign(size_t(config.n_slots) * size_t(blocks_per_slot_), -1);
@@ -240,8 +253,7 @@ void BatchEngine::step(std::span<const SlotInput> inputs, std::vector<float>& lo
   batch.n_kv = n_kv;
   batch.embeddings = any_embeddings ? embedding_rows_.data() : nullptr;
   batch.last_visible = any_visibility ? last_visible_.data() : nullptr;
-  model::ForwardContext ctx{device_, weights_, kv_, workspace_, config_.flash_attn};
-  model_.forward(ctx, batch, logits_out.data());
+  model_.forward(parts_.contexts, batch, logits_out.data());
   for (const SlotInput& in : inputs) {
     std::copy(in.tokens.begin(), in.tokens.end(), slot_tokens(in.slot) + lengths_[in.slot]);
     lengths_[in.slot] += int64_t(in.tokens.size());
@@ -295,8 +307,10 @@ void BatchEngine::start_from_cache(int slot, std::span<const int32_t> prompt, in
     for (int layer = 0; layer < model_.hparams().n_layer; ++layer) {
       const bool sliding = window_ > 0 && model_.layer_sliding(layer);
       const int64_t to = sliding ? sliding_block : block, from = sliding ? m.copy_sliding_from : m.copy_from;
-      for (const backend::DeviceTensor& cache : {kv_.k(layer), kv_.v(layer)})
-        device_.copy_rows(cache.row_range(from * bs_, m.copy_rows), cache.row_range(to * bs_, m.copy_rows));
+      const kv::KvCache& kv = DevicePart::kv_of(parts_.parts, layer);  // on the device running the layer
+      for (const backend::DeviceTensor& cache : {kv.k(layer), kv.v(layer)})
+        DevicePart::device_of(parts_.parts, layer)
+            .copy_rows(cache.row_range(from * bs_, m.copy_rows), cache.row_range(to * bs_, m.copy_rows));
     }
     pool_.unref(m.copy_from);
     if (window_ > 0) sliding_pool_.unref(m.copy_sliding_from);

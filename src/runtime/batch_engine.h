@@ -34,6 +34,7 @@
 #include "kv/kv_cache.h"
 #include "kv/radix_cache.h"
 #include "model/model.h"
+#include "runtime/device_part.h"
 #include "runtime/kv_memory.h"
 
 namespace hearth::runtime {
@@ -68,6 +69,10 @@ class BatchEngine {
   BatchEngine(const model::Model& model, backend::Backend& backend, const BatchEngineConfig& config);
   // On a device the caller owns.
   BatchEngine(const model::Model& model, backend::DeviceBackend& device, const BatchEngineConfig& config);
+  // Across devices the caller owns, each holding its layers' weights and KV
+  // blocks (model::LayerPlacement, as Session takes it).
+  BatchEngine(const model::Model& model, std::span<const model::LayerPlacement> split,
+              const BatchEngineConfig& config);
 
   // One forward pass over all inputs (their tokens together at most n_batch;
   // at most one input per slot). logits_out gets one row of n_vocab for each
@@ -107,12 +112,12 @@ class BatchEngine {
   int64_t n_batch() const { return config_.n_batch; }
   int64_t n_vocab() const { return model_.hparams().n_vocab; }
   const model::Model& model() const { return model_; }
-  uint64_t kv_bytes() const { return kv_.bytes(); }
+  uint64_t kv_bytes() const { return parts_.kv_bytes(); }
 
  private:
-  // Runs on *device, or on `owned` when device is null.
+  // Runs the split, or every layer on `owned` when it is set.
   BatchEngine(const model::Model& model, std::unique_ptr<backend::DeviceBackend> owned,
-              backend::DeviceBackend* device, const BatchEngineConfig& config);
+              std::span<const model::LayerPlacement> split, const BatchEngineConfig& config);
   void check_slot(int slot) const;
   int32_t* table(int slot) { return tables_.data() + size_t(slot) * size_t(blocks_per_slot_); }
   int32_t* slot_tokens(int slot) { return tokens_held_.data() + size_t(slot) * size_t(config_.n_ctx_per_slot); }
@@ -127,7 +132,6 @@ class BatchEngine {
 
   const model::Model& model_;
   std::unique_ptr<backend::DeviceBackend> owned_device_;  // over a host Backend, or null
-  backend::DeviceBackend& device_;
   BatchEngineConfig config_;
   int bs_ = 0, block_shift_ = 0;
   int64_t blocks_per_slot_ = 0;
@@ -136,9 +140,7 @@ class BatchEngine {
   kv::BlockPool pool_;
   kv::BlockPool sliding_pool_;
   kv::RadixCache cache_;
-  model::DeviceWeights weights_;
-  kv::KvCache kv_;
-  model::Workspace workspace_;
+  DeviceParts parts_;  // each device's layers: weights, KV blocks, workspace, forward context
   std::vector<int64_t> lengths_;
   std::vector<int32_t> tables_;        // [n_slots][blocks_per_slot]
   std::vector<int64_t> table_sizes_;   // blocks in each slot's table

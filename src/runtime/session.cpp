@@ -51,24 +51,7 @@ model::LayerPlacement whole_model(const model::Model& model, backend::DeviceBack
   return {&device, 0, model.hparams().n_layer};
 }
 
-// KV rows of the layers in [first, end), 0 for the others (held elsewhere).
-std::vector<int64_t> part_kv_rows(const model::Model& model, const model::LayerPlacement& p, int64_t global_rows,
-                                  int64_t sliding_rows) {
-  std::vector<int64_t> rows = model.kv_rows(global_rows, sliding_rows);
-  for (int l = 0; l < int(rows.size()); ++l)
-    if (l < p.first_layer || l >= p.end_layer) rows[size_t(l)] = 0;
-  return rows;
-}
-
 }  // namespace
-
-Session::Part::Part(const model::Model& model, const model::LayerPlacement& p, const SessionConfig& config,
-                    int64_t sliding_rows, bool output)
-    : placement(p),
-      weights(*p.dev),
-      kv(*p.dev, kv::KvConfig{config.n_ctx, config.type_k, config.type_v}, model.kv_widths_k(), model.kv_widths_v(),
-         part_kv_rows(model, p, config.n_ctx, sliding_rows)),
-      workspace(model.make_workspace(*p.dev, std::min(config.n_ubatch, config.n_ctx), output)) {}
 
 Session::Session(const model::Model& model, backend::Backend& backend, const SessionConfig& config)
     : Session(model, make_prepared_host_device(model, backend, config), {}, config) {}
@@ -85,31 +68,16 @@ Session::Session(const model::Model& model, std::unique_ptr<backend::DeviceBacke
       owned_device_(std::move(owned)),
       config_(config),
       sliding_rows_(sliding_rows_for(model.has_sliding_layers() ? model.hparams().sliding_window : 0, config.n_ctx,
-                                     positive_ubatch(config.n_ubatch))) {
+                                     positive_ubatch(config.n_ubatch))),
+      parts_(model,
+             owned_device_ ? std::vector{whole_model(model, *owned_device_)}
+                           : std::vector<model::LayerPlacement>(split.begin(), split.end()),
+             kv::KvConfig{config.n_ctx, config.type_k, config.type_v}, model.kv_rows(config.n_ctx, sliding_rows_),
+             std::min(config.n_ubatch, config.n_ctx), config.flash_attn) {
   if (!config.flash_attn && (config.type_v == DType::Q8_0 || config.type_v == DType::Q4_0))
     fail("a quantized V cache ({}) needs flash attention: add --fa on", dtype_name(config.type_v));
-  std::vector<model::LayerPlacement> placements(split.begin(), split.end());
-  if (owned_device_) placements = {whole_model(model, *owned_device_)};
-  if (placements.empty()) fail("internal: a session on no device");
-  const int n_layer = model.hparams().n_layer;
-  for (size_t i = 0; i < placements.size(); ++i) {
-    const model::LayerPlacement& p = placements[i];
-    const int first = i == 0 ? 0 : placements[i - 1].end_layer;
-    if (p.dev == nullptr || p.first_layer != first || p.end_layer < p.first_layer ||
-        p.end_layer > n_layer || (i + 1 == placements.size() && p.end_layer != n_layer))
-      fail("internal: placement {} holds layers [{}, {}) of {}; a split covers every layer once, in order", i,
-           p.first_layer, p.end_layer, n_layer);
-  }
-  for (size_t i = 0; i < placements.size(); ++i) {
-    const bool output = i + 1 == placements.size();
-    parts_.push_back(std::make_unique<Part>(model, placements[i], config, sliding_rows_, output));
-    Part& part = *parts_.back();
-    contexts_.push_back(model::ForwardContext{*part.placement.dev, part.weights, part.kv, part.workspace,
-                                              config.flash_attn, part.placement.first_layer,
-                                              part.placement.end_layer, output});
-  }
-  max_rows_ = parts_.front()->workspace.max_rows;
-  for (const auto& part : parts_)
+  max_rows_ = parts_.parts.front()->workspace.max_rows;
+  for (const auto& part : parts_.parts)
     part->placement.dev->reserve(max_rows_, model.max_row_width(), config.n_ctx, model.max_head_dim());
   positions_.resize(max_rows_);
   output_rows_.resize(max_rows_);
@@ -121,17 +89,9 @@ Session::Session(const model::Model& model, std::unique_ptr<backend::DeviceBacke
   }
 }
 
-uint64_t Session::kv_bytes() const {
-  uint64_t total = 0;
-  for (const auto& part : parts_) total += part->kv.bytes();
-  return total;
-}
+uint64_t Session::kv_bytes() const { return parts_.kv_bytes(); }
 
-std::vector<model::LayerPlacement> Session::placement() const {
-  std::vector<model::LayerPlacement> out;
-  for (const auto& part : parts_) out.push_back(part->placement);
-  return out;
-}
+std::vector<model::LayerPlacement> Session::placement() const { return parts_.placement(); }
 
 KvMemory Session::kv_memory() const {
   return runtime::kv_memory(model_, config_.n_ctx, sliding_rows_, config_.type_k, config_.type_v);
@@ -167,7 +127,7 @@ void Session::eval(std::span<const int32_t> tokens, bool all_logits, std::vector
     }
     batch.output_rows = output_rows_.data();
     float* out = all_logits ? logits.data() + start * n_vocab : logits.data();
-    model_.forward(contexts_, batch, out);
+    model_.forward(parts_.contexts, batch, out);
     n_past_ += count;
   }
 }
@@ -198,7 +158,7 @@ void Session::eval_embeddings(const float* rows, int64_t n, bool see_whole_span)
     batch.last_visible = see_whole_span ? last_visible.data() : nullptr;
     batch.output_rows = output_rows_.data();
     batch.n_outputs = 0;
-    model_.forward(contexts_, batch, step_logits_.data());
+    model_.forward(parts_.contexts, batch, step_logits_.data());
     n_past_ += count;
   }
 }
@@ -218,7 +178,7 @@ const float* Session::decode(int32_t token) {
   }
   batch.output_rows = output_rows_.data();
   batch.n_outputs = 1;
-  model_.forward(contexts_, batch, step_logits_.data());
+  model_.forward(parts_.contexts, batch, step_logits_.data());
   n_past_ += 1;
   return step_logits_.data();
 }

@@ -22,6 +22,7 @@
 #include "backend/device.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
+#include "runtime/device_part.h"
 #include "runtime/kv_memory.h"
 
 namespace hearth::runtime {
@@ -85,24 +86,12 @@ class Session {
   Session(const model::Model& model, std::unique_ptr<backend::DeviceBackend> owned,
           std::span<const model::LayerPlacement> split, const SessionConfig& config);
 
-  // One device's share: the weights of its layers, their KV (the other
-  // layers' entries empty) and a workspace.
-  struct Part {
-    Part(const model::Model& model, const model::LayerPlacement& placement, const SessionConfig& config,
-         int64_t sliding_rows, bool output);
-    model::LayerPlacement placement;
-    model::DeviceWeights weights;
-    kv::KvCache kv;
-    model::Workspace workspace;
-  };
-
   const model::Model& model_;
   std::unique_ptr<backend::DeviceBackend> owned_device_;  // over a host Backend, or null
   SessionConfig config_;
-  int64_t sliding_rows_ = 0;  // before the parts, whose KV is sized from it
-  std::vector<std::unique_ptr<Part>> parts_;
-  std::vector<model::ForwardContext> contexts_;  // one per part, made once
-  int64_t max_rows_ = 0;                          // rows per forward pass
+  int64_t sliding_rows_ = 0;  // before parts_, whose KV is sized from it
+  DeviceParts parts_;         // the devices' shares: weights, KV, workspace, forward contexts
+  int64_t max_rows_ = 0;      // rows per forward pass
   std::vector<int32_t> positions_, output_rows_;
   std::vector<int32_t> ring_;                 // [n_ctx]: ring row of each position (sliding layers)
   std::vector<const int32_t*> ring_tables_;   // every token's table: ring_

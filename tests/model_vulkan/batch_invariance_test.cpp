@@ -1,6 +1,7 @@
 // Batch invariance on the Vulkan backend (lavapipe): the server's multi-slot
 // engine gives a sequence the same logits, bit for bit, whatever else shares
-// its steps (other slots prefilling or decoding beside it).
+// its steps (other slots prefilling or decoding beside it), and whether its
+// layers run on one device or split across two.
 #include <gtest/gtest.h>
 
 #include "backend/device.h"
@@ -13,14 +14,16 @@ namespace {
 using namespace hearth;
 using namespace hearth::runtime;
 
-backend::DeviceBackend& lavapipe() {
-  static std::unique_ptr<backend::DeviceBackend> device = [] {
+// Two logical devices on the first Vulkan device (lavapipe in CI).
+backend::DeviceBackend& lavapipe(int index = 0) {
+  static std::unique_ptr<backend::DeviceBackend> devices[2];
+  if (!devices[index]) {
     std::string why;
-    const auto devices = vulkan::list_devices(&why);
-    if (devices.empty()) throw std::runtime_error("no Vulkan device (" + why + "); scripts/setup installs lavapipe");
-    return vulkan::make_backend(devices[0].id);
-  }();
-  return *device;
+    const auto listed = vulkan::list_devices(&why);
+    if (listed.empty()) throw std::runtime_error("no Vulkan device (" + why + "); scripts/setup installs lavapipe");
+    devices[index] = vulkan::make_backend(listed[0].id);
+  }
+  return *devices[index];
 }
 
 const std::vector<int32_t> kPromptA = {1, 410, 478, 33, 392, 200, 17, 301, 99, 45, 12};
@@ -42,7 +45,7 @@ std::vector<std::vector<float>> greedy_alone(BatchEngine& engine, int steps) {
   return out;
 }
 
-TEST(VulkanBatchEngine, ASequenceIsBitwiseIndependentOfItsBatchmates) {
+TEST(VulkanBatchEngine, ASequenceIsBitwiseIndependentOfItsBatchmatesAndTheSplit) {
   for (const char* file : {"stories260K.gguf", "synth-qwen2-Q4_K_M.gguf", "synth-gemma3-Q4_K_M.gguf"}) {
     SCOPED_TRACE(file);
     const auto path = reference_test::model_path(file);
@@ -57,7 +60,12 @@ TEST(VulkanBatchEngine, ASequenceIsBitwiseIndependentOfItsBatchmates) {
       BatchEngine alone(*m, lavapipe(), config);
       expected = greedy_alone(alone, 8);
     }
-    BatchEngine busy(*m, lavapipe(), config);
+    // Busy across two logical devices (the layers split in half, each half's
+    // KV blocks on its device): the same rows as alone on one.
+    const int n_layer = m->hparams().n_layer;
+    const std::vector<model::LayerPlacement> split = {{&lavapipe(0), 0, n_layer / 2},
+                                                       {&lavapipe(1), n_layer / 2, n_layer}};
+    BatchEngine busy(*m, split, config);
     std::vector<float> logits;
     // Slot 1 is mid-prefill and slot 2 decodes alongside; slot 0 joins late.
     std::vector<SlotInput> warm = {{1, std::span(kPromptB).first(9), false}, {2, kPromptC, true}};
