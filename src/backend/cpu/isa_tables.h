@@ -21,6 +21,8 @@ struct KernelSlots {
   Kernels::DotRowsFn* dot_rows;
   Kernels::WeightedRowsFn* weighted_rows;
   Kernels::SoftmaxFn* softmax;
+  Kernels::ScoreBlockFn* score_block;
+  Kernels::SoftmaxBlockFn* softmax_block;
 };
 
 // Each overwrites the slots it has kernels for and leaves the others.

@@ -73,6 +73,30 @@ void softmax_scalar(float* x, int64_t n, const float* sink, bool round_to_f16) {
   }
 }
 
+void score_block_scalar(float* s, int n, float scale, float softcap, int lo, int hi) {
+  for (int r = 0; r < n; ++r) {
+    float v = s[r] * scale;
+    if (softcap != 0.0f) v = softcap * std::tanh(v / softcap);
+    s[r] = r < lo || r >= hi ? -std::numeric_limits<float>::infinity() : v;
+  }
+}
+
+float softmax_block_scalar(float* s, int n, float* m, float* sum) {
+  float block_max = -std::numeric_limits<float>::infinity();
+  for (int r = 0; r < n; ++r) block_max = std::max(block_max, s[r]);
+  float rescale = 1.0f;
+  if (block_max > *m) {
+    rescale = std::exp(*m - block_max);
+    *sum *= rescale;
+    *m = block_max;
+  }
+  for (int r = 0; r < n; ++r) {
+    s[r] = std::exp(s[r] - *m);  // exp(-inf) = 0 for masked keys
+    *sum += s[r];
+  }
+  return rescale;
+}
+
 template <Kernels::VecDotFn kSingle>
 void set_weight(Kernels& k, DType weight, DType act, Kernels::DequantizeFn dequantize) {
   const uint32_t id = uint32_t(weight);
@@ -125,11 +149,13 @@ Kernels scalar_kernels() {
   k.dot_rows = dot_rows_scalar;
   k.weighted_rows = weighted_rows_scalar;
   k.softmax = softmax_scalar;
+  k.score_block = score_block_scalar;
+  k.softmax_block = softmax_block_scalar;
   return k;
 }
 
 detail::KernelSlots slots_of(Kernels& k) {
-  return {k.vec_dot, k.vec_dot_rows, k.vec_dot_tile, k.quantize_act, k.dequantize, k.packed_gemm, k.packed_gemm_pair, &k.axpy, &k.scale, &k.dot_rows, &k.weighted_rows, &k.softmax};
+  return {k.vec_dot, k.vec_dot_rows, k.vec_dot_tile, k.quantize_act, k.dequantize, k.packed_gemm, k.packed_gemm_pair, &k.axpy, &k.scale, &k.dot_rows, &k.weighted_rows, &k.softmax, &k.score_block, &k.softmax_block};
 }
 
 Kernels avx2_kernels() {

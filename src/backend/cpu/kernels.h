@@ -63,6 +63,17 @@ struct Kernels {
   // exp(x - max) summed in double, then x / sum, rounded to f16 when
   // round_to_f16. A sink (null: none) joins the maximum and the sum.
   using SoftmaxFn = void (*)(float* x, int64_t n, const float* sink, bool round_to_f16);
+  // Attention's scores of one query over a block of n <= kScoreBlock keys,
+  // in place: s = scale * s, then softcap * tanh(s / softcap) when softcap
+  // is not 0; keys outside [lo, hi) get -inf. s holds kScoreBlock floats.
+  using ScoreBlockFn = void (*)(float* s, int n, float scale, float softcap, int lo, int hi);
+  // The online softmax's step over such a block (ggml's flash_attn_ext, a
+  // block at a time): m grows to the block's maximum and *sum is rescaled by
+  // exp(old m - new m), which is returned (1 when m did not grow) for the
+  // caller's accumulator; s becomes exp(s - m), added to *sum. The block
+  // holds at least one key that is not -inf.
+  using SoftmaxBlockFn = float (*)(float* s, int n, float* m, float* sum);
+  static constexpr int kScoreBlock = 32;
   static constexpr int kMaxRows = 4;
 
   VecDotFn vec_dot[hearth::kDTypeIdLimit] = {};        // by weight type id; null if unsupported
@@ -82,6 +93,8 @@ struct Kernels {
   DotRowsFn dot_rows = nullptr;
   WeightedRowsFn weighted_rows = nullptr;
   SoftmaxFn softmax = nullptr;
+  ScoreBlockFn score_block = nullptr;
+  SoftmaxBlockFn softmax_block = nullptr;
   std::string isa;  // "avx512-vnni", "avx512", "avx2", "scalar"
 
   VecDotFn vec_dot_for(hearth::DType t) const { return vec_dot[uint32_t(t)]; }

@@ -275,7 +275,8 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
   };
   // Scores of query i against keys [j0, j0 + n): scaled, capped; keys the
   // query's token does not see get -inf.
-  float s[kKeyBlock];
+  static_assert(kKeyBlock <= cpu::Kernels::kScoreBlock);
+  float s[cpu::Kernels::kScoreBlock];
   // A quantized K is not converted: each query dots the rows in place.
   auto load_k = [&](int64_t j0, int64_t n) {
     if (!quantized_k) load_rows(p.k, k_head_offset, dequantize_k, j0, n, kf);
@@ -290,12 +291,8 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     } else {
       kernels_.dot_rows(hd, q + i * hd, kf, n, s);
     }
-    for (int64_t r = 0; r < n; ++r) {
-      float v = s[r] * p.scale;
-      if (p.softcap != 0.0f) v = p.softcap * std::tanh(v / p.softcap);
-      const int64_t j = j0 + r;
-      s[r] = (j < first[t] || j > last[t]) ? -std::numeric_limits<float>::infinity() : v;
-    }
+    const auto in_block = [&](int64_t j) { return int(std::clamp<int64_t>(j - j0, 0, n)); };
+    kernels_.score_block(s, int(n), p.scale, p.softcap, in_block(first[t]), in_block(last[t] + 1));
   };
   auto sees_block = [&](int i, int64_t j0, int64_t n) {
     const int t = i / n_group;
@@ -334,18 +331,8 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
           for (int i = 0; i < n_queries; ++i) {
             if (!sees_block(i, j0, n)) continue;
             block_scores(i, j0, n);
-            float block_max = -std::numeric_limits<float>::infinity();
-            for (int64_t r = 0; r < n; ++r) block_max = std::max(block_max, s[r]);
-            if (block_max > m[i]) {
-              const float rescale = std::exp(m[i] - block_max);
-              kernels_.scale(hd, rescale, acc + i * hd);
-              sum[i] *= rescale;
-              m[i] = block_max;
-            }
-            for (int64_t r = 0; r < n; ++r) {
-              s[r] = std::exp(s[r] - m[i]);  // exp(-inf) = 0 for unseen keys
-              sum[i] += s[r];
-            }
+            const float rescale = kernels_.softmax_block(s, int(n), &m[i], &sum[i]);
+            if (rescale != 1.0f) kernels_.scale(hd, rescale, acc + i * hd);
             kernels_.weighted_rows(hd, s, vf, n, acc + i * hd);
           }
         }
