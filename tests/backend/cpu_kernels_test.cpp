@@ -332,6 +332,67 @@ TEST_P(CpuKernels, AttentionRowKernelsMatchDoubleAndAreRowInvariant) {
   }
 }
 
+// The flash path's block kernels against double math: every block length
+// (tails of 8-wide registers), masks at either end or covering all but one
+// key, a softcap, and the online softmax's running maximum and sum over a
+// run of blocks (which must end at the whole row's softmax).
+TEST_P(CpuKernels, ScoreAndSoftmaxBlocksMatchDouble) {
+  const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  constexpr int kBlock = cpu::Kernels::kScoreBlock;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dot(-40.0f, 40.0f);
+  for (int n : {1, 3, 8, 13, 17, 31, 32}) {
+    for (float softcap : {0.0f, 30.0f}) {
+      for (auto [lo, hi] : {std::pair{0, n}, std::pair{n / 3, n}, std::pair{0, n - n / 4}, std::pair{n - 1, n}}) {
+        float s[kBlock];
+        for (float& v : s) v = dot(rng);
+        std::vector<float> raw(s, s + kBlock);
+        const float scale = 0.125f;
+        k.score_block(s, n, scale, softcap, lo, hi);
+        for (int r = 0; r < n; ++r) {
+          if (r < lo || r >= hi) {
+            EXPECT_EQ(s[r], -INFINITY) << GetParam() << " n " << n << " key " << r << " masked";
+            continue;
+          }
+          double want = double(raw[size_t(r)]) * scale;
+          if (softcap != 0.0f) want = softcap * std::tanh(want / softcap);
+          EXPECT_NEAR(s[r], want, 1e-6 * std::fabs(want) + 1e-6) << GetParam() << " n " << n << " key " << r;
+        }
+      }
+    }
+  }
+  // Four blocks of one row, the last short and partly masked.
+  const int lengths[] = {32, 32, 32, 19};
+  std::vector<float> all;
+  float m = -INFINITY, sum = 0.0f;
+  double scaled_sum = 0.0;  // the previous sum rescaled, plus this block's exp(s - m)
+  for (int b = 0; b < 4; ++b) {
+    float s[kBlock];
+    for (float& v : s) v = dot(rng) * 0.25f;
+    const int n = lengths[b];
+    if (b == 3) s[n - 1] = s[n - 2] = -INFINITY;  // keys the query does not see
+    all.insert(all.end(), s, s + n);
+    const float m_before = m, sum_before = sum;
+    const float rescale = k.softmax_block(s, n, &m, &sum);
+    float block_max = -INFINITY;
+    for (int r = 0; r < n; ++r) block_max = std::max(block_max, all[all.size() - size_t(n) + size_t(r)]);
+    EXPECT_EQ(m, std::max(m_before, block_max)) << GetParam() << " block " << b;
+    EXPECT_NEAR(rescale, m_before == m ? 1.0 : std::exp(double(m_before) - m), 1e-6) << GetParam() << " block " << b;
+    for (int r = 0; r < n; ++r) {
+      const double want = std::exp(double(all[all.size() - size_t(n) + size_t(r)]) - m);
+      EXPECT_NEAR(s[r], want, 2e-6 * want + 1e-30) << GetParam() << " block " << b << " key " << r;
+    }
+    scaled_sum = double(sum_before) * rescale;
+    for (int r = 0; r < n; ++r) scaled_sum += s[r];
+    EXPECT_NEAR(sum, scaled_sum, 1e-5 * scaled_sum) << GetParam() << " block " << b;
+  }
+  double whole = 0.0, max_all = -INFINITY;
+  for (float v : all) max_all = std::max(max_all, double(v));
+  for (float v : all) whole += std::exp(double(v) - max_all);
+  EXPECT_EQ(double(m), max_all);
+  EXPECT_NEAR(sum, whole, 1e-5 * whole) << GetParam() << " the row's softmax denominator";
+}
+
 TEST_P(CpuKernels, MatchLlamaCppFixture) { expect_kernels_match_fixture(test::QuantFixture::get(), GetParam()); }
 
 TEST_P(CpuKernels, MatchLlamaCppFixtureNewTypes) {
