@@ -221,8 +221,14 @@ bool CpuBackend::can_tile_attention(const AttentionParams& p) const {
 void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tokens, int head0, int n_group,
                              ThreadScratch& scratch, int only_stripe, float* stripe_out) const {
   const int hd = p.head_dim;
-  const int kv_head = head0 / (p.n_head / p.n_head_kv);
+  // The item's heads may span several KV heads (a decode step takes them
+  // all, so that each cache row is read once, front to back).
+  const int per_kv = p.n_head / p.n_head_kv;
+  const int kv_head0 = head0 / per_kv;
+  const int n_kv_heads = (head0 + n_group - 1) / per_kv - kv_head0 + 1;
   const int n_queries = n_tokens * n_group;  // query i: token i / n_group, head head0 + i % n_group
+  // The KV head of query i, counted from kv_head0.
+  const auto kv_of = [&](int i) { return (head0 + i % n_group) / per_kv - kv_head0; };
   // The tile's tokens share one sequence, so key rows come from the first's
   // table. Each token's visible keys [first, last]; the item's union [lo, hi].
   const TokenKeys keys(p, token0);
@@ -258,19 +264,23 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
   }
   if (!p.flash) std::fill(acc, acc + int64_t(n_queries) * hd, 0.0f);
 
-  const size_t k_head_offset = row_bytes(p.k.type, int64_t(kv_head) * hd);
-  const size_t v_head_offset = row_bytes(p.v.type, int64_t(kv_head) * hd);
+  const size_t k_head_offset = row_bytes(p.k.type, int64_t(kv_head0) * hd), k_head_bytes = row_bytes(p.k.type, hd);
+  const size_t v_head_offset = row_bytes(p.v.type, int64_t(kv_head0) * hd), v_head_bytes = row_bytes(p.v.type, hd);
   const auto dequantize_k = quantized_k ? nullptr : kernels_.dequantize_for(p.k.type);
   const auto dequantize_v = kernels_.dequantize_for(p.v.type);
-  float* kf = scratch.tile_k.data();  // [kKeyBlock][hd]
+  const int64_t head_block = int64_t(kKeyBlock) * hd;  // floats of one KV head's block
+  float* kf = scratch.tile_k.data();  // [n_kv_heads][kKeyBlock][hd]
   float* vf = scratch.tile_v.data();
-  auto load_rows = [&](const KvView& view, size_t head_offset, decltype(dequantize_k) dequantize, int64_t j0,
-                       int64_t n_rows, float* dst) {
+  auto load_rows = [&](const KvView& view, size_t head_offset, size_t head_bytes, decltype(dequantize_k) dequantize,
+                       int64_t j0, int64_t n_rows, float* dst) {
     for (int64_t r = 0; r < n_rows; ++r) {
-      if (j0 + r < visible_lo)
-        std::fill(dst + r * hd, dst + (r + 1) * hd, 0.0f);  // masked for every query: contributes 0
-      else
-        dequantize(view.data + keys.row(j0 + r) * view.row_bytes + head_offset, dst + r * hd, hd);
+      for (int h = 0; h < n_kv_heads; ++h) {
+        float* out = dst + h * head_block + r * hd;
+        if (j0 + r < visible_lo)
+          std::fill(out, out + hd, 0.0f);  // masked for every query: contributes 0
+        else
+          dequantize(view.data + keys.row(j0 + r) * view.row_bytes + head_offset + h * head_bytes, out, hd);
+      }
     }
   };
   // Scores of query i against keys [j0, j0 + n): scaled, capped; keys the
@@ -279,17 +289,19 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
   float s[cpu::Kernels::kScoreBlock];
   // A quantized K is not converted: each query dots the rows in place.
   auto load_k = [&](int64_t j0, int64_t n) {
-    if (!quantized_k) load_rows(p.k, k_head_offset, dequantize_k, j0, n, kf);
+    if (!quantized_k) load_rows(p.k, k_head_offset, k_head_bytes, dequantize_k, j0, n, kf);
   };
   auto block_scores = [&](int i, int64_t j0, int64_t n) {
     const int t = i / n_group;
     if (quantized_k) {
       for (int64_t r = 0; r < n; ++r)
         s[r] = j0 + r < visible_lo ? 0.0f
-                                   : k_dot(hd, p.k.data + keys.row(j0 + r) * p.k.row_bytes + k_head_offset,
+                                   : k_dot(hd,
+                                           p.k.data + keys.row(j0 + r) * p.k.row_bytes + k_head_offset +
+                                               kv_of(i) * k_head_bytes,
                                            q_conv + i * q_bytes);
     } else {
-      kernels_.dot_rows(hd, q + i * hd, kf, n, s);
+      kernels_.dot_rows(hd, q + i * hd, kf + kv_of(i) * head_block, n, s);
     }
     const auto in_block = [&](int64_t j) { return int(std::clamp<int64_t>(j - j0, 0, n)); };
     kernels_.score_block(s, int(n), p.scale, p.softcap, in_block(first[t]), in_block(last[t] + 1));
@@ -327,13 +339,13 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
         for (int64_t j0 = begin; j0 < end; j0 += kKeyBlock) {
           const int64_t n = std::min<int64_t>(kKeyBlock, end - j0);
           load_k(j0, n);
-          load_rows(p.v, v_head_offset, dequantize_v, j0, n, vf);
+          load_rows(p.v, v_head_offset, v_head_bytes, dequantize_v, j0, n, vf);
           for (int i = 0; i < n_queries; ++i) {
             if (!sees_block(i, j0, n)) continue;
             block_scores(i, j0, n);
             const float rescale = kernels_.softmax_block(s, int(n), &m[i], &sum[i]);
             if (rescale != 1.0f) kernels_.scale(hd, rescale, acc + i * hd);
-            kernels_.weighted_rows(hd, s, vf, n, acc + i * hd);
+            kernels_.weighted_rows(hd, s, vf + kv_of(i) * head_block, n, acc + i * hd);
           }
         }
         merge_flash(into, chunk_state, hd);
@@ -365,7 +377,7 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     // Pass 2: the probability-weighted sums of the value rows.
     for (int64_t j0 = lo; j0 <= hi; j0 += kKeyBlock) {
       const int64_t n = std::min<int64_t>(kKeyBlock, hi - j0 + 1);
-      load_rows(p.v, v_head_offset, dequantize_v, j0, n, vf);
+      load_rows(p.v, v_head_offset, v_head_bytes, dequantize_v, j0, n, vf);
       for (int i = 0; i < n_queries; ++i) {
         if (!sees_block(i, j0, n)) continue;
         const int t = i / n_group;
@@ -373,7 +385,7 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
           const int64_t j = j0 + r;
           s[r] = (j < first[t] || j > last[t]) ? 0.0f : scores[i * stride + j];
         }
-        kernels_.weighted_rows(hd, s, vf, n, acc + i * hd);
+        kernels_.weighted_rows(hd, s, vf + kv_of(i) * head_block, n, acc + i * hd);
       }
     }
   }
@@ -411,9 +423,23 @@ void CpuBackend::attention(const AttentionParams& p) {
   }
   tiles.push_back(p.n_tokens);
   const int64_t n_tiles = int64_t(tiles.size()) - 1;
-  const int64_t items_per_tile = int64_t(p.n_head_kv) * chunks;
+  // An item: a tile of tokens times up to kMaxHeadGroup query heads of one
+  // KV head; or, when every tile is one token (decode steps), the query
+  // heads of up to kMaxItemKvHeads whole KV heads, so that each cache row is
+  // read front to back once rather than a head's short piece at a time.
+  // Each query gets the same operations either way.
+  bool one_token_tiles = tiled;
+  for (int64_t tile = 0; tile < n_tiles && one_token_tiles; ++tile) one_token_tiles = tiles[tile + 1] - tiles[tile] == 1;
+  int kv_per_item =
+      one_token_tiles && per_kv <= kMaxHeadGroup
+          ? std::max(1, std::min({p.n_head_kv, kMaxItemKvHeads, kMaxTileQueries / per_kv}))
+          : 1;
+  // The unfused path keeps every query's scores over the context.
+  if (!p.flash && kv_per_item > 1)
+    kv_per_item = int(std::clamp<int64_t>(int64_t(scratch_scores_) / (int64_t(per_kv) * p.n_kv), 1, kv_per_item));
+  const int items_per_kv_run = kv_per_item > 1 ? 1 : chunks;  // items over a run of kv_per_item KV heads
+  const int64_t items_per_tile = int64_t((p.n_head_kv + kv_per_item - 1) / kv_per_item) * items_per_kv_run;
   const int64_t n_items = n_tiles * items_per_tile;
-  // An item: a tile of tokens times up to kMaxHeadGroup query heads of one KV head.
   struct Item {
     int64_t token0;
     int n_tokens, head0, n_group;
@@ -421,8 +447,12 @@ void CpuBackend::attention(const AttentionParams& p) {
   auto item_at = [&](int64_t item) {
     const int64_t tile = item / items_per_tile;
     const int rest = int(item % items_per_tile);
-    return Item{tiles[tile], int(tiles[tile + 1] - tiles[tile]),
-                (rest / chunks) * per_kv + (rest % chunks) * kMaxHeadGroup,
+    const int token_count = int(tiles[tile + 1] - tiles[tile]);
+    if (kv_per_item > 1) {
+      const int kv0 = rest * kv_per_item;
+      return Item{tiles[tile], token_count, kv0 * per_kv, std::min(kv_per_item, p.n_head_kv - kv0) * per_kv};
+    }
+    return Item{tiles[tile], token_count, (rest / chunks) * per_kv + (rest % chunks) * kMaxHeadGroup,
                 std::min(kMaxHeadGroup, per_kv - (rest % chunks) * kMaxHeadGroup)};
   };
   auto run_item = [&](int64_t item, ThreadScratch& scratch) {

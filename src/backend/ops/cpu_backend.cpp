@@ -99,7 +99,7 @@ CpuBackend::ScratchSizes CpuBackend::scratch_sizes(int n_threads, int64_t max_ro
   z.split_states = size_t(n_threads - 1) * size_t(kSplitWays) * kMaxTileQueries * (hd + 2);
   z.acc = hd * kMaxHeadGroup;
   z.tile_q = z.tile_acc = hd * kMaxTileQueries;
-  z.tile_k = z.tile_v = hd * kKeyBlock;
+  z.tile_k = z.tile_v = hd * kKeyBlock * kMaxItemKvHeads;
   z.tile_m = z.tile_sum = kMaxTileQueries;
   z.stripes = 2 * kMaxTileQueries * (hd + 2);  // attend_tile's total and stripe
   z.v_row = hd;

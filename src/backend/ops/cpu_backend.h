@@ -64,6 +64,9 @@ class CpuBackend final : public Backend {
   static constexpr int kMaxTileTokens = 16;
   static constexpr int kMaxTileQueries = 32;
   static constexpr int kKeyBlock = 32;
+  // A decode step's item takes up to this many KV heads at once (all of a
+  // cache row's heads for the common shapes), so that rows are read whole.
+  static constexpr int kMaxItemKvHeads = 8;
   // The fused path's split-K: keys in chunks of kSplitKeys, chunk c merged
   // into stripe c % kSplitWays (see attend_tile).
   static constexpr int64_t kSplitKeys = 256;
