@@ -20,6 +20,7 @@ layout(push_constant) uniform Params {
   // s / x_row_divisor.
   uint use_ids, ids_off, expert_stride, x_row_divisor;
 } p;
+#define GRID_BINDING 5  // the lattice grids (types_lattice.glsl)
 #include "types.glsl"
 
 #if defined(IS_FLOAT)
@@ -38,6 +39,12 @@ float k_contribution(uint blk, uint a_blk, int dot) {
   int min_sum = 0;
 #if defined(KMIN)
   for (uint g = 0u; g < 16u; ++g) min_sum += int(act[a_blk + 65u + g]) * group_min(blk, g);
+#elif defined(DELTA8)
+  for (uint c = 0u; c < 32u; ++c) {
+    int chunk_sum = 0;
+    for (uint j = 0u; j < 8u; ++j) chunk_sum += act_level(a_blk, 8u * c + j);
+    min_sum += delta8(blk, c) * chunk_sum;
+  }
 #endif
   return combine(blk, uintBitsToFloat(act[a_blk + 64u]), dot, min_sum);
 }

@@ -23,7 +23,7 @@ void main() {
   for (uint e = 1u; e < p.n_expert; ++e) max_logit = max(max_logit, uintBitsToFloat(logits[base + e]));
   float sum = 0.0;
   for (uint e = 0u; e < p.n_expert; ++e) {
-    probs[e] = p.normalize == 2u ? uintBitsToFloat(logits[base + e]) : exp(uintBitsToFloat(logits[base + e]) - max_logit);
+    probs[e] = p.normalize == 2u ? uintBitsToFloat(logits[base + e]) : exp_rn(uintBitsToFloat(logits[base + e]) - max_logit);
     sum += probs[e];
   }
   if (p.normalize != 2u)
@@ -48,7 +48,7 @@ void main() {
     float top = uintBitsToFloat(weights[w0]);
     float k_sum = 0.0;
     for (uint k = 0u; k < p.n_used; ++k) {
-      float e = exp(uintBitsToFloat(weights[w0 + k]) - top);
+      float e = exp_rn(uintBitsToFloat(weights[w0 + k]) - top);
       weights[w0 + k] = floatBitsToUint(e);
       k_sum += e;
     }
