@@ -24,6 +24,22 @@ layout(push_constant) uniform Params {
 #include "types.glsl"
 
 #if defined(IS_FLOAT)
+// sum += w * x, compensated: (sum, low) carries the exact sum of the exact
+// products (f16 and bf16 products are exact in float; f32 ones are split),
+// so hi + low rounds as the reference's double sum does.
+void accumulate(inout float sum, inout float low, float w, float x) {
+#if defined(WTYPE_F32)
+  float product, product_error;
+  two_prod(w, x, product, product_error);
+#else
+  precise float product = w * x;
+  float product_error = 0.0;
+#endif
+  float error;
+  two_sum(sum, product, sum, error);
+  precise float new_low = low + (error + product_error);
+  low = new_low;
+}
 float x_value(uint r, uint i) {
   float v = uintBitsToFloat(x[p.x_off + r * p.x_stride + i]);
 #if !defined(WTYPE_F32)
