@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "backend/ref/iq_grids.h"
 #include "backend/vulkan/shaders.h"
 #include "core/error.h"
 
@@ -19,6 +20,7 @@ void check(VkResult result, const char* what) {
 
 constexpr uint64_t kStagingChunk = 16ull << 20;
 constexpr uint32_t kSetsPerPool = 1024;
+constexpr uint32_t kMaxBindings = 8;  // the most buffers a shader binds (attention)
 constexpr uint32_t kPushBytes = 128;  // the least maxPushConstantsSize Vulkan guarantees
 constexpr uint32_t kMaxGroupsX = 65535;
 
@@ -199,6 +201,32 @@ backend::DeviceTensor VulkanBackend::scratch(Scratch slot, DType type, int64_t n
   return backend::DeviceTensor{s.id, 0, type, n, rows, row_bytes(type, uint64_t(n))};
 }
 
+uint32_t VulkanBackend::grid_binding(DType type, uint32_t other) {
+  switch (type) {
+    case DType::IQ2_XXS: case DType::IQ2_XS: case DType::IQ2_S: case DType::IQ3_XXS: case DType::IQ3_S:
+    case DType::IQ1_S: case DType::IQ1_M: break;
+    default: return other;
+  }
+  if (grids_ != 0) return grids_;
+  // In types_lattice.glsl's order and word offsets (GRID_IQ2XXS ...).
+  std::vector<uint32_t> words;
+  const auto append = [&](const auto& table) {
+    for (const auto entry : table)
+      for (size_t k = 0; k < sizeof(entry) / 4; ++k) words.push_back(uint32_t(uint64_t(entry) >> (32 * k)));
+  };
+  append(ref::kIq2xxsGrid);
+  append(ref::kIq2xsGrid);
+  append(ref::kIq2sGrid);
+  append(ref::kIq3xxsGrid);
+  append(ref::kIq3sGrid);
+  append(ref::kIq1sGrid);
+  if (words.size() != 8448) fail("internal: the lattice grids are {} words, the shaders expect 8448", words.size());
+  const backend::DeviceTensor t = alloc(DType::I32, int64_t(words.size()), 1);
+  write(t, words.data());
+  grids_ = t.buffer;
+  return grids_;
+}
+
 // ---------------------------------------------------------------- recording
 
 void VulkanBackend::begin_recording() {
@@ -336,7 +364,7 @@ VkDescriptorSet VulkanBackend::descriptor_set(const Pipeline& p, const std::vect
   if (found != descriptor_sets_.end()) return found->second;
 
   if (descriptor_pools_.empty() || sets_in_pool_ == kSetsPerPool) {
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * 4};
+    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings};
     VkDescriptorPoolCreateInfo pool_info{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     pool_info.maxSets = kSetsPerPool;
     pool_info.poolSizeCount = 1;
@@ -373,6 +401,7 @@ void VulkanBackend::dispatch(const std::string& shader, const std::vector<uint32
                              size_t push_bytes, uint64_t groups) {
   if (groups == 0) return;
   if (groups > uint64_t(kMaxGroupsX) * kMaxGroupsX) fail("internal: dispatch of {} workgroups is too large", groups);
+  if (buffers.size() > kMaxBindings) fail("internal: shader {} binds {} buffers", shader, buffers.size());
   const Pipeline& p = pipeline(shader, uint32_t(buffers.size()));
   const VkDescriptorSet set = descriptor_set(p, buffers);
   begin_recording();

@@ -101,8 +101,18 @@ class VulkanBackend final : public backend::DeviceBackend {
   };
   void record_store_kv(const backend::DeviceTensor& src, const backend::DeviceTensor& cache, int64_t first_row,
                        const backend::DeviceKvSlots* slots);
+  // y[s] += bias[ids[s]] for each row s of an MoE projection (nothing for an empty bias).
+  void add_expert_bias(const backend::DeviceTensor& y, const backend::DeviceTensor& bias,
+                       const backend::DeviceTensor& ids, int n_expert);
+  // out = act(gate) * up, or act(gate) without up.
+  void record_activation(backend::Activation act, const backend::DeviceTensor& gate, const backend::DeviceTensor* up,
+                         const backend::DeviceTensor& out);
   void record_matmul(const backend::DeviceTensor& w, const backend::DeviceTensor& x, const backend::DeviceTensor& y,
                      const ExpertIds& ids);
+  // The buffer a matmul or get_rows of `type` binds for the lattice grids:
+  // the grid tables (uploaded on first use) for the IQ1-IQ3 types, else
+  // `other` (an unused binding).
+  uint32_t grid_binding(DType type, uint32_t other);
 
   std::shared_ptr<Instance> instance_;
   backend::DeviceInfo info_;
@@ -133,6 +143,7 @@ class VulkanBackend final : public backend::DeviceBackend {
     uint64_t bytes = 0;
   };
   ScratchBuffer scratch_[size_t(Scratch::Count)];
+  uint32_t grids_ = 0;  // the lattice grid tables' buffer, 0 until needed
   backend::DeviceCounters counters_;
 };
 
