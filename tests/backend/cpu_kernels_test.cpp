@@ -298,29 +298,56 @@ TEST_P(CpuKernels, SoftmaxMatchesDoubleExp) {
   }
 }
 
-// Attention's blocked kernels: q . k[j] and acc += sum_j p[j] v[j] against
-// double sums, for widths with and without 8- and 16-float tails, and each
-// key's score bitwise the same alone as among others.
-TEST_P(CpuKernels, AttentionRowKernelsMatchDoubleAndAreRowInvariant) {
+// Attention's blocked kernels: a key block transposed and dotted with up to
+// kMaxDotQueries queries, and acc += sum_j p[j] v[j], against double sums,
+// for widths with and without 8- and 16-float tails and short blocks; each
+// score bitwise the same for a query alone as among others, and for a key
+// in a short block as in a full one.
+TEST_P(CpuKernels, AttentionBlockKernelsMatchDoubleAndAreInvariant) {
   const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  constexpr int kBlock = cpu::Kernels::kScoreBlock, kQ = cpu::Kernels::kMaxDotQueries;
   for (int64_t n : {5, 8, 24, 64, 72, 128}) {
-    const int64_t rows = 11;
-    const auto q = random_row(n, 40 + uint32_t(n)), keys = random_row(n * rows, 50 + uint32_t(n));
-    const auto p = random_row(rows, 60), v = random_row(n * rows, 70);
-    std::vector<float> scores(static_cast<size_t>(rows)), acc(static_cast<size_t>(n), 0.5f);
-    k.dot_rows(n, q.data(), keys.data(), rows, scores.data());
-    k.weighted_rows(n, p.data(), v.data(), rows, acc.data());
-    for (int64_t j = 0; j < rows; ++j) {
-      double dot = 0, magnitude = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        dot += double(q[size_t(i)]) * keys[size_t(j * n + i)];
-        magnitude += std::fabs(double(q[size_t(i)]) * keys[size_t(j * n + i)]);
+    for (int64_t rows : {int64_t(kBlock), int64_t(11)}) {
+      const auto keys = random_row(n * rows, 50 + uint32_t(n));
+      std::vector<std::vector<float>> qs;
+      const float* q[kQ];
+      for (int i = 0; i < kQ; ++i) {
+        qs.push_back(random_row(n, 40 + uint32_t(n) + uint32_t(i)));
+        q[i] = qs.back().data();
       }
-      EXPECT_NEAR(scores[size_t(j)], dot, 1e-6 * magnitude + 1e-30) << GetParam() << " n " << n << " key " << j;
-      float alone = 0;
-      k.dot_rows(n, q.data(), keys.data() + j * n, 1, &alone);
-      EXPECT_EQ(alone, scores[size_t(j)]) << GetParam() << " n " << n << " key " << j << " alone";
+      std::vector<float> kt(size_t(n * kBlock), -1.0f), scores(size_t(kQ * kBlock));
+      k.transpose_block(n, keys.data(), rows, kt.data());
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < kBlock; ++j)
+          ASSERT_EQ(kt[size_t(i * kBlock + j)], j < rows ? keys[size_t(j * n + i)] : 0.0f) << GetParam() << " n " << n;
+      k.dot_columns(n, q, kQ, kt.data(), scores.data());
+      for (int qi = 0; qi < kQ; ++qi) {
+        float alone[kBlock];
+        k.dot_columns(n, q + qi, 1, kt.data(), alone);
+        for (int64_t j = 0; j < rows; ++j) {
+          double dot = 0, magnitude = 0;
+          for (int64_t i = 0; i < n; ++i) {
+            dot += double(q[qi][i]) * keys[size_t(j * n + i)];
+            magnitude += std::fabs(double(q[qi][i]) * keys[size_t(j * n + i)]);
+          }
+          const float got = scores[size_t(qi * kBlock + j)];
+          EXPECT_NEAR(got, dot, 1e-6 * magnitude + 1e-30) << GetParam() << " n " << n << " key " << j;
+          EXPECT_EQ(alone[j], got) << GetParam() << " n " << n << " key " << j << " query alone";
+        }
+      }
+      if (rows < kBlock) {  // the same keys as the first rows of a full block
+        std::vector<float> full_keys(size_t(n * kBlock), 0.25f), full_kt(size_t(n * kBlock)), full(kBlock);
+        std::copy(keys.begin(), keys.end(), full_keys.begin());
+        k.transpose_block(n, full_keys.data(), kBlock, full_kt.data());
+        k.dot_columns(n, q, 1, full_kt.data(), full.data());
+        for (int64_t j = 0; j < rows; ++j)
+          EXPECT_EQ(full[size_t(j)], scores[size_t(j)]) << GetParam() << " n " << n << " key " << j << " short block";
+      }
     }
+    const int64_t rows = 11;
+    const auto p = random_row(rows, 60), v = random_row(n * rows, 70);
+    std::vector<float> acc(static_cast<size_t>(n), 0.5f);
+    k.weighted_rows(n, p.data(), v.data(), rows, acc.data());
     for (int64_t i = 0; i < n; ++i) {
       double sum = 0.5, magnitude = 0.5;
       for (int64_t j = 0; j < rows; ++j) {

@@ -270,6 +270,7 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
   const auto dequantize_v = kernels_.dequantize_for(p.v.type);
   const int64_t head_block = int64_t(kKeyBlock) * hd;  // floats of one KV head's block
   float* kf = scratch.tile_k.data();  // [n_kv_heads][kKeyBlock][hd]
+  float* kt = scratch.tile_kt.data();  // kf transposed: [n_kv_heads][hd][kKeyBlock]
   float* vf = scratch.tile_v.data();
   auto load_rows = [&](const KvView& view, size_t head_offset, size_t head_bytes, decltype(dequantize_k) dequantize,
                        int64_t j0, int64_t n_rows, float* dst) {
@@ -283,32 +284,57 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
       }
     }
   };
-  // Scores of query i against keys [j0, j0 + n): scaled, capped; keys the
-  // query's token does not see get -inf.
-  static_assert(kKeyBlock <= cpu::Kernels::kScoreBlock);
-  float s[cpu::Kernels::kScoreBlock];
+  // Scores of every query that sees keys [j0, j0 + n), scaled, capped; keys
+  // a query's token does not see get -inf. Float K: the block transposed,
+  // and the queries of each KV head dotted with it kMaxDotQueries at a time.
   // A quantized K is not converted: each query dots the rows in place.
+  static_assert(kKeyBlock == cpu::Kernels::kScoreBlock);  // the transposed blocks' width
+  constexpr int kBlock = cpu::Kernels::kScoreBlock;
+  float scores_block[kMaxTileQueries][kBlock];
   auto load_k = [&](int64_t j0, int64_t n) {
-    if (!quantized_k) load_rows(p.k, k_head_offset, k_head_bytes, dequantize_k, j0, n, kf);
-  };
-  auto block_scores = [&](int i, int64_t j0, int64_t n) {
-    const int t = i / n_group;
-    if (quantized_k) {
-      for (int64_t r = 0; r < n; ++r)
-        s[r] = j0 + r < visible_lo ? 0.0f
-                                   : k_dot(hd,
-                                           p.k.data + keys.row(j0 + r) * p.k.row_bytes + k_head_offset +
-                                               kv_of(i) * k_head_bytes,
-                                           q_conv + i * q_bytes);
-    } else {
-      kernels_.dot_rows(hd, q + i * hd, kf + kv_of(i) * head_block, n, s);
-    }
-    const auto in_block = [&](int64_t j) { return int(std::clamp<int64_t>(j - j0, 0, n)); };
-    kernels_.score_block(s, int(n), p.scale, p.softcap, in_block(first[t]), in_block(last[t] + 1));
+    if (quantized_k) return;
+    load_rows(p.k, k_head_offset, k_head_bytes, dequantize_k, j0, n, kf);
+    for (int h = 0; h < n_kv_heads; ++h) kernels_.transpose_block(hd, kf + h * head_block, n, kt + h * head_block);
   };
   auto sees_block = [&](int i, int64_t j0, int64_t n) {
     const int t = i / n_group;
     return last[t] >= first[t] && j0 <= last[t] && j0 + n - 1 >= first[t];
+  };
+  auto block_scores = [&](int64_t j0, int64_t n) {
+    if (quantized_k) {
+      for (int i = 0; i < n_queries; ++i) {
+        if (!sees_block(i, j0, n)) continue;
+        const uint8_t* k_rows = p.k.data + k_head_offset + kv_of(i) * k_head_bytes;
+        for (int64_t r = 0; r < n; ++r)
+          scores_block[i][r] =
+              j0 + r < visible_lo ? 0.0f : k_dot(hd, k_rows + keys.row(j0 + r) * p.k.row_bytes, q_conv + i * q_bytes);
+      }
+    } else {
+      for (int h = 0; h < n_kv_heads; ++h) {
+        const float* batch[cpu::Kernels::kMaxDotQueries];
+        int batch_index[cpu::Kernels::kMaxDotQueries];
+        int n_batch = 0;
+        float out[cpu::Kernels::kMaxDotQueries][kBlock];
+        const auto flush = [&] {
+          kernels_.dot_columns(hd, batch, n_batch, kt + h * head_block, out[0]);
+          for (int b = 0; b < n_batch; ++b) std::copy(out[b], out[b] + kBlock, scores_block[batch_index[b]]);
+          n_batch = 0;
+        };
+        for (int i = 0; i < n_queries; ++i) {
+          if (kv_of(i) != h || !sees_block(i, j0, n)) continue;
+          batch[n_batch] = q + i * hd;
+          batch_index[n_batch++] = i;
+          if (n_batch == cpu::Kernels::kMaxDotQueries) flush();
+        }
+        if (n_batch > 0) flush();
+      }
+    }
+    for (int i = 0; i < n_queries; ++i) {
+      if (!sees_block(i, j0, n)) continue;
+      const int t = i / n_group;
+      const auto in_block = [&](int64_t j) { return int(std::clamp<int64_t>(j - j0, 0, n)); };
+      kernels_.score_block(scores_block[i], int(n), p.scale, p.softcap, in_block(first[t]), in_block(last[t] + 1));
+    }
   };
 
   if (p.flash) {
@@ -340,9 +366,10 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
           const int64_t n = std::min<int64_t>(kKeyBlock, end - j0);
           load_k(j0, n);
           load_rows(p.v, v_head_offset, v_head_bytes, dequantize_v, j0, n, vf);
+          block_scores(j0, n);
           for (int i = 0; i < n_queries; ++i) {
             if (!sees_block(i, j0, n)) continue;
-            block_scores(i, j0, n);
+            float* s = scores_block[i];
             const float rescale = kernels_.softmax_block(s, int(n), &m[i], &sum[i]);
             if (rescale != 1.0f) kernels_.scale(hd, rescale, acc + i * hd);
             kernels_.weighted_rows(hd, s, vf + kv_of(i) * head_block, n, acc + i * hd);
@@ -361,11 +388,9 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     for (int64_t j0 = lo; j0 <= hi; j0 += kKeyBlock) {
       const int64_t n = std::min<int64_t>(kKeyBlock, hi - j0 + 1);
       load_k(j0, n);
-      for (int i = 0; i < n_queries; ++i) {
-        if (!sees_block(i, j0, n)) continue;
-        block_scores(i, j0, n);
-        std::copy(s, s + n, scores + i * stride + j0);
-      }
+      block_scores(j0, n);
+      for (int i = 0; i < n_queries; ++i)
+        if (sees_block(i, j0, n)) std::copy(scores_block[i], scores_block[i] + n, scores + i * stride + j0);
     }
     const bool round_p = p.v.type == DType::F16;
     for (int i = 0; i < n_queries; ++i) {
@@ -381,6 +406,7 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
       for (int i = 0; i < n_queries; ++i) {
         if (!sees_block(i, j0, n)) continue;
         const int t = i / n_group;
+        float* s = scores_block[0];
         for (int64_t r = 0; r < n; ++r) {
           const int64_t j = j0 + r;
           s[r] = (j < first[t] || j > last[t]) ? 0.0f : scores[i * stride + j];

@@ -73,6 +73,7 @@ void CpuBackend::reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int h
     s.tile_q.assign(z.tile_q, 0.0f);
     s.tile_acc.assign(z.tile_acc, 0.0f);
     s.tile_k.assign(z.tile_k, 0.0f);
+    s.tile_kt.assign(z.tile_kt, 0.0f);
     s.tile_v.assign(z.tile_v, 0.0f);
     s.tile_m.assign(z.tile_m, 0.0f);
     s.tile_sum.assign(z.tile_sum, 0.0f);
@@ -99,7 +100,7 @@ CpuBackend::ScratchSizes CpuBackend::scratch_sizes(int n_threads, int64_t max_ro
   z.split_states = size_t(n_threads - 1) * size_t(kSplitWays) * kMaxTileQueries * (hd + 2);
   z.acc = hd * kMaxHeadGroup;
   z.tile_q = z.tile_acc = hd * kMaxTileQueries;
-  z.tile_k = z.tile_v = hd * kKeyBlock * kMaxItemKvHeads;
+  z.tile_k = z.tile_kt = z.tile_v = hd * kKeyBlock * kMaxItemKvHeads;
   z.tile_m = z.tile_sum = kMaxTileQueries;
   z.stripes = 2 * kMaxTileQueries * (hd + 2);  // attend_tile's total and stripe
   z.v_row = hd;
@@ -111,7 +112,7 @@ std::vector<uint64_t> CpuBackend::ScratchSizes::buffer_bytes() const {
   std::vector<uint64_t> out = {gelu_table * sizeof(uint16_t), act, act_sums * sizeof(int32_t),
                                split_states * sizeof(float)};
   for (int t = 0; t < n_threads; ++t) {
-    for (size_t floats : {scores, acc, v_row, tile_q, tile_acc, tile_k, tile_v, tile_m, tile_sum, stripes})
+    for (size_t floats : {scores, acc, v_row, tile_q, tile_acc, tile_k, tile_kt, tile_v, tile_m, tile_sum, stripes})
       out.push_back(floats * sizeof(float));
     out.push_back(q_conv);
   }
