@@ -94,8 +94,9 @@ CpuBackend::ScratchSizes CpuBackend::scratch_sizes(int n_threads, int64_t max_ro
   z.act_sums = size_t(max_rows) * size_t(3 * (max_n / 32 + 1));
   // Unfused attention keeps every query's scores over the context: a whole
   // tile's where that stays small, else one head group's.
-  z.scores = size_t(max_ctx) * (int64_t(max_ctx) * kMaxTileQueries <= (int64_t(1) << 22) ? kMaxTileQueries
-                                                                                       : kMaxHeadGroup);
+  // (32 queries at most: unfused tiles are limited by this buffer.)
+  constexpr int64_t kScoredQueries = 32;
+  z.scores = size_t(max_ctx) * size_t(max_ctx * kScoredQueries <= (int64_t(1) << 22) ? kScoredQueries : kMaxHeadGroup);
   // Split-K runs only with fewer items than threads, kSplitWays stripes each.
   z.split_states = size_t(n_threads - 1) * size_t(kSplitWays) * kMaxTileQueries * (hd + 2);
   z.acc = hd * kMaxHeadGroup;

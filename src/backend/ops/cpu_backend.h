@@ -62,7 +62,7 @@ class CpuBackend final : public Backend {
   // (token, head) queries share each block of kKeyBlock keys.
   static constexpr int kMaxHeadGroup = 8;
   static constexpr int kMaxTileTokens = 16;
-  static constexpr int kMaxTileQueries = 32;
+  static constexpr int kMaxTileQueries = 64;
   static constexpr int kKeyBlock = 32;
   // A decode step's item takes up to this many KV heads at once (all of a
   // cache row's heads for the common shapes), so that rows are read whole.
