@@ -211,10 +211,10 @@ bool CpuBackend::can_tile_attention(const AttentionParams& p) const {
   const DType kq = kernels_.vec_dot_type(p.k.type);
   const auto is_float = [](DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; };
   const auto is_cache_quant = [](DType t) { return t == DType::Q8_0 || t == DType::Q4_0; };
-  // Float K: dots of f32 rows. Quantized K: dots in its own block format
-  // (kernels' vec_dot, as attend_group and ggml). V rows are dequantized.
-  const bool k_ok = is_float(p.k.type) ? is_float(kq) && kernels_.dequantize_for(kq) != nullptr
-                                       : is_cache_quant(p.k.type) && kernels_.vec_dot_for(p.k.type) != nullptr;
+  // K rows and the queries (in K's dot type) are both converted to f32.
+  // V rows are dequantized.
+  const bool k_ok = (is_float(p.k.type) || is_cache_quant(p.k.type)) && kernels_.dequantize_for(p.k.type) != nullptr &&
+                    kernels_.dequantize_for(kq) != nullptr;
   return k_ok && (is_float(p.v.type) || is_cache_quant(p.v.type)) && kernels_.dequantize_for(p.v.type) != nullptr;
 }
 
@@ -248,25 +248,23 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
   const int64_t visible_lo = lo;
   if (hi >= 0) lo = lo / kKeyBlock * kKeyBlock;
 
-  // Queries in K's dot-product type (f16 for f16 K, Q8_0 for q8_0/q4_0 K);
-  // for a float K, as the f32 values of that type.
+  // Queries in K's dot-product type (f16 for f16 K, Q8_0 for q8_0/q4_0 K),
+  // as the f32 values of that type.
   const DType kq_type = kernels_.vec_dot_type(p.k.type);
-  const bool quantized_k = dtype_info(p.k.type).quantized;
   const size_t q_bytes = row_bytes(kq_type, hd);
-  const auto k_dot = quantized_k ? kernels_.vec_dot_for(p.k.type) : nullptr;
   float* q = scratch.tile_q.data();
   float* acc = scratch.tile_acc.data();
   uint8_t* q_conv = scratch.q_conv.data();
   for (int i = 0; i < n_queries; ++i) {
     const float* src = p.q + ((token0 + i / n_group) * p.n_head + head0 + i % n_group) * hd;
     kernels_.quantize_act_for(kq_type)(src, q_conv + i * q_bytes, hd);
-    if (!quantized_k) kernels_.dequantize_for(kq_type)(q_conv + i * q_bytes, q + i * hd, hd);
+    kernels_.dequantize_for(kq_type)(q_conv + i * q_bytes, q + i * hd, hd);
   }
   if (!p.flash) std::fill(acc, acc + int64_t(n_queries) * hd, 0.0f);
 
   const size_t k_head_offset = row_bytes(p.k.type, int64_t(kv_head0) * hd), k_head_bytes = row_bytes(p.k.type, hd);
   const size_t v_head_offset = row_bytes(p.v.type, int64_t(kv_head0) * hd), v_head_bytes = row_bytes(p.v.type, hd);
-  const auto dequantize_k = quantized_k ? nullptr : kernels_.dequantize_for(p.k.type);
+  const auto dequantize_k = kernels_.dequantize_for(p.k.type);
   const auto dequantize_v = kernels_.dequantize_for(p.v.type);
   const int64_t head_block = int64_t(kKeyBlock) * hd;  // floats of one KV head's block
   float* kf = scratch.tile_k.data();  // [n_kv_heads][kKeyBlock][hd]
@@ -285,14 +283,15 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     }
   };
   // Scores of every query that sees keys [j0, j0 + n), scaled, capped; keys
-  // a query's token does not see get -inf. Float K: the block transposed,
-  // and the queries of each KV head dotted with it kMaxDotQueries at a time.
-  // A quantized K is not converted: each query dots the rows in place.
+  // a query's token does not see get -inf. The block is converted to f32
+  // (a q8_0/q4_0 K too: its values times the block scales, dotted with the
+  // query's own q8_0 values, are ggml's integer dot up to the order of the
+  // float sums) and transposed, and the queries of each KV head are dotted
+  // with it kMaxDotQueries at a time.
   static_assert(kKeyBlock == cpu::Kernels::kScoreBlock);  // the transposed blocks' width
   constexpr int kBlock = cpu::Kernels::kScoreBlock;
   float scores_block[kMaxTileQueries][kBlock];
   auto load_k = [&](int64_t j0, int64_t n) {
-    if (quantized_k) return;
     load_rows(p.k, k_head_offset, k_head_bytes, dequantize_k, j0, n, kf);
     for (int h = 0; h < n_kv_heads; ++h) kernels_.transpose_block(hd, kf + h * head_block, n, kt + h * head_block);
   };
@@ -301,33 +300,23 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     return last[t] >= first[t] && j0 <= last[t] && j0 + n - 1 >= first[t];
   };
   auto block_scores = [&](int64_t j0, int64_t n) {
-    if (quantized_k) {
+    for (int h = 0; h < n_kv_heads; ++h) {
+      const float* batch[cpu::Kernels::kMaxDotQueries];
+      int batch_index[cpu::Kernels::kMaxDotQueries];
+      int n_batch = 0;
+      float out[cpu::Kernels::kMaxDotQueries][kBlock];
+      const auto flush = [&] {
+        kernels_.dot_columns(hd, batch, n_batch, kt + h * head_block, out[0]);
+        for (int b = 0; b < n_batch; ++b) std::copy(out[b], out[b] + kBlock, scores_block[batch_index[b]]);
+        n_batch = 0;
+      };
       for (int i = 0; i < n_queries; ++i) {
-        if (!sees_block(i, j0, n)) continue;
-        const uint8_t* k_rows = p.k.data + k_head_offset + kv_of(i) * k_head_bytes;
-        for (int64_t r = 0; r < n; ++r)
-          scores_block[i][r] =
-              j0 + r < visible_lo ? 0.0f : k_dot(hd, k_rows + keys.row(j0 + r) * p.k.row_bytes, q_conv + i * q_bytes);
+        if (kv_of(i) != h || !sees_block(i, j0, n)) continue;
+        batch[n_batch] = q + i * hd;
+        batch_index[n_batch++] = i;
+        if (n_batch == cpu::Kernels::kMaxDotQueries) flush();
       }
-    } else {
-      for (int h = 0; h < n_kv_heads; ++h) {
-        const float* batch[cpu::Kernels::kMaxDotQueries];
-        int batch_index[cpu::Kernels::kMaxDotQueries];
-        int n_batch = 0;
-        float out[cpu::Kernels::kMaxDotQueries][kBlock];
-        const auto flush = [&] {
-          kernels_.dot_columns(hd, batch, n_batch, kt + h * head_block, out[0]);
-          for (int b = 0; b < n_batch; ++b) std::copy(out[b], out[b] + kBlock, scores_block[batch_index[b]]);
-          n_batch = 0;
-        };
-        for (int i = 0; i < n_queries; ++i) {
-          if (kv_of(i) != h || !sees_block(i, j0, n)) continue;
-          batch[n_batch] = q + i * hd;
-          batch_index[n_batch++] = i;
-          if (n_batch == cpu::Kernels::kMaxDotQueries) flush();
-        }
-        if (n_batch > 0) flush();
-      }
+      if (n_batch > 0) flush();
     }
     for (int i = 0; i < n_queries; ++i) {
       if (!sees_block(i, j0, n)) continue;
