@@ -17,6 +17,7 @@
 #include "backend/backend.h"
 #include "backend/ref/quants.h"
 #include "core/dtype.h"
+#include "bench_random.h"
 
 namespace {
 
@@ -28,13 +29,7 @@ struct Cache {
   std::vector<uint8_t> k, v;
 };
 
-std::vector<float> random_floats(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> out(static_cast<size_t>(n));
-  for (auto& x : out) x = normal(rng);
-  return out;
-}
+using hearth::bench::random_floats;
 
 std::vector<uint8_t> quantized_rows(DType type, int64_t rows, int64_t width, uint32_t seed) {
   const size_t row = hearth::row_bytes(type, width);
