@@ -299,7 +299,7 @@ TEST_P(CpuKernels, SoftmaxMatchesDoubleExp) {
 }
 
 // Attention's blocked kernels: a key block transposed and dotted with up to
-// kMaxDotQueries queries, and acc += sum_j p[j] v[j], against double sums,
+// kMaxDotQueries queries, and acc += sum_j p[j] v[j] for as many, against double sums,
 // for widths with and without 8- and 16-float tails and short blocks; each
 // score bitwise the same for a query alone as among others, and for a key
 // in a short block as in a full one.
@@ -345,16 +345,29 @@ TEST_P(CpuKernels, AttentionBlockKernelsMatchDoubleAndAreInvariant) {
       }
     }
     const int64_t rows = 11;
-    const auto p = random_row(rows, 60), v = random_row(n * rows, 70);
-    std::vector<float> acc(static_cast<size_t>(n), 0.5f);
-    k.weighted_rows(n, p.data(), v.data(), rows, acc.data());
-    for (int64_t i = 0; i < n; ++i) {
-      double sum = 0.5, magnitude = 0.5;
-      for (int64_t j = 0; j < rows; ++j) {
-        sum += double(p[size_t(j)]) * v[size_t(j * n + i)];
-        magnitude += std::fabs(double(p[size_t(j)]) * v[size_t(j * n + i)]);
+    const auto v = random_row(n * rows, 70);
+    std::vector<std::vector<float>> ps, accs;
+    const float* p[kQ];
+    float* acc[kQ];
+    for (int qi = 0; qi < kQ; ++qi) {
+      ps.push_back(random_row(rows, 60 + uint32_t(qi)));
+      accs.emplace_back(static_cast<size_t>(n), 0.5f);
+    }
+    for (int qi = 0; qi < kQ; ++qi) p[qi] = ps[size_t(qi)].data(), acc[qi] = accs[size_t(qi)].data();
+    k.weighted_rows(n, p, kQ, v.data(), rows, acc);
+    for (int qi = 0; qi < kQ; ++qi) {
+      std::vector<float> alone(static_cast<size_t>(n), 0.5f);
+      float* alone_acc = alone.data();
+      k.weighted_rows(n, p + qi, 1, v.data(), rows, &alone_acc);
+      for (int64_t i = 0; i < n; ++i) {
+        double sum = 0.5, magnitude = 0.5;
+        for (int64_t j = 0; j < rows; ++j) {
+          sum += double(p[qi][j]) * v[size_t(j * n + i)];
+          magnitude += std::fabs(double(p[qi][j]) * v[size_t(j * n + i)]);
+        }
+        EXPECT_NEAR(acc[qi][i], sum, 1e-6 * magnitude) << GetParam() << " n " << n << " column " << i;
+        EXPECT_EQ(alone[size_t(i)], acc[qi][i]) << GetParam() << " n " << n << " column " << i << " query alone";
       }
-      EXPECT_NEAR(acc[size_t(i)], sum, 1e-6 * magnitude) << GetParam() << " n " << n << " column " << i;
     }
   }
 }

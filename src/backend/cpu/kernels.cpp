@@ -43,9 +43,11 @@ void scale_scalar(int64_t n, float a, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
 
-void weighted_rows_scalar(int64_t n, const float* p, const float* v, int64_t n_rows, float* acc) {
-  for (int64_t j = 0; j < n_rows; ++j)
-    for (int64_t i = 0; i < n; ++i) acc[i] += p[j] * v[j * n + i];
+void weighted_rows_scalar(int64_t n, const float* const* p, int n_q, const float* v, int64_t n_rows,
+                          float* const* acc) {
+  for (int k = 0; k < n_q; ++k)
+    for (int64_t j = 0; j < n_rows; ++j)
+      for (int64_t i = 0; i < n; ++i) acc[k][i] += p[k][j] * v[j * n + i];
 }
 
 void softmax_scalar(float* x, int64_t n, const float* sink, bool round_to_f16) {

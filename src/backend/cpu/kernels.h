@@ -55,9 +55,11 @@ struct Kernels {
   // y += a * x and y *= a over n floats (attention's value accumulation).
   using AxpyFn = void (*)(int64_t n, float a, const float* x, float* y);
   using ScaleFn = void (*)(int64_t n, float a, float* y);
-  // Blocked attention: acc += sum_j p[j] * v[j] over f32 value rows of n
-  // elements (n apart), for j < n_rows.
-  using WeightedRowsFn = void (*)(int64_t n, const float* p, const float* v, int64_t n_rows, float* acc);
+  // Blocked attention: acc[k] += sum_j p[k][j] * v[j] over f32 value rows of
+  // n elements (n apart), for j < n_rows, for n_q <= kMaxDotQueries queries
+  // sharing the rows; each element's sum is taken in j order, whatever n_q.
+  using WeightedRowsFn = void (*)(int64_t n, const float* const* p, int n_q, const float* v, int64_t n_rows,
+                                  float* const* acc);
   // Unfused attention's softmax over x[0, n), in place (as ggml): x =
   // exp(x - max) summed in double, then x / sum, rounded to f16 when
   // round_to_f16. A sink (null: none) joins the maximum and the sum.

@@ -299,25 +299,28 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     const int t = i / n_group;
     return last[t] >= first[t] && j0 <= last[t] && j0 + n - 1 >= first[t];
   };
-  auto block_scores = [&](int64_t j0, int64_t n) {
+  // The queries that see keys [j0, j0 + n), by KV head, kMaxDotQueries at a
+  // time: fn(head, query indices, count).
+  auto for_query_batches = [&](int64_t j0, int64_t n, auto&& fn) {
     for (int h = 0; h < n_kv_heads; ++h) {
-      const float* batch[cpu::Kernels::kMaxDotQueries];
-      int batch_index[cpu::Kernels::kMaxDotQueries];
+      int batch[cpu::Kernels::kMaxDotQueries];
       int n_batch = 0;
-      float out[cpu::Kernels::kMaxDotQueries][kBlock];
-      const auto flush = [&] {
-        kernels_.dot_columns(hd, batch, n_batch, kt + h * head_block, out[0]);
-        for (int b = 0; b < n_batch; ++b) std::copy(out[b], out[b] + kBlock, scores_block[batch_index[b]]);
-        n_batch = 0;
-      };
       for (int i = 0; i < n_queries; ++i) {
         if (kv_of(i) != h || !sees_block(i, j0, n)) continue;
-        batch[n_batch] = q + i * hd;
-        batch_index[n_batch++] = i;
-        if (n_batch == cpu::Kernels::kMaxDotQueries) flush();
+        batch[n_batch++] = i;
+        if (n_batch == cpu::Kernels::kMaxDotQueries) fn(h, batch, n_batch), n_batch = 0;
       }
-      if (n_batch > 0) flush();
+      if (n_batch > 0) fn(h, batch, n_batch);
     }
+  };
+  auto block_scores = [&](int64_t j0, int64_t n) {
+    for_query_batches(j0, n, [&](int h, const int* batch, int n_batch) {
+      const float* qs[cpu::Kernels::kMaxDotQueries];
+      float out[cpu::Kernels::kMaxDotQueries][kBlock];
+      for (int b = 0; b < n_batch; ++b) qs[b] = q + batch[b] * hd;
+      kernels_.dot_columns(hd, qs, n_batch, kt + h * head_block, out[0]);
+      for (int b = 0; b < n_batch; ++b) std::copy(out[b], out[b] + kBlock, scores_block[batch[b]]);
+    });
     for (int i = 0; i < n_queries; ++i) {
       if (!sees_block(i, j0, n)) continue;
       const int t = i / n_group;
@@ -358,11 +361,15 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
           block_scores(j0, n);
           for (int i = 0; i < n_queries; ++i) {
             if (!sees_block(i, j0, n)) continue;
-            float* s = scores_block[i];
-            const float rescale = kernels_.softmax_block(s, int(n), &m[i], &sum[i]);
+            const float rescale = kernels_.softmax_block(scores_block[i], int(n), &m[i], &sum[i]);
             if (rescale != 1.0f) kernels_.scale(hd, rescale, acc + i * hd);
-            kernels_.weighted_rows(hd, s, vf + kv_of(i) * head_block, n, acc + i * hd);
           }
+          for_query_batches(j0, n, [&](int h, const int* batch, int n_batch) {
+            const float* probs[cpu::Kernels::kMaxDotQueries];
+            float* accs[cpu::Kernels::kMaxDotQueries];
+            for (int b = 0; b < n_batch; ++b) probs[b] = scores_block[batch[b]], accs[b] = acc + batch[b] * hd;
+            kernels_.weighted_rows(hd, probs, n_batch, vf + h * head_block, n, accs);
+          });
         }
         merge_flash(into, chunk_state, hd);
       }
@@ -400,7 +407,9 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
           const int64_t j = j0 + r;
           s[r] = (j < first[t] || j > last[t]) ? 0.0f : scores[i * stride + j];
         }
-        kernels_.weighted_rows(hd, s, vf + kv_of(i) * head_block, n, acc + i * hd);
+        const float* probs = s;
+        float* acc_i = acc + i * hd;
+        kernels_.weighted_rows(hd, &probs, 1, vf + kv_of(i) * head_block, n, &acc_i);
       }
     }
   }
