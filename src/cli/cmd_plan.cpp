@@ -266,8 +266,14 @@ void plan_remote(const store::HubRef& ref, const PlanCli& o) {
     plan_one(sparse_copy(models.front()), o);
     return;
   }
-  const plan::PlanOptions options = plan_options(o);
-  const uint64_t budget = o.memory.empty() ? machine_memory() : plan::parse_memory_size(o.memory);
+  plan::PlanOptions options = plan_options(o);
+  uint64_t budget = o.memory.empty() ? machine_memory() : plan::parse_memory_size(o.memory);
+  if (const auto named = named_devices(o.devices); named.size() == 1) {  // one device's allocations, its memory
+    options.device = true;
+    options.device_alignment = named.front().alignment;
+    options.device_staging = named.front().staging;
+    budget = named.front().memory;
+  }
   nlohmann::json rows = nlohmann::json::array();
   if (!o.json)
     fmt::print("{} at context {} x {}, K {}, V {}; memory {}\n{:<10} {:>12} {:>12} {:>12} {:>12}  {}  {}\n",

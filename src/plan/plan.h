@@ -18,6 +18,10 @@
 // Heap buffers count as glibc's malloc lays them out (whole pages for the
 // large ones), from the buffer lists the engine itself allocates by
 // (Model::workspace_shapes, CpuBackend::scratch_sizes).
+// For a device (PlanOptions::device, `--devices vulkan0`) the plan is what
+// its backend allocates: every tensor at its file size, the KV cache, the
+// workspace, block tables, the quantized-activation scratch and the staging
+// buffer, each rounded to the device's buffer alignment.
 #pragma once
 
 #include <cstdint>
