@@ -1,5 +1,7 @@
 #include "backend/ops/cpu_backend.h"
 
+#include "core/mapped_file.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -244,9 +246,18 @@ void CpuBackend::matmul_packed(const Weight& w, const uint8_t* act, size_t act_r
 void CpuBackend::get_rows(const Weight& table, const int32_t* ids, int64_t n, float* out) {
   const auto dequantize = kernels_.dequantize_for(table.type);
   if (dequantize == nullptr) fail("cannot read rows of a {} tensor", dtype_name(table.type));
+  // A table read from its file (Weight::file) goes through the activation
+  // scratch, a row at a time (it holds one: a row is at most 4 bytes an
+  // element, and get_rows runs alone).
+  const bool from_file = table.file != nullptr && act_.size() >= table.row_bytes;
   for (int64_t i = 0; i < n; ++i) {
     if (ids[i] < 0 || ids[i] >= table.n_out) fail("token id {} is outside the vocabulary (0..{})", ids[i], table.n_out - 1);
-    dequantize(table.row(ids[i]), out + i * table.n_in, table.n_in);
+    const uint8_t* row = table.row(ids[i]);
+    if (from_file) {
+      table.file->read(row, table.row_bytes, act_.data());
+      row = act_.data();
+    }
+    dequantize(row, out + i * table.n_in, table.n_in);
   }
 }
 
