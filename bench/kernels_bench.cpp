@@ -13,6 +13,7 @@
 #include "backend/cpu/packed_blocks.h"
 #include "backend/ref/quants.h"
 #include "core/dtype.h"
+#include "bench_random.h"
 
 namespace {
 
@@ -21,13 +22,7 @@ using hearth::DType;
 constexpr int64_t kN = 4096;
 constexpr int kRows = 512;
 
-std::vector<float> random_floats(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) x = normal(rng);
-  return v;
-}
+using hearth::bench::random_floats;
 
 struct Problem {
   std::vector<uint8_t> weights;  // kRows rows

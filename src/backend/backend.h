@@ -11,6 +11,10 @@
 
 #include "core/dtype.h"
 
+namespace hearth {
+class MappedFile;
+}
+
 namespace hearth::backend {
 
 // A weight matrix, or a stack of them, as stored in the file: n_out rows of
@@ -26,6 +30,11 @@ struct Weight {
   // null. Owned by whoever asked for it (the Model); the backend uses it when
   // it knows the layout and reads `data` otherwise.
   const uint8_t* packed = nullptr;
+  // The mapped file `data` lies in, when rows are to be read from it with
+  // pread instead of through the mapping (MappedFile::read): set by the Model
+  // on the token embedding, which get_rows reads a row per token, so that
+  // its pages never become resident. Null: read `data` in place.
+  const MappedFile* file = nullptr;
 
   bool empty() const { return data == nullptr; }
   const uint8_t* row(int64_t r) const { return data + r * row_bytes; }

@@ -43,6 +43,10 @@ struct DeviceInfo {
   std::string name;      // as the driver reports it
   DeviceKind kind = DeviceKind::Other;
   uint64_t memory_bytes = 0;  // device-local heap(s)
+  // What one buffer's memory is rounded to (VkMemoryRequirements alignment),
+  // as the backend found it; 0 until a backend for the device is made.
+  uint64_t buffer_alignment = 0;
+  uint64_t staging_bytes = 0;  // the host-visible staging buffer it keeps for transfers
   std::string api_version;
   std::string driver;
   DeviceFeatures features;
@@ -165,7 +169,21 @@ struct DeviceCounters {
   uint64_t dispatches = 0;     // compute dispatches recorded
   uint64_t upload_bytes = 0;
   uint64_t download_bytes = 0;
+  // Device memory the backend holds now (every buffer, staging included, at
+  // the size it was allocated), and the most it held at once: what `hearth
+  // plan` predicts for a device. Backends that use host memory report 0.
+  uint64_t allocated_bytes = 0;
+  uint64_t peak_allocated_bytes = 0;
 };
+
+// The 32-bit words a device's quantized copy of `rows` activation rows of n
+// takes (Q8_0/Q8_1: 10 per 32 elements; Q8_K: 81 per 256), the larger of
+// the two layouts: the Vulkan backend's matmul scratch, reserved at this
+// size for the largest step (and counted so by `hearth plan`).
+inline uint64_t quantized_activation_words(int64_t n, int64_t rows) {
+  const uint64_t per_row = uint64_t(n) / 256 * 81 > uint64_t(n) / 32 * 10 ? uint64_t(n) / 256 * 81 : uint64_t(n) / 32 * 10;
+  return per_row * uint64_t(rows > 1 ? rows : 1);
+}
 
 // ---------------------------------------------------------------- ops
 

@@ -1,8 +1,9 @@
-// `hearth plan MODEL [--ctx N] [--ctk T] [--ctv T] [--parallel N] [--memory 16G | --devices 24G,24G] [--fit]`:
+// `hearth plan MODEL [--ctx N] [--ctk T] [--ctv T] [--parallel N] [--memory 16G | --devices 24G,24G | --devices vulkan0] [--fit]`:
 // the exact bytes a model takes (weights, KV cache per layer, compute
 // buffers, overhead) and whether it fits. A remote reference reads only the
 // GGUF header (HTTP Range); a repository without a quant tag gets one row per
 // quant file.
+#include <cctype>
 #include <filesystem>
 #include <thread>
 #include <unistd.h>
@@ -19,6 +20,9 @@
 #include "plan/measure.h"
 #include "plan/plan.h"
 #include "store/remote_header.h"
+#if HEARTH_VULKAN
+#include "backend/vulkan/instance.h"
+#endif
 
 namespace hearth::cli {
 namespace {
@@ -59,6 +63,31 @@ std::vector<uint64_t> parse_devices(const std::string& text) {
   }
   if (out.empty()) fail("--devices needs memory sizes, e.g. --devices 24G,24G");
   return out;
+}
+
+// `--devices vulkan0[,vulkan1]`: the named devices themselves (their memory,
+// and how their backend lays out buffers); empty for sizes (`24G,24G`).
+struct NamedDevice {
+  std::string id, name;
+  uint64_t memory = 0, alignment = 0, staging = 0;
+};
+std::vector<NamedDevice> named_devices(const std::string& spec) {
+  if (spec.empty() || !std::isalpha(static_cast<unsigned char>(spec.front()))) return {};
+#if HEARTH_VULKAN
+  std::string why;
+  const auto available = vulkan::list_devices(&why);
+  if (available.empty()) fail("--devices {}: no Vulkan device ({})", spec, why);
+  const backend::DeviceSelection selection = backend::select_devices(available, spec);
+  if (selection.devices.empty()) fail("--devices {}: {}", spec, selection.why);
+  std::vector<NamedDevice> out;
+  for (const auto& d : selection.devices) {
+    const auto backend = vulkan::make_backend(d.id);  // its buffer alignment is known once it is made
+    out.push_back({d.id, d.name, d.memory_bytes, backend->info().buffer_alignment, backend->info().staging_bytes});
+  }
+  return out;
+#else
+  fail("--devices {}: this hearth was built without Vulkan; give sizes instead (e.g. --devices 24G,24G)", spec);
+#endif
 }
 
 plan::PlanOptions plan_options(const PlanCli& o) {
@@ -144,8 +173,23 @@ void plan_one(const std::string& path, const PlanCli& o) {
   auto file = std::make_shared<const gguf::File>(gguf::File::open(path));
   const auto model = model::Model::load(file);
   plan::PlanOptions options = plan_options(o);
-  const std::vector<uint64_t> devices = o.devices.empty() ? std::vector<uint64_t>{} : parse_devices(o.devices);
-  const uint64_t budget = o.memory.empty() ? machine_memory() : plan::parse_memory_size(o.memory);
+  const std::vector<NamedDevice> named = named_devices(o.devices);
+  std::vector<uint64_t> devices;
+  uint64_t budget = o.memory.empty() ? machine_memory() : plan::parse_memory_size(o.memory);
+  if (!named.empty()) {
+    // What the device's backend allocates, against its own memory.
+    options.device = true;
+    options.device_alignment = named.front().alignment;
+    options.device_staging = named.front().staging;
+    if (named.size() == 1)
+      budget = named.front().memory;
+    else
+      for (const auto& d : named) devices.push_back(d.memory);
+    if (!o.json)
+      for (const auto& d : named) fmt::print("device {} ({}), {}\n", d.id, d.name, human_size(d.memory));
+  } else if (!o.devices.empty()) {
+    devices = parse_devices(o.devices);
+  }
   if (o.fit) {
     if (devices.empty()) {
       options.n_ctx = plan::fit_context(*model, options, budget);
@@ -173,14 +217,23 @@ void plan_one(const std::string& path, const PlanCli& o) {
     // The plan's engine built and its context filled, in a child process.
     if (!o.json) fmt::print("measuring: loading the model and filling {} x {} tokens...\n", p.n_parallel, p.n_ctx);
     options.n_ctx = p.n_ctx;
-    const int64_t measured = plan::measure_peak_rss_growth(path, options);
+    int64_t measured = 0;
+#if HEARTH_VULKAN
+    if (!named.empty()) {
+      if (named.size() > 1) fail("--measure with --devices measures one device; name one");
+      measured = plan::measure_device_allocation(path, options, [&] { return vulkan::make_backend(named.front().id); });
+      j["measured_device"] = named.front().id;
+    } else
+#endif
+      measured = plan::measure_peak_rss_growth(path, options);
     if (measured <= 0) fail("the measurement failed (the reason is above)");
     const double error = 100.0 * (double(p.total()) - double(measured)) / double(measured);
     j["measured"] = measured;
     j["error_percent"] = error;
     if (!o.json)
-      fmt::print("  {:<10} {:>12}  {:>14} B  peak RSS growth (the plan is {:+.2f}% off)\n", "measured",
-                 human_size(uint64_t(measured)), measured, error);
+      fmt::print("  {:<10} {:>12}  {:>14} B  {} (the plan is {:+.2f}% off)\n", "measured",
+                 human_size(uint64_t(measured)), measured,
+                 named.empty() ? "peak RSS growth" : "peak device allocation", error);
   }
   if (o.json) fmt::print("{}\n", j.dump(2));
 }
@@ -213,8 +266,14 @@ void plan_remote(const store::HubRef& ref, const PlanCli& o) {
     plan_one(sparse_copy(models.front()), o);
     return;
   }
-  const plan::PlanOptions options = plan_options(o);
-  const uint64_t budget = o.memory.empty() ? machine_memory() : plan::parse_memory_size(o.memory);
+  plan::PlanOptions options = plan_options(o);
+  uint64_t budget = o.memory.empty() ? machine_memory() : plan::parse_memory_size(o.memory);
+  if (const auto named = named_devices(o.devices); named.size() == 1) {  // one device's allocations, its memory
+    options.device = true;
+    options.device_alignment = named.front().alignment;
+    options.device_staging = named.front().staging;
+    budget = named.front().memory;
+  }
   nlohmann::json rows = nlohmann::json::array();
   if (!o.json)
     fmt::print("{} at context {} x {}, K {}, V {}; memory {}\n{:<10} {:>12} {:>12} {:>12} {:>12}  {}  {}\n",
@@ -269,11 +328,15 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--ubatch", o->ubatch, "Tokens per forward pass")->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "CPU threads (default: all cores)");
   auto* memory = cmd->add_option("--memory", o->memory, "Memory to fit in, e.g. 16G (default: this machine's RAM)");
-  cmd->add_option("--devices", o->devices, "Split by layers over devices of these sizes, e.g. 24G,24G")->excludes(memory);
+  cmd->add_option("--devices", o->devices,
+                  "Plan for a Vulkan device by name (vulkan0: what its backend allocates, against its memory), or "
+                  "split by layers over devices of these sizes, e.g. 24G,24G")
+      ->excludes(memory);
   cmd->add_flag("--fit", o->fit, "Find the largest context that fits");
   cmd->add_flag("--json", o->json, "Print JSON");
   cmd->add_flag("--measure", o->measure,
-                "Also load the model, fill the context and print the peak RSS growth it really took (CPU; a local file)");
+                "Also load the model, fill the context and print the peak RSS growth it really took (a local file; "
+                "with --devices vulkan0 the device memory its backend allocated)");
   cmd->callback([o, cmd] {
     std::error_code ec;
     if (!fs::is_regular_file(o->model, ec) && !open_store().find(o->model)) {

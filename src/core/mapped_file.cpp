@@ -36,7 +36,7 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     }
     data_ = static_cast<const uint8_t*>(mapping);
   }
-  ::close(fd);
+  fd_ = fd;
 }
 
 MappedFile::~MappedFile() { release(); }
@@ -44,6 +44,7 @@ MappedFile::~MappedFile() { release(); }
 MappedFile::MappedFile(MappedFile&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
       size_(std::exchange(other.size_, 0)),
+      fd_(std::exchange(other.fd_, -1)),
       path_(std::move(other.path_)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
@@ -51,6 +52,7 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
     release();
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    fd_ = std::exchange(other.fd_, -1);
     path_ = std::move(other.path_);
   }
   return *this;
@@ -65,10 +67,29 @@ void MappedFile::drop_pages(const void* p, size_t n) const {
   if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
+bool MappedFile::holds(const void* p, size_t n) const {
+  const auto begin = reinterpret_cast<uintptr_t>(p), map_begin = reinterpret_cast<uintptr_t>(data_);
+  return data_ != nullptr && begin >= map_begin && begin - map_begin <= size_ && n <= size_ - (begin - map_begin);
+}
+
+void MappedFile::read(const void* p, size_t n, void* dst) const {
+  if (!holds(p, n)) fail("internal: a read of {} bytes outside the mapping of '{}'", n, path_);
+  auto* out = static_cast<uint8_t*>(dst);
+  off_t at = static_cast<off_t>(static_cast<const uint8_t*>(p) - data_);
+  while (n > 0) {
+    const ssize_t got = ::pread(fd_, out, n, at);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) fail("cannot read {} bytes at {} of '{}': {}", n, at, path_, got < 0 ? std::strerror(errno) : "end of file");
+    out += got, at += got, n -= size_t(got);
+  }
+}
+
 void MappedFile::release() {
   if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
+  if (fd_ >= 0) ::close(fd_);
   data_ = nullptr;
   size_ = 0;
+  fd_ = -1;
 }
 
 }  // namespace hearth

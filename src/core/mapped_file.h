@@ -26,12 +26,22 @@ class MappedFile {
   // file again if touched (the mapping is private and read-only, so nothing is
   // lost). For weights a backend has copied into a layout of its own.
   void drop_pages(const void* p, size_t n) const;
+  // Whether [p, p + n) lies in this mapping.
+  bool holds(const void* p, size_t n) const;
+  // Copies [p, p + n) of this mapping to dst with pread, so the file's pages
+  // are never mapped into the process: a table read a few rows at a time
+  // (the token embedding) would otherwise keep every row it touched resident
+  // with the neighbours the page cache maps along (fault-around, large
+  // folios), a resident set no plan can predict. Throws naming the file on a
+  // short read.
+  void read(const void* p, size_t n, void* dst) const;
   const std::string& path() const { return path_; }
 
  private:
   void release();
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  int fd_ = -1;  // kept open for read()
   std::string path_;
 };
 

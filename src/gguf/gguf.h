@@ -87,6 +87,10 @@ class File {
   // MappedFile::drop_pages on whichever mapped part holds [p, p + n); does
   // nothing for a File parsed from memory.
   void drop_pages(const void* p, size_t n) const;
+  // The same on every mapped part, whole.
+  void drop_all_pages() const;
+  // The mapped part that holds [p, p + n), or null (a File parsed from memory).
+  const MappedFile* mapping_of(const void* p, size_t n) const;
 
  private:
   void append(File&& part);

@@ -243,6 +243,16 @@ void File::drop_pages(const void* p, size_t n) const {
   for (const auto& part : files_) part->drop_pages(p, n);
 }
 
+void File::drop_all_pages() const {
+  for (const auto& part : files_) part->drop_pages(part->bytes().data(), part->bytes().size());
+}
+
+const MappedFile* File::mapping_of(const void* p, size_t n) const {
+  for (const auto& part : files_)
+    if (part->holds(p, n)) return part.get();
+  return nullptr;
+}
+
 uint64_t File::n_params() const {
   uint64_t n = 0;
   for (const auto& t : tensors_) n += t.n_elements;

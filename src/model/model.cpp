@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <utility>
 
 #include "core/error.h"
@@ -24,6 +25,49 @@ constexpr std::array kArchitectures = {
     ArchEntry{"bert", load_bert},         ArchEntry{"nomic-bert", load_bert},
     ArchEntry{"gpt-oss", load_gpt_oss},   ArchEntry{"bitnet", load_bitnet},
 };
+
+// Calls fn on every f32 vector pointer of the weights (W: Weights or const
+// Weights).
+template <typename W, typename Fn>
+void for_each_vector(W& w, Fn&& fn) {
+  for (auto* p : {&w.output_norm, &w.rope_freqs, &w.embd_norm, &w.embd_norm_b}) fn(*p);
+  for (auto& L : w.layers)
+    for (auto* p : {&L.attn_norm, &L.bq, &L.bk, &L.bv, &L.q_norm, &L.k_norm, &L.post_attn_norm, &L.ffn_norm,
+                    &L.post_ffn_norm, &L.ffn_gate_inp_b, &L.gate_exps_b, &L.up_exps_b, &L.down_exps_b,
+                    &L.attn_sinks, &L.attn_sub_norm, &L.ffn_sub_norm, &L.bo, &L.ffn_up_b, &L.ffn_down_b,
+                    &L.attn_out_norm, &L.attn_out_norm_b, &L.layer_out_norm, &L.layer_out_norm_b})
+      fn(*p);
+}
+
+// The file tensors the vectors point into, each once, in file order, with
+// where each starts in the copy (64-byte aligned) and the copy's size.
+struct VectorCopy {
+  std::vector<const gguf::TensorInfo*> tensors;
+  std::vector<uint64_t> at;
+  uint64_t bytes = 0;
+};
+VectorCopy plan_vector_copy(const gguf::File& file, const Weights& w) {
+  std::vector<const gguf::TensorInfo*> sorted;
+  for (const auto& t : file.tensors()) sorted.push_back(&t);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->data < b->data; });
+  std::vector<bool> used(sorted.size(), false);
+  for_each_vector(w, [&](const float* p) {
+    if (p == nullptr) return;
+    const auto* bytes = reinterpret_cast<const uint8_t*>(p);
+    auto it = std::upper_bound(sorted.begin(), sorted.end(), bytes, [](const uint8_t* b, auto* t) { return b < t->data; });
+    if (it == sorted.begin()) return;
+    --it;
+    if (bytes < (*it)->data + (*it)->n_bytes) used[size_t(it - sorted.begin())] = true;  // else: not the file's
+  });
+  VectorCopy copy;
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    if (!used[i]) continue;
+    copy.tensors.push_back(sorted[i]);
+    copy.at.push_back(copy.bytes);
+    copy.bytes += (sorted[i]->n_bytes + 63) / 64 * 64;
+  }
+  return copy;
+}
 
 }  // namespace
 
@@ -99,7 +143,29 @@ void Model::prepare_weights(backend::Backend& be, int first_layer, int end_layer
     Layer& L = weights_.layers[size_t(l)];
     for (Weight* w : {&L.wq, &L.wk, &L.wv, &L.wqkv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) prepare(*w);
   }
+  if (vector_copy_ == nullptr) {
+    const VectorCopy copy = plan_vector_copy(*file_, weights_);
+    vector_copy_ = std::make_unique<float[]>(std::max<uint64_t>(1, copy.bytes / sizeof(float)));
+    auto* base = reinterpret_cast<uint8_t*>(vector_copy_.get());
+    for (size_t i = 0; i < copy.tensors.size(); ++i) std::memcpy(base + copy.at[i], copy.tensors[i]->data, copy.tensors[i]->n_bytes);
+    for_each_vector(weights_, [&](const float*& p) {
+      const auto* bytes = reinterpret_cast<const uint8_t*>(p);
+      for (size_t i = 0; p != nullptr && i < copy.tensors.size(); ++i)
+        if (bytes >= copy.tensors[i]->data && bytes < copy.tensors[i]->data + copy.tensors[i]->n_bytes) {
+          p = reinterpret_cast<const float*>(base + copy.at[i] + uint64_t(bytes - copy.tensors[i]->data));
+          break;
+        }
+    });
+  }
+  // The embedding by pread, unless the output matmul reads all of it in place.
+  Weight& embd = weights_.token_embd;
+  const bool read_in_place_as_output = weights_.output.data == embd.data && weights_.output.packed == nullptr;
+  if (!embd.empty() && !read_in_place_as_output)
+    embd.file = file_->mapping_of(embd.data, size_t(embd.n_out * embd.n_mat) * embd.row_bytes);
+  file_->drop_all_pages();
 }
+
+uint64_t Model::vector_copy_bytes() const { return plan_vector_copy(*file_, weights_).bytes; }
 
 Workspace& Workspace::operator=(Workspace&& other) noexcept {
   if (this == &other) return *this;

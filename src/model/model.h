@@ -230,9 +230,21 @@ class Model {
   // Lets the backend lay out every matmul weight its own way (Backend::pack);
   // the model keeps those buffers. Engines call it when they start; weights
   // already laid out are left as they are, so later calls cost nothing.
+  //
+  // It also copies the file tensors the f32 vectors (norms, biases, rope
+  // factors) point into to one heap buffer, each at a 64-byte boundary, has
+  // get_rows read the token embedding with pread (Weight::file) unless the
+  // output matmul reads it in place anyway, and then drops every page of the
+  // file: afterwards only the matrices the backend did not pack (and the rows
+  // left over from its groups) are read through the mapping, so what the
+  // process holds no longer depends on how the page cache maps the file
+  // (fault-around, large folios), and `hearth plan` can count it.
   // Only layers [first_layer, end_layer) (-1: through the last) and, with
-  // output, the output matrix: a CPU part of a split packs only its own.
+  // output, the output matrix are packed: a CPU part of a split packs only
+  // its own.
   void prepare_weights(backend::Backend& be, int first_layer = 0, int end_layer = -1, bool output = true) const;
+  // The size of that heap buffer of vectors, in bytes (no weight is read).
+  uint64_t vector_copy_bytes() const;
 
   // Used by the architecture files while loading.
   HParams hparams_;
@@ -244,6 +256,7 @@ class Model {
   std::shared_ptr<const gguf::File> file_;
   mutable std::mutex prepare_mutex_;
   mutable std::vector<std::shared_ptr<const uint8_t[]>> packed_buffers_;
+  mutable std::unique_ptr<float[]> vector_copy_;  // the f32 vectors, out of the file
 };
 
 }  // namespace hearth::model

@@ -48,6 +48,56 @@ int64_t status_kib(const char* field) {
   return -1;
 }
 
+int64_t context_of(const model::Model& model, const PlanOptions& o) {
+  const int64_t train = model.hparams().n_ctx_train;
+  return o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(train > 0 ? train : 4096, 4096);
+}
+
+// Makes the plan's engine on `be` (a host Backend or a DeviceBackend) and
+// fills every sequence's whole context with random tokens, a batch at a
+// time; `done` runs while the engine is still alive.
+template <typename Be, typename Done>
+void fill_context(const model::Model& model, Be& be, const PlanOptions& o, Done&& done) {
+  const int64_t n_ctx = context_of(model, o);
+  const int64_t n_vocab = model.hparams().n_vocab;
+  std::vector<int32_t> tokens(static_cast<size_t>(n_ctx));
+  uint32_t state = 12345;
+  for (auto& t : tokens) t = int32_t((state = state * 1664525u + 1013904223u) % uint32_t(n_vocab));
+  std::vector<float> logits;
+  const bool fa = dtype_info(o.type_v).quantized;
+  if (!o.paged) {
+    runtime::SessionConfig sc;
+    sc.n_ctx = n_ctx;
+    sc.n_ubatch = o.n_batch;
+    sc.type_k = o.type_k;
+    sc.type_v = o.type_v;
+    sc.flash_attn = fa;
+    runtime::Session session(model, be, sc);
+    session.eval(tokens, false, logits);
+    done();
+    return;
+  }
+  runtime::BatchEngineConfig bc;
+  bc.n_slots = o.n_parallel;
+  bc.n_ctx_per_slot = n_ctx;
+  bc.n_batch = o.n_batch;
+  bc.type_k = o.type_k;
+  bc.type_v = o.type_v;
+  bc.flash_attn = fa;
+  bc.n_cache_blocks = o.n_cache_blocks;
+  runtime::BatchEngine engine(model, be, bc);
+  // Every slot's context filled, each with its own tokens, a batch at a time.
+  for (int s = 0; s < o.n_parallel; ++s) {
+    for (auto& t : tokens) t = int32_t((state = state * 1664525u + 1013904223u) % uint32_t(n_vocab));
+    for (int64_t at = 0; at < n_ctx; at += o.n_batch) {
+      const int64_t n = std::min<int64_t>(o.n_batch, n_ctx - at);
+      runtime::SlotInput in{s, std::span<const int32_t>(tokens.data() + at, size_t(n)), at + n == n_ctx};
+      engine.step(std::span<const runtime::SlotInput>(&in, 1), logits);
+    }
+  }
+  done();
+}
+
 // The child's work: the growth in bytes.
 int64_t measure_here(const std::string& model_path, const PlanOptions& o, const std::string& isa) {
   // Memory the parent freed is resident and would be reused here without
@@ -68,47 +118,11 @@ int64_t measure_here(const std::string& model_path, const PlanOptions& o, const 
   auto file = std::make_shared<const gguf::File>(gguf::File::open(model_path));
   auto model = model::Model::load(file);
   auto be = backend::make_cpu_backend(std::max(1, o.n_threads), isa);
-  const int64_t n_ctx = o.n_ctx > 0 ? o.n_ctx
-                                    : std::min<int64_t>(model->hparams().n_ctx_train > 0 ? model->hparams().n_ctx_train
-                                                                                         : 4096,
-                                                        4096);
-  const int64_t n_vocab = model->hparams().n_vocab;
-  std::vector<int32_t> tokens(static_cast<size_t>(n_ctx));
-  uint32_t state = 12345;
-  for (auto& t : tokens) t = int32_t((state = state * 1664525u + 1013904223u) % uint32_t(n_vocab));
-  std::vector<float> logits;
-  const bool fa = dtype_info(o.type_v).quantized;
-  const auto growth = [&] { return (status_kib("VmHWM:") - before - (code_kib(canonical_model) - code_before)) * 1024; };
-  if (!o.paged) {
-    runtime::SessionConfig sc;
-    sc.n_ctx = n_ctx;
-    sc.n_ubatch = o.n_batch;
-    sc.type_k = o.type_k;
-    sc.type_v = o.type_v;
-    sc.flash_attn = fa;
-    runtime::Session session(*model, *be, sc);
-    session.eval(tokens, false, logits);
-    return growth();
-  }
-  runtime::BatchEngineConfig bc;
-  bc.n_slots = o.n_parallel;
-  bc.n_ctx_per_slot = n_ctx;
-  bc.n_batch = o.n_batch;
-  bc.type_k = o.type_k;
-  bc.type_v = o.type_v;
-  bc.flash_attn = fa;
-  bc.n_cache_blocks = o.n_cache_blocks;
-  runtime::BatchEngine engine(*model, *be, bc);
-  // Every slot's context filled, each with its own tokens, a batch at a time.
-  for (int s = 0; s < o.n_parallel; ++s) {
-    for (auto& t : tokens) t = int32_t((state = state * 1664525u + 1013904223u) % uint32_t(n_vocab));
-    for (int64_t at = 0; at < n_ctx; at += o.n_batch) {
-      const int64_t n = std::min<int64_t>(o.n_batch, n_ctx - at);
-      runtime::SlotInput in{s, std::span<const int32_t>(tokens.data() + at, size_t(n)), at + n == n_ctx};
-      engine.step(std::span<const runtime::SlotInput>(&in, 1), logits);
-    }
-  }
-  return growth();
+  int64_t growth = -1;
+  fill_context(*model, *be, o, [&] {
+    growth = (status_kib("VmHWM:") - before - (code_kib(canonical_model) - code_before)) * 1024;
+  });
+  return growth;
 }
 
 }  // namespace
@@ -142,6 +156,21 @@ int64_t measure_peak_rss_growth(const std::string& model_path, const PlanOptions
   int status = 0;
   waitpid(pid, &status, 0);
   return growth;
+}
+
+}  // namespace hearth::plan
+
+namespace hearth::plan {
+
+int64_t measure_device_allocation(const std::string& model_path, const PlanOptions& options,
+                                  const std::function<std::unique_ptr<backend::DeviceBackend>()>& make_device) {
+  auto file = std::make_shared<const gguf::File>(gguf::File::open(model_path));
+  auto model = model::Model::load(file);
+  auto dev = make_device();
+  const uint64_t before = dev->counters().allocated_bytes;
+  int64_t peak = -1;
+  fill_context(*model, *dev, options, [&] { peak = int64_t(dev->counters().peak_allocated_bytes - before); });
+  return peak;
 }
 
 }  // namespace hearth::plan

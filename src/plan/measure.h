@@ -8,7 +8,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
+
+#include "backend/device.h"
 
 #include "plan/plan.h"
 
@@ -21,5 +25,13 @@ namespace hearth::plan {
 // when the child failed (its error is on stderr).
 int64_t measure_peak_rss_growth(const std::string& model_path, const PlanOptions& options,
                                 const std::string& isa = "");
+
+// The device's side (a plan with options.device): a fresh backend from
+// make_device (so its staging and scratch are counted), the model loaded,
+// the same engine made and filled on it; returns the most device memory it
+// held at once beyond what it held when made
+// (DeviceCounters::peak_allocated_bytes), in bytes.
+int64_t measure_device_allocation(const std::string& model_path, const PlanOptions& options,
+                                  const std::function<std::unique_ptr<backend::DeviceBackend>()>& make_device);
 
 }  // namespace hearth::plan

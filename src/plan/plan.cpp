@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "backend/cpu/packed_blocks.h"
+#include "backend/device.h"
 #include "backend/ops/cpu_backend.h"
 #include "core/error.h"
 #include "core/file_type.h"
@@ -36,15 +37,23 @@ uint64_t heap_bytes(uint64_t bytes) {
   return (bytes + 16 + 15) / 16 * 16;
 }
 
-// A tensor of backend::CpuDeviceBackend::alloc: 64-byte aligned and padded.
-uint64_t device_tensor_bytes(DType type, int64_t n, int64_t rows) {
-  const uint64_t size = row_bytes(type, uint64_t(n)) * uint64_t(rows);
-  return heap_bytes(std::max<uint64_t>(64, (size + 63) / 64 * 64));
+// A buffer of `size` bytes as the backend allocates it: on the CPU
+// (backend::CpuDeviceBackend::alloc) 64-byte aligned and padded on the heap;
+// on a device (vulkan::VulkanBackend::create_buffer) whole 32-bit words,
+// rounded to the device's buffer alignment.
+uint64_t buffer_bytes(const PlanOptions& o, uint64_t size) {
+  if (!o.device) return heap_bytes(std::max<uint64_t>(64, (size + 63) / 64 * 64));
+  const uint64_t align = std::max<uint64_t>(1, o.device_alignment);
+  return (std::max<uint64_t>(4, (size + 3) / 4 * 4) + align - 1) / align * align;
 }
 
-uint64_t workspace_bytes(const model::Model& m, int64_t rows) {
+uint64_t device_tensor_bytes(const PlanOptions& o, DType type, int64_t n, int64_t rows) {
+  return buffer_bytes(o, row_bytes(type, uint64_t(n)) * uint64_t(std::max<int64_t>(rows, 1)));
+}
+
+uint64_t workspace_bytes(const model::Model& m, const PlanOptions& o, int64_t rows) {
   uint64_t bytes = 0;
-  for (const auto& s : m.workspace_shapes(rows)) bytes += device_tensor_bytes(s.type, s.n, s.rows);
+  for (const auto& s : m.workspace_shapes(rows)) bytes += device_tensor_bytes(o, s.type, s.n, s.rows);
   return bytes;
 }
 
@@ -110,72 +119,45 @@ std::vector<PackedRange> packed_ranges(const model::Model& m, const PlanOptions&
   return out;
 }
 
-// Weight bytes resident on the CPU: the packed copies (heap), plus the file's
-// pages the engine reads in place (the header, tensors the backend does not
-// pack, the rows left over from whole groups of 8). A fault on a mapped file
-// also maps cached neighbours (Linux fault-around), so every range read in
-// place counts to the edges of an aligned window, and dropped packed pages
-// come back where a window reaches into them. The window is what the model
-// mapping's Rss in smaps shows on the fixture models (16 KiB rounding fits
-// Qwen2 and Gemma 3 within 100 KiB; the 64 KiB fault-around maximum
-// overstated Gemma 3's interleaved norms by 740 KiB).
+// Weight bytes resident on the CPU, as Model::prepare_weights leaves them:
+// the packed copies and the copy of the f32 vectors (heap), plus the file's
+// pages of what is still read in place, the matrices the backend does not
+// pack and the rows left over from whole groups of 8. prepare_weights drops
+// every page of the file after packing, and the token embedding's rows are
+// read with pread (Weight::file), so nothing else of the file comes back:
+// the header was parsed into copies, the vectors (the 1-D tensors) are on the
+// heap. Only when the output matrix is the embedding and is not packed does
+// the output matmul read the embedding in place, all of it.
 //
-// The token embedding is the exception: get_rows reads one row per token,
-// in place, so only the windows of the rows the context's tokens name come
-// in. It stays in the page cache whole, so each such read maps the whole
-// 64 KiB fault-around window (measured on the Llama-3.2-1B shape, 128256
-// rows: 2048 tokens brought in 88 MiB of its 148 MiB, as predicted below).
-// For N tokens over W windows, the expected number of windows touched is
-// W * (1 - (1 - 1/W)^N) when the tokens spread evenly over the vocabulary,
-// and less for any other spread (text repeats its tokens), so the plan
-// counts that. When the output matrix is the embedding and is not packed,
-// the output matmul reads all of it.
-uint64_t embedding_rows_bytes(uint64_t tensor_begin, uint64_t tensor_end, int64_t n_tokens) {
-  constexpr uint64_t kWindow = 64 << 10;
-  const uint64_t first = tensor_begin / kWindow, last = (tensor_end + kWindow - 1) / kWindow;
-  const double windows = double(last - first);
-  if (windows <= 0) return 0;
-  const double touched = windows * (1.0 - std::pow(1.0 - 1.0 / windows, double(std::max<int64_t>(n_tokens, 1))));
-  // All of it at most, its ends rounded as the other in-place ranges are.
-  constexpr uint64_t kEdge = 16 << 10;
-  const uint64_t whole = (tensor_end + kEdge - 1) / kEdge * kEdge - tensor_begin / kEdge * kEdge;
-  return std::min<uint64_t>(uint64_t(std::ceil(touched)) * kWindow, whole);
-}
-
-uint64_t resident_weight_bytes(const model::Model& m, const PlanOptions& o, int64_t n_tokens) {
+// A fault on a mapped file also maps cached neighbours (Linux fault-around),
+// so every range read in place counts to the edges of an aligned window (16
+// KiB: what the model mapping's Rss in smaps showed on the fixture models).
+uint64_t resident_weight_bytes(const model::Model& m, const PlanOptions& o) {
   constexpr uint64_t kFaultAround = 16 << 10;
   const gguf::File& file = m.file();
   const auto packed = packed_ranges(m, o);
-  uint64_t packed_bytes = 0;
-  for (const auto& r : packed) packed_bytes += r.heap_bytes;
+  uint64_t heap = heap_bytes(std::max<uint64_t>(m.vector_copy_bytes(), sizeof(float)));
+  for (const auto& r : packed) heap += r.heap_bytes;
   // In-place byte ranges, as [begin, end) in (file index << 48 | offset) space.
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  ranges.push_back({0, file.data_offset()});
   const model::Weights& w = m.weights();
   const bool tied = w.output.data == w.token_embd.data;
-  uint64_t file_end = file.data_offset();
-  // Read by get_rows alone, unless it is also the output matrix read in place.
-  const bool output_packed = std::any_of(packed.begin(), packed.end(), [&](const PackedRange& r) { return r.data == w.output.data; });
-  const bool embedding_by_rows = !tied || output_packed;
-  uint64_t embedding_bytes = 0;
+  std::vector<uint64_t> file_end(file.n_files(), 0);
   for (const auto& t : file.tensors()) {
     const uint64_t base = (uint64_t(t.file_index) << 48) + (t.file_index == 0 ? file.data_offset() : 0) + t.offset;
-    if (t.file_index == 0) file_end = std::max<uint64_t>(file_end, base + t.n_bytes);
-    if (embedding_by_rows && t.name == "token_embd.weight") {
-      // Part of it, on its own; all of it, merged with its neighbours' windows.
-      embedding_bytes = embedding_rows_bytes(base, base + t.n_bytes, n_tokens);
-      if (embedding_bytes < t.n_bytes) continue;
-      embedding_bytes = 0;
-    }
+    file_end[t.file_index] = std::max<uint64_t>(file_end[t.file_index], base + t.n_bytes);
+    if (t.n_dims <= 1) continue;  // a vector, copied
+    // An untied embedding is read by pread alone; a tied one is also the
+    // output, read in place where the backend did not pack it.
+    if (!tied && t.name == "token_embd.weight") continue;
     uint64_t skip = 0;  // the packed prefix, read from the packed copy instead
     for (const auto& r : packed)
-      if (r.data == t.data && !(tied && t.name == "token_embd.weight")) skip = r.file_bytes;  // get_rows reads the file
+      if (r.data == t.data) skip = r.file_bytes;
     if (skip < t.n_bytes) ranges.push_back({base + skip, base + t.n_bytes});
   }
   for (auto& r : ranges) {
-    const uint64_t limit = r.first >> 48 == 0 ? file_end : UINT64_MAX;
     r.first = r.first / kFaultAround * kFaultAround;
-    r.second = std::min(limit, (r.second + kFaultAround - 1) / kFaultAround * kFaultAround);
+    r.second = std::min(file_end[r.first >> 48], (r.second + kFaultAround - 1) / kFaultAround * kFaultAround);
   }
   std::sort(ranges.begin(), ranges.end());
   uint64_t mapped = 0, end = 0;
@@ -184,7 +166,7 @@ uint64_t resident_weight_bytes(const model::Model& m, const PlanOptions& o, int6
     if (r.second > begin) mapped += r.second - begin;
     end = std::max(end, r.second);
   }
-  return packed_bytes + mapped + embedding_bytes;
+  return heap + mapped;
 }
 
 }  // namespace
@@ -222,8 +204,13 @@ Plan make_plan(const model::Model& m, const PlanOptions& o) {
       p.weights_layers += t.n_bytes;
     }
   }
-  // The tokens that fill the contexts (each slot's, in the serve engine).
-  p.weights = resident_weight_bytes(m, o, p.n_ctx * int64_t(p.n_parallel));
+  if (o.device) {
+    // Every tensor uploaded once, at its file size (model::DeviceWeights):
+    // matrices as the file lays them out, vectors as their f32 values.
+    for (const auto& t : file.tensors()) p.weights += buffer_bytes(o, t.n_bytes);
+  } else {
+    p.weights = resident_weight_bytes(m, o);
+  }
 
   // KV: runtime::Session holds n_ctx rows; runtime::BatchEngine a pool of
   // n_parallel * ceil(n_ctx / bs) + 1 (+ cache) blocks of bs rows.
@@ -256,14 +243,33 @@ Plan make_plan(const model::Model& m, const PlanOptions& o) {
                           : runtime::Session::sliding_rows_for(L.window, p.n_ctx, o.n_batch);
     }
     // One K and one V tensor per layer (kv::KvCache).
-    L.kv = device_tensor_bytes(o.type_k, k_widths[size_t(l)], L.kv_rows) +
-           device_tensor_bytes(o.type_v, v_widths[size_t(l)], L.kv_rows);
+    L.kv = device_tensor_bytes(o, o.type_k, k_widths[size_t(l)], L.kv_rows) +
+           device_tensor_bytes(o, o.type_v, v_widths[size_t(l)], L.kv_rows);
     p.kv += L.kv;
   }
 
   // Compute: the workspace and backend scratch for the largest forward pass.
   const int64_t rows = o.paged ? o.n_batch : std::min(o.n_batch, p.n_ctx);
-  p.compute = workspace_bytes(m, rows) + backend_bytes(m, rows, p.n_ctx, o.n_threads);
+  if (o.device) {
+    // The device's own: the workspace, the block tables (model/blocks.cpp's
+    // write_tables: one row when every token shares its sequence's table,
+    // a row per token of a step with several sequences; the session's
+    // sliding ring is one table of ctx entries), the quantized activations
+    // the backend reserves for the largest matmul, and its staging buffer.
+    // The host keeps only a few arrays, not the device's.
+    p.compute = workspace_bytes(m, o, rows);
+    const int64_t table_rows = p.n_parallel > 1 ? o.n_batch : 1;
+    if (o.paged) {
+      const int64_t width = (p.n_ctx + o.kv_block_size - 1) / o.kv_block_size;
+      p.compute += device_tensor_bytes(o, DType::I32, width, table_rows) * (p.n_sliding > 0 ? 2 : 1);
+    } else if (p.n_sliding > 0) {
+      p.compute += device_tensor_bytes(o, DType::I32, p.n_ctx, 1);
+    }
+    p.compute += buffer_bytes(o, backend::quantized_activation_words(m.max_row_width(), rows) * 4);
+    p.compute += buffer_bytes(o, o.device_staging);
+    return p;
+  }
+  p.compute = workspace_bytes(m, o, rows) + backend_bytes(m, rows, p.n_ctx, o.n_threads);
   const uint64_t logits_row = uint64_t(hp.n_vocab) * 4;
   if (o.paged) {
     const int64_t n_blocks = full_rows / bs;

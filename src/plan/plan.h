@@ -3,10 +3,11 @@
 // makes (the paths are named next to each), so the plan is a sum of what the
 // code allocates, not a rule of thumb:
 //   weights  the packed copies the CPU backend makes (with tied embeddings the
-//            packed output is a second copy of token_embd) plus the file
-//            pages read in place, each read mapping
-//            its fault-around window; of the token embedding, read a row per
-//            token, the windows the context's tokens are expected to touch,
+//            packed output is a second copy of token_embd), the heap copy of
+//            the f32 vectors, and the file pages still read in place (the
+//            matrices the backend does not pack, leftover rows): after
+//            Model::prepare_weights nothing else of the file is resident (the
+//            embedding's rows are read with pread),
 //   kv       per layer: rows x (K row bytes + V row bytes) in the cache types,
 //            with GQA widths (n_head_kv x head_dim), sliding-window layers
 //            at their window when the engine keeps only the window, and the
@@ -17,6 +18,10 @@
 // Heap buffers count as glibc's malloc lays them out (whole pages for the
 // large ones), from the buffer lists the engine itself allocates by
 // (Model::workspace_shapes, CpuBackend::scratch_sizes).
+// For a device (PlanOptions::device, `--devices vulkan0`) the plan is what
+// its backend allocates: every tensor at its file size, the KV cache, the
+// workspace, block tables, the quantized-activation scratch and the staging
+// buffer, each rounded to the device's buffer alignment.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +50,13 @@ struct PlanOptions {
   // The types the backend packs (cpu_packed_types); runtime::Session and
   // the serve engine both pack them.
   std::vector<DType> packed_types;
+  // A plan for a DeviceBackend that keeps the model in its own memory
+  // (Vulkan: `--devices vulkan0`) instead of the CPU's: the bytes it
+  // allocates, every buffer rounded to device_alignment (DeviceInfo), plus
+  // its staging buffer. No packing, no host heap.
+  bool device = false;
+  uint64_t device_alignment = 256;
+  uint64_t device_staging = 16 << 20;
 };
 
 // The weight types the CPU backend packs with these kernels (AVX2 or better:

@@ -298,38 +298,139 @@ TEST_P(CpuKernels, SoftmaxMatchesDoubleExp) {
   }
 }
 
-// Attention's blocked kernels: q . k[j] and acc += sum_j p[j] v[j] against
-// double sums, for widths with and without 8- and 16-float tails, and each
-// key's score bitwise the same alone as among others.
-TEST_P(CpuKernels, AttentionRowKernelsMatchDoubleAndAreRowInvariant) {
+// Attention's blocked kernels: a key block transposed and dotted with up to
+// kMaxDotQueries queries, and acc += sum_j p[j] v[j] for as many, against double sums,
+// for widths with and without 8- and 16-float tails and short blocks; each
+// score bitwise the same for a query alone as among others, and for a key
+// in a short block as in a full one.
+TEST_P(CpuKernels, AttentionBlockKernelsMatchDoubleAndAreInvariant) {
   const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  constexpr int kBlock = cpu::Kernels::kScoreBlock, kQ = cpu::Kernels::kMaxDotQueries;
   for (int64_t n : {5, 8, 24, 64, 72, 128}) {
-    const int64_t rows = 11;
-    const auto q = random_row(n, 40 + uint32_t(n)), keys = random_row(n * rows, 50 + uint32_t(n));
-    const auto p = random_row(rows, 60), v = random_row(n * rows, 70);
-    std::vector<float> scores(static_cast<size_t>(rows)), acc(static_cast<size_t>(n), 0.5f);
-    k.dot_rows(n, q.data(), keys.data(), rows, scores.data());
-    k.weighted_rows(n, p.data(), v.data(), rows, acc.data());
-    for (int64_t j = 0; j < rows; ++j) {
-      double dot = 0, magnitude = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        dot += double(q[size_t(i)]) * keys[size_t(j * n + i)];
-        magnitude += std::fabs(double(q[size_t(i)]) * keys[size_t(j * n + i)]);
+    for (int64_t rows : {int64_t(kBlock), int64_t(11)}) {
+      const auto keys = random_row(n * rows, 50 + uint32_t(n));
+      std::vector<std::vector<float>> qs;
+      const float* q[kQ];
+      for (int i = 0; i < kQ; ++i) {
+        qs.push_back(random_row(n, 40 + uint32_t(n) + uint32_t(i)));
+        q[i] = qs.back().data();
       }
-      EXPECT_NEAR(scores[size_t(j)], dot, 1e-6 * magnitude + 1e-30) << GetParam() << " n " << n << " key " << j;
-      float alone = 0;
-      k.dot_rows(n, q.data(), keys.data() + j * n, 1, &alone);
-      EXPECT_EQ(alone, scores[size_t(j)]) << GetParam() << " n " << n << " key " << j << " alone";
+      std::vector<float> kt(size_t(n * kBlock), -1.0f), scores(size_t(kQ * kBlock));
+      k.transpose_block(n, keys.data(), rows, kt.data());
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < kBlock; ++j)
+          ASSERT_EQ(kt[size_t(i * kBlock + j)], j < rows ? keys[size_t(j * n + i)] : 0.0f) << GetParam() << " n " << n;
+      k.dot_columns(n, q, kQ, kt.data(), scores.data());
+      for (int qi = 0; qi < kQ; ++qi) {
+        float alone[kBlock];
+        k.dot_columns(n, q + qi, 1, kt.data(), alone);
+        for (int64_t j = 0; j < rows; ++j) {
+          double dot = 0, magnitude = 0;
+          for (int64_t i = 0; i < n; ++i) {
+            dot += double(q[qi][i]) * keys[size_t(j * n + i)];
+            magnitude += std::fabs(double(q[qi][i]) * keys[size_t(j * n + i)]);
+          }
+          const float got = scores[size_t(qi * kBlock + j)];
+          EXPECT_NEAR(got, dot, 1e-6 * magnitude + 1e-30) << GetParam() << " n " << n << " key " << j;
+          EXPECT_EQ(alone[j], got) << GetParam() << " n " << n << " key " << j << " query alone";
+        }
+      }
+      if (rows < kBlock) {  // the same keys as the first rows of a full block
+        std::vector<float> full_keys(size_t(n * kBlock), 0.25f), full_kt(size_t(n * kBlock)), full(kBlock);
+        std::copy(keys.begin(), keys.end(), full_keys.begin());
+        k.transpose_block(n, full_keys.data(), kBlock, full_kt.data());
+        k.dot_columns(n, q, 1, full_kt.data(), full.data());
+        for (int64_t j = 0; j < rows; ++j)
+          EXPECT_EQ(full[size_t(j)], scores[size_t(j)]) << GetParam() << " n " << n << " key " << j << " short block";
+      }
     }
-    for (int64_t i = 0; i < n; ++i) {
-      double sum = 0.5, magnitude = 0.5;
-      for (int64_t j = 0; j < rows; ++j) {
-        sum += double(p[size_t(j)]) * v[size_t(j * n + i)];
-        magnitude += std::fabs(double(p[size_t(j)]) * v[size_t(j * n + i)]);
+    const int64_t rows = 11;
+    const auto v = random_row(n * rows, 70);
+    std::vector<std::vector<float>> ps, accs;
+    const float* p[kQ];
+    float* acc[kQ];
+    for (int qi = 0; qi < kQ; ++qi) {
+      ps.push_back(random_row(rows, 60 + uint32_t(qi)));
+      accs.emplace_back(static_cast<size_t>(n), 0.5f);
+    }
+    for (int qi = 0; qi < kQ; ++qi) p[qi] = ps[size_t(qi)].data(), acc[qi] = accs[size_t(qi)].data();
+    k.weighted_rows(n, p, kQ, v.data(), rows, acc);
+    for (int qi = 0; qi < kQ; ++qi) {
+      std::vector<float> alone(static_cast<size_t>(n), 0.5f);
+      float* alone_acc = alone.data();
+      k.weighted_rows(n, p + qi, 1, v.data(), rows, &alone_acc);
+      for (int64_t i = 0; i < n; ++i) {
+        double sum = 0.5, magnitude = 0.5;
+        for (int64_t j = 0; j < rows; ++j) {
+          sum += double(p[qi][j]) * v[size_t(j * n + i)];
+          magnitude += std::fabs(double(p[qi][j]) * v[size_t(j * n + i)]);
+        }
+        EXPECT_NEAR(acc[qi][i], sum, 1e-6 * magnitude) << GetParam() << " n " << n << " column " << i;
+        EXPECT_EQ(alone[size_t(i)], acc[qi][i]) << GetParam() << " n " << n << " column " << i << " query alone";
       }
-      EXPECT_NEAR(acc[size_t(i)], sum, 1e-6 * magnitude) << GetParam() << " n " << n << " column " << i;
     }
   }
+}
+
+// The flash path's block kernels against double math: every block length
+// (tails of 8-wide registers), masks at either end or covering all but one
+// key, a softcap, and the online softmax's running maximum and sum over a
+// run of blocks (which must end at the whole row's softmax).
+TEST_P(CpuKernels, ScoreAndSoftmaxBlocksMatchDouble) {
+  const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  constexpr int kBlock = cpu::Kernels::kScoreBlock;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dot(-40.0f, 40.0f);
+  for (int n : {1, 3, 8, 13, 17, 31, 32}) {
+    for (float softcap : {0.0f, 30.0f}) {
+      for (auto [lo, hi] : {std::pair{0, n}, std::pair{n / 3, n}, std::pair{0, n - n / 4}, std::pair{n - 1, n}}) {
+        float s[kBlock];
+        for (float& v : s) v = dot(rng);
+        std::vector<float> raw(s, s + kBlock);
+        const float scale = 0.125f;
+        k.score_block(s, n, scale, softcap, lo, hi);
+        for (int r = 0; r < n; ++r) {
+          if (r < lo || r >= hi) {
+            EXPECT_EQ(s[r], -INFINITY) << GetParam() << " n " << n << " key " << r << " masked";
+            continue;
+          }
+          double want = double(raw[size_t(r)]) * scale;
+          if (softcap != 0.0f) want = softcap * std::tanh(want / softcap);
+          EXPECT_NEAR(s[r], want, 1e-6 * std::fabs(want) + 1e-6) << GetParam() << " n " << n << " key " << r;
+        }
+      }
+    }
+  }
+  // Four blocks of one row, the last short and partly masked.
+  const int lengths[] = {32, 32, 32, 19};
+  std::vector<float> all;
+  float m = -INFINITY, sum = 0.0f;
+  double scaled_sum = 0.0;  // the previous sum rescaled, plus this block's exp(s - m)
+  for (int b = 0; b < 4; ++b) {
+    float s[kBlock];
+    for (float& v : s) v = dot(rng) * 0.25f;
+    const int n = lengths[b];
+    if (b == 3) s[n - 1] = s[n - 2] = -INFINITY;  // keys the query does not see
+    all.insert(all.end(), s, s + n);
+    const float m_before = m, sum_before = sum;
+    const float rescale = k.softmax_block(s, n, &m, &sum);
+    float block_max = -INFINITY;
+    for (int r = 0; r < n; ++r) block_max = std::max(block_max, all[all.size() - size_t(n) + size_t(r)]);
+    EXPECT_EQ(m, std::max(m_before, block_max)) << GetParam() << " block " << b;
+    EXPECT_NEAR(rescale, m_before == m ? 1.0 : std::exp(double(m_before) - m), 1e-6) << GetParam() << " block " << b;
+    for (int r = 0; r < n; ++r) {
+      const double want = std::exp(double(all[all.size() - size_t(n) + size_t(r)]) - m);
+      EXPECT_NEAR(s[r], want, 2e-6 * want + 1e-30) << GetParam() << " block " << b << " key " << r;
+    }
+    scaled_sum = double(sum_before) * rescale;
+    for (int r = 0; r < n; ++r) scaled_sum += s[r];
+    EXPECT_NEAR(sum, scaled_sum, 1e-5 * scaled_sum) << GetParam() << " block " << b;
+  }
+  double whole = 0.0, max_all = -INFINITY;
+  for (float v : all) max_all = std::max(max_all, double(v));
+  for (float v : all) whole += std::exp(double(v) - max_all);
+  EXPECT_EQ(double(m), max_all);
+  EXPECT_NEAR(sum, whole, 1e-5 * whole) << GetParam() << " the row's softmax denominator";
 }
 
 TEST_P(CpuKernels, MatchLlamaCppFixture) { expect_kernels_match_fixture(test::QuantFixture::get(), GetParam()); }

@@ -4,13 +4,18 @@
 // model/reference_runner.h, and the device-resident contract of a decode
 // step (one submit, its inputs up, one logits row down).
 //
-// The cases: every public reference case whose weight types the Vulkan
-// matmul covers (llama in 15 weight types and tied, qwen2, qwen3, qwen3moe,
-// gemma2, gemma3, phi3; greedy and logits; f16 KV unfused, q8_0 and q4_0 KV
-// with flash attention; a 1000-token context). With only the compact copy
-// in tests/data: llama (stories260K), qwen2 (NEOX rope, q/k/v biases),
-// gemma3 (sliding-window ring tables, q/k norms, GELU, post-norms) and phi3
-// (fused QKV and gate/up, every layer windowed).
+// The cases: every public reference case (llama in 15 weight types and
+// tied, qwen2, qwen3, qwen3moe, gemma2, gemma3, phi3; greedy and logits; f16
+// KV unfused, q8_0 and q4_0 KV with flash attention; a 1000-token context),
+// and the compact copy's models the fixtures lack: BitNet in TQ1_0 and TQ2_0
+// (sub-norms), gpt-oss in MXFP4 (attention sinks, expert biases,
+// SwiGLU-OAI; its seq200 not yet, see vulkan_cases) and the IQ1-IQ3 lattice
+// types (synth-lattice-IQ). With only
+// the compact copy in tests/data: those, llama (stories260K), qwen2 (NEOX
+// rope, q/k/v biases), gemma3 (sliding-window ring tables, q/k norms, GELU,
+// post-norms) and phi3 (fused QKV and gate/up, every layer windowed).
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "backend/device.h"
@@ -34,18 +39,19 @@ backend::DeviceBackend& lavapipe() {
   return *device;
 }
 
-// Every reference case whose model's weight types the Vulkan matmul covers
-// (not yet: BitNet's TQ1_0/TQ2_0, gpt-oss's MXFP4, the IQ1-IQ3 lattice types
-// of synth-lattice-IQ): from the full fixtures
-// when present, else the compact copy's stories260K, qwen2, gemma3 and phi3.
+// Every reference case: from the full fixtures when present, and from the
+// compact copy for the models only it has. Except one: gpt-oss's seq200,
+// where at row 197 an expert choice of a near-tie router goes the other way
+// on lavapipe (argmax 23 for 3, margin 0.82), as the CPU's scalar kernels
+// part from llama.cpp by 1.7 at row 109 of the same case: the quantized
+// activations amplify last-bit differences, and the Vulkan float ops (exp,
+// sums, the unfused softmax) are the scalar reference's up to rounding but
+// not yet its bits everywhere (issue 13).
 std::vector<std::string> vulkan_cases() {
   std::vector<std::string> cases;
   for (const fs::path& c : reference_cases()) {
-    const std::string model = c.parent_path().filename().string();
-    if (model.rfind("synth-bitnet", 0) == 0 || model.rfind("synth-gpt-oss", 0) == 0 ||
-        model.rfind("synth-lattice", 0) == 0)
-      continue;
-    cases.push_back(model + "/" + c.filename().string());
+    const std::string name = c.parent_path().filename().string() + "/" + c.filename().string();
+    if (name != "synth-gpt-oss-MXFP4/seq200.json") cases.push_back(name);
   }
   return cases;
 }
@@ -69,8 +75,16 @@ TEST_P(VulkanReferenceCase, WithinToleranceOfLlamaCpp) {
 INSTANTIATE_TEST_SUITE_P(Lavapipe, VulkanReferenceCase, ::testing::ValuesIn(vulkan_cases()),
                          [](const auto& info) { return case_name(fs::path(info.param)); });
 
-// The compact copy alone gives these 9 (a fresh machine without the fixtures).
-TEST(VulkanReferenceData, CoversTheCompactCopy) { EXPECT_GE(vulkan_cases().size(), 9u); }
+// The compact copy alone gives these 17 (a fresh machine without the
+// fixtures): stories260K, qwen2, gemma3, phi3, and BitNet (TQ1_0, TQ2_0),
+// gpt-oss and synth-lattice-IQ, which must not be left out.
+TEST(VulkanReferenceData, CoversTheCompactCopy) {
+  const auto cases = vulkan_cases();
+  EXPECT_GE(cases.size(), 17u);
+  for (const char* model : {"synth-bitnet-TQ1_0/", "synth-bitnet-TQ2_0/", "synth-gpt-oss-MXFP4/", "synth-lattice-IQ/"})
+    EXPECT_TRUE(std::any_of(cases.begin(), cases.end(), [&](const std::string& c) { return c.rfind(model, 0) == 0; }))
+        << model;
+}
 
 struct Loaded {
   std::unique_ptr<model::Model> model;

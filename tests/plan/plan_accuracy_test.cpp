@@ -49,11 +49,12 @@ PlanOptions options_for(const Case& c) {
 // loading to the peak after filling every sequence's context.
 int64_t measure(const Case& c) { return measure_peak_rss_growth(c.model, options_for(c)); }
 
-// The run session and the serve engine pack weights into heap copies and
-// drop the file's pages as they go; the pages read in place (norms, biases,
-// the embedding rows) come back with their fault-around neighbours, which
-// moves the total of these ~1 MB fixtures by up to ~150 KiB from run to run
-// (page cache state): each case takes the median of three measurements.
+// The engines leave no page of the model file resident that these models
+// read in place (Model::prepare_weights copies the vectors, drops the file
+// and reads embedding rows with pread), so the growth no longer depends on
+// the page cache; what is left to chance is small (glibc's arena, the
+// threads' stacks), and each case still takes the median of three
+// measurements against it.
 int64_t median_measurement(const Case& c) {
   std::array<int64_t, 3> m{measure(c), measure(c), measure(c)};
   std::sort(m.begin(), m.end());

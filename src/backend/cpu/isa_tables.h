@@ -18,9 +18,12 @@ struct KernelSlots {
   Kernels::PackedGemmFn* packed_gemm_pair;
   Kernels::AxpyFn* axpy;
   Kernels::ScaleFn* scale;
-  Kernels::DotRowsFn* dot_rows;
   Kernels::WeightedRowsFn* weighted_rows;
   Kernels::SoftmaxFn* softmax;
+  Kernels::ScoreBlockFn* score_block;
+  Kernels::SoftmaxBlockFn* softmax_block;
+  Kernels::TransposeBlockFn* transpose_block;
+  Kernels::DotColumnsFn* dot_columns;
 };
 
 // Each overwrites the slots it has kernels for and leaves the others.

@@ -43,17 +43,11 @@ void scale_scalar(int64_t n, float a, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
 
-void dot_rows_scalar(int64_t n, const float* q, const float* k, int64_t n_rows, float* out) {
-  for (int64_t j = 0; j < n_rows; ++j) {
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n; ++i) sum += q[i] * k[j * n + i];
-    out[j] = sum;
-  }
-}
-
-void weighted_rows_scalar(int64_t n, const float* p, const float* v, int64_t n_rows, float* acc) {
-  for (int64_t j = 0; j < n_rows; ++j)
-    for (int64_t i = 0; i < n; ++i) acc[i] += p[j] * v[j * n + i];
+void weighted_rows_scalar(int64_t n, const float* const* p, int n_q, const float* v, int64_t n_rows,
+                          float* const* acc) {
+  for (int k = 0; k < n_q; ++k)
+    for (int64_t j = 0; j < n_rows; ++j)
+      for (int64_t i = 0; i < n; ++i) acc[k][i] += p[k][j] * v[j * n + i];
 }
 
 void softmax_scalar(float* x, int64_t n, const float* sink, bool round_to_f16) {
@@ -70,6 +64,46 @@ void softmax_scalar(float* x, int64_t n, const float* sink, bool round_to_f16) {
   for (int64_t j = 0; j < n; ++j) {
     x[j] *= inv_sum;
     if (round_to_f16) x[j] = round_to_fp16(x[j]);
+  }
+}
+
+void score_block_scalar(float* s, int n, float scale, float softcap, int lo, int hi) {
+  for (int r = 0; r < n; ++r) {
+    float v = s[r] * scale;
+    if (softcap != 0.0f) v = softcap * std::tanh(v / softcap);
+    s[r] = r < lo || r >= hi ? -std::numeric_limits<float>::infinity() : v;
+  }
+}
+
+float softmax_block_scalar(float* s, int n, float* m, float* sum) {
+  float block_max = -std::numeric_limits<float>::infinity();
+  for (int r = 0; r < n; ++r) block_max = std::max(block_max, s[r]);
+  float rescale = 1.0f;
+  if (block_max > *m) {
+    rescale = std::exp(*m - block_max);
+    *sum *= rescale;
+    *m = block_max;
+  }
+  for (int r = 0; r < n; ++r) {
+    s[r] = std::exp(s[r] - *m);  // exp(-inf) = 0 for masked keys
+    *sum += s[r];
+  }
+  return rescale;
+}
+
+void transpose_block_scalar(int64_t n, const float* rows, int64_t n_rows, float* kt) {
+  constexpr int kCols = Kernels::kScoreBlock;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < kCols; ++j) kt[i * kCols + j] = j < n_rows ? rows[j * n + i] : 0.0f;
+}
+
+void dot_columns_scalar(int64_t n, const float* const* q, int n_q, const float* kt, float* out) {
+  constexpr int kCols = Kernels::kScoreBlock;
+  for (int k = 0; k < n_q; ++k) {
+    float* o = out + k * kCols;
+    for (int j = 0; j < kCols; ++j) o[j] = 0.0f;
+    for (int64_t i = 0; i < n; ++i)
+      for (int j = 0; j < kCols; ++j) o[j] = std::fma(q[k][i], kt[i * kCols + j], o[j]);
   }
 }
 
@@ -122,14 +156,17 @@ Kernels scalar_kernels() {
   k.quantize_act[uint32_t(DType::F32)] = ref::quantize_f32;
   k.axpy = axpy_scalar;
   k.scale = scale_scalar;
-  k.dot_rows = dot_rows_scalar;
   k.weighted_rows = weighted_rows_scalar;
   k.softmax = softmax_scalar;
+  k.score_block = score_block_scalar;
+  k.softmax_block = softmax_block_scalar;
+  k.transpose_block = transpose_block_scalar;
+  k.dot_columns = dot_columns_scalar;
   return k;
 }
 
 detail::KernelSlots slots_of(Kernels& k) {
-  return {k.vec_dot, k.vec_dot_rows, k.vec_dot_tile, k.quantize_act, k.dequantize, k.packed_gemm, k.packed_gemm_pair, &k.axpy, &k.scale, &k.dot_rows, &k.weighted_rows, &k.softmax};
+  return {k.vec_dot, k.vec_dot_rows, k.vec_dot_tile, k.quantize_act, k.dequantize, k.packed_gemm, k.packed_gemm_pair, &k.axpy, &k.scale, &k.weighted_rows, &k.softmax, &k.score_block, &k.softmax_block, &k.transpose_block, &k.dot_columns};
 }
 
 Kernels avx2_kernels() {

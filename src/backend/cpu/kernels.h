@@ -55,14 +55,36 @@ struct Kernels {
   // y += a * x and y *= a over n floats (attention's value accumulation).
   using AxpyFn = void (*)(int64_t n, float a, const float* x, float* y);
   using ScaleFn = void (*)(int64_t n, float a, float* y);
-  // Blocked attention over f32 rows of n elements: out[j] = q . k[j] (rows
-  // n apart), and acc += sum_j p[j] * v[j], for j < n_rows.
-  using DotRowsFn = void (*)(int64_t n, const float* q, const float* k, int64_t n_rows, float* out);
-  using WeightedRowsFn = void (*)(int64_t n, const float* p, const float* v, int64_t n_rows, float* acc);
+  // Blocked attention: acc[k] += sum_j p[k][j] * v[j] over f32 value rows of
+  // n elements (n apart), for j < n_rows, for n_q <= kMaxDotQueries queries
+  // sharing the rows; each element's sum is taken in j order, whatever n_q.
+  using WeightedRowsFn = void (*)(int64_t n, const float* const* p, int n_q, const float* v, int64_t n_rows,
+                                  float* const* acc);
   // Unfused attention's softmax over x[0, n), in place (as ggml): x =
   // exp(x - max) summed in double, then x / sum, rounded to f16 when
   // round_to_f16. A sink (null: none) joins the maximum and the sum.
   using SoftmaxFn = void (*)(float* x, int64_t n, const float* sink, bool round_to_f16);
+  // Attention's scores of one query over a block of n <= kScoreBlock keys,
+  // in place: s = scale * s, then softcap * tanh(s / softcap) when softcap
+  // is not 0; keys outside [lo, hi) get -inf. s holds kScoreBlock floats.
+  using ScoreBlockFn = void (*)(float* s, int n, float scale, float softcap, int lo, int hi);
+  // The online softmax's step over such a block (ggml's flash_attn_ext, a
+  // block at a time): m grows to the block's maximum and *sum is rescaled by
+  // exp(old m - new m), which is returned (1 when m did not grow) for the
+  // caller's accumulator; s becomes exp(s - m), added to *sum. The block
+  // holds at least one key that is not -inf.
+  using SoftmaxBlockFn = float (*)(float* s, int n, float* m, float* sum);
+  static constexpr int kScoreBlock = 32;
+  // A block of n_rows <= kScoreBlock f32 keys of n elements (rows n apart),
+  // transposed for dot_columns: kt[i * kScoreBlock + j] = key j's element
+  // i, and 0 for the columns j >= n_rows.
+  using TransposeBlockFn = void (*)(int64_t n, const float* rows, int64_t n_rows, float* kt);
+  // out[k][j] = q[k] . key j for n_q <= kMaxDotQueries queries and the
+  // kScoreBlock keys of a transposed block, each a running fused
+  // multiply-add over i = 0, 1, ... (so a score does not depend on its
+  // block mates or on the queries sharing the call).
+  using DotColumnsFn = void (*)(int64_t n, const float* const* q, int n_q, const float* kt, float* out);
+  static constexpr int kMaxDotQueries = 4;
   static constexpr int kMaxRows = 4;
 
   VecDotFn vec_dot[hearth::kDTypeIdLimit] = {};        // by weight type id; null if unsupported
@@ -79,9 +101,12 @@ struct Kernels {
   PackedGemmFn packed_gemm_pair[hearth::kDTypeIdLimit] = {};
   AxpyFn axpy = nullptr;
   ScaleFn scale = nullptr;
-  DotRowsFn dot_rows = nullptr;
   WeightedRowsFn weighted_rows = nullptr;
   SoftmaxFn softmax = nullptr;
+  ScoreBlockFn score_block = nullptr;
+  TransposeBlockFn transpose_block = nullptr;
+  DotColumnsFn dot_columns = nullptr;
+  SoftmaxBlockFn softmax_block = nullptr;
   std::string isa;  // "avx512-vnni", "avx512", "avx2", "scalar"
 
   VecDotFn vec_dot_for(hearth::DType t) const { return vec_dot[uint32_t(t)]; }

@@ -211,18 +211,24 @@ bool CpuBackend::can_tile_attention(const AttentionParams& p) const {
   const DType kq = kernels_.vec_dot_type(p.k.type);
   const auto is_float = [](DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; };
   const auto is_cache_quant = [](DType t) { return t == DType::Q8_0 || t == DType::Q4_0; };
-  // Float K: dots of f32 rows. Quantized K: dots in its own block format
-  // (kernels' vec_dot, as attend_group and ggml). V rows are dequantized.
-  const bool k_ok = is_float(p.k.type) ? is_float(kq) && kernels_.dequantize_for(kq) != nullptr
-                                       : is_cache_quant(p.k.type) && kernels_.vec_dot_for(p.k.type) != nullptr;
+  // K rows and the queries (in K's dot type) are both converted to f32.
+  // V rows are dequantized.
+  const bool k_ok = (is_float(p.k.type) || is_cache_quant(p.k.type)) && kernels_.dequantize_for(p.k.type) != nullptr &&
+                    kernels_.dequantize_for(kq) != nullptr;
   return k_ok && (is_float(p.v.type) || is_cache_quant(p.v.type)) && kernels_.dequantize_for(p.v.type) != nullptr;
 }
 
 void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tokens, int head0, int n_group,
                              ThreadScratch& scratch, int only_stripe, float* stripe_out) const {
   const int hd = p.head_dim;
-  const int kv_head = head0 / (p.n_head / p.n_head_kv);
+  // The item's heads may span several KV heads (a decode step takes them
+  // all, so that each cache row is read once, front to back).
+  const int per_kv = p.n_head / p.n_head_kv;
+  const int kv_head0 = head0 / per_kv;
+  const int n_kv_heads = (head0 + n_group - 1) / per_kv - kv_head0 + 1;
   const int n_queries = n_tokens * n_group;  // query i: token i / n_group, head head0 + i % n_group
+  // The KV head of query i, counted from kv_head0.
+  const auto kv_of = [&](int i) { return (head0 + i % n_group) / per_kv - kv_head0; };
   // The tile's tokens share one sequence, so key rows come from the first's
   // table. Each token's visible keys [first, last]; the item's union [lo, hi].
   const TokenKeys keys(p, token0);
@@ -242,64 +248,85 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
   const int64_t visible_lo = lo;
   if (hi >= 0) lo = lo / kKeyBlock * kKeyBlock;
 
-  // Queries in K's dot-product type (f16 for f16 K, Q8_0 for q8_0/q4_0 K);
-  // for a float K, as the f32 values of that type.
+  // Queries in K's dot-product type (f16 for f16 K, Q8_0 for q8_0/q4_0 K),
+  // as the f32 values of that type.
   const DType kq_type = kernels_.vec_dot_type(p.k.type);
-  const bool quantized_k = dtype_info(p.k.type).quantized;
   const size_t q_bytes = row_bytes(kq_type, hd);
-  const auto k_dot = quantized_k ? kernels_.vec_dot_for(p.k.type) : nullptr;
   float* q = scratch.tile_q.data();
   float* acc = scratch.tile_acc.data();
   uint8_t* q_conv = scratch.q_conv.data();
   for (int i = 0; i < n_queries; ++i) {
     const float* src = p.q + ((token0 + i / n_group) * p.n_head + head0 + i % n_group) * hd;
     kernels_.quantize_act_for(kq_type)(src, q_conv + i * q_bytes, hd);
-    if (!quantized_k) kernels_.dequantize_for(kq_type)(q_conv + i * q_bytes, q + i * hd, hd);
+    kernels_.dequantize_for(kq_type)(q_conv + i * q_bytes, q + i * hd, hd);
   }
   if (!p.flash) std::fill(acc, acc + int64_t(n_queries) * hd, 0.0f);
 
-  const size_t k_head_offset = row_bytes(p.k.type, int64_t(kv_head) * hd);
-  const size_t v_head_offset = row_bytes(p.v.type, int64_t(kv_head) * hd);
-  const auto dequantize_k = quantized_k ? nullptr : kernels_.dequantize_for(p.k.type);
+  const size_t k_head_offset = row_bytes(p.k.type, int64_t(kv_head0) * hd), k_head_bytes = row_bytes(p.k.type, hd);
+  const size_t v_head_offset = row_bytes(p.v.type, int64_t(kv_head0) * hd), v_head_bytes = row_bytes(p.v.type, hd);
+  const auto dequantize_k = kernels_.dequantize_for(p.k.type);
   const auto dequantize_v = kernels_.dequantize_for(p.v.type);
-  float* kf = scratch.tile_k.data();  // [kKeyBlock][hd]
+  const int64_t head_block = int64_t(kKeyBlock) * hd;  // floats of one KV head's block
+  float* kf = scratch.tile_k.data();  // [n_kv_heads][kKeyBlock][hd]
+  float* kt = scratch.tile_kt.data();  // kf transposed: [n_kv_heads][hd][kKeyBlock]
   float* vf = scratch.tile_v.data();
-  auto load_rows = [&](const KvView& view, size_t head_offset, decltype(dequantize_k) dequantize, int64_t j0,
-                       int64_t n_rows, float* dst) {
+  auto load_rows = [&](const KvView& view, size_t head_offset, size_t head_bytes, decltype(dequantize_k) dequantize,
+                       int64_t j0, int64_t n_rows, float* dst) {
     for (int64_t r = 0; r < n_rows; ++r) {
-      if (j0 + r < visible_lo)
-        std::fill(dst + r * hd, dst + (r + 1) * hd, 0.0f);  // masked for every query: contributes 0
-      else
-        dequantize(view.data + keys.row(j0 + r) * view.row_bytes + head_offset, dst + r * hd, hd);
+      for (int h = 0; h < n_kv_heads; ++h) {
+        float* out = dst + h * head_block + r * hd;
+        if (j0 + r < visible_lo)
+          std::fill(out, out + hd, 0.0f);  // masked for every query: contributes 0
+        else
+          dequantize(view.data + keys.row(j0 + r) * view.row_bytes + head_offset + h * head_bytes, out, hd);
+      }
     }
   };
-  // Scores of query i against keys [j0, j0 + n): scaled, capped; keys the
-  // query's token does not see get -inf.
-  float s[kKeyBlock];
-  // A quantized K is not converted: each query dots the rows in place.
+  // Scores of every query that sees keys [j0, j0 + n), scaled, capped; keys
+  // a query's token does not see get -inf. The block is converted to f32
+  // (a q8_0/q4_0 K too: its values times the block scales, dotted with the
+  // query's own q8_0 values, are ggml's integer dot up to the order of the
+  // float sums) and transposed, and the queries of each KV head are dotted
+  // with it kMaxDotQueries at a time.
+  static_assert(kKeyBlock == cpu::Kernels::kScoreBlock);  // the transposed blocks' width
+  constexpr int kBlock = cpu::Kernels::kScoreBlock;
+  float scores_block[kMaxTileQueries][kBlock];
   auto load_k = [&](int64_t j0, int64_t n) {
-    if (!quantized_k) load_rows(p.k, k_head_offset, dequantize_k, j0, n, kf);
-  };
-  auto block_scores = [&](int i, int64_t j0, int64_t n) {
-    const int t = i / n_group;
-    if (quantized_k) {
-      for (int64_t r = 0; r < n; ++r)
-        s[r] = j0 + r < visible_lo ? 0.0f
-                                   : k_dot(hd, p.k.data + keys.row(j0 + r) * p.k.row_bytes + k_head_offset,
-                                           q_conv + i * q_bytes);
-    } else {
-      kernels_.dot_rows(hd, q + i * hd, kf, n, s);
-    }
-    for (int64_t r = 0; r < n; ++r) {
-      float v = s[r] * p.scale;
-      if (p.softcap != 0.0f) v = p.softcap * std::tanh(v / p.softcap);
-      const int64_t j = j0 + r;
-      s[r] = (j < first[t] || j > last[t]) ? -std::numeric_limits<float>::infinity() : v;
-    }
+    load_rows(p.k, k_head_offset, k_head_bytes, dequantize_k, j0, n, kf);
+    for (int h = 0; h < n_kv_heads; ++h) kernels_.transpose_block(hd, kf + h * head_block, n, kt + h * head_block);
   };
   auto sees_block = [&](int i, int64_t j0, int64_t n) {
     const int t = i / n_group;
     return last[t] >= first[t] && j0 <= last[t] && j0 + n - 1 >= first[t];
+  };
+  // The queries that see keys [j0, j0 + n), by KV head, kMaxDotQueries at a
+  // time: fn(head, query indices, count).
+  auto for_query_batches = [&](int64_t j0, int64_t n, auto&& fn) {
+    for (int h = 0; h < n_kv_heads; ++h) {
+      int batch[cpu::Kernels::kMaxDotQueries];
+      int n_batch = 0;
+      for (int i = 0; i < n_queries; ++i) {
+        if (kv_of(i) != h || !sees_block(i, j0, n)) continue;
+        batch[n_batch++] = i;
+        if (n_batch == cpu::Kernels::kMaxDotQueries) fn(h, batch, n_batch), n_batch = 0;
+      }
+      if (n_batch > 0) fn(h, batch, n_batch);
+    }
+  };
+  auto block_scores = [&](int64_t j0, int64_t n) {
+    for_query_batches(j0, n, [&](int h, const int* batch, int n_batch) {
+      const float* qs[cpu::Kernels::kMaxDotQueries];
+      float out[cpu::Kernels::kMaxDotQueries][kBlock];
+      for (int b = 0; b < n_batch; ++b) qs[b] = q + batch[b] * hd;
+      kernels_.dot_columns(hd, qs, n_batch, kt + h * head_block, out[0]);
+      for (int b = 0; b < n_batch; ++b) std::copy(out[b], out[b] + kBlock, scores_block[batch[b]]);
+    });
+    for (int i = 0; i < n_queries; ++i) {
+      if (!sees_block(i, j0, n)) continue;
+      const int t = i / n_group;
+      const auto in_block = [&](int64_t j) { return int(std::clamp<int64_t>(j - j0, 0, n)); };
+      kernels_.score_block(scores_block[i], int(n), p.scale, p.softcap, in_block(first[t]), in_block(last[t] + 1));
+    }
   };
 
   if (p.flash) {
@@ -330,24 +357,19 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
         for (int64_t j0 = begin; j0 < end; j0 += kKeyBlock) {
           const int64_t n = std::min<int64_t>(kKeyBlock, end - j0);
           load_k(j0, n);
-          load_rows(p.v, v_head_offset, dequantize_v, j0, n, vf);
+          load_rows(p.v, v_head_offset, v_head_bytes, dequantize_v, j0, n, vf);
+          block_scores(j0, n);
           for (int i = 0; i < n_queries; ++i) {
             if (!sees_block(i, j0, n)) continue;
-            block_scores(i, j0, n);
-            float block_max = -std::numeric_limits<float>::infinity();
-            for (int64_t r = 0; r < n; ++r) block_max = std::max(block_max, s[r]);
-            if (block_max > m[i]) {
-              const float rescale = std::exp(m[i] - block_max);
-              kernels_.scale(hd, rescale, acc + i * hd);
-              sum[i] *= rescale;
-              m[i] = block_max;
-            }
-            for (int64_t r = 0; r < n; ++r) {
-              s[r] = std::exp(s[r] - m[i]);  // exp(-inf) = 0 for unseen keys
-              sum[i] += s[r];
-            }
-            kernels_.weighted_rows(hd, s, vf, n, acc + i * hd);
+            const float rescale = kernels_.softmax_block(scores_block[i], int(n), &m[i], &sum[i]);
+            if (rescale != 1.0f) kernels_.scale(hd, rescale, acc + i * hd);
           }
+          for_query_batches(j0, n, [&](int h, const int* batch, int n_batch) {
+            const float* probs[cpu::Kernels::kMaxDotQueries];
+            float* accs[cpu::Kernels::kMaxDotQueries];
+            for (int b = 0; b < n_batch; ++b) probs[b] = scores_block[batch[b]], accs[b] = acc + batch[b] * hd;
+            kernels_.weighted_rows(hd, probs, n_batch, vf + h * head_block, n, accs);
+          });
         }
         merge_flash(into, chunk_state, hd);
       }
@@ -362,11 +384,9 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     for (int64_t j0 = lo; j0 <= hi; j0 += kKeyBlock) {
       const int64_t n = std::min<int64_t>(kKeyBlock, hi - j0 + 1);
       load_k(j0, n);
-      for (int i = 0; i < n_queries; ++i) {
-        if (!sees_block(i, j0, n)) continue;
-        block_scores(i, j0, n);
-        std::copy(s, s + n, scores + i * stride + j0);
-      }
+      block_scores(j0, n);
+      for (int i = 0; i < n_queries; ++i)
+        if (sees_block(i, j0, n)) std::copy(scores_block[i], scores_block[i] + n, scores + i * stride + j0);
     }
     const bool round_p = p.v.type == DType::F16;
     for (int i = 0; i < n_queries; ++i) {
@@ -378,15 +398,18 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     // Pass 2: the probability-weighted sums of the value rows.
     for (int64_t j0 = lo; j0 <= hi; j0 += kKeyBlock) {
       const int64_t n = std::min<int64_t>(kKeyBlock, hi - j0 + 1);
-      load_rows(p.v, v_head_offset, dequantize_v, j0, n, vf);
+      load_rows(p.v, v_head_offset, v_head_bytes, dequantize_v, j0, n, vf);
       for (int i = 0; i < n_queries; ++i) {
         if (!sees_block(i, j0, n)) continue;
         const int t = i / n_group;
+        float* s = scores_block[0];
         for (int64_t r = 0; r < n; ++r) {
           const int64_t j = j0 + r;
           s[r] = (j < first[t] || j > last[t]) ? 0.0f : scores[i * stride + j];
         }
-        kernels_.weighted_rows(hd, s, vf, n, acc + i * hd);
+        const float* probs = s;
+        float* acc_i = acc + i * hd;
+        kernels_.weighted_rows(hd, &probs, 1, vf + kv_of(i) * head_block, n, &acc_i);
       }
     }
   }
@@ -424,9 +447,23 @@ void CpuBackend::attention(const AttentionParams& p) {
   }
   tiles.push_back(p.n_tokens);
   const int64_t n_tiles = int64_t(tiles.size()) - 1;
-  const int64_t items_per_tile = int64_t(p.n_head_kv) * chunks;
+  // An item: a tile of tokens times up to kMaxHeadGroup query heads of one
+  // KV head; or, when every tile is one token (decode steps), the query
+  // heads of up to kMaxItemKvHeads whole KV heads, so that each cache row is
+  // read front to back once rather than a head's short piece at a time.
+  // Each query gets the same operations either way.
+  bool one_token_tiles = tiled;
+  for (int64_t tile = 0; tile < n_tiles && one_token_tiles; ++tile) one_token_tiles = tiles[tile + 1] - tiles[tile] == 1;
+  int kv_per_item =
+      one_token_tiles && per_kv <= kMaxHeadGroup
+          ? std::max(1, std::min({p.n_head_kv, kMaxItemKvHeads, kMaxTileQueries / per_kv}))
+          : 1;
+  // The unfused path keeps every query's scores over the context.
+  if (!p.flash && kv_per_item > 1)
+    kv_per_item = int(std::clamp<int64_t>(int64_t(scratch_scores_) / (int64_t(per_kv) * p.n_kv), 1, kv_per_item));
+  const int items_per_kv_run = kv_per_item > 1 ? 1 : chunks;  // items over a run of kv_per_item KV heads
+  const int64_t items_per_tile = int64_t((p.n_head_kv + kv_per_item - 1) / kv_per_item) * items_per_kv_run;
   const int64_t n_items = n_tiles * items_per_tile;
-  // An item: a tile of tokens times up to kMaxHeadGroup query heads of one KV head.
   struct Item {
     int64_t token0;
     int n_tokens, head0, n_group;
@@ -434,8 +471,12 @@ void CpuBackend::attention(const AttentionParams& p) {
   auto item_at = [&](int64_t item) {
     const int64_t tile = item / items_per_tile;
     const int rest = int(item % items_per_tile);
-    return Item{tiles[tile], int(tiles[tile + 1] - tiles[tile]),
-                (rest / chunks) * per_kv + (rest % chunks) * kMaxHeadGroup,
+    const int token_count = int(tiles[tile + 1] - tiles[tile]);
+    if (kv_per_item > 1) {
+      const int kv0 = rest * kv_per_item;
+      return Item{tiles[tile], token_count, kv0 * per_kv, std::min(kv_per_item, p.n_head_kv - kv0) * per_kv};
+    }
+    return Item{tiles[tile], token_count, (rest / chunks) * per_kv + (rest % chunks) * kMaxHeadGroup,
                 std::min(kMaxHeadGroup, per_kv - (rest % chunks) * kMaxHeadGroup)};
   };
   auto run_item = [&](int64_t item, ThreadScratch& scratch) {

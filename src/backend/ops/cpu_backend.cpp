@@ -1,5 +1,7 @@
 #include "backend/ops/cpu_backend.h"
 
+#include "core/mapped_file.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -73,6 +75,7 @@ void CpuBackend::reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int h
     s.tile_q.assign(z.tile_q, 0.0f);
     s.tile_acc.assign(z.tile_acc, 0.0f);
     s.tile_k.assign(z.tile_k, 0.0f);
+    s.tile_kt.assign(z.tile_kt, 0.0f);
     s.tile_v.assign(z.tile_v, 0.0f);
     s.tile_m.assign(z.tile_m, 0.0f);
     s.tile_sum.assign(z.tile_sum, 0.0f);
@@ -93,13 +96,14 @@ CpuBackend::ScratchSizes CpuBackend::scratch_sizes(int n_threads, int64_t max_ro
   z.act_sums = size_t(max_rows) * size_t(3 * (max_n / 32 + 1));
   // Unfused attention keeps every query's scores over the context: a whole
   // tile's where that stays small, else one head group's.
-  z.scores = size_t(max_ctx) * (int64_t(max_ctx) * kMaxTileQueries <= (int64_t(1) << 22) ? kMaxTileQueries
-                                                                                       : kMaxHeadGroup);
+  // (32 queries at most: unfused tiles are limited by this buffer.)
+  constexpr int64_t kScoredQueries = 32;
+  z.scores = size_t(max_ctx) * size_t(max_ctx * kScoredQueries <= (int64_t(1) << 22) ? kScoredQueries : kMaxHeadGroup);
   // Split-K runs only with fewer items than threads, kSplitWays stripes each.
   z.split_states = size_t(n_threads - 1) * size_t(kSplitWays) * kMaxTileQueries * (hd + 2);
   z.acc = hd * kMaxHeadGroup;
   z.tile_q = z.tile_acc = hd * kMaxTileQueries;
-  z.tile_k = z.tile_v = hd * kKeyBlock;
+  z.tile_k = z.tile_kt = z.tile_v = hd * kKeyBlock * kMaxItemKvHeads;
   z.tile_m = z.tile_sum = kMaxTileQueries;
   z.stripes = 2 * kMaxTileQueries * (hd + 2);  // attend_tile's total and stripe
   z.v_row = hd;
@@ -111,7 +115,7 @@ std::vector<uint64_t> CpuBackend::ScratchSizes::buffer_bytes() const {
   std::vector<uint64_t> out = {gelu_table * sizeof(uint16_t), act, act_sums * sizeof(int32_t),
                                split_states * sizeof(float)};
   for (int t = 0; t < n_threads; ++t) {
-    for (size_t floats : {scores, acc, v_row, tile_q, tile_acc, tile_k, tile_v, tile_m, tile_sum, stripes})
+    for (size_t floats : {scores, acc, v_row, tile_q, tile_acc, tile_k, tile_kt, tile_v, tile_m, tile_sum, stripes})
       out.push_back(floats * sizeof(float));
     out.push_back(q_conv);
   }
@@ -242,9 +246,18 @@ void CpuBackend::matmul_packed(const Weight& w, const uint8_t* act, size_t act_r
 void CpuBackend::get_rows(const Weight& table, const int32_t* ids, int64_t n, float* out) {
   const auto dequantize = kernels_.dequantize_for(table.type);
   if (dequantize == nullptr) fail("cannot read rows of a {} tensor", dtype_name(table.type));
+  // A table read from its file (Weight::file) goes through the activation
+  // scratch, a row at a time (it holds one: a row is at most 4 bytes an
+  // element, and get_rows runs alone).
+  const bool from_file = table.file != nullptr && act_.size() >= table.row_bytes;
   for (int64_t i = 0; i < n; ++i) {
     if (ids[i] < 0 || ids[i] >= table.n_out) fail("token id {} is outside the vocabulary (0..{})", ids[i], table.n_out - 1);
-    dequantize(table.row(ids[i]), out + i * table.n_in, table.n_in);
+    const uint8_t* row = table.row(ids[i]);
+    if (from_file) {
+      table.file->read(row, table.row_bytes, act_.data());
+      row = act_.data();
+    }
+    dequantize(row, out + i * table.n_in, table.n_in);
   }
 }
 

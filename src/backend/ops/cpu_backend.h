@@ -21,8 +21,8 @@ class CpuBackend final : public Backend {
   // fills and `hearth plan` counts.
   struct ScratchSizes {
     size_t act = 0, act_sums = 0, split_states = 0, gelu_table = 0;  // shared
-    size_t scores = 0, acc = 0, v_row = 0, q_conv = 0, tile_q = 0, tile_acc = 0, tile_k = 0, tile_v = 0, tile_m = 0,
-           tile_sum = 0, stripes = 0;  // per thread
+    size_t scores = 0, acc = 0, v_row = 0, q_conv = 0, tile_q = 0, tile_acc = 0, tile_k = 0, tile_kt = 0, tile_v = 0,
+           tile_m = 0, tile_sum = 0, stripes = 0;  // per thread
     int n_threads = 1;
     std::vector<uint64_t> buffer_bytes() const;
   };
@@ -62,8 +62,11 @@ class CpuBackend final : public Backend {
   // (token, head) queries share each block of kKeyBlock keys.
   static constexpr int kMaxHeadGroup = 8;
   static constexpr int kMaxTileTokens = 16;
-  static constexpr int kMaxTileQueries = 32;
+  static constexpr int kMaxTileQueries = 64;
   static constexpr int kKeyBlock = 32;
+  // A decode step's item takes up to this many KV heads at once (all of a
+  // cache row's heads for the common shapes), so that rows are read whole.
+  static constexpr int kMaxItemKvHeads = 8;
   // The fused path's split-K: keys in chunks of kSplitKeys, chunk c merged
   // into stripe c % kSplitWays (see attend_tile).
   static constexpr int64_t kSplitKeys = 256;
@@ -73,7 +76,7 @@ class CpuBackend final : public Backend {
     std::vector<float> acc;       // attention output accumulators, head_dim per head
     std::vector<float> v_row;     // one dequantized V head
     std::vector<uint8_t> q_conv;  // the group's query heads in K's dot-product type
-    std::vector<float> tile_q, tile_acc, tile_k, tile_v, tile_m, tile_sum;  // attend_tile
+    std::vector<float> tile_q, tile_acc, tile_k, tile_kt, tile_v, tile_m, tile_sum;  // attend_tile
     std::vector<float> stripes;   // attend_tile's two flash states (the total and one stripe)
   };
   struct FlashState {

@@ -141,6 +141,7 @@ Weight CpuDeviceBackend::weight(const DeviceTensor& t, int64_t n_mat, const char
   if (whole.packed != nullptr && n_mat == 1 && t.offset == 0 && t.n == whole.n_in && t.rows == whole.n_out &&
       whole.n_mat == 1)
     w.packed = whole.packed;
+  w.file = whole.file;  // any view of the matrix lies in the same file
   return w;
 }
 

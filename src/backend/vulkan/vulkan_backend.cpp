@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "backend/ref/iq_grids.h"
 #include "backend/vulkan/shaders.h"
 #include "core/error.h"
 
@@ -17,8 +18,9 @@ void check(VkResult result, const char* what) {
   if (result != VK_SUCCESS) fail("Vulkan: {} failed (VkResult {})", what, int(result));
 }
 
-constexpr uint64_t kStagingChunk = 16ull << 20;
+constexpr uint64_t kStagingBytes = 16ull << 20;
 constexpr uint32_t kSetsPerPool = 1024;
+constexpr uint32_t kMaxBindings = 8;  // the most buffers a shader binds (attention)
 constexpr uint32_t kPushBytes = 128;  // the least maxPushConstantsSize Vulkan guarantees
 constexpr uint32_t kMaxGroupsX = 65535;
 
@@ -64,6 +66,19 @@ VulkanBackend::VulkanBackend(std::shared_ptr<Instance> instance, size_t device_i
   check(vkCreateFence(device_, &fence_info, nullptr, &fence_), "vkCreateFence");
   VkPipelineCacheCreateInfo cache_info{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
   check(vkCreatePipelineCache(device_, &cache_info, nullptr, &pipeline_cache_), "vkCreatePipelineCache");
+  {  // what a buffer's memory is rounded to, for `hearth plan`
+    Buffer probe = create_buffer(4, false);
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(device_, probe.buffer, &req);
+    info_.buffer_alignment = req.alignment;
+    info_.staging_bytes = kStagingBytes;
+    destroy_buffer(probe);
+    counters_.peak_allocated_bytes = 0;
+  }
+}
+
+void VulkanBackend::reserve(int64_t max_rows, int64_t max_n, int64_t, int) {
+  scratch(Scratch::QuantizedActivations, DType::I32, int64_t(backend::quantized_activation_words(max_n, max_rows)), 1);
 }
 
 VulkanBackend::~VulkanBackend() {
@@ -120,6 +135,9 @@ VulkanBackend::Buffer VulkanBackend::create_buffer(uint64_t size, bool host_visi
     fail("Vulkan device {} ({}): out of memory allocating {} bytes (VkResult {})", info_.id, info_.name, req.size,
          int(result));
   }
+  b.allocated = req.size;
+  counters_.allocated_bytes += req.size;
+  counters_.peak_allocated_bytes = std::max(counters_.peak_allocated_bytes, counters_.allocated_bytes);
   check(vkBindBufferMemory(device_, b.buffer, b.memory, 0), "vkBindBufferMemory");
   if (host_visible) check(vkMapMemory(device_, b.memory, 0, VK_WHOLE_SIZE, 0, &b.mapped), "vkMapMemory");
   return b;
@@ -130,6 +148,7 @@ void VulkanBackend::destroy_buffer(Buffer& b) {
   if (b.mapped) vkUnmapMemory(device_, b.memory);
   vkDestroyBuffer(device_, b.buffer, nullptr);
   vkFreeMemory(device_, b.memory, nullptr);
+  counters_.allocated_bytes -= b.allocated;
   b = Buffer{};
 }
 
@@ -169,19 +188,16 @@ VkBuffer VulkanBackend::buffer_of(uint32_t id) const {
   return it->second.buffer;
 }
 
-std::pair<size_t, uint64_t> VulkanBackend::stage(uint64_t bytes) {
-  bytes = (bytes + 15) & ~uint64_t(15);
-  while (staging_chunk_ < staging_.size() && staging_used_ + bytes > staging_[staging_chunk_].size) {
-    ++staging_chunk_;
-    staging_used_ = 0;
-  }
-  if (staging_chunk_ == staging_.size()) {
-    staging_.push_back(create_buffer(std::max(bytes, kStagingChunk), true));
-    staging_used_ = 0;
+VulkanBackend::Staged VulkanBackend::stage(uint64_t bytes) {
+  if (staging_.empty()) staging_.push_back(create_buffer(kStagingBytes, true));
+  if (staging_used_ + 16 > kStagingBytes) {  // full: run what uses it, then reuse it
+    sync();
+    begin_recording();
   }
   const uint64_t offset = staging_used_;
-  staging_used_ += bytes;
-  return {staging_chunk_, offset};
+  bytes = std::min(bytes, kStagingBytes - offset);
+  staging_used_ = std::min(kStagingBytes, offset + ((bytes + 15) & ~uint64_t(15)));
+  return {0, offset, bytes};
 }
 
 backend::DeviceTensor VulkanBackend::scratch(Scratch slot, DType type, int64_t n, int64_t rows) {
@@ -197,6 +213,32 @@ backend::DeviceTensor VulkanBackend::scratch(Scratch slot, DType type, int64_t n
     buffers_[s.id] = create_buffer(s.bytes, false);
   }
   return backend::DeviceTensor{s.id, 0, type, n, rows, row_bytes(type, uint64_t(n))};
+}
+
+uint32_t VulkanBackend::grid_binding(DType type, uint32_t other) {
+  switch (type) {
+    case DType::IQ2_XXS: case DType::IQ2_XS: case DType::IQ2_S: case DType::IQ3_XXS: case DType::IQ3_S:
+    case DType::IQ1_S: case DType::IQ1_M: break;
+    default: return other;
+  }
+  if (grids_ != 0) return grids_;
+  // In types_lattice.glsl's order and word offsets (GRID_IQ2XXS ...).
+  std::vector<uint32_t> words;
+  const auto append = [&](const auto& table) {
+    for (const auto entry : table)
+      for (size_t k = 0; k < sizeof(entry) / 4; ++k) words.push_back(uint32_t(uint64_t(entry) >> (32 * k)));
+  };
+  append(ref::kIq2xxsGrid);
+  append(ref::kIq2xsGrid);
+  append(ref::kIq2sGrid);
+  append(ref::kIq3xxsGrid);
+  append(ref::kIq3sGrid);
+  append(ref::kIq1sGrid);
+  if (words.size() != 8448) fail("internal: the lattice grids are {} words, the shaders expect 8448", words.size());
+  const backend::DeviceTensor t = alloc(DType::I32, int64_t(words.size()), 1);
+  write(t, words.data());
+  grids_ = t.buffer;
+  return grids_;
 }
 
 // ---------------------------------------------------------------- recording
@@ -225,10 +267,14 @@ void VulkanBackend::write(const backend::DeviceTensor& dst, const void* src) {
   const uint64_t bytes = dst.bytes();
   if (bytes == 0) return;
   begin_recording();
-  const auto [chunk, offset] = stage(bytes);
-  std::memcpy(static_cast<uint8_t*>(staging_[chunk].mapped) + offset, src, bytes);
-  VkBufferCopy copy{offset, dst.offset, bytes};
-  vkCmdCopyBuffer(commands_, staging_[chunk].buffer, buffer_of(dst.buffer), 1, &copy);
+  for (uint64_t done = 0; done < bytes;) {
+    const Staged s = stage(bytes - done);
+    std::memcpy(static_cast<uint8_t*>(staging_[s.chunk].mapped) + s.offset, static_cast<const uint8_t*>(src) + done,
+                s.bytes);
+    VkBufferCopy copy{s.offset, dst.offset + done, s.bytes};
+    vkCmdCopyBuffer(commands_, staging_[s.chunk].buffer, buffer_of(dst.buffer), 1, &copy);
+    done += s.bytes;
+  }
   barrier();
   counters_.uploads += 1;
   counters_.upload_bytes += bytes;
@@ -239,11 +285,14 @@ void VulkanBackend::read(const backend::DeviceTensor& src, void* dst) {
   const uint64_t bytes = src.bytes();
   if (bytes == 0) return;
   begin_recording();
-  const auto [chunk, offset] = stage(bytes);
-  VkBufferCopy copy{src.offset, offset, bytes};
-  vkCmdCopyBuffer(commands_, buffer_of(src.buffer), staging_[chunk].buffer, 1, &copy);
-  barrier();
-  pending_reads_.push_back({chunk, offset, bytes, dst});
+  for (uint64_t done = 0; done < bytes;) {
+    const Staged s = stage(bytes - done);
+    VkBufferCopy copy{src.offset + done, s.offset, s.bytes};
+    vkCmdCopyBuffer(commands_, buffer_of(src.buffer), staging_[s.chunk].buffer, 1, &copy);
+    barrier();
+    pending_reads_.push_back({s.chunk, s.offset, s.bytes, static_cast<uint8_t*>(dst) + done});
+    done += s.bytes;
+  }
   counters_.downloads += 1;
   counters_.download_bytes += bytes;
 }
@@ -284,7 +333,6 @@ void VulkanBackend::sync() {
   pending_reads_.clear();
   for (auto& b : retired_) destroy_buffer(b);
   retired_.clear();
-  staging_chunk_ = 0;
   staging_used_ = 0;
   check(vkResetCommandBuffer(commands_, 0), "vkResetCommandBuffer");
 }
@@ -336,7 +384,7 @@ VkDescriptorSet VulkanBackend::descriptor_set(const Pipeline& p, const std::vect
   if (found != descriptor_sets_.end()) return found->second;
 
   if (descriptor_pools_.empty() || sets_in_pool_ == kSetsPerPool) {
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * 4};
+    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kMaxBindings};
     VkDescriptorPoolCreateInfo pool_info{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     pool_info.maxSets = kSetsPerPool;
     pool_info.poolSizeCount = 1;
@@ -373,6 +421,7 @@ void VulkanBackend::dispatch(const std::string& shader, const std::vector<uint32
                              size_t push_bytes, uint64_t groups) {
   if (groups == 0) return;
   if (groups > uint64_t(kMaxGroupsX) * kMaxGroupsX) fail("internal: dispatch of {} workgroups is too large", groups);
+  if (buffers.size() > kMaxBindings) fail("internal: shader {} binds {} buffers", shader, buffers.size());
   const Pipeline& p = pipeline(shader, uint32_t(buffers.size()));
   const VkDescriptorSet set = descriptor_set(p, buffers);
   begin_recording();

@@ -29,6 +29,9 @@ class VulkanBackend final : public backend::DeviceBackend {
   void read(const backend::DeviceTensor& src, void* dst) override;
   void sync() override;
   backend::DeviceCounters counters() const override { return counters_; }
+  // Sizes the quantized-activation scratch for the largest matmul at once
+  // (max_rows rows of max_n), so it never grows while the model runs.
+  void reserve(int64_t max_rows, int64_t max_n, int64_t max_ctx, int head_dim) override;
 
   void matmul(const backend::DeviceTensor& w, const backend::DeviceTensor& x, const backend::DeviceTensor& y) override;
   void get_rows(const backend::DeviceTensor& table, const backend::DeviceTensor& ids,
@@ -62,6 +65,7 @@ class VulkanBackend final : public backend::DeviceBackend {
     VkBuffer buffer = VK_NULL_HANDLE;
     VkDeviceMemory memory = VK_NULL_HANDLE;
     uint64_t size = 0;
+    uint64_t allocated = 0;  // the memory allocated for it (its requirements' size)
     void* mapped = nullptr;  // host-visible buffers only
   };
   struct Pipeline {
@@ -85,8 +89,16 @@ class VulkanBackend final : public backend::DeviceBackend {
   // Records a dispatch of `groups` workgroups (spread over x and y).
   void dispatch(const std::string& shader, const std::vector<uint32_t>& buffers, const void* push, size_t push_bytes,
                 uint64_t groups);
-  // Host-visible staging space for one transfer; returns (staging index, offset).
-  std::pair<size_t, uint64_t> stage(uint64_t bytes);
+  // Host-visible staging space for up to `bytes` of one transfer (at most
+  // kStagingBytes): returns (staging index, offset, bytes granted). The
+  // staging is one buffer, allocated on first use; when it is full the
+  // commands recorded so far are run (sync) and it is reused, so loading a
+  // model stages its weights piece by piece instead of holding them all.
+  struct Staged {
+    size_t chunk;
+    uint64_t offset, bytes;
+  };
+  Staged stage(uint64_t bytes);
   VkBuffer buffer_of(uint32_t id) const;
   // Buffers the backend keeps for an op's intermediates, grown (never
   // shrunk) to the largest use: a tensor of `rows` rows of n `type` over one.
@@ -101,8 +113,18 @@ class VulkanBackend final : public backend::DeviceBackend {
   };
   void record_store_kv(const backend::DeviceTensor& src, const backend::DeviceTensor& cache, int64_t first_row,
                        const backend::DeviceKvSlots* slots);
+  // y[s] += bias[ids[s]] for each row s of an MoE projection (nothing for an empty bias).
+  void add_expert_bias(const backend::DeviceTensor& y, const backend::DeviceTensor& bias,
+                       const backend::DeviceTensor& ids, int n_expert);
+  // out = act(gate) * up, or act(gate) without up.
+  void record_activation(backend::Activation act, const backend::DeviceTensor& gate, const backend::DeviceTensor* up,
+                         const backend::DeviceTensor& out);
   void record_matmul(const backend::DeviceTensor& w, const backend::DeviceTensor& x, const backend::DeviceTensor& y,
                      const ExpertIds& ids);
+  // The buffer a matmul or get_rows of `type` binds for the lattice grids:
+  // the grid tables (uploaded on first use) for the IQ1-IQ3 types, else
+  // `other` (an unused binding).
+  uint32_t grid_binding(DType type, uint32_t other);
 
   std::shared_ptr<Instance> instance_;
   backend::DeviceInfo info_;
@@ -123,8 +145,7 @@ class VulkanBackend final : public backend::DeviceBackend {
   uint32_t next_buffer_id_ = 1;
   std::unordered_map<std::string, Pipeline> pipelines_;
   std::map<std::vector<uint64_t>, VkDescriptorSet> descriptor_sets_;  // (layout, buffer ids) -> set
-  std::vector<Buffer> staging_;    // reused every sync; grows by chunks
-  size_t staging_chunk_ = 0;       // the chunk being filled
+  std::vector<Buffer> staging_;    // one buffer (stage()), reused every sync
   uint64_t staging_used_ = 0;      // bytes used in it
   std::vector<PendingRead> pending_reads_;
   std::vector<Buffer> retired_;    // replaced while recorded commands may use them; freed at sync
@@ -133,6 +154,7 @@ class VulkanBackend final : public backend::DeviceBackend {
     uint64_t bytes = 0;
   };
   ScratchBuffer scratch_[size_t(Scratch::Count)];
+  uint32_t grids_ = 0;  // the lattice grid tables' buffer, 0 until needed
   backend::DeviceCounters counters_;
 };
 

@@ -43,6 +43,8 @@ bool has_matmul_shader(DType type) {
     case DType::F32: case DType::F16: case DType::BF16: case DType::Q4_0: case DType::Q4_1:
     case DType::Q5_0: case DType::Q5_1: case DType::Q8_0: case DType::IQ4_NL: case DType::Q2_K:
     case DType::Q3_K: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: case DType::IQ4_XS:
+    case DType::IQ2_XXS: case DType::IQ2_XS: case DType::IQ2_S: case DType::IQ3_XXS: case DType::IQ3_S:
+    case DType::IQ1_S: case DType::IQ1_M: case DType::TQ1_0: case DType::TQ2_0: case DType::MXFP4:
       return true;
     default:
       return false;
@@ -92,15 +94,16 @@ void VulkanBackend::record_matmul(const DeviceTensor& w, const DeviceTensor& x, 
       uint32_t(experts.ids != nullptr), experts.ids ? u32(experts.ids->offset / 4, "ids") : 0,
       u32(uint64_t(n_out) * w.row_bytes, "expert bytes"), u32(experts.x_row_divisor, "divisor")};
   const uint32_t ids_buffer = experts.ids ? experts.ids->buffer : x.buffer;
+  const uint32_t grids = grid_binding(w.type, x.buffer);
   // Mat-vec for a few rows (decode), 8 x 8 tiles for more (prefill); both
   // give the same bits for a row, so the choice never changes a result.
   // Expert-routed rows each have their own weights: mat-vec.
   constexpr int64_t kTile = 8, kTiledMinRows = 4;
   if (y.rows < kTiledMinRows || experts.ids != nullptr)
-    dispatch("matmul_" + type_suffix(w.type), {w.buffer, x.buffer, act_buffer, y.buffer, ids_buffer}, &p, sizeof(p),
-             groups_for(uint64_t(n_out), 64) * uint64_t(y.rows));
+    dispatch("matmul_" + type_suffix(w.type), {w.buffer, x.buffer, act_buffer, y.buffer, ids_buffer, grids}, &p,
+             sizeof(p), groups_for(uint64_t(n_out), 64) * uint64_t(y.rows));
   else
-    dispatch("matmul_tiled_" + type_suffix(w.type), {w.buffer, x.buffer, act_buffer, y.buffer, ids_buffer}, &p,
+    dispatch("matmul_tiled_" + type_suffix(w.type), {w.buffer, x.buffer, act_buffer, y.buffer, ids_buffer, grids}, &p,
              sizeof(p), groups_for(uint64_t(n_out), kTile) * groups_for(uint64_t(y.rows), kTile));
 }
 
@@ -129,18 +132,20 @@ void VulkanBackend::moe_ffn(const backend::DeviceMoe& m) {
          m.gate.rows, m.gate.n, m.down.rows, m.down.n, rows, n_embd);
   const int64_t n_ff = m.gate.rows / m.n_expert;
   if (m.down.n != n_ff) fail("internal: Vulkan moe_ffn: down takes {} inputs, gate gives {}", m.down.n, n_ff);
-  if (!m.gate_b.empty() || !m.up_b.empty() || !m.down_b.empty() || m.activation != backend::Activation::Silu)
-    fail("the Vulkan backend has no MoE with expert biases or SwiGLU-OAI yet (gpt-oss); run this model on the CPU");
-  // Every (row, slot) runs its expert: gate and up from the row's x, then
-  // the gated activation, then down from the slot's own row.
+  // Every (row, slot) runs its expert: gate and up from the row's x (plus
+  // the expert's biases), then the gated activation, then down from the
+  // slot's own row (plus its bias).
   const DeviceTensor gate = scratch(Scratch::MoeGate, DType::F32, n_ff, rows * n_used);
   const DeviceTensor up = scratch(Scratch::MoeUp, DType::F32, n_ff, rows * n_used);
   const DeviceTensor down = scratch(Scratch::MoeDown, DType::F32, n_embd, rows * n_used);
   const DeviceTensor ids{m.ids.buffer, m.ids.offset, DType::I32, rows * n_used, 1, uint64_t(rows * n_used) * 4};
   record_matmul(m.gate, m.x, gate, ExpertIds{&ids, m.n_expert, n_used});
   record_matmul(m.up, m.x, up, ExpertIds{&ids, m.n_expert, n_used});
-  gated_activation(backend::Activation::Silu, gate, up, gate);
+  add_expert_bias(gate, m.gate_b, ids, m.n_expert);
+  add_expert_bias(up, m.up_b, ids, m.n_expert);
+  gated_activation(m.activation, gate, up, gate);
   record_matmul(m.down, gate, down, ExpertIds{&ids, m.n_expert, 1});
+  add_expert_bias(down, m.down_b, ids, m.n_expert);
   const FloatLayout dl = float_layout(down, "expert outputs"), wl = float_layout(m.weights, "expert weights"),
                     ol = float_layout(m.out, "moe output");
   struct {
@@ -149,6 +154,18 @@ void VulkanBackend::moe_ffn(const backend::DeviceMoe& m) {
       ol.stride};
   dispatch("moe_combine", {down.buffer, m.weights.buffer, m.out.buffer}, &p, sizeof(p),
            groups_for(uint64_t(n_embd) * rows, 256));
+}
+
+void VulkanBackend::add_expert_bias(const DeviceTensor& y, const DeviceTensor& bias, const DeviceTensor& ids,
+                                    int n_expert) {
+  if (bias.empty()) return;
+  if (bias.n * bias.rows != int64_t(n_expert) * y.n || !y.contiguous())
+    fail("internal: Vulkan MoE bias of {} values for {} experts of {}", bias.n * bias.rows, n_expert, y.n);
+  const FloatLayout yl = float_layout(y, "expert outputs"), bl = float_layout(bias, "expert bias");
+  struct {
+    uint32_t n, slots, n_expert, y_off, b_off, ids_off;
+  } p{u32(y.n, "n"), u32(y.rows, "slots"), uint32_t(n_expert), yl.offset, bl.offset, u32(ids.offset / 4, "ids")};
+  dispatch("moe_bias", {y.buffer, bias.buffer, ids.buffer}, &p, sizeof(p), groups_for(uint64_t(y.n) * y.rows, 256));
 }
 
 void VulkanBackend::get_rows(const DeviceTensor& table, const DeviceTensor& ids, const DeviceTensor& out) {
@@ -161,7 +178,8 @@ void VulkanBackend::get_rows(const DeviceTensor& table, const DeviceTensor& ids,
     uint32_t n, count, table_rows, t_off, t_row_bytes, ids_off, o_off, o_stride;
   } p{u32(table.n, "n"), u32(out.rows, "count"), u32(table.rows, "rows"), u32(table.offset, "offset"),
       u32(table.row_bytes, "row bytes"), u32(ids.offset / 4, "ids"), ol.offset, ol.stride};
-  dispatch("get_rows_" + type_suffix(table.type), {table.buffer, ids.buffer, out.buffer}, &p, sizeof(p),
+  dispatch("get_rows_" + type_suffix(table.type),
+           {table.buffer, ids.buffer, out.buffer, grid_binding(table.type, table.buffer)}, &p, sizeof(p),
            groups_for(uint64_t(out.n) * uint64_t(out.rows), 256));
 }
 
@@ -304,18 +322,41 @@ void VulkanBackend::record_store_kv(const DeviceTensor& src, const DeviceTensor&
            groups_for(uint64_t(src.n + 31) / 32 * src.rows, 64));
 }
 
+namespace {
+// gated_activation.comp's act codes.
+uint32_t activation_code(backend::Activation act) {
+  switch (act) {
+    case backend::Activation::Silu: return 0;
+    case backend::Activation::GeluTanh: return 1;
+    case backend::Activation::SwigluOai: return 2;
+  }
+  fail("internal: unknown activation {}", int(act));
+}
+}  // namespace
+
 void VulkanBackend::gated_activation(backend::Activation act, const DeviceTensor& gate, const DeviceTensor& up,
                                      const DeviceTensor& out) {
   require_shape(gate, out, "gated_activation");
   require_shape(up, out, "gated_activation");
+  record_activation(act, gate, &up, out);
+}
+
+void VulkanBackend::activation(backend::Activation act, const DeviceTensor& x, const DeviceTensor& y) {
+  require_shape(x, y, "activation");
   if (act == backend::Activation::SwigluOai)
-    fail("the Vulkan backend has no SwiGLU-OAI activation yet (gpt-oss); run this model on the CPU");
-  const FloatLayout gl = float_layout(gate, "gate"), ul = float_layout(up, "up"), ol = float_layout(out, "output");
+    fail("internal: SwiGLU-OAI is a gated activation (gated_activation, moe_ffn)");
+  record_activation(act, x, nullptr, y);
+}
+
+void VulkanBackend::record_activation(backend::Activation act, const DeviceTensor& gate, const DeviceTensor* up,
+                                      const DeviceTensor& out) {
+  const FloatLayout gl = float_layout(gate, "gate"), ol = float_layout(out, "output");
+  const FloatLayout ul = up ? float_layout(*up, "up") : FloatLayout{0, 0};
   struct {
-    uint32_t act, n, rows, g_off, g_stride, u_off, u_stride, o_off, o_stride;
-  } p{uint32_t(act == backend::Activation::GeluTanh), u32(out.n, "n"), u32(out.rows, "rows"), gl.offset, gl.stride,
-      ul.offset, ul.stride, ol.offset, ol.stride};
-  dispatch("gated_activation", {gate.buffer, up.buffer, out.buffer}, &p, sizeof(p),
+    uint32_t act, n, rows, g_off, g_stride, u_off, u_stride, o_off, o_stride, gated;
+  } p{activation_code(act), u32(out.n, "n"), u32(out.rows, "rows"), gl.offset, gl.stride, ul.offset, ul.stride,
+      ol.offset, ol.stride, uint32_t(up != nullptr)};
+  dispatch("gated_activation", {gate.buffer, up ? up->buffer : gate.buffer, out.buffer}, &p, sizeof(p),
            groups_for(uint64_t(out.n) * uint64_t(out.rows), 256));
 }
 
@@ -366,17 +407,24 @@ void VulkanBackend::softcap(const DeviceTensor& y, float cap) {
   dispatch("elementwise", {y.buffer, y.buffer}, &p, sizeof(p), groups_for(uint64_t(y.n) * y.rows, 256));
 }
 
-}  // namespace hearth::vulkan
-
-namespace hearth::vulkan {
-
-void VulkanBackend::layer_norm(const DeviceTensor&, const DeviceTensor&, const DeviceTensor&, float,
-                               const DeviceTensor&) {
-  fail("the Vulkan backend has no layer_norm yet (BERT embedding models); run this model on the CPU");
-}
-
-void VulkanBackend::activation(backend::Activation, const DeviceTensor&, const DeviceTensor&) {
-  fail("the Vulkan backend has no ungated activation yet (BERT embedding models); run this model on the CPU");
+void VulkanBackend::layer_norm(const DeviceTensor& x, const DeviceTensor& weight, const DeviceTensor& bias, float eps,
+                               const DeviceTensor& y) {
+  require_shape(x, y, "layer_norm");
+  const FloatLayout xl = float_layout(x, "layer_norm input"), yl = float_layout(y, "layer_norm output");
+  FloatLayout wl{0, 0}, bl{0, 0};
+  if (!weight.empty()) wl = float_layout(weight, "layer_norm weight");
+  if (!bias.empty()) bl = float_layout(bias, "layer_norm bias");
+  if ((!weight.empty() && weight.n * weight.rows != x.n) || (!bias.empty() && bias.n * bias.rows != x.n))
+    fail("internal: Vulkan layer_norm weight/bias of {}/{} for rows of {}", weight.n * weight.rows,
+         bias.n * bias.rows, x.n);
+  struct {
+    uint32_t n, rows, x_off, x_stride, y_off, y_stride, w_off, b_off, has_weight, has_bias;
+    float eps;
+  } p{u32(x.n, "n"), u32(x.rows, "rows"), xl.offset, xl.stride, yl.offset, yl.stride, wl.offset, bl.offset,
+      uint32_t(!weight.empty()), uint32_t(!bias.empty()), eps};
+  dispatch("layer_norm",
+           {x.buffer, weight.empty() ? x.buffer : weight.buffer, bias.empty() ? x.buffer : bias.buffer, y.buffer}, &p,
+           sizeof(p), uint64_t(x.rows));
 }
 
 }  // namespace hearth::vulkan

@@ -161,33 +161,52 @@ void main() {
     float max_score = sink;
     for (uint i = 0u; i < THREADS; ++i) max_score = max(max_score, merge[i][32]);
     barrier();
-    // Pass 2: the sum of the exponentials.
-    for (int j = first + int(t); j <= last; j += int(THREADS)) sum += exp(score_at(token, j, k_head, block_mask) - max_score);
-    merge[t][32] = sum;
-    barrier();
-    float total = has_sink ? exp(sink - max_score) : 0.0;
-    for (uint i = 0u; i < THREADS; ++i) total += merge[i][32];
-    float inv_sum = total == 0.0 ? 0.0 : 1.0 / total;
-    // Pass 3: V weighted by the probabilities (rounded to f16 for an f16 V, as ggml's mul_mat).
+    // Pass 2: the sum of the exponentials, compensated (the host sums in
+    // double: its 1/sum is what decides how probabilities round to f16).
+    float sum_lo = 0.0;
     for (int j = first + int(t); j <= last; j += int(THREADS)) {
-      precise float prob = exp(score_at(token, j, k_head, block_mask) - max_score) * inv_sum;
-      if (p.v_type == 1u) prob = round_to_half(prob);
-      uint v_row = p.v_off + kv_row(token, j, block_mask) * p.v_row_bytes + v_head;
-      for (uint i = 0u; i < hd; ++i) {
-        precise float weighted = prob * load_element(p.v_type, v_row, i, true);
-        acc[i] += weighted;
+      float e;
+      two_sum(sum, exp_rn(score_at(token, j, k_head, block_mask) - max_score), sum, e);
+      sum_lo += e;
+    }
+    merge[t][32] = sum;
+    merge[t][0] = sum_lo;
+    barrier();
+    float total = has_sink ? exp_rn(sink - max_score) : 0.0, total_lo = 0.0;
+    for (uint i = 0u; i < THREADS; ++i) {
+      float e;
+      two_sum(total, merge[i][32], total, e);
+      total_lo += e + merge[i][0];
+    }
+    two_sum(total, total_lo, total, total_lo);
+    float inv_sum = total == 0.0 ? 0.0 : reciprocal_of_pair(total, total_lo);
+    // Pass 3: V weighted by the probabilities (rounded to f16 for an f16 V,
+    // as ggml's mul_mat). THREADS keys at a time, their probabilities into
+    // shared memory; then each lane sums its output elements over them in
+    // key order, one sequential sum per element as the host's.
+    for (int j0 = first; j0 <= last; j0 += int(THREADS)) {
+      int j = j0 + int(t);
+      barrier();
+      if (j <= last) {
+        precise float prob = exp_rn(score_at(token, j, k_head, block_mask) - max_score) * inv_sum;
+        if (p.v_type == 1u) prob = round_to_half(prob);
+        merge[t][32] = prob;
+        merge[t][0] = uintBitsToFloat(p.v_off + kv_row(token, j, block_mask) * p.v_row_bytes + v_head);
+      }
+      barrier();
+      uint count = min(THREADS, uint(last - j0 + 1));
+      for (uint k = 0u; k < count; ++k) {
+        float prob = merge[k][32];
+        if (prob == 0.0) continue;
+        uint v_row = floatBitsToUint(merge[k][0]);
+        for (uint i = t; i < hd; i += THREADS) {
+          precise float weighted = prob * load_element(p.v_type, v_row, i, true);
+          acc[i / THREADS] += weighted;
+        }
       }
     }
-    for (uint d0 = 0u; d0 < hd; d0 += 32u) {
-      barrier();
-      for (uint i = 0u; i < 32u && d0 + i < hd; ++i) merge[t][i] = acc[d0 + i];
-      barrier();
-      if (d0 + t < hd) {
-        float value = 0.0;
-        for (uint i = 0u; i < THREADS; ++i) value += merge[i][t];
-        o[p.o_off + token * p.o_stride + head * hd + d0 + t] = floatBitsToUint(value);
-      }
-    }
+    for (uint i = t; i < hd; i += THREADS)
+      o[p.o_off + token * p.o_stride + head * hd + i] = floatBitsToUint(acc[i / THREADS]);
     return;
   }
 
@@ -195,11 +214,11 @@ void main() {
     precise float s = score_at(token, j, k_head, block_mask);
     float ms = 1.0, vs = 1.0;
     if (s > m) {
-      ms = exp(m - s);
+      ms = exp_rn(m - s);
       m = s;
       for (uint i = 0u; i < hd; ++i) acc[i] *= ms;
     } else {
-      vs = exp(s - m);
+      vs = exp_rn(s - m);
     }
     uint v_row = p.v_off + kv_row(token, j, block_mask) * p.v_row_bytes + v_head;
     for (uint i = 0u; i < hd; ++i) {
@@ -215,11 +234,11 @@ void main() {
   barrier();
   float common_max = sink;
   for (uint i = 0u; i < THREADS; ++i) common_max = max(common_max, merge[i][32]);
-  float factor = (m == -1.0 / 0.0) ? 0.0 : exp(m - common_max);
+  float factor = (m == -1.0 / 0.0) ? 0.0 : exp_rn(m - common_max);
   barrier();
   merge[t][32] = sum * factor;
   barrier();
-  float total = has_sink ? exp(sink - common_max) : 0.0;
+  float total = has_sink ? exp_rn(sink - common_max) : 0.0;
   for (uint i = 0u; i < THREADS; ++i) total += merge[i][32];
   float inv = total == 0.0 ? 0.0 : 1.0 / total;
   for (uint d0 = 0u; d0 < hd; d0 += 32u) {

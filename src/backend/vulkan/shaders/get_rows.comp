@@ -12,6 +12,7 @@ layout(push_constant) uniform Params {
   uint t_off, t_row_bytes;  // bytes
   uint ids_off, o_off, o_stride;  // elements
 } p;
+#define GRID_BINDING 3  // the lattice grids (types_lattice.glsl)
 #include "types.glsl"
 
 void main() {

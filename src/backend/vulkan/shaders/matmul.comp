@@ -3,7 +3,8 @@
 // summing its blocks in order (matmul_common.glsl). Quantized weights take
 // activations already quantized (quantize_act.comp) and sum integer products
 // per block, scaled once per block, as ggml's vec_dot does; float weights
-// take x rounded to their type.
+// take x rounded to their type and sum the products exactly, rounding once
+// (the reference sums in double).
 #include "common.glsl"
 layout(local_size_x = 64) in;
 #include "matmul_common.glsl"
@@ -19,10 +20,10 @@ void main() {
   uint ra = r / p.x_row_divisor;  // the activation row
   float sum = 0.0;
 #if defined(IS_FLOAT)
-  for (uint i = 0u; i < p.n_in; ++i) {
-    precise float product = dequant(w_row + i * BLOCK_BYTES, 0u) * x_value(ra, i);
-    sum += product;
-  }
+  float low = 0.0;
+  for (uint i = 0u; i < p.n_in; ++i) accumulate(sum, low, dequant(w_row + i * BLOCK_BYTES, 0u), x_value(ra, i));
+  precise float rounded = sum + low;
+  sum = rounded;
 #else
   uint n_blocks = p.n_in / QK;
   for (uint b = 0u; b < n_blocks; ++b) {

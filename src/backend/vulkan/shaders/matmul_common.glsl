@@ -20,9 +20,26 @@ layout(push_constant) uniform Params {
   // s / x_row_divisor.
   uint use_ids, ids_off, expert_stride, x_row_divisor;
 } p;
+#define GRID_BINDING 5  // the lattice grids (types_lattice.glsl)
 #include "types.glsl"
 
 #if defined(IS_FLOAT)
+// sum += w * x, compensated: (sum, low) carries the exact sum of the exact
+// products (f16 and bf16 products are exact in float; f32 ones are split),
+// so hi + low rounds as the reference's double sum does.
+void accumulate(inout float sum, inout float low, float w, float x) {
+#if defined(WTYPE_F32)
+  float product, product_error;
+  two_prod(w, x, product, product_error);
+#else
+  precise float product = w * x;
+  float product_error = 0.0;
+#endif
+  float error;
+  two_sum(sum, product, sum, error);
+  precise float new_low = low + (error + product_error);
+  low = new_low;
+}
 float x_value(uint r, uint i) {
   float v = uintBitsToFloat(x[p.x_off + r * p.x_stride + i]);
 #if !defined(WTYPE_F32)
@@ -38,6 +55,12 @@ float k_contribution(uint blk, uint a_blk, int dot) {
   int min_sum = 0;
 #if defined(KMIN)
   for (uint g = 0u; g < 16u; ++g) min_sum += int(act[a_blk + 65u + g]) * group_min(blk, g);
+#elif defined(DELTA8)
+  for (uint c = 0u; c < 32u; ++c) {
+    int chunk_sum = 0;
+    for (uint j = 0u; j < 8u; ++j) chunk_sum += act_level(a_blk, 8u * c + j);
+    min_sum += delta8(blk, c) * chunk_sum;
+  }
 #endif
   return combine(blk, uintBitsToFloat(act[a_blk + 64u]), dot, min_sum);
 }

@@ -29,6 +29,7 @@ void main() {
   bool in_tile = o < p.n_out && r < p.rows;
   float sum = 0.0;
 #if defined(IS_FLOAT)
+  float low = 0.0;
   for (uint c0 = 0u; c0 < p.n_in; c0 += CHUNK) {
     for (uint idx = t; idx < TILE * CHUNK; idx += 64u) {
       uint row = idx / CHUNK, i = c0 + idx % CHUNK;
@@ -39,12 +40,11 @@ void main() {
     }
     barrier();
     uint count = min(CHUNK, p.n_in - c0);
-    for (uint i = 0u; i < count; ++i) {
-      precise float product = w_tile[ol][i] * x_tile[rl][i];
-      sum += product;
-    }
+    for (uint i = 0u; i < count; ++i) accumulate(sum, low, w_tile[ol][i], x_tile[rl][i]);
     barrier();
   }
+  precise float rounded = sum + low;
+  sum = rounded;
 #else
   uint n_blocks = p.n_in / QK;
   for (uint b = 0u; b < n_blocks; ++b) {

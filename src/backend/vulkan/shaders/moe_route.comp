@@ -21,13 +21,22 @@ void main() {
   uint base = p.l_off + r * p.l_stride;
   float max_logit = uintBitsToFloat(logits[base]);
   for (uint e = 1u; e < p.n_expert; ++e) max_logit = max(max_logit, uintBitsToFloat(logits[base + e]));
-  float sum = 0.0;
+  // Softmaxes as the host's: the sum exact (compensated; the host sums in
+  // double), then one reciprocal that every value is multiplied by.
+  float sum = 0.0, sum_low = 0.0;
   for (uint e = 0u; e < p.n_expert; ++e) {
-    probs[e] = p.normalize == 2u ? uintBitsToFloat(logits[base + e]) : exp(uintBitsToFloat(logits[base + e]) - max_logit);
-    sum += probs[e];
+    probs[e] = p.normalize == 2u ? uintBitsToFloat(logits[base + e]) : exp_rn(uintBitsToFloat(logits[base + e]) - max_logit);
+    float error;
+    two_sum(sum, probs[e], sum, error);
+    sum_low += error;
   }
-  if (p.normalize != 2u)
-    for (uint e = 0u; e < p.n_expert; ++e) probs[e] = probs[e] / sum;
+  if (p.normalize != 2u) {
+    float inv = reciprocal_of_pair(sum, sum_low);
+    for (uint e = 0u; e < p.n_expert; ++e) {
+      precise float scaled = probs[e] * inv;
+      probs[e] = scaled;
+    }
+  }
   uint chosen[MAX_EXPERTS / 32u];
   for (uint i = 0u; i < MAX_EXPERTS / 32u; ++i) chosen[i] = 0u;
   float total = 0.0;
@@ -46,16 +55,21 @@ void main() {
     // Softmax of the chosen logits; the first chosen is their maximum.
     uint w0 = p.w_off + r * p.w_stride;
     float top = uintBitsToFloat(weights[w0]);
-    float k_sum = 0.0;
+    float k_sum = 0.0, k_low = 0.0;
     for (uint k = 0u; k < p.n_used; ++k) {
-      float e = exp(uintBitsToFloat(weights[w0 + k]) - top);
+      float e = exp_rn(uintBitsToFloat(weights[w0 + k]) - top), error;
       weights[w0 + k] = floatBitsToUint(e);
-      k_sum += e;
+      two_sum(k_sum, e, k_sum, error);
+      k_low += error;
     }
-    for (uint k = 0u; k < p.n_used; ++k) weights[w0 + k] = floatBitsToUint(uintBitsToFloat(weights[w0 + k]) / k_sum);
+    float inv = reciprocal_of_pair(k_sum, k_low);
+    for (uint k = 0u; k < p.n_used; ++k) {
+      precise float scaled = uintBitsToFloat(weights[w0 + k]) * inv;
+      weights[w0 + k] = floatBitsToUint(scaled);
+    }
   } else if (p.normalize == 1u)
     for (uint k = 0u; k < p.n_used; ++k) {
       uint i = p.w_off + r * p.w_stride + k;
-      weights[i] = floatBitsToUint(uintBitsToFloat(weights[i]) / total);
+      weights[i] = floatBitsToUint(div_rn(uintBitsToFloat(weights[i]), total));
     }
 }

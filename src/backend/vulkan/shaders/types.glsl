@@ -6,6 +6,11 @@
 // and for the integer-dot types (activations quantized to Q8_0 or Q8_1):
 //   level(blk, j)    the integer level of element j (offset removed)
 //   block_scale(blk) and, with HAS_MIN, block_min(blk)
+// and for the 256-element super-block types (IS_K, activations Q8_K) the
+// interface described at the K-quants below. The lattice (IQ1-IQ3) and
+// ternary (TQ1_0, TQ2_0) types are in types_lattice.glsl; the lattice grids
+// are read from a buffer at binding GRID_BINDING, which the including shader
+// defines.
 
 #if defined(WTYPE_F32)
 #define QK 1u
@@ -76,6 +81,26 @@ int level(uint blk, uint j) {
   return kIq4nlValues[j < 16u ? (q & 15u) : (q >> 4)];
 }
 float block_scale(uint blk) { return LOAD_F16(W, blk); }
+#elif defined(WTYPE_MXFP4)
+// OCP microscaling FP4: 32 E2M1 codes (in half units) and an E8M0 exponent.
+#define QK 32u
+#define BLOCK_BYTES 17u
+const int kMxfp4Values[16] = int[16](0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+int level(uint blk, uint j) {
+  uint q = LOAD_U8(W, blk + 1u + (j & 15u));
+  return kMxfp4Values[j < 16u ? (q & 15u) : (q >> 4)];
+}
+// 2^(e - 128), e < 2 as denormals (ggml_e8m0_to_fp32_half).
+float block_scale(uint blk) {
+  uint e = LOAD_U8(W, blk);
+  return uintBitsToFloat(e < 2u ? (0x00200000u << e) : ((e - 1u) << 23));
+}
+#elif defined(WTYPE_IQ2_XXS) || defined(WTYPE_IQ2_XS) || defined(WTYPE_IQ2_S) || defined(WTYPE_IQ3_XXS) || \
+    defined(WTYPE_IQ3_S) || defined(WTYPE_IQ1_S) || defined(WTYPE_IQ1_M) || defined(WTYPE_TQ1_0) ||      \
+    defined(WTYPE_TQ2_0)
+#define QK 256u
+#define IS_K 1
+#include "types_lattice.glsl"
 #elif defined(WTYPE_Q2_K) || defined(WTYPE_Q3_K) || defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K) || \
     defined(WTYPE_Q6_K) || defined(WTYPE_IQ4_XS)
 // 256-element super-blocks; activations are Q8_K. For the dot product:
