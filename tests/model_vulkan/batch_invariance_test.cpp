@@ -6,6 +6,7 @@
 
 #include "backend/device.h"
 #include "backend/vulkan/instance.h"
+#include "lavapipe.h"
 #include "model/reference_runner.h"
 #include "runtime/batch_engine.h"
 
@@ -14,17 +15,7 @@ namespace {
 using namespace hearth;
 using namespace hearth::runtime;
 
-// Two logical devices on the first Vulkan device (lavapipe in CI).
-backend::DeviceBackend& lavapipe(int index = 0) {
-  static std::unique_ptr<backend::DeviceBackend> devices[2];
-  if (!devices[index]) {
-    std::string why;
-    const auto listed = vulkan::list_devices(&why);
-    if (listed.empty()) throw std::runtime_error("no Vulkan device (" + why + "); scripts/setup installs lavapipe");
-    devices[index] = vulkan::make_backend(listed[0].id);
-  }
-  return *devices[index];
-}
+using test::lavapipe;
 
 const std::vector<int32_t> kPromptA = {1, 410, 478, 33, 392, 200, 17, 301, 99, 45, 12};
 const std::vector<int32_t> kPromptB = {1, 77, 88, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112};

@@ -20,6 +20,7 @@
 
 #include "backend/device.h"
 #include "backend/vulkan/instance.h"
+#include "lavapipe.h"
 #include "model/reference_runner.h"
 
 namespace {
@@ -27,17 +28,7 @@ namespace {
 using namespace hearth;
 using namespace hearth::reference_test;
 
-// One device for the program (pipelines built once); a test fails, not
-// skips, without it: scripts/setup installs lavapipe.
-backend::DeviceBackend& lavapipe() {
-  static std::unique_ptr<backend::DeviceBackend> device = [] {
-    std::string why;
-    const auto devices = vulkan::list_devices(&why);
-    if (devices.empty()) throw std::runtime_error("no Vulkan device (" + why + "); scripts/setup installs lavapipe");
-    return vulkan::make_backend(devices[0].id);
-  }();
-  return *device;
-}
+using test::lavapipe;
 
 // Every reference case: from the full fixtures when present, and from the
 // compact copy for the models only it has. Except one: gpt-oss's seq200,

@@ -11,6 +11,7 @@
 
 #include "backend/device.h"
 #include "backend/vulkan/instance.h"
+#include "lavapipe.h"
 #include "common/fixtures.h"
 #include "model/reference_runner.h"
 #include "runtime/layer_split.h"
@@ -20,18 +21,7 @@ namespace {
 using namespace hearth;
 using namespace hearth::reference_test;
 
-// Two backends on the first Vulkan device (lavapipe in CI): two logical
-// devices, each with its own memory, queue and pipelines.
-backend::DeviceBackend& gpu(int index) {
-  static std::unique_ptr<backend::DeviceBackend> devices[2];
-  if (!devices[index]) {
-    std::string why;
-    const auto listed = vulkan::list_devices(&why);
-    if (listed.empty()) throw std::runtime_error("no Vulkan device (" + why + "); scripts/setup installs lavapipe");
-    devices[index] = vulkan::make_backend(listed[0].id);
-  }
-  return *devices[index];
-}
+backend::DeviceBackend& gpu(int index) { return test::lavapipe(index); }
 
 backend::DeviceBackend& cpu() {
   static std::unique_ptr<backend::DeviceBackend> device = backend::make_cpu_device_backend(2);
