@@ -103,7 +103,7 @@ void dot_columns_scalar(int64_t n, const float* const* q, int n_q, const float* 
     float* o = out + k * kCols;
     for (int j = 0; j < kCols; ++j) o[j] = 0.0f;
     for (int64_t i = 0; i < n; ++i)
-      for (int j = 0; j < kCols; ++j) o[j] = std::fma(q[k][i], kt[i * kCols + j], o[j]);
+      for (int j = 0; j < kCols; ++j) o[j] += q[k][i] * kt[i * kCols + j];
   }
 }
 

@@ -80,9 +80,10 @@ struct Kernels {
   // i, and 0 for the columns j >= n_rows.
   using TransposeBlockFn = void (*)(int64_t n, const float* rows, int64_t n_rows, float* kt);
   // out[k][j] = q[k] . key j for n_q <= kMaxDotQueries queries and the
-  // kScoreBlock keys of a transposed block, each a running fused
-  // multiply-add over i = 0, 1, ... (so a score does not depend on its
-  // block mates or on the queries sharing the call).
+  // kScoreBlock keys of a transposed block, each key summed in one fixed
+  // order (so a score does not depend on its block mates or on the queries
+  // sharing the call): in the SIMD kernels, the order of a dot ending in
+  // hsum; in the scalar reference, element order.
   using DotColumnsFn = void (*)(int64_t n, const float* const* q, int n_q, const float* kt, float* out);
   static constexpr int kMaxDotQueries = 4;
   static constexpr int kMaxRows = 4;
