@@ -286,8 +286,7 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
   // a query's token does not see get -inf. The block is converted to f32
   // (a q8_0/q4_0 K too: its values times the block scales, dotted with the
   // query's own q8_0 values, are ggml's integer dot up to the order of the
-  // float sums) and transposed, and the queries of each KV head are dotted
-  // with it kMaxDotQueries at a time.
+  // float sums) and transposed, and each query is dotted with its KV head's.
   static_assert(kKeyBlock == cpu::Kernels::kScoreBlock);  // the transposed blocks' width
   constexpr int kBlock = cpu::Kernels::kScoreBlock;
   float scores_block[kMaxTileQueries][kBlock];
@@ -314,15 +313,10 @@ void CpuBackend::attend_tile(const AttentionParams& p, int64_t token0, int n_tok
     }
   };
   auto block_scores = [&](int64_t j0, int64_t n) {
-    for_query_batches(j0, n, [&](int h, const int* batch, int n_batch) {
-      const float* qs[cpu::Kernels::kMaxDotQueries];
-      float out[cpu::Kernels::kMaxDotQueries][kBlock];
-      for (int b = 0; b < n_batch; ++b) qs[b] = q + batch[b] * hd;
-      kernels_.dot_columns(hd, qs, n_batch, kt + h * head_block, out[0]);
-      for (int b = 0; b < n_batch; ++b) std::copy(out[b], out[b] + kBlock, scores_block[batch[b]]);
-    });
     for (int i = 0; i < n_queries; ++i) {
       if (!sees_block(i, j0, n)) continue;
+      const float* qi = q + i * hd;  // each key's 16 running sums hide the latency: one query at a time
+      kernels_.dot_columns(hd, &qi, 1, kt + kv_of(i) * head_block, scores_block[i]);
       const int t = i / n_group;
       const auto in_block = [&](int64_t j) { return int(std::clamp<int64_t>(j - j0, 0, n)); };
       kernels_.score_block(scores_block[i], int(n), p.scale, p.softcap, in_block(first[t]), in_block(last[t] + 1));
