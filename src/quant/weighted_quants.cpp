@@ -5,6 +5,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "backend/ref/k_quants_parts.h"
 #include "backend/ref/kernels_ref.h"
 #include "backend/ref/quants.h"
 #include "core/fp16.h"
@@ -69,78 +70,6 @@ float make_qx_quants_weighted(int n, int nmax, const float* x, int8_t* L, const 
   return scale;
 }
 
-// ggml's make_qkx3_quants with weights: x ~ scale * L - the_min, L in 0..nmax;
-// nstep + 1 candidate scales each refined by a weighted fit of scale and min.
-float make_qkx3_quants_weighted(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min,
-                                uint8_t* Laux, float rmin, float rdelta, int nstep, bool use_mad) {
-  float min = x[0], max = x[0];
-  float sum_w = weights[0];
-  float sum_x = sum_w * x[0];
-  for (int i = 1; i < n; ++i) {
-    if (x[i] < min) min = x[i];
-    if (x[i] > max) max = x[i];
-    const float w = weights[i];
-    sum_w += w;
-    sum_x += w * x[i];
-  }
-  if (min > 0) min = 0;
-  if (max <= min) {
-    std::memset(L, 0, size_t(n));
-    *the_min = -min;
-    return 0.f;
-  }
-  float iscale = float(nmax) / (max - min);
-  float scale = 1 / iscale;
-  float best_mad = 0;
-  for (int i = 0; i < n; ++i) {
-    const int l = nearest_int(iscale * (x[i] - min));
-    L[i] = uint8_t(std::max(0, std::min(nmax, l)));
-    float diff = scale * float(L[i]) + min - x[i];
-    diff = use_mad ? std::fabs(diff) : diff * diff;
-    best_mad += weights[i] * diff;
-  }
-  if (nstep < 1) {
-    *the_min = -min;
-    return scale;
-  }
-  for (int is = 0; is <= nstep; ++is) {
-    iscale = (rmin + rdelta * float(is) + float(nmax)) / (max - min);
-    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
-    for (int i = 0; i < n; ++i) {
-      int l = nearest_int(iscale * (x[i] - min));
-      l = std::max(0, std::min(nmax, l));
-      Laux[i] = uint8_t(l);
-      const float w = weights[i];
-      sum_l += w * float(l);
-      sum_l2 += w * float(l) * float(l);
-      sum_xl += w * float(l) * x[i];
-    }
-    const float D = sum_w * sum_l2 - sum_l * sum_l;
-    if (D > 0) {
-      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
-      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
-      if (this_min > 0) {
-        this_min = 0;
-        this_scale = sum_xl / sum_l2;
-      }
-      float mad = 0;
-      for (int i = 0; i < n; ++i) {
-        float diff = this_scale * float(Laux[i]) + this_min - x[i];
-        diff = use_mad ? std::fabs(diff) : diff * diff;
-        mad += weights[i] * diff;
-      }
-      if (mad < best_mad) {
-        std::copy(Laux, Laux + n, L);
-        best_mad = mad;
-        scale = this_scale;
-        min = this_min;
-      }
-    }
-  }
-  *the_min = -min;
-  return scale;
-}
-
 // The per-element weights ggml builds for the legacy types:
 // importance * sqrt(mean square of the row + x^2).
 float row_sigma2(const float* x, int64_t n) {
@@ -198,7 +127,7 @@ void quantize_asymmetric(const float* x, void* dst, int64_t n, const float* impo
     const float* xb = x + kBlock * ib;
     block_weights(xb, importance + kBlock * ib, sigma2, weight);
     float min;
-    const float d = make_qkx3_quants_weighted(kBlock, nmax, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
+    const float d = ref::make_asymmetric_quants(kBlock, nmax, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
     y[ib].d = fp32_to_fp16(d);
     y[ib].m = fp32_to_fp16(-min);
     pack_nibbles(L, y[ib].qs);
@@ -284,13 +213,6 @@ float super_block_sum_x2(const float* x) {
   return sum_x2;
 }
 
-// Packs 256 2-bit levels as Q2_K and Q3_K store them.
-void pack_two_bits(const uint8_t* L, uint8_t* qs) {
-  for (int j = 0; j < kSuper; j += 128)
-    for (int l = 0; l < 32; ++l)
-      qs[j / 4 + l] = uint8_t(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
-}
-
 void quantize_q2_K_weighted(const float* x, void* dst, int64_t n, const float* qw_row) {
   auto* y = static_cast<block_q2_K*>(dst);
   uint8_t L[kSuper], Laux[16], Ls[kSuper / 16], Lm[kSuper / 16];
@@ -302,22 +224,14 @@ void quantize_q2_K_weighted(const float* x, void* dst, int64_t n, const float* q
       const float* qw = qw_row + kSuper * i + 16 * j;
       for (int l = 0; l < 16; ++l) weight[l] = qw[l] * std::sqrt(sigma2 + x[16 * j + l] * x[16 * j + l]);
       for (int l = 0; l < kSuper / 16; ++l) sw[j] += weight[l];
-      scales[j] = make_qkx3_quants_weighted(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
+      scales[j] = ref::make_asymmetric_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
     }
     float dm = make_qp_quants(kSuper / 16, 15, scales, Ls, sw);
     float mm = make_qp_quants(kSuper / 16, 15, mins, Lm, sw);
     y[i].d = fp32_to_fp16(dm);
     y[i].dmin = fp32_to_fp16(mm);
-    dm = fp16_to_fp32(y[i].d);
-    mm = fp16_to_fp32(y[i].dmin);
     for (int j = 0; j < kSuper / 16; ++j) y[i].scales[j] = uint8_t(Ls[j] | (Lm[j] << 4));
-    for (int j = 0; j < kSuper / 16; ++j) {  // requantize with the rounded scales
-      const float d = dm * float(y[i].scales[j] & 0xF);
-      if (d == 0.0f) continue;
-      const float m = mm * float(y[i].scales[j] >> 4);
-      for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = uint8_t(std::max(0, std::min(3, nearest_int((x[16 * j + ii] + m) / d))));
-    }
-    pack_two_bits(L, y[i].qs);
+    ref::finish_q2_K(x, y[i], L);
   }
 }
 
@@ -335,37 +249,12 @@ void quantize_q3_K_weighted(const float* x, void* dst, int64_t n, const float* q
       sw[j] = sumw;
       scales[j] = make_qx_quants_weighted(16, 4, x + 16 * j, L + 16 * j, weight);
     }
-    std::memset(y[i].scales, 0, 12);
     const float d_block = make_qx_quants_weighted(kSuper / 16, 32, scales, Ls, sw);
-    for (int j = 0; j < kSuper / 16; ++j) {
-      int l = Ls[j];
-      if (j < 8) y[i].scales[j] = uint8_t(l & 0xF);
-      else y[i].scales[j - 8] |= uint8_t((l & 0xF) << 4);
-      l >>= 4;
-      y[i].scales[j % 4 + 8] |= uint8_t(l << (2 * (j / 4)));
-    }
+    int levels[kSuper / 16];
+    for (int j = 0; j < kSuper / 16; ++j) levels[j] = Ls[j];
+    ref::pack_q3_K_scales(levels, y[i]);
     y[i].d = fp32_to_fp16(d_block);
-    for (int j = 0; j < kSuper / 16; ++j) {
-      int8_t sc = int8_t(j < 8 ? y[i].scales[j] & 0xF : y[i].scales[j - 8] >> 4);
-      sc = int8_t((sc | (((y[i].scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32);
-      const float d = fp16_to_fp32(y[i].d) * float(sc);
-      if (d == 0.0f) continue;
-      for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = int8_t(std::max(-4, std::min(3, nearest_int(x[16 * j + ii] / d))) + 4);
-    }
-    std::memset(y[i].hmask, 0, kSuper / 8);
-    int m = 0;
-    uint8_t hm = 1;
-    for (int j = 0; j < kSuper; ++j) {  // the high bit of the first 8 levels in bit 0, etc.
-      if (L[j] > 3) {
-        y[i].hmask[m] |= hm;
-        L[j] = int8_t(L[j] - 4);
-      }
-      if (++m == kSuper / 8) {
-        m = 0;
-        hm = uint8_t(hm << 1);
-      }
-    }
-    pack_two_bits(reinterpret_cast<const uint8_t*>(L), y[i].qs);
+    ref::finish_q3_K(x, y[i], L);
   }
 }
 
@@ -383,52 +272,20 @@ void quantize_k4_like_weighted(const float* x, void* dst, int64_t n, const float
       float sumw = 0;
       for (int l = 0; l < 32; ++l) sumw += weights[l];
       sw[j] = sumw;
-      scales[j] = make_qkx3_quants_weighted(32, kMax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
+      scales[j] = ref::make_asymmetric_quants(32, kMax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36, false);
     }
     const float d_block = make_qp_quants(kSuper / 32, 63, scales, Ls, sw);
     const float m_block = make_qp_quants(kSuper / 32, 63, mins, Lm, sw);
+    uint8_t ls[kSuper / 32], lm[kSuper / 32];
     for (int j = 0; j < kSuper / 32; ++j) {
-      const uint8_t ls = std::min<uint8_t>(63, Ls[j]), lm = std::min<uint8_t>(63, Lm[j]);  // Q4_K: already <= 63
-      if (j < 4) {
-        y[i].scales[j] = ls;
-        y[i].scales[j + 4] = lm;
-      } else {
-        y[i].scales[j + 4] = uint8_t((ls & 0xF) | ((lm & 0xF) << 4));
-        y[i].scales[j - 4] |= uint8_t((ls >> 4) << 6);
-        y[i].scales[j - 0] |= uint8_t((lm >> 4) << 6);
-      }
+      ls[j] = std::min<uint8_t>(63, Ls[j]);  // Q4_K: already <= 63
+      lm[j] = std::min<uint8_t>(63, Lm[j]);
     }
+    ref::pack_k4_scales(ls, lm, y[i].scales);
     y[i].d = fp32_to_fp16(d_block);
     y[i].dmin = fp32_to_fp16(m_block);
-    for (int j = 0; j < kSuper / 32; ++j) {
-      uint8_t sc, m;
-      ref::k4_scale_min(j, y[i].scales, &sc, &m);
-      const float d = fp16_to_fp32(y[i].d) * float(sc);
-      if (d == 0.0f) continue;
-      const float dm = fp16_to_fp32(y[i].dmin) * float(m);
-      for (int ii = 0; ii < 32; ++ii)
-        L[32 * j + ii] = uint8_t(std::max(0, std::min(kMax, nearest_int((x[32 * j + ii] + dm) / d))));
-    }
-    if constexpr (kMax == 15) {
-      uint8_t* q = y[i].qs;
-      for (int j = 0; j < kSuper; j += 64, q += 32)
-        for (int l = 0; l < 32; ++l) q[l] = uint8_t(L[j + l] | (L[j + l + 32] << 4));
-    } else {
-      uint8_t* qh = y[i].qh;
-      uint8_t* ql = y[i].qs;
-      std::memset(qh, 0, kSuper / 8);
-      uint8_t m1 = 1, m2 = 2;
-      for (int nn = 0; nn < kSuper; nn += 64, ql += 32) {
-        for (int j = 0; j < 32; ++j) {
-          int l1 = L[nn + j], l2 = L[nn + j + 32];
-          if (l1 > 15) l1 -= 16, qh[j] |= m1;
-          if (l2 > 15) l2 -= 16, qh[j] |= m2;
-          ql[j] = uint8_t(l1 | (l2 << 4));
-        }
-        m1 = uint8_t(m1 << 2);
-        m2 = uint8_t(m2 << 2);
-      }
-    }
+    if constexpr (kMax == 15) ref::finish_q4_K(x, y[i], L);
+    else ref::finish_q5_K(x, y[i], L);
   }
 }
 
@@ -455,26 +312,10 @@ void quantize_q6_K_weighted(const float* x, void* dst, int64_t n, const float* q
     const float iscale = -128.f / max_scale;
     y[i].d = fp32_to_fp16(1 / iscale);
     for (int ib = 0; ib < kSuper / 16; ++ib) y[i].scales[ib] = int8_t(std::min(127, nearest_int(iscale * scales[ib])));
-    for (int j = 0; j < kSuper / 16; ++j) {
-      const float d = fp16_to_fp32(y[i].d) * float(y[i].scales[j]);
-      if (d == 0.0f) continue;
-      for (int ii = 0; ii < 16; ++ii) L[16 * j + ii] = int8_t(std::max(-32, std::min(31, nearest_int(x[16 * j + ii] / d))) + 32);
-    }
-    uint8_t* ql = y[i].ql;
-    uint8_t* qh = y[i].qh;
-    for (int j = 0; j < kSuper; j += 128, ql += 64, qh += 32) {
-      for (int l = 0; l < 32; ++l) {
-        const uint8_t q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
-        ql[l] = uint8_t(q1 | (q3 << 4));
-        ql[l + 32] = uint8_t(q2 | (q4 << 4));
-        qh[l] = uint8_t((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
-      }
-    }
+    ref::finish_q6_K(x, y[i], L);
   }
 }
 
-// ggml's best_index_int8 over the IQ4 levels, literally (its float
-// comparison decides ties and near-ties).
 int best_iq4_level(float x) {
   const int8_t* val = kValuesIq4nl;
   if (x <= float(val[0])) return 0;

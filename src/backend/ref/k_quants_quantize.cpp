@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "backend/ref/k_quants_parts.h"
 #include "backend/ref/kernels_ref.h"
 #include "core/fp16.h"
 #include "core/quant_blocks.h"
@@ -121,11 +122,18 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
   return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
 
-// Asymmetric quantization x ~ scale * L - min_out with L in 0..nmax (ggml
-// make_qkx2_quants): a grid of nstep+1 candidate scales, each refined by a
-// weighted least-squares fit of scale and min; keeps the lowest weighted
-// error (absolute when use_mad, else squared). Returns the scale, writes the
-// (positive) min to *min_out.
+// Packs 256 2-bit levels the way Q2_K and Q3_K store them.
+void pack_two_bit(const uint8_t* L, uint8_t* qs) {
+  for (int j = 0; j < kSuper; j += 128) {
+    for (int l = 0; l < 32; ++l) {
+      qs[j / 4 + l] =
+          uint8_t(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+    }
+  }
+}
+
+}  // namespace
+
 float make_asymmetric_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
                              float* min_out, uint8_t* Laux, float rmin, float rdelta, int nstep,
                              bool use_mad) {
@@ -193,17 +201,6 @@ float make_asymmetric_quants(int n, int nmax, const float* x, const float* weigh
   return scale;
 }
 
-// Packs 256 2-bit levels the way Q2_K and Q3_K store them.
-void pack_two_bit(const uint8_t* L, uint8_t* qs) {
-  for (int j = 0; j < kSuper; j += 128) {
-    for (int l = 0; l < 32; ++l) {
-      qs[j / 4 + l] =
-          uint8_t(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
-    }
-  }
-}
-
-// Packs the 8 6-bit (scale, min) pairs of Q4_K / Q5_K into 12 bytes.
 void pack_k4_scales(const uint8_t* ls, const uint8_t* lm, uint8_t* packed) {
   for (int j = 0; j < 8; ++j) {
     if (j < 4) {
@@ -217,9 +214,133 @@ void pack_k4_scales(const uint8_t* ls, const uint8_t* lm, uint8_t* packed) {
   }
 }
 
-// Shared by Q4_K and Q5_K: per 32-element group an asymmetric fit with
-// weights av_x + |x|, then 6-bit scales/mins relative to the largest ones,
-// then the levels requantized against the stored (f16-rounded) scales.
+void pack_q3_K_scales(const int* levels, block_q3_K& block) {
+  std::memset(block.scales, 0, sizeof(block.scales));
+  for (int j = 0; j < 16; ++j) {
+    const int l = levels[j];
+    if (j < 8) {
+      block.scales[j] = uint8_t(l & 0xf);
+    } else {
+      block.scales[j - 8] |= uint8_t((l & 0xf) << 4);
+    }
+    block.scales[j % 4 + 8] |= uint8_t((l >> 4) << (2 * (j / 4)));
+  }
+}
+
+void finish_q2_K(const float* x, block_q2_K& block, uint8_t* L) {
+  for (int j = 0; j < 16; ++j) {
+    const float d = fp16_to_fp32(block.d) * float(block.scales[j] & 0xf);
+    if (d == 0.0f) continue;
+    const float dm = fp16_to_fp32(block.dmin) * float(block.scales[j] >> 4);
+    for (int ii = 0; ii < 16; ++ii) {
+      const int l = nearest_int((x[16 * j + ii] + dm) / d);
+      L[16 * j + ii] = uint8_t(std::max(0, std::min(3, l)));
+    }
+  }
+  pack_two_bit(L, block.qs);
+}
+
+void finish_q3_K(const float* x, block_q3_K& block, int8_t* L) {
+  int8_t unpacked[16];
+  q3_k_scales(block.scales, unpacked);
+  for (int j = 0; j < 16; ++j) {
+    const float d = fp16_to_fp32(block.d) * float(unpacked[j]);
+    if (d == 0.0f) continue;
+    for (int ii = 0; ii < 16; ++ii) {
+      const int l = nearest_int(x[16 * j + ii] / d);
+      L[16 * j + ii] = int8_t(std::max(-4, std::min(3, l)) + 4);
+    }
+  }
+  // High bit of element j goes to hmask[j % 32], bit j / 32.
+  std::memset(block.hmask, 0, sizeof(block.hmask));
+  uint8_t low[kSuper];
+  for (int j = 0; j < kSuper; ++j) {
+    int level = L[j];
+    if (level > 3) {
+      block.hmask[j % 32] |= uint8_t(1u << (j / 32));
+      level -= 4;
+    }
+    low[j] = uint8_t(level);
+  }
+  pack_two_bit(low, block.qs);
+}
+
+namespace {
+
+// Q4_K/Q5_K: the levels against the stored 6-bit scales and mins.
+template <typename Block>
+void requantize_k4_like(const float* x, const Block& block, int nmax, uint8_t* L) {
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    k4_scale_min(j, block.scales, &sc, &m);
+    const float d = fp16_to_fp32(block.d) * float(sc);
+    if (d == 0.0f) continue;
+    const float dm = fp16_to_fp32(block.dmin) * float(m);
+    for (int ii = 0; ii < 32; ++ii) {
+      const int l = nearest_int((x[32 * j + ii] + dm) / d);
+      L[32 * j + ii] = uint8_t(std::max(0, std::min(nmax, l)));
+    }
+  }
+}
+
+}  // namespace
+
+void finish_q4_K(const float* x, block_q4_K& block, uint8_t* L) {
+  requantize_k4_like(x, block, 15, L);
+  uint8_t* q = block.qs;
+  for (int j = 0; j < kSuper; j += 64, q += 32) {
+    for (int l = 0; l < 32; ++l) q[l] = uint8_t(L[j + l] | (L[j + l + 32] << 4));
+  }
+}
+
+void finish_q5_K(const float* x, block_q5_K& block, uint8_t* L) {
+  requantize_k4_like(x, block, 31, L);
+  std::memset(block.qh, 0, sizeof(block.qh));
+  uint8_t* ql = block.qs;
+  uint8_t bit_low = 1, bit_high = 2;
+  for (int chunk = 0; chunk < kSuper; chunk += 64, ql += 32) {
+    for (int j = 0; j < 32; ++j) {
+      int l1 = L[chunk + j], l2 = L[chunk + j + 32];
+      if (l1 > 15) {
+        l1 -= 16;
+        block.qh[j] |= bit_low;
+      }
+      if (l2 > 15) {
+        l2 -= 16;
+        block.qh[j] |= bit_high;
+      }
+      ql[j] = uint8_t(l1 | (l2 << 4));
+    }
+    bit_low = uint8_t(bit_low << 2);
+    bit_high = uint8_t(bit_high << 2);
+  }
+}
+
+void finish_q6_K(const float* x, block_q6_K& block, int8_t* L) {
+  for (int j = 0; j < 16; ++j) {
+    const float d = fp16_to_fp32(block.d) * float(block.scales[j]);
+    if (d == 0.0f) continue;
+    for (int ii = 0; ii < 16; ++ii) {
+      const int l = nearest_int(x[16 * j + ii] / d);
+      L[16 * j + ii] = int8_t(std::max(-32, std::min(31, l)) + 32);
+    }
+  }
+  uint8_t* ql = block.ql;
+  uint8_t* qh = block.qh;
+  for (int j = 0; j < kSuper; j += 128, ql += 64, qh += 32) {
+    for (int l = 0; l < 32; ++l) {
+      const int q1 = L[j + l], q2 = L[j + l + 32], q3 = L[j + l + 64], q4 = L[j + l + 96];
+      ql[l] = uint8_t((q1 & 0xf) | ((q3 & 0xf) << 4));
+      ql[l + 32] = uint8_t((q2 & 0xf) | ((q4 & 0xf) << 4));
+      qh[l] = uint8_t((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+    }
+  }
+}
+
+namespace {
+
+// The scales of Q4_K and Q5_K: per 32-element group an asymmetric fit with
+// weights av_x + |x|, then 6-bit scales/mins relative to the largest ones.
 template <typename Block>
 void quantize_k4_like(const float* x, Block& block, int nmax, float rmin, float rdelta, int nstep,
                       uint8_t* L) {
@@ -247,17 +368,6 @@ void quantize_k4_like(const float* x, Block& block, int nmax, float rmin, float 
   pack_k4_scales(ls, lm, block.scales);
   block.d = fp32_to_fp16(max_scale / 63.f);
   block.dmin = fp32_to_fp16(max_min / 63.f);
-  for (int j = 0; j < 8; ++j) {
-    uint8_t sc, m;
-    k4_scale_min(j, block.scales, &sc, &m);
-    const float d = fp16_to_fp32(block.d) * float(sc);
-    if (d == 0.0f) continue;
-    const float dm = fp16_to_fp32(block.dmin) * float(m);
-    for (int ii = 0; ii < 32; ++ii) {
-      const int l = nearest_int((x[32 * j + ii] + dm) / d);
-      L[32 * j + ii] = uint8_t(std::max(0, std::min(nmax, l)));
-    }
-  }
 }
 
 }  // namespace
@@ -292,16 +402,7 @@ void quantize_q2_K(const float* x, void* dst, int64_t n) {
     } else {
       block.dmin = fp32_to_fp16(0.f);
     }
-    for (int j = 0; j < 16; ++j) {
-      const float d = fp16_to_fp32(block.d) * float(block.scales[j] & 0xf);
-      if (d == 0.0f) continue;
-      const float dm = fp16_to_fp32(block.dmin) * float(block.scales[j] >> 4);
-      for (int ii = 0; ii < 16; ++ii) {
-        const int l = nearest_int((x[16 * j + ii] + dm) / d);
-        L[16 * j + ii] = uint8_t(std::max(0, std::min(3, l)));
-      }
-    }
-    pack_two_bit(L, block.qs);
+    finish_q2_K(x, block, L);
   }
 }
 
@@ -320,45 +421,20 @@ void quantize_q3_K(const float* x, void* dst, int64_t n) {
         max_scale = scales[j];
       }
     }
-    std::memset(block.scales, 0, sizeof(block.scales));
+    int levels[16] = {};
     if (max_scale != 0.0f) {
       const float iscale = -32.f / max_scale;
       for (int j = 0; j < 16; ++j) {
-        int l = int8_t(nearest_int(iscale * scales[j]));
-        l = std::max(-32, std::min(31, l)) + 32;
-        if (j < 8) {
-          block.scales[j] = uint8_t(l & 0xf);
-        } else {
-          block.scales[j - 8] |= uint8_t((l & 0xf) << 4);
-        }
-        block.scales[j % 4 + 8] |= uint8_t((l >> 4) << (2 * (j / 4)));
+        const int l = int8_t(nearest_int(iscale * scales[j]));
+        levels[j] = std::max(-32, std::min(31, l)) + 32;
       }
+      pack_q3_K_scales(levels, block);
       block.d = fp32_to_fp16(1 / iscale);
     } else {
+      std::memset(block.scales, 0, sizeof(block.scales));
       block.d = fp32_to_fp16(0.f);
     }
-    int8_t unpacked[16];
-    q3_k_scales(block.scales, unpacked);
-    for (int j = 0; j < 16; ++j) {
-      const float d = fp16_to_fp32(block.d) * float(unpacked[j]);
-      if (d == 0.0f) continue;
-      for (int ii = 0; ii < 16; ++ii) {
-        const int l = nearest_int(x[16 * j + ii] / d);
-        L[16 * j + ii] = int8_t(std::max(-4, std::min(3, l)) + 4);
-      }
-    }
-    // High bit of element j goes to hmask[j % 32], bit j / 32.
-    std::memset(block.hmask, 0, sizeof(block.hmask));
-    uint8_t low[kSuper];
-    for (int j = 0; j < kSuper; ++j) {
-      int level = L[j];
-      if (level > 3) {
-        block.hmask[j % 32] |= uint8_t(1u << (j / 32));
-        level -= 4;
-      }
-      low[j] = uint8_t(level);
-    }
-    pack_two_bit(low, block.qs);
+    finish_q3_K(x, block, L);
   }
 }
 
@@ -367,10 +443,7 @@ void quantize_q4_K(const float* x, void* dst, int64_t n) {
   uint8_t L[kSuper];
   for (int64_t i = 0; i < n / kSuper; ++i, x += kSuper) {
     quantize_k4_like(x, blocks[i], 15, -1.f, 0.1f, 20, L);
-    uint8_t* q = blocks[i].qs;
-    for (int j = 0; j < kSuper; j += 64, q += 32) {
-      for (int l = 0; l < 32; ++l) q[l] = uint8_t(L[j + l] | (L[j + l + 32] << 4));
-    }
+    finish_q4_K(x, blocks[i], L);
   }
 }
 
@@ -380,25 +453,7 @@ void quantize_q5_K(const float* x, void* dst, int64_t n) {
   for (int64_t i = 0; i < n / kSuper; ++i, x += kSuper) {
     block_q5_K& block = blocks[i];
     quantize_k4_like(x, block, 31, -0.5f, 0.1f, 15, L);
-    std::memset(block.qh, 0, sizeof(block.qh));
-    uint8_t* ql = block.qs;
-    uint8_t bit_low = 1, bit_high = 2;
-    for (int chunk = 0; chunk < kSuper; chunk += 64, ql += 32) {
-      for (int j = 0; j < 32; ++j) {
-        int l1 = L[chunk + j], l2 = L[chunk + j + 32];
-        if (l1 > 15) {
-          l1 -= 16;
-          block.qh[j] |= bit_low;
-        }
-        if (l2 > 15) {
-          l2 -= 16;
-          block.qh[j] |= bit_high;
-        }
-        ql[j] = uint8_t(l1 | (l2 << 4));
-      }
-      bit_low = uint8_t(bit_low << 2);
-      bit_high = uint8_t(bit_high << 2);
-    }
+    finish_q5_K(x, block, L);
   }
 }
 
@@ -426,24 +481,7 @@ void quantize_q6_K(const float* x, void* dst, int64_t n) {
     for (int ib = 0; ib < 16; ++ib) {
       block.scales[ib] = int8_t(std::min(127, nearest_int(iscale * scales[ib])));
     }
-    for (int j = 0; j < 16; ++j) {
-      const float d = fp16_to_fp32(block.d) * float(block.scales[j]);
-      if (d == 0.0f) continue;
-      for (int ii = 0; ii < 16; ++ii) {
-        const int l = nearest_int(x[16 * j + ii] / d);
-        L[16 * j + ii] = int8_t(std::max(-32, std::min(31, l)) + 32);
-      }
-    }
-    uint8_t* ql = block.ql;
-    uint8_t* qh = block.qh;
-    for (int j = 0; j < kSuper; j += 128, ql += 64, qh += 32) {
-      for (int l = 0; l < 32; ++l) {
-        const int q1 = L[j + l], q2 = L[j + l + 32], q3 = L[j + l + 64], q4 = L[j + l + 96];
-        ql[l] = uint8_t((q1 & 0xf) | ((q3 & 0xf) << 4));
-        ql[l + 32] = uint8_t((q2 & 0xf) | ((q4 & 0xf) << 4));
-        qh[l] = uint8_t((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
-      }
-    }
+    finish_q6_K(x, block, L);
   }
 }
 
