@@ -147,28 +147,7 @@ float fit_block(const Iq2Tables& t, Iq2Variant v, const float* xbl, const float*
       weight[i] = importance ? importance[16 * ib + i] * std::sqrt(sigma2 + xb[i] * xb[i]) : 0.25f * sigma2 + xb[i] * xb[i];
     for (int i = 0; i < 16; ++i) waux[i] = std::sqrt(weight[i]);
     for (int k = 0; k < 2; ++k) {
-      uint8_t s = 0;
-      int nflip = 0;
-      for (int i = 0; i < 8; ++i) {
-        if (xb[8 * k + i] >= 0) {
-          xval[8 * k + i] = xb[8 * k + i];
-        } else {
-          xval[8 * k + i] = -xb[8 * k + i];
-          s |= uint8_t(1 << i);
-          ++nflip;
-        }
-      }
-      if (v.xs && nflip % 2) {  // odd: flip back the element that matters least
-        int imin = 0;
-        float min = weight[8 * k] * xb[8 * k] * xb[8 * k];
-        for (int i = 1; i < 8; ++i) {
-          const float ax = weight[8 * k + i] * xb[8 * k + i] * xb[8 * k + i];
-          if (ax < min) min = ax, imin = i;
-        }
-        xval[8 * k + imin] = -xval[8 * k + imin];
-        s ^= uint8_t(1 << imin);
-      }
-      block_signs[k] = v.xs ? uint8_t(s & 127) : s;
+      block_signs[k] = split_signs(xb + 8 * k, weight + 8 * k, v.xs, xval + 8 * k);
     }
     float max = xval[0];
     for (int i = 1; i < 16; ++i) max = std::max(max, xval[i]);
@@ -346,28 +325,7 @@ void quantize_block_xxs(const Iq2Tables& t, const float* xbl, const float* impor
     for (int i = 0; i < 32; ++i) weight[i] = importance[32 * ib + i] * std::sqrt(sigma2 + xb[i] * xb[i]);
     for (int i = 0; i < 32; ++i) waux[i] = std::sqrt(weight[i]);
     for (int k = 0; k < 4; ++k) {
-      int nflip = 0;
-      uint8_t s = 0;
-      for (int i = 0; i < 8; ++i) {
-        if (xb[8 * k + i] >= 0) {
-          xval[8 * k + i] = xb[8 * k + i];
-        } else {
-          xval[8 * k + i] = -xb[8 * k + i];
-          ++nflip;
-          s |= uint8_t(1 << i);
-        }
-      }
-      if (nflip % 2) {
-        int imin = 0;
-        float min = weight[8 * k] * xb[8 * k] * xb[8 * k];
-        for (int i = 1; i < 8; ++i) {
-          const float ax = weight[8 * k + i] * xb[8 * k + i] * xb[8 * k + i];
-          if (ax < min) min = ax, imin = i;
-        }
-        xval[8 * k + imin] = -xval[8 * k + imin];
-        s ^= uint8_t(1 << imin);
-      }
-      block_signs[k] = s & 127;
+      block_signs[k] = split_signs(xb + 8 * k, weight + 8 * k, true, xval + 8 * k);
     }
     float max = xval[0];
     for (int i = 1; i < 32; ++i) max = std::max(max, xval[i]);

@@ -153,28 +153,7 @@ float fit_group(const Iq3Tables& t, Iq3Variant v, const float* xb, const float* 
   bool on_grid[8], on_grid_aux[8];
   for (int i = 0; i < 32; ++i) waux[i] = std::sqrt(weight[i]);
   for (int k = 0; k < 4; ++k) {
-    int nflip = 0;
-    uint8_t s = 0;
-    for (int i = 0; i < 8; ++i) {
-      if (xb[8 * k + i] >= 0) {
-        xval[8 * k + i] = xb[8 * k + i];
-      } else {
-        xval[8 * k + i] = -xb[8 * k + i];
-        ++nflip;
-        s |= uint8_t(1 << i);
-      }
-    }
-    if (v.xxs && nflip % 2) {  // odd: flip back the element that matters least
-      int imin = 0;
-      float min = weight[8 * k] * xb[8 * k] * xb[8 * k];
-      for (int i = 1; i < 8; ++i) {
-        const float ax = weight[8 * k + i] * xb[8 * k + i] * xb[8 * k + i];
-        if (ax < min) min = ax, imin = i;
-      }
-      xval[8 * k + imin] = -xval[8 * k + imin];
-      s ^= uint8_t(1 << imin);
-    }
-    signs[k] = v.xxs ? uint8_t(s & 127) : s;
+    signs[k] = split_signs(xb + 8 * k, weight + 8 * k, v.xxs, xval + 8 * k);
   }
   float max = xval[0];
   for (int i = 1; i < 32; ++i) max = std::max(max, xval[i]);

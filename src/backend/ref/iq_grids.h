@@ -32,4 +32,35 @@ inline constexpr float kIq1Delta = 0.125f;
 inline uint8_t grid_byte(const uint64_t* grid, int index, int j) { return uint8_t(grid[index] >> (8 * j)); }
 inline uint8_t grid_byte(const uint32_t* grid, int index, int j) { return uint8_t(grid[index] >> (8 * j)); }
 
+// The quantizers' sign step for a group of 8 values x with weights w: writes
+// |x| to magnitude and returns the sign bits (bit i set where x[i] < 0). With
+// even_parity (the types that store 7 sign bits, kSignsIq2 above) an odd
+// number of negatives is made even by flipping back the element whose flip
+// costs least (smallest w x^2), as ggml does; only 7 bits are returned then.
+inline uint8_t split_signs(const float* x, const float* w, bool even_parity, float* magnitude) {
+  uint8_t s = 0;
+  int nflip = 0;
+  for (int i = 0; i < 8; ++i) {
+    if (x[i] >= 0) {
+      magnitude[i] = x[i];
+    } else {
+      magnitude[i] = -x[i];
+      s |= uint8_t(1 << i);
+      ++nflip;
+    }
+  }
+  if (!even_parity) return s;
+  if (nflip % 2) {
+    int imin = 0;
+    float min = w[0] * x[0] * x[0];
+    for (int i = 1; i < 8; ++i) {
+      const float ax = w[i] * x[i] * x[i];
+      if (ax < min) min = ax, imin = i;
+    }
+    magnitude[imin] = -magnitude[imin];
+    s ^= uint8_t(1 << imin);
+  }
+  return uint8_t(s & 127);
+}
+
 }  // namespace hearth::ref
