@@ -19,57 +19,6 @@ using ref::nearest_int;
 constexpr int kBlock = 32;  // QK4_0 == QK4_1 == QK5_0 == QK5_1
 constexpr float kGroupMaxEps = 1e-15f;
 
-// ggml's make_qx_quants with importance weights (rmse_type 1): symmetric
-// levels -nmax..nmax-1 stored +nmax, 19 candidate scales around nmax/max, the
-// best weighted least-squares fit kept. Float operations in ggml's order.
-float make_qx_quants_weighted(int n, int nmax, const float* x, int8_t* L, const float* qw) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
-    std::fill(L, L + n, int8_t(0));
-    return 0.f;
-  }
-  float iscale = -float(nmax) / max;
-  float sumlx = 0, suml2 = 0;
-  for (int i = 0; i < n; ++i) {
-    int l = nearest_int(iscale * x[i]);
-    l = std::max(-nmax, std::min(nmax - 1, l));
-    L[i] = int8_t(l + nmax);
-    const float w = qw[i];
-    sumlx += w * x[i] * float(l);
-    suml2 += w * float(l) * float(l);
-  }
-  float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
-  float best = scale * sumlx;
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0) continue;
-    iscale = -(float(nmax) + 0.1f * float(is)) / max;
-    sumlx = suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-      int l = nearest_int(iscale * x[i]);
-      l = std::max(-nmax, std::min(nmax - 1, l));
-      const float w = qw[i];
-      sumlx += w * x[i] * float(l);
-      suml2 += w * float(l) * float(l);
-    }
-    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      for (int i = 0; i < n; ++i) {
-        const int l = nearest_int(iscale * x[i]);
-        L[i] = int8_t(nmax + std::max(-nmax, std::min(nmax - 1, l)));
-      }
-      scale = sumlx / suml2;
-      best = scale * sumlx;
-    }
-  }
-  return scale;
-}
-
 // The per-element weights ggml builds for the legacy types:
 // importance * sqrt(mean square of the row + x^2).
 float row_sigma2(const float* x, int64_t n) {
@@ -105,7 +54,7 @@ void quantize_symmetric(const float* x, void* dst, int64_t n, const float* impor
   for (int64_t ib = 0; ib < n / kBlock; ++ib) {
     const float* xb = x + kBlock * ib;
     block_weights(xb, importance + kBlock * ib, sigma2, weight);
-    const float d = make_qx_quants_weighted(kBlock, nmax, xb, L, weight);
+    const float d = ref::make_symmetric_quants(kBlock, nmax, xb, L, weight);
     y[ib].d = fp32_to_fp16(d);
     const auto* levels = reinterpret_cast<const uint8_t*>(L);
     pack_nibbles(levels, y[ib].qs);
@@ -247,9 +196,9 @@ void quantize_q3_K_weighted(const float* x, void* dst, int64_t n, const float* q
       float sumw = 0;
       for (int l = 0; l < 16; ++l) sumw += weight[l];
       sw[j] = sumw;
-      scales[j] = make_qx_quants_weighted(16, 4, x + 16 * j, L + 16 * j, weight);
+      scales[j] = ref::make_symmetric_quants(16, 4, x + 16 * j, L + 16 * j, weight);
     }
-    const float d_block = make_qx_quants_weighted(kSuper / 16, 32, scales, Ls, sw);
+    const float d_block = ref::make_symmetric_quants(kSuper / 16, 32, scales, Ls, sw);
     int levels[kSuper / 16];
     for (int j = 0; j < kSuper / 16; ++j) levels[j] = Ls[j];
     ref::pack_q3_K_scales(levels, y[i]);
@@ -297,7 +246,7 @@ void quantize_q6_K_weighted(const float* x, void* dst, int64_t n, const float* q
     float max_scale = 0, max_abs_scale = 0;
     for (int ib = 0; ib < kSuper / 16; ++ib) {
       // ggml passes the importance straight through here (no sigma2 term).
-      const float scale = make_qx_quants_weighted(16, 32, x + 16 * ib, L + 16 * ib, qw_row + kSuper * i + 16 * ib);
+      const float scale = ref::make_symmetric_quants(16, 32, x + 16 * ib, L + 16 * ib, qw_row + kSuper * i + 16 * ib);
       scales[ib] = scale;
       if (std::fabs(scale) > max_abs_scale) {
         max_abs_scale = std::fabs(scale);

@@ -12,6 +12,12 @@
 
 namespace hearth::ref {
 
+// Symmetric quantization of n values to levels -nmax..nmax-1 (stored +nmax):
+// 19 candidate scales around nmax/max, the best weighted least-squares fit
+// kept (ggml's make_qx_quants with rmse_type 1). Weights: the importance
+// weights, or x^2 where there are none (nullptr). Returns the scale.
+float make_symmetric_quants(int n, int nmax, const float* x, int8_t* L, const float* weights);
+
 // Asymmetric quantization x ~ scale * L - min_out with L in 0..nmax (ggml's
 // make_qkx2_quants; with importance weights it is make_qkx3_quants, which
 // differs only for nstep < 1): a grid of nstep + 1 candidate scales, each
