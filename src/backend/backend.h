@@ -70,7 +70,22 @@ struct KvView {
   size_t row_bytes = 0;
 };
 
-struct AttentionParams {
+// What an attention op computes, whatever holds its tensors: shared by the
+// host form (AttentionParams) and the device form (DeviceAttention), so that
+// one converts to the other in a single assignment.
+struct AttentionShape {
+  int64_t n_kv = 0;                   // keys at positions [0, n_kv) are valid (per sequence)
+  int n_head = 0;
+  int n_head_kv = 0;
+  int head_dim = 0;
+  float scale = 1.0f;                 // multiplies q.k
+  float softcap = 0.0f;               // gemma2: s = softcap * tanh(s / softcap), 0 = off
+  int sliding_window = 0;             // 0 = none; else a query at p sees keys p' with p - p' < window
+  bool flash = false;                 // fused online softmax (reads quantized K/V directly); else ggml's unfused form
+  bool causal = true;                 // false (encoders): every token sees all n_kv keys
+};
+
+struct AttentionParams : AttentionShape {
   const float* q = nullptr;           // [n_tokens][n_head * head_dim]
   const int32_t* positions = nullptr; // position of each query token
   // The last position each query token sees, or null: its own (causal).
@@ -84,15 +99,6 @@ struct AttentionParams {
   int kv_block_shift = 0;
   int64_t n_tokens = 0;
   KvView k, v;
-  int64_t n_kv = 0;                   // keys at positions [0, n_kv) are valid (per sequence)
-  int n_head = 0;
-  int n_head_kv = 0;
-  int head_dim = 0;
-  float scale = 1.0f;                 // multiplies q.k
-  float softcap = 0.0f;               // gemma2: s = softcap * tanh(s / softcap), 0 = off
-  int sliding_window = 0;             // 0 = none; else a query at p sees keys p' with p - p' < window
-  bool flash = false;                 // fused online softmax (reads quantized K/V directly)
-  bool causal = true;                 // false (encoders): every token sees all n_kv keys
   // gpt-oss's attention sinks: one learned logit per query head, or null. It
   // joins each softmax as a key with no value: probabilities become
   // exp(s_j - m) / (sum_j exp(s_j - m) + exp(sink - m)), m the max of both.

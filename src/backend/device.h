@@ -115,7 +115,7 @@ struct DeviceKvSlots {
 // head_dim elements), with the semantics of AttentionParams: fused with an
 // online softmax (flash), or ggml's unfused form (the probabilities rounded
 // to f16 before they weight V).
-struct DeviceAttention {
+struct DeviceAttention : AttentionShape {
   DeviceTensor q;             // F32 [n_tokens][n_head * head_dim]
   DeviceTensor positions;     // I32, one per token
   // I32 [n_tokens][max_blocks]: row i is token i's block table (the cache is
@@ -123,12 +123,6 @@ struct DeviceAttention {
   DeviceTensor block_tables;
   int kv_block_shift = 0;
   DeviceTensor k, v;          // the caches (F32, F16, BF16, Q8_0, Q4_0)
-  int64_t n_kv = 0;
-  int n_head = 0, n_head_kv = 0, head_dim = 0;
-  float scale = 1.0f, softcap = 0.0f;
-  int sliding_window = 0;
-  bool flash = true;          // false: the unfused form (AttentionParams::flash)
-  bool causal = true;         // false (encoders): every token sees all n_kv keys
   // I32, the last position each token sees (an image's tokens see the whole
   // image), or empty: its own.
   DeviceTensor last_visible;

@@ -146,13 +146,7 @@ TEST(CpuDevice, AttentionIsTheHostBackendBitForBit) {
       a.v = d->alloc(DType::F16, kv_width, cache_rows);
       d->write(a.k, k_bytes.data());
       d->write(a.v, v_bytes.data());
-      a.n_kv = n_kv;
-      a.n_head = n_head;
-      a.n_head_kv = n_head_kv;
-      a.head_dim = hd;
-      a.scale = 0.125f;
-      a.softcap = 30.0f;
-      a.sliding_window = window;
+      static_cast<AttentionShape&>(a) = p;
       a.out = d->alloc(DType::F32, width, n_tokens);
       d->attention(a);
       expect_equal(download(*d, a.out), expected, fmt::format("attention {} window {}", isa, window));

@@ -397,15 +397,7 @@ inline void run_attention_case(backend::DeviceBackend& d, const AttentionCase& c
   a.v = d.alloc(c.v, width, cache_rows);
   d.write(a.k, k_bytes.data());
   d.write(a.v, v_bytes.data());
-  a.n_kv = n_kv;
-  a.n_head = n_head;
-  a.n_head_kv = n_head_kv;
-  a.head_dim = hd;
-  a.scale = 0.125f;
-  a.softcap = c.softcap;
-  a.sliding_window = c.window;
-  a.flash = c.flash;
-  a.causal = c.causal;
+  static_cast<AttentionShape&>(a) = p;
   if (c.last_visible) a.last_visible = upload_ids(d, visible);
   if (c.sinks) a.sinks = upload(d, sinks, n_head);
   a.out = d.alloc(DType::F32, n_head * hd, n_tokens);

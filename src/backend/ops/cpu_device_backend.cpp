@@ -321,15 +321,7 @@ void CpuDeviceBackend::attention(const DeviceAttention& a) {
   p.n_tokens = n_tokens;
   p.k = KvView{a.k.type, bytes(a.k, "attention"), size_t(a.k.row_bytes)};
   p.v = KvView{a.v.type, bytes(a.v, "attention"), size_t(a.v.row_bytes)};
-  p.n_kv = a.n_kv;
-  p.n_head = a.n_head;
-  p.n_head_kv = a.n_head_kv;
-  p.head_dim = a.head_dim;
-  p.scale = a.scale;
-  p.softcap = a.softcap;
-  p.sliding_window = a.sliding_window;
-  p.flash = a.flash;
-  p.causal = a.causal;
+  static_cast<AttentionShape&>(p) = a;
   if (!a.last_visible.empty()) p.last_visible = ints(a.last_visible, n_tokens, "attention");
   if (!a.sinks.empty()) {
     if (a.sinks.type != DType::F32 || a.sinks.n * a.sinks.rows < a.n_head)
