@@ -34,20 +34,11 @@ inline std::unique_ptr<Backend> reference(int64_t rows, int64_t n) {
   return ref;
 }
 
-// A weight of `type` quantized from random data, kept alive with its bytes.
-struct TestWeight {
-  std::vector<uint8_t> bytes;
-  Weight w;
-};
+using test::TestWeight;
 
+// One matrix of `type` from random values.
 inline TestWeight make_weight(DType type, int64_t n_in, int64_t n_out, uint32_t seed) {
-  TestWeight t;
-  const size_t row = row_bytes(type, n_in);
-  t.bytes.resize(row * n_out);
-  const auto values = random_floats(size_t(n_in) * n_out, seed, 0.5f);
-  for (int64_t r = 0; r < n_out; ++r) ref::quantize_row(type, values.data() + r * n_in, t.bytes.data() + r * row, n_in);
-  t.w = Weight{type, t.bytes.data(), n_in, n_out, 1, row};
-  return t;
+  return test::make_test_weight(type, n_in, n_out, 1, seed);
 }
 
 // Every weight type hearth reads (the 15 of issue 13).

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "backend/device.h"
+#include "backend/random_blocks.h"
 
 namespace hearth::device_test {
 
@@ -36,13 +37,7 @@ inline void PrintTo(const DeviceUnderTest& d, std::ostream* os) { *os << d.name;
 
 inline std::string device_name(const testing::TestParamInfo<DeviceUnderTest>& info) { return info.param.name; }
 
-inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using test::random_floats;
 
 inline backend::DeviceTensor upload(backend::DeviceBackend& d, const std::vector<float>& values, int64_t n) {
   backend::DeviceTensor t = d.alloc(DType::F32, n, int64_t(values.size()) / n);

@@ -30,32 +30,9 @@ std::vector<std::string> available_isas() {
   return isas;
 }
 
-std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
-
-// A weight of `type` quantized from random data, kept alive with its bytes.
-struct TestWeight {
-  std::vector<uint8_t> bytes;
-  Weight w;
-};
-
-TestWeight make_weight(DType type, int64_t n_in, int64_t n_out, int64_t n_mat, uint32_t seed) {
-  TestWeight t;
-  const size_t row = row_bytes(type, n_in);
-  t.bytes.resize(row * n_out * n_mat);
-  const auto values = random_floats(size_t(n_in) * n_out * n_mat, seed, 0.5f);
-  for (int64_t r = 0; r < n_out * n_mat; ++r) {
-    const auto q = test::quantize_or_random(type, values.data() + r * n_in, n_in, seed * 7919u + uint32_t(r));
-    std::memcpy(t.bytes.data() + r * row, q.data(), row);
-  }
-  t.w = Weight{type, t.bytes.data(), n_in, n_out, n_mat, row};
-  return t;
-}
+using test::random_floats;
+using test::TestWeight;
+constexpr auto make_weight = test::make_test_weight;
 
 // Different summation orders (SIMD lanes, threads) move results by float
 // rounding only: relative to the magnitude of what was summed.

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "backend/backend.h"
 #include "backend/ref/quants.h"
 #include "core/dtype.h"
 #include "core/fp16.h"
@@ -48,6 +49,35 @@ inline std::vector<uint8_t> quantize_or_random(DType type, const float* values, 
   std::vector<uint8_t> out(row_bytes(type, uint64_t(n)));
   ref::quantize_row(type, values, out.data(), n);
   return out;
+}
+
+// Normal random floats (mean 0, standard deviation `scale`), the same for a seed.
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// A weight of `type` (n_mat matrices of n_out rows of n_in) made from random
+// values by quantize_or_random, kept alive with its bytes.
+struct TestWeight {
+  std::vector<uint8_t> bytes;
+  backend::Weight w;
+};
+
+inline TestWeight make_test_weight(DType type, int64_t n_in, int64_t n_out, int64_t n_mat, uint32_t seed) {
+  TestWeight t;
+  const size_t row = row_bytes(type, uint64_t(n_in));
+  t.bytes.resize(row * size_t(n_out * n_mat));
+  const auto values = random_floats(size_t(n_in * n_out * n_mat), seed, 0.5f);
+  for (int64_t r = 0; r < n_out * n_mat; ++r) {
+    const auto q = quantize_or_random(type, values.data() + r * n_in, n_in, seed * 7919u + uint32_t(r));
+    std::memcpy(t.bytes.data() + size_t(r) * row, q.data(), row);
+  }
+  t.w = backend::Weight{type, t.bytes.data(), n_in, n_out, n_mat, row};
+  return t;
 }
 
 }  // namespace hearth::test

@@ -28,25 +28,11 @@ std::unique_ptr<Backend> reference(int64_t rows, int64_t n) {
   return ref;
 }
 
-// A matrix of `type`: quantized from random values where hearth has a
+// Matrices of `type`: quantized from random values where hearth has a
 // quantizer (TQ1_0, TQ2_0, MXFP4 and some lattice types), random valid
 // blocks otherwise; either way every level, sign and scale code is used.
-struct TestMatrix {
-  std::vector<uint8_t> bytes;
-  Weight w;
-};
-
-TestMatrix make_matrix(DType type, int64_t n_in, int64_t n_out, int64_t n_mat, uint32_t seed) {
-  TestMatrix m;
-  const size_t row = row_bytes(type, n_in);
-  const auto values = random_floats(size_t(n_in * n_out * n_mat), seed, 0.5f);
-  for (int64_t r = 0; r < n_out * n_mat; ++r) {
-    const auto bytes = test::quantize_or_random(type, values.data() + r * n_in, n_in, seed * 1000 + uint32_t(r));
-    m.bytes.insert(m.bytes.end(), bytes.begin(), bytes.end());
-  }
-  m.w = Weight{type, m.bytes.data(), n_in, n_out, n_mat, row};
-  return m;
-}
+using TestMatrix = test::TestWeight;
+constexpr auto make_matrix = test::make_test_weight;
 
 TEST(VulkanTypes, MatmulEveryNewTypeIsTheReferenceBitForBit) {
   auto& d = vulkan_test::device();
