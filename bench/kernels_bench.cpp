@@ -128,7 +128,7 @@ void BM_Packed(benchmark::State& state, std::string isa, DType type, int n_acts,
   std::vector<uint8_t> acts;
   for (int c = 0; c < n_acts; ++c) acts.insert(acts.end(), p.act.begin(), p.act.end());
   std::vector<int32_t> sums(size_t(n_acts) * 3 * (kN / 32), 0);
-  if (type == DType::Q4_0 || type == DType::Q8_0)
+  if (hearth::cpu::packed_reads_act_sums(type, pair))
     hearth::cpu::pack_act_sums(type, acts.data(), p.act.size(), n_acts, kN / 32, sums.data());
   std::vector<float> out(size_t(kRows) * n_acts);
   for (auto _ : state) {

@@ -4,6 +4,7 @@
 // selected kernels against quants.gguf directly.
 #include <bit>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <random>
 #include <string>
@@ -12,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/packed_blocks.h"
 #include "backend/ref/quants.h"
 #include "core/dtype.h"
 #include "core/error.h"
@@ -431,6 +433,70 @@ TEST_P(CpuKernels, ScoreAndSoftmaxBlocksMatchDouble) {
   for (float v : all) whole += std::exp(double(v) - max_all);
   EXPECT_EQ(double(m), max_all);
   EXPECT_NEAR(sum, whole, 1e-5 * whole) << GetParam() << " the row's softmax denominator";
+}
+
+// The 16-row pair kernels (the prompt path) against the 8-row kernel (the
+// decode path) on each of their two groups: bitwise equal for every tile
+// size, so a token's logits do not depend on its batch, and both near the
+// reference. MXFP4 blocks include the E8M0 exponents whose scale is
+// subnormal (0, 1) or the first normal one (2).
+TEST_P(CpuKernels, PackedPairKernelsEqualEightRowKernelsBitwise) {
+  const cpu::Kernels k = cpu::select_kernels_for(GetParam());
+  const bool vnni = GetParam() == "avx512" && cpu::detect_cpu_features().avx512vnni;
+  constexpr int64_t n = 768;  // 24 blocks of 32, 3 of 256
+  constexpr int kRows = 2 * cpu::kPackRows, kActsMax = 13;
+  int checked = 0;
+  uint32_t seed = 900;
+  for (DType type : kWeightTypes) {
+    const auto pair = k.packed_gemm_pair_for(type);
+    if (pair == nullptr) continue;
+    const auto single = k.packed_gemm_for(type);
+    ASSERT_NE(single, nullptr) << dtype_name(type);
+    ++checked;
+    const DType act_type = k.vec_dot_type(type);
+    const size_t row_size = row_bytes(type, n), act_size = row_bytes(act_type, n);
+    std::vector<std::vector<uint8_t>> w, a;
+    std::vector<uint8_t> rows(row_size * kRows), acts(act_size * kActsMax);
+    for (int r = 0; r < kRows; ++r) {
+      w.push_back(quantized(type, random_row(n, ++seed)));
+      if (type == DType::MXFP4) {
+        for (int64_t b = r % 3; b < n / kQK_MXFP4; b += 4)
+          w.back()[size_t(b) * sizeof(block_mxfp4) + offsetof(block_mxfp4, e)] = uint8_t((r + b) % 3);
+      }
+      std::memcpy(rows.data() + size_t(r) * row_size, w.back().data(), row_size);
+    }
+    for (int c = 0; c < kActsMax; ++c) {
+      a.push_back(act_quantized(act_type, random_row(n, ++seed)));
+      std::memcpy(acts.data() + size_t(c) * act_size, a.back().data(), act_size);
+    }
+    const size_t group_bytes = cpu::packed_group_bytes(type, n);
+    std::vector<uint8_t> packed(2 * group_bytes);
+    for (int g = 0; g < 2; ++g)
+      cpu::pack_rows_x8(type, rows.data() + size_t(g) * cpu::kPackRows * row_size, row_size, n,
+                        packed.data() + size_t(g) * group_bytes);
+    const int64_t blocks = n / 32;
+    std::vector<int32_t> sums(size_t(kActsMax) * 3 * blocks, 0);
+    if (cpu::packed_reads_act_sums(type, true)) cpu::pack_act_sums(type, acts.data(), act_size, kActsMax, blocks, sums.data());
+    for (int n_acts : {1, 2, 3, 5, 8, 13}) {
+      std::vector<float> got(size_t(n_acts) * kRows, -7.0f), want(size_t(n_acts) * kRows, -7.0f);
+      pair(n, packed.data(), n_acts, acts.data(), act_size, sums.data(), size_t(3 * blocks), got.data(), kRows);
+      for (int g = 0; g < 2; ++g)
+        single(n, packed.data() + size_t(g) * group_bytes, n_acts, acts.data(), act_size, sums.data(),
+               size_t(3 * blocks), want.data() + g * cpu::kPackRows, kRows);
+      for (int c = 0; c < n_acts; ++c) {
+        for (int r = 0; r < kRows; ++r) {
+          const float x = got[size_t(c) * kRows + r];
+          ASSERT_EQ(std::bit_cast<uint32_t>(x), std::bit_cast<uint32_t>(want[size_t(c) * kRows + r]))
+              << dtype_name(type) << " acts " << n_acts << " act " << c << " row " << r << ": " << x << " vs "
+              << want[size_t(c) * kRows + r];
+          const double tol = kRelTolerance * magnitude(type, w[r], act_type, a[c], n) + 1e-30;
+          EXPECT_NEAR(x, ref::vec_dot(type, n, w[r].data(), a[c].data()), tol) << dtype_name(type) << " row " << r;
+        }
+      }
+    }
+  }
+  // Without VNNI the driver runs the 8-row kernel twice.
+  EXPECT_EQ(checked, vnni ? 5 : 0) << "Q4_0, Q8_0, Q4_K, Q6_K and MXFP4 have pair kernels with AVX512-VNNI";
 }
 
 TEST_P(CpuKernels, MatchLlamaCppFixture) { expect_kernels_match_fixture(test::QuantFixture::get(), GetParam()); }

@@ -45,11 +45,12 @@ struct Kernels {
   using DequantizeFn = void (*)(const void* src, float* dst, int64_t n);
   // One group of 8 weight rows packed as in packed_blocks.h against n_acts
   // activation rows: out[a * out_stride + r] = vec_dot(n, row r, act a), r < 8.
-  // act_sums (Q4_0 and Q8_0, else unused): per activation row (sums_stride
-  // ints apart) with B blocks, B ints: each 32-element block's level sum;
-  // for the pair kernels then B more: each block's d as f32 bits, and B
-  // more: the sum times -8 (Q4_0) or -128 (Q8_0), the zero point's share.
-  // Laid out by pack_act_sums (packed_blocks.h).
+  // act_sums (Q4_0, MXFP4 and Q8_0's pair kernel, else unused; see
+  // packed_reads_act_sums): per activation row (sums_stride ints apart) with
+  // B blocks, B ints: each 32-element block's level sum; then B more: each
+  // block's d as f32 bits, and B more: the sum times -8 (Q4_0), -12 (MXFP4)
+  // or -128 (Q8_0), the zero point's share. Laid out by pack_act_sums
+  // (packed_blocks.h).
   using PackedGemmFn = void (*)(int64_t n, const void* group, int n_acts, const void* acts, size_t act_stride,
                                 const int32_t* act_sums, size_t sums_stride, float* out, size_t out_stride);
   // y += a * x and y *= a over n floats (attention's value accumulation).

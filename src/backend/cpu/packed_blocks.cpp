@@ -117,9 +117,15 @@ void pack_rows_x8(DType type, const void* rows, size_t row_stride, int64_t n, vo
   }
 }
 
+bool packed_reads_act_sums(DType type, bool pair_kernel) {
+  return type == DType::Q4_0 || type == DType::MXFP4 || (type == DType::Q8_0 && pair_kernel);
+}
+
 void pack_act_sums(DType weight_type, const void* acts, size_t row_bytes, int64_t rows, int64_t blocks,
                    int32_t* out) {
-  const int32_t zero_point = weight_type == DType::Q4_0 ? 8 : 128;
+  // The offset that makes the weight's levels unsigned: Q4_0's nibbles,
+  // MXFP4's doubled E2M1 values (-12..12), Q8_0's bytes.
+  const int32_t zero_point = weight_type == DType::Q4_0 ? 8 : weight_type == DType::MXFP4 ? 12 : 128;
   for (int64_t r = 0; r < rows; ++r) {
     const auto* row = reinterpret_cast<const block_q8_0*>(static_cast<const uint8_t*>(acts) + r * row_bytes);
     int32_t* sums = out + r * 3 * blocks;

@@ -79,9 +79,13 @@ size_t packed_group_bytes(DType type, int64_t n);
 // each) into one group of packed_group_bytes(type, n) at dst.
 void pack_rows_x8(DType type, const void* rows, size_t row_stride, int64_t n, void* dst);
 
+// Whether the packed kernels of `type` read act_sums (kernels.h): Q4_0 and
+// MXFP4 always, Q8_0 in its pair kernel.
+bool packed_reads_act_sums(DType type, bool pair_kernel);
+
 // The act_sums of kernels.h for `rows` Q8_0 activation rows of `blocks`
 // blocks each (row_bytes apart), into `out` (3 * blocks ints a row) for a
-// Q4_0 or Q8_0 weight.
+// Q4_0, MXFP4 or Q8_0 weight (zero points 8, 12 and 128).
 void pack_act_sums(DType weight_type, const void* acts, size_t row_bytes, int64_t rows, int64_t blocks,
                    int32_t* out);
 

@@ -200,8 +200,8 @@ void CpuBackend::matmul_packed(const Weight& w, const uint8_t* act, size_t act_r
   const int64_t n_blocks = w.n_in / 32;
   const int32_t* sums = nullptr;
   size_t sums_stride = 0;
-  // The Q4_0 kernels (and Q8_0's pair kernel) take per-block activation sums and scales.
-  if (w.type == DType::Q4_0 || (w.type == DType::Q8_0 && gemm_pair != nullptr)) {
+  // The Q4_0 and MXFP4 kernels (and Q8_0's pair kernel) take per-block activation sums and scales.
+  if (cpu::packed_reads_act_sums(w.type, gemm_pair != nullptr)) {
     sums_stride = size_t(3 * n_blocks);
     split(rows, w.n_in, [&](int64_t r0, int64_t r1) {
       cpu::pack_act_sums(w.type, act + r0 * act_row_bytes, act_row_bytes, r1 - r0, n_blocks,

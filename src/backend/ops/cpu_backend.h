@@ -117,7 +117,7 @@ class CpuBackend final : public Backend {
   int64_t max_rows_ = 0, max_n_ = 0, max_ctx_ = 0;
   int head_dim_ = 0;
   std::vector<uint8_t> act_;          // activations in a weight's dot-product type
-  std::vector<int32_t> act_sums_;     // per-block sums and scales (packed Q4_0, Q8_0)
+  std::vector<int32_t> act_sums_;     // per-block sums and scales (packed Q4_0, MXFP4, Q8_0)
   std::vector<ThreadScratch> thread_scratch_;
   size_t scratch_scores_ = 0;          // floats in each ThreadScratch::scores
   std::vector<int64_t> tile_starts_;   // attention's token tiles
