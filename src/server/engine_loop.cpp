@@ -83,7 +83,7 @@ struct EngineLoop::Active {
 };
 
 EngineLoop::EngineLoop(const tokenizer::Tokenizer& tokenizer, std::shared_ptr<const grammar::Vocabulary> vocabulary,
-                       const EngineLoopConfig& config, std::mutex* device_mutex)
+                       const EngineLoopConfig& config, TurnMutex* device_mutex)
     : device_mutex_(device_mutex),
       tokenizer_(tokenizer),
       vocabulary_(std::move(vocabulary)),
@@ -98,7 +98,7 @@ EngineLoop::EngineLoop(const model::Model& model, backend::Backend& backend, con
 }
 
 EngineLoop::EngineLoop(const model::Model& model, std::span<const model::LayerPlacement> split,
-                       std::mutex& device_mutex, const tokenizer::Tokenizer& tokenizer,
+                       TurnMutex& device_mutex, const tokenizer::Tokenizer& tokenizer,
                        std::shared_ptr<const grammar::Vocabulary> vocabulary, const EngineLoopConfig& config)
     : EngineLoop(tokenizer, std::move(vocabulary), config, &device_mutex) {
   {
@@ -245,7 +245,7 @@ void EngineLoop::run() {
     try {
       // Shared devices: this engine's admissions (which may copy KV rows on
       // the device) and its forward pass, while no other engine records.
-      std::unique_lock<std::mutex> device_lock;
+      std::unique_lock<TurnMutex> device_lock;
       if (device_mutex_) device_lock = std::unique_lock(*device_mutex_);
       step_once();
     } catch (const std::exception& e) {

@@ -28,6 +28,7 @@
 #include "runtime/batch_engine.h"
 #include "sampling/sampler.h"
 #include "server/scheduler.h"
+#include "server/serve_devices.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hearth::server {
@@ -132,7 +133,7 @@ class EngineLoop {
              std::shared_ptr<const grammar::Vocabulary> vocabulary, const EngineLoopConfig& config);
   // Across devices shared with other models' engines (serve_devices.h): it
   // holds device_mutex while it builds its parts, runs a step and frees them.
-  EngineLoop(const model::Model& model, std::span<const model::LayerPlacement> split, std::mutex& device_mutex,
+  EngineLoop(const model::Model& model, std::span<const model::LayerPlacement> split, TurnMutex& device_mutex,
              const tokenizer::Tokenizer& tokenizer, std::shared_ptr<const grammar::Vocabulary> vocabulary,
              const EngineLoopConfig& config);
   ~EngineLoop();
@@ -162,10 +163,10 @@ class EngineLoop {
   void end(Active& a, FinishReason reason, std::string error = {});
   void release_slot(Active& a, bool keep_in_cache);
   EngineLoop(const tokenizer::Tokenizer& tokenizer, std::shared_ptr<const grammar::Vocabulary> vocabulary,
-             const EngineLoopConfig& config, std::mutex* device_mutex);
+             const EngineLoopConfig& config, TurnMutex* device_mutex);
   void start();
 
-  std::mutex* device_mutex_ = nullptr;  // shared devices: held around every use of engine_'s device memory
+  TurnMutex* device_mutex_ = nullptr;  // shared devices: held around every use of engine_'s device memory
   std::optional<runtime::BatchEngine> engine_;  // set in the constructor, under device_mutex_
   const tokenizer::Tokenizer& tokenizer_;
   std::shared_ptr<const grammar::Vocabulary> vocabulary_;

@@ -5,7 +5,8 @@
 //
 //   - The budget: the planned bytes of every loaded (or loading) model stay
 //     within it, in each memory it counts (the host's, and each device's
-//     when models run on GPUs: a Footprint holds a model's bytes in each). A model that needs room makes the least recently used idle
+//     when models run on GPUs: a Footprint holds a model's bytes in each).
+//     A model that needs room makes the least recently used idle
 //     models leave, oldest first; models in use never do, so a load may have
 //     to wait for them. A model larger than the whole budget can never load.
 //   - keep_alive, as Ollama has it: a model stays loaded for keep_alive after

@@ -7,6 +7,8 @@
 // anyway).
 #pragma once
 
+#include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +18,29 @@
 
 namespace hearth::server {
 
+// A mutex taken in the order it was asked for: an engine that steps again
+// at once does not starve another model's engine waiting for the device.
+class TurnMutex {
+ public:
+  void lock() {
+    std::unique_lock lock(mutex_);
+    const uint64_t ticket = next_++;
+    cv_.wait(lock, [&] { return serving_ == ticket; });
+  }
+  void unlock() {
+    {
+      std::lock_guard lock(mutex_);
+      ++serving_;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  uint64_t next_ = 0, serving_ = 0;
+};
+
 struct ServeDevices {
   std::vector<std::unique_ptr<backend::DeviceBackend>> devices;
   std::string gpu_layers;    // as --gpu-layers: "" (all that fit), "all", or a count
@@ -23,7 +48,7 @@ struct ServeDevices {
   // Bytes the loaded models may plan on each device (--max-device-memory;
   // default: its memory less a tenth, what --gpu-layers' default leaves free).
   std::vector<uint64_t> budgets;
-  mutable std::mutex mutex;
+  mutable TurnMutex mutex;
 
   std::vector<backend::DeviceInfo> infos() const {
     std::vector<backend::DeviceInfo> out;

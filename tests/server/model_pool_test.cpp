@@ -171,20 +171,21 @@ TEST(KeepAlive, OllamaValues) {
 // of a memory short of room leave for it.
 TEST(ModelPool, EachMemoryHasItsOwnBudget) {
   ModelPool pool(Footprint{100, 1000});  // host, one device
-  pool.start_load("gpu", Footprint{10, 800}, at(1));
-  pool.finish_load("gpu");
-  pool.release("gpu", 5min, at(1));
-  pool.start_load("cpu", Footprint{70, 0}, at(2));
+  pool.start_load("cpu", Footprint{70, 0}, at(1));
   pool.finish_load("cpu");
-  pool.release("cpu", 5min, at(2));
+  pool.release("cpu", 5min, at(1));
+  pool.start_load("gpu", Footprint{10, 800}, at(2));
+  pool.finish_load("gpu");
+  pool.release("gpu", 5min, at(2));
   EXPECT_EQ(pool.used(), 80u);
   EXPECT_EQ(pool.used_in(1), 800u);
   EXPECT_EQ(pool.find("gpu")->bytes, 810u);
-  // Device memory short: the model on the device leaves (the CPU one holds none of it).
+  // Device memory short: the model on the device leaves; the CPU one, though
+  // less recently used, holds none of that memory and stays.
   auto room = pool.make_room(Footprint{10, 300});
   ASSERT_EQ(room.verdict, Verdict::Fits);
   EXPECT_EQ(room.evict, (std::vector<std::string>{"gpu"}));
-  // Host memory short: the CPU model leaves, though the device model is older.
+  // Host memory short: the least recently used one leaves.
   room = pool.make_room(Footprint{50, 0});
   ASSERT_EQ(room.verdict, Verdict::Fits);
   EXPECT_EQ(room.evict, (std::vector<std::string>{"cpu"}));
