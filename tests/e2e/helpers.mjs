@@ -13,6 +13,12 @@ if (!URL_BASE || !MODEL) throw new Error('run through tests/e2e/run.sh (HEARTH_U
 export const SERVE_ARGS = (process.env.HEARTH_SERVE_ARGS ?? '').split(' ').filter(Boolean);
 export const ON_DEVICE = SERVE_ARGS.includes('--devices');
 export const DEVICE = ON_DEVICE ? SERVE_ARGS[SERVE_ARGS.indexOf('--devices') + 1] : null;
+// Tokens for a request whose length only has to keep a slot busy. lavapipe
+// decodes stories260K at ~50 tokens/s where the CPU does ~12,000, so on a
+// device such requests ask for `onDevice` tokens (the same checks, seconds
+// instead of minutes: 24 streams of 2000 tokens would hold the 4 slots for
+// 20 minutes).
+export const busyTokens = (n, onDevice = 300) => (ON_DEVICE ? Math.min(n, onDevice) : n);
 
 export const openai = new OpenAI({ baseURL: `${URL_BASE}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60_000 });
 

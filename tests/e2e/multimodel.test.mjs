@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
-import { MODEL, SERVE_ARGS, ON_DEVICE, DEVICE } from './helpers.mjs';
+import { MODEL, SERVE_ARGS, ON_DEVICE, DEVICE, busyTokens } from './helpers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const VISION = {
@@ -328,7 +328,7 @@ test('requests to two models both progress: one streams while the other runs', {
     let longChunks = 0;
     let startShort;
     const shortStarted = new Promise((r) => { startShort = r; });
-    const long = stream('stories', 900, async () => { if (++longChunks === 20) startShort(); });
+    const long = stream('stories', busyTokens(900), async () => { if (++longChunks === 20) startShort(); });
     await shortStarted;
     await stream('llama', 16);
     await long;
