@@ -40,6 +40,7 @@ struct ServeOptions {
   size_t cache_mb = 0;
   bool quiet = false;
   std::string max_memory;          // "": from the machine
+  std::string max_device_memory;   // "": each device's memory less a tenth; else a size, or one per device
   std::string keep_alive = "5m";   // store models' default
   bool serve_store = false;        // the store as well as the models named
   EngineOptions engine;
@@ -84,13 +85,36 @@ server::ModelLoadOptions engine_settings(const ServeOptions& o) {
   m.flash_attn = runtime::use_flash_attention(o.engine.flash_attn, m.type_v);
   m.n_threads = o.engine.n_threads;
   m.isa = o.engine.isa;
-  if ((!o.engine.devices.empty() && o.engine.devices != "none" && o.engine.devices != "cpu") ||
-      !o.engine.gpu_layers.empty() || !o.engine.tensor_split.empty())
-    fmt::print(stderr, "hearth: --devices, --gpu-layers and --tensor-split: the server's engines run on the CPU for "
-               "now (docs/device-backend.md); every model's layers are on the CPU\n");
   m.max_queue = o.queue;
   m.cache_mb = o.cache_mb;
   return m;
+}
+
+// The GPUs every model runs on, opened once (as `hearth run` opens them),
+// with the budget of each: --max-device-memory (one size for all, or one per
+// device), else its memory less a tenth.
+std::shared_ptr<server::ServeDevices> serve_devices(const ServeOptions& o) {
+  auto devices = std::make_shared<server::ServeDevices>();
+  devices->devices = open_devices(o.engine);
+  devices->gpu_layers = o.engine.gpu_layers;
+  devices->tensor_split = o.engine.tensor_split;
+  std::vector<std::string> sizes;
+  for (size_t start = 0; !o.max_device_memory.empty() && start <= o.max_device_memory.size();) {
+    const size_t comma = std::min(o.max_device_memory.find(',', start), o.max_device_memory.size());
+    sizes.push_back(o.max_device_memory.substr(start, comma - start));
+    start = comma + 1;
+  }
+  if (sizes.size() > 1 && sizes.size() != devices->devices.size())
+    fail("--max-device-memory {}: {} sizes for {} device(s); give one size for all, or one per device in --devices "
+         "order", o.max_device_memory, sizes.size(), devices->devices.size());
+  if (!sizes.empty() && devices->devices.empty())
+    fmt::print(stderr, "hearth: --max-device-memory {}: no device in use; it is ignored\n", o.max_device_memory);
+  for (size_t i = 0; i < devices->devices.size(); ++i) {
+    const uint64_t memory = devices->devices[i]->info().memory_bytes;
+    devices->budgets.push_back(sizes.empty() ? memory - memory / 10
+                                             : plan::parse_memory_size(sizes[sizes.size() == 1 ? 0 : i]));
+  }
+  return devices;
 }
 
 void serve(const ServeOptions& o) {
@@ -98,6 +122,7 @@ void serve(const ServeOptions& o) {
     fail("--api-key is empty: give a key, or leave the option out to serve without one");
   server::RegistryOptions registry;
   registry.engine = engine_settings(o);
+  registry.engine.devices = serve_devices(o);
   registry.ctx_given = o.engine.n_ctx != 0;
   registry.ctk_given = o.ctk_given;
   registry.ctv_given = o.ctv_given;
@@ -183,13 +208,24 @@ void serve(const ServeOptions& o) {
                "a conversation's context costs {}\n",
                loaded->id(), spec.load.path, loaded->architecture(), loaded->n_ctx(), o.parallel,
                double(loaded->engine().kv_bytes()) / (1 << 20), runtime::describe(per_conversation));
+    for (size_t start = 0; start < loaded->placement().size();) {  // a line per range of layers, as `run` prints
+      const size_t end = std::min(loaded->placement().find('\n', start), loaded->placement().size());
+      fmt::print(stderr, "model '{}': {}\n", loaded->id(), loaded->placement().substr(start, end - start));
+      start = end + 1;
+    }
     if (const vision::VisionModel* v = loaded->vision())
-      fmt::print(stderr, "model '{}': images through {} ({} projector, {} tokens an image)\n", loaded->id(),
-                 spec.load.mmproj, v->hparams().projector, v->tokens_per_image());
+      fmt::print(stderr, "model '{}': images through {} ({} projector, {} tokens an image, encoded on the CPU)\n",
+                 loaded->id(), spec.load.mmproj, v->hparams().projector, v->tokens_per_image());
   }
   if (registry.store)
     fmt::print(stderr, "serving the store {} ({} entries; models load on first use), memory budget {:.1f} MiB\n",
                registry.store->home().string(), registry.store->list().size(), double(registry.max_memory) / (1 << 20));
+  const server::ServeDevices& devices = *registry.engine.devices;
+  for (size_t i = 0; i < devices.devices.size(); ++i) {
+    const backend::DeviceInfo& d = devices.devices[i]->info();
+    fmt::print(stderr, "device {} ({}, {}): budget {:.1f} MiB for the models' layers on it\n", d.id, d.name,
+               backend::device_kind_name(d.kind), double(devices.budgets[i]) / (1 << 20));
+  }
 
   server::ServerOptions options;
   options.host = o.host;
@@ -246,6 +282,9 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-memory", o->max_memory,
                   "Memory the loaded models may plan together (16G, 512M; default: this machine's RAM less a tenth, at "
                   "least 1 GiB); the least recently used idle model is unloaded to make room");
+  cmd->add_option("--max-device-memory", o->max_device_memory,
+                  "Device memory the loaded models' layers may plan together on each of --devices (one size, or one "
+                  "per device: 22G,22G; default: each device's memory less a tenth)");
   cmd->add_option("--keep-alive", o->keep_alive,
                   "How long a store model stays loaded after its last request (5m, 1h, 0, -1 = forever)")
       ->capture_default_str();

@@ -25,6 +25,38 @@ DType parse_cache_type(const std::string& name, const char* which) {
   return *type;
 }
 
+// The session across the CPU and the devices: --gpu-layers (default: all
+// that fit) of the layers, the output counting as one, split across the
+// devices by --tensor-split (default: by their memory).
+void split_session(LoadedEngine& engine, const EngineOptions& o, const runtime::SessionConfig& config) {
+  const model::Model& model = *engine.model;
+  std::vector<backend::DeviceInfo> infos;
+  for (const auto& d : engine.devices) infos.push_back(d->info());
+  const std::vector<runtime::LayerRun> runs =
+      runtime::choose_layer_runs(model, config, infos, o.gpu_layers, o.tensor_split);
+  std::vector<model::LayerPlacement> split;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const runtime::LayerRun& run = runs[i];
+    backend::DeviceBackend* dev = nullptr;
+    std::string name;
+    if (run.device == runtime::kCpuDevice) {
+      engine.cpu_part = runtime::make_prepared_host_device(model, *engine.backend, config, run.first_layer,
+                                                           run.end_layer, i + 1 == runs.size());
+      dev = engine.cpu_part.get();
+      name = engine.backend->name();
+    } else {
+      dev = engine.devices[size_t(run.device)].get();
+      name = dev->info().id;
+    }
+    split.push_back({dev, run.first_layer, run.end_layer});
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  engine.placement = fmt::to_string(fmt::join(runtime::describe_layer_runs(runs, infos, engine.backend->name()), "\n"));
+  engine.backends = fmt::to_string(fmt::join(names, "+"));
+  engine.session = std::make_unique<runtime::Session>(model, split, config);
+}
+
 // The devices --devices picks (the default: the discrete and integrated GPUs),
 // opened, or none with `why` set to one line: then the CPU runs it all.
 std::vector<std::unique_ptr<backend::DeviceBackend>> pick_devices(const std::string& spec, std::string* why) {
@@ -43,67 +75,22 @@ std::vector<std::unique_ptr<backend::DeviceBackend>> pick_devices(const std::str
   return opened;
 }
 
-// "layers 4-7", "layer 4", and the output when the run holds it.
-std::string run_layers(const runtime::LayerRun& run, bool output) {
-  std::string layers;
-  if (run.end_layer - run.first_layer == 1)
-    layers = fmt::format("layer {}", run.first_layer);
-  else if (run.end_layer > run.first_layer)
-    layers = fmt::format("layers {}-{}", run.first_layer, run.end_layer - 1);
-  if (output) layers += layers.empty() ? "the output" : " and the output";
-  return layers;
-}
-
-std::string device_words(const backend::DeviceInfo& d) {
-  return fmt::format("{} ({}, {})", d.id, d.name, backend::device_kind_name(d.kind));
-}
-
-// The session across the CPU and the devices: --gpu-layers (default: all
-// that fit) of the layers, the output counting as one, split across the
-// devices by --tensor-split (default: by their memory).
-void split_session(LoadedEngine& engine, const EngineOptions& o, const runtime::SessionConfig& config) {
-  const model::Model& model = *engine.model;
-  const int n_layer = model.hparams().n_layer;
-  std::vector<double> shares;
-  std::vector<uint64_t> memory;
-  for (const auto& d : engine.devices) memory.push_back(d->info().memory_bytes);
-  if (o.tensor_split.empty())
-    shares.assign(memory.begin(), memory.end());
-  else
-    shares = runtime::parse_tensor_split(o.tensor_split, engine.devices.size());
-  if (std::all_of(shares.begin(), shares.end(), [](double s) { return s == 0; })) shares.assign(shares.size(), 1.0);
-  const int gpu_layers = o.gpu_layers.empty() ? runtime::gpu_layers_that_fit(model, config, memory, shares)
-                                              : runtime::parse_gpu_layers(o.gpu_layers, n_layer);
-  const std::vector<runtime::LayerRun> runs = runtime::split_layers(n_layer, gpu_layers, shares);
-
-  std::vector<model::LayerPlacement> split;
-  std::vector<std::string> lines, names;
-  for (size_t i = 0; i < runs.size(); ++i) {
-    const runtime::LayerRun& run = runs[i];
-    const bool output = i + 1 == runs.size();
-    backend::DeviceBackend* dev = nullptr;
-    std::string where, name;
-    if (run.device == runtime::kCpuDevice) {
-      engine.cpu_part = runtime::make_prepared_host_device(model, *engine.backend, config, run.first_layer,
-                                                           run.end_layer, output);
-      dev = engine.cpu_part.get();
-      name = engine.backend->name();
-      where = fmt::format("the CPU ({})", name);
-    } else {
-      dev = engine.devices[size_t(run.device)].get();
-      name = dev->info().id;
-      where = device_words(dev->info());
-    }
-    split.push_back({dev, run.first_layer, run.end_layer});
-    lines.push_back(fmt::format("{} on {}", run_layers(run, output), where));
-    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
-  }
-  engine.placement = fmt::to_string(fmt::join(lines, "\n"));
-  engine.backends = fmt::to_string(fmt::join(names, "+"));
-  engine.session = std::make_unique<runtime::Session>(model, split, config);
-}
-
 }  // namespace
+
+std::vector<std::unique_ptr<backend::DeviceBackend>> open_devices(const EngineOptions& o) {
+  std::string why;
+  std::vector<std::unique_ptr<backend::DeviceBackend>> devices = pick_devices(o.devices, &why);
+  if (!devices.empty()) return devices;
+  // Named devices that cannot be used: one line why, then the CPU.
+  if (!o.devices.empty() && o.devices != "none" && o.devices != "cpu")
+    fmt::print(stderr, "hearth: --devices {}: {}; running on the CPU\n", o.devices, why);
+  else if (o.devices.empty() && (!o.gpu_layers.empty() || !o.tensor_split.empty()))
+    fmt::print(stderr, "hearth: {}{}: no GPU to put layers on ({}); running on the CPU\n",
+               o.gpu_layers.empty() ? "" : "--gpu-layers " + o.gpu_layers,
+               o.tensor_split.empty() ? "" : (o.gpu_layers.empty() ? "" : " ") + ("--tensor-split " + o.tensor_split),
+               why);
+  return devices;
+}
 
 void add_engine_options(CLI::App* cmd, EngineOptions& o) {
   cmd->add_option("-c,--ctx", o.n_ctx, "Context size in tokens (default: the model's, at most 4096)");
@@ -151,22 +138,13 @@ LoadedEngine load_engine(const std::string& model_path, const EngineOptions& o) 
   config.type_k = parse_cache_type(o.type_k, "K");
   config.type_v = parse_cache_type(o.type_v, "V");
   config.flash_attn = runtime::use_flash_attention(o.flash_attn, config.type_v);
-  std::string why;
-  engine.devices = pick_devices(o.devices, &why);
+  engine.devices = open_devices(o);
   if (!engine.devices.empty()) {
     split_session(engine, o, config);
   } else {
     const int n_layer = engine.model->hparams().n_layer;
     engine.placement = fmt::format("layers 0-{} and the output on the CPU ({})", n_layer - 1, engine.backend->name());
     engine.backends = engine.backend->name();
-    // Named devices that cannot be used: one line why, then the CPU.
-    if (!o.devices.empty() && o.devices != "none" && o.devices != "cpu")
-      fmt::print(stderr, "hearth: --devices {}: {}; running on the CPU\n", o.devices, why);
-    else if (o.devices.empty() && (!o.gpu_layers.empty() || !o.tensor_split.empty()))
-      fmt::print(stderr, "hearth: {}{}: no GPU to put layers on ({}); running on the CPU\n",
-                 o.gpu_layers.empty() ? "" : "--gpu-layers " + o.gpu_layers,
-                 o.tensor_split.empty() ? "" : (o.gpu_layers.empty() ? "" : " ") + ("--tensor-split " + o.tensor_split),
-                 why);
     engine.session = std::make_unique<runtime::Session>(*engine.model, *engine.backend, config);
   }
   return engine;

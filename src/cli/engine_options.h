@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "backend/backend.h"
+#include "backend/device.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "runtime/session.h"
@@ -45,6 +46,12 @@ struct LoadedEngine {
   const std::string& backend_name() const { return backends; }
 };
 LoadedEngine load_engine(const std::string& model_path, const EngineOptions& options);
+
+// The devices --devices picks (by default the discrete and integrated GPUs),
+// opened; none when the CPU is to run it all, after one line on stderr
+// saying why when devices were asked for but cannot be used. `run`, `bench`
+// and `serve` open their devices here.
+std::vector<std::unique_ptr<backend::DeviceBackend>> open_devices(const EngineOptions& options);
 
 // The bundled default model: models/stories260K.gguf beside the program's
 // source tree or installed next to the binary.

@@ -5,6 +5,8 @@
 
 #include "core/error.h"
 
+#include <fmt/format.h>
+
 namespace hearth::runtime {
 
 std::vector<LayerRun> split_layers(int n_layer, int gpu_layers, std::span<const double> proportions) {
@@ -130,6 +132,47 @@ int parse_gpu_layers(const std::string& text, int n_layer) {
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 0)
     fail("--gpu-layers {}: give a number of layers (0 to {}, the output counting as one) or all", text, n_layer + 1);
   return std::min(value, n_layer + 1);
+}
+
+std::vector<LayerRun> choose_layer_runs(const model::Model& model, const SessionConfig& config,
+                                        std::span<const backend::DeviceInfo> devices, const std::string& gpu_layers,
+                                        const std::string& tensor_split) {
+  const int n_layer = model.hparams().n_layer;
+  std::vector<double> shares;
+  std::vector<uint64_t> memory;
+  for (const backend::DeviceInfo& d : devices) memory.push_back(d.memory_bytes);
+  if (tensor_split.empty())
+    shares.assign(memory.begin(), memory.end());
+  else
+    shares = parse_tensor_split(tensor_split, devices.size());
+  if (std::all_of(shares.begin(), shares.end(), [](double s) { return s == 0; })) shares.assign(shares.size(), 1.0);
+  const int offloaded = gpu_layers.empty() ? gpu_layers_that_fit(model, config, memory, shares)
+                                           : parse_gpu_layers(gpu_layers, n_layer);
+  return split_layers(n_layer, offloaded, shares);
+}
+
+std::vector<std::string> describe_layer_runs(std::span<const LayerRun> runs,
+                                             std::span<const backend::DeviceInfo> devices, const std::string& cpu_name) {
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const LayerRun& run = runs[i];
+    const bool output = i + 1 == runs.size();
+    std::string layers;
+    if (run.end_layer - run.first_layer == 1)
+      layers = fmt::format("layer {}", run.first_layer);
+    else if (run.end_layer > run.first_layer)
+      layers = fmt::format("layers {}-{}", run.first_layer, run.end_layer - 1);
+    if (output) layers += layers.empty() ? "the output" : " and the output";
+    std::string where;
+    if (run.device == kCpuDevice) {
+      where = fmt::format("the CPU ({})", cpu_name);
+    } else {
+      const backend::DeviceInfo& d = devices[size_t(run.device)];
+      where = fmt::format("{} ({}, {})", d.id, d.name, backend::device_kind_name(d.kind));
+    }
+    lines.push_back(fmt::format("{} on {}", layers, where));
+  }
+  return lines;
 }
 
 }  // namespace hearth::runtime

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/device.h"
 #include "model/model.h"
 #include "runtime/session.h"
 
@@ -52,5 +53,18 @@ int gpu_layers_that_fit(const model::Model& model, const SessionConfig& config, 
 std::vector<double> parse_tensor_split(const std::string& text, size_t n_devices);
 // --gpu-layers: "all" (n_layer + 1), or a non-negative count.
 int parse_gpu_layers(const std::string& text, int n_layer);
+
+// The runs --gpu-layers and --tensor-split ask for (their texts as given; ""
+// for the defaults: all layers that fit, split by the devices' memory) over
+// these devices, for an engine of `config`'s size. What `run`, `bench` and
+// `serve` all place layers by.
+std::vector<LayerRun> choose_layer_runs(const model::Model& model, const SessionConfig& config,
+                                        std::span<const backend::DeviceInfo> devices, const std::string& gpu_layers,
+                                        const std::string& tensor_split);
+
+// A line per run: "layers 0-13 on the CPU (avx2)", "layers 14-27 and the
+// output on vulkan0 (llvmpipe, cpu)"; cpu_name is the host backend's.
+std::vector<std::string> describe_layer_runs(std::span<const LayerRun> runs,
+                                             std::span<const backend::DeviceInfo> devices, const std::string& cpu_name);
 
 }  // namespace hearth::runtime

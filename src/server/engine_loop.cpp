@@ -82,16 +82,37 @@ struct EngineLoop::Active {
       : params(std::move(p)), sampler(params.sampling, n_vocab), decoder(tok, /*remove_special=*/true) {}
 };
 
-EngineLoop::EngineLoop(const model::Model& model, backend::Backend& backend, const tokenizer::Tokenizer& tokenizer,
-                       std::shared_ptr<const grammar::Vocabulary> vocabulary, const EngineLoopConfig& config)
-    : engine_(model, backend, config.batch),
+EngineLoop::EngineLoop(const tokenizer::Tokenizer& tokenizer, std::shared_ptr<const grammar::Vocabulary> vocabulary,
+                       const EngineLoopConfig& config, TurnMutex* device_mutex)
+    : device_mutex_(device_mutex),
       tokenizer_(tokenizer),
       vocabulary_(std::move(vocabulary)),
       config_(config),
-      scheduler_(config.batch.n_slots, config.batch.n_batch, config.max_queue) {
+      scheduler_(config.batch.n_slots, config.batch.n_batch, config.max_queue) {}
+
+EngineLoop::EngineLoop(const model::Model& model, backend::Backend& backend, const tokenizer::Tokenizer& tokenizer,
+                       std::shared_ptr<const grammar::Vocabulary> vocabulary, const EngineLoopConfig& config)
+    : EngineLoop(tokenizer, std::move(vocabulary), config, nullptr) {
+  engine_.emplace(model, backend, config.batch);
+  start();
+}
+
+EngineLoop::EngineLoop(const model::Model& model, std::span<const model::LayerPlacement> split,
+                       TurnMutex& device_mutex, const tokenizer::Tokenizer& tokenizer,
+                       std::shared_ptr<const grammar::Vocabulary> vocabulary, const EngineLoopConfig& config)
+    : EngineLoop(tokenizer, std::move(vocabulary), config, &device_mutex) {
+  {
+    std::lock_guard lock(device_mutex);
+    engine_.emplace(model, split, config.batch);
+  }
+  start();
+}
+
+void EngineLoop::start() {
+  const EngineLoopConfig& config = config_;
   plan_.reserve(size_t(config.batch.n_slots));
   inputs_.reserve(size_t(config.batch.n_slots));
-  logits_.reserve(size_t(config.batch.n_slots * engine_.n_vocab()));
+  logits_.reserve(size_t(config.batch.n_slots * engine_->n_vocab()));
   // An image's tokens that attend to the whole image go in one step: a
   // chunk may not end inside one.
   scheduler_.set_chunk_fit([this](RequestId id, int64_t start, int64_t count) {
@@ -113,14 +134,18 @@ EngineLoop::~EngineLoop() {
     stop_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();  // not started when building the engine failed
+  if (device_mutex_) {  // its device memory goes while no other engine records
+    std::lock_guard lock(*device_mutex_);
+    engine_.reset();
+  }
   for (auto& [id, a] : active_) a->generation->finish(FinishReason::Cancelled, "the server is shutting down");
   for (auto& a : incoming_) a->generation->finish(FinishReason::Cancelled, "the server is shutting down");
 }
 
 std::shared_ptr<Generation> EngineLoop::submit(GenerationParams params) {
   if (params.prompt.empty()) fail("the prompt is empty");
-  auto a = std::make_unique<Active>(std::move(params), tokenizer_, engine_.n_vocab());
+  auto a = std::make_unique<Active>(std::move(params), tokenizer_, engine_->n_vocab());
   a->generation = std::make_shared<Generation>();
   a->generation->wake_engine_ = [this] { cv_.notify_all(); };
   a->sequence = a->params.prompt;
@@ -128,7 +153,7 @@ std::shared_ptr<Generation> EngineLoop::submit(GenerationParams params) {
   for (const auto& s : a->params.stop) a->longest_stop = std::max(a->longest_stop, s.size());
   if (a->params.grammar) {
     a->matcher.emplace(a->params.grammar, vocabulary_);
-    a->mask.resize(size_t(engine_.n_vocab()));
+    a->mask.resize(size_t(engine_->n_vocab()));
   }
   a->generation->usage_.prompt_tokens = int64_t(a->params.prompt.size());
   if (!a->params.images.empty()) {
@@ -170,18 +195,18 @@ Scheduler::SlotOffer EngineLoop::slot_offer(RequestId id, int /*slot*/) const {
   // The prefix cache is shared by every slot: any free slot reuses as much.
   const auto it = active_.find(id);
   if (it == active_.end()) return {};
-  return {engine_.cached_prefix(it->second->sequence)};
+  return {engine_->cached_prefix(it->second->sequence)};
 }
 
 int64_t EngineLoop::admit(Active& a, int slot, int64_t reuse) {
   try {
     a.slot = slot;
-    engine_.start_from_cache(slot, a.sequence, reuse);
+    engine_->start_from_cache(slot, a.sequence, reuse);
   } catch (const std::exception& e) {
     // An internal check failed: this request alone cannot start. Whatever
     // the slot took is given back, and the request fails after scheduling.
     try {
-      engine_.release(slot, false);
+      engine_->release(slot, false);
     } catch (const std::exception&) {
     }
     a.slot = -1;
@@ -201,7 +226,7 @@ void EngineLoop::release_slot(Active& a, bool keep_in_cache) {
   if (a.slot < 0) return;
   const int slot = a.slot;
   a.slot = -1;
-  engine_.release(slot, keep_in_cache);
+  engine_->release(slot, keep_in_cache);
 }
 
 void EngineLoop::run() {
@@ -218,6 +243,10 @@ void EngineLoop::run() {
       if (stop_) return;
     }
     try {
+      // Shared devices: this engine's admissions (which may copy KV rows on
+      // the device) and its forward pass, while no other engine records.
+      std::unique_lock<TurnMutex> device_lock;
+      if (device_mutex_) device_lock = std::unique_lock(*device_mutex_);
       step_once();
     } catch (const std::exception& e) {
       // A failed forward pass leaves the slots' KV unknown: end every running request.
@@ -272,13 +301,13 @@ void EngineLoop::step_once() {
     }
     n_logits += chunk.wants_logits ? 1 : 0;
   }
-  engine_.step(inputs_, logits_);
+  engine_->step(inputs_, logits_);
   int64_t row = 0;
   for (const ScheduledChunk& chunk : plan_) {
     if (!chunk.wants_logits) continue;
     Active& a = *active_.at(chunk.id);
     try {
-      sample_and_emit(a, logits_.data() + row * engine_.n_vocab());
+      sample_and_emit(a, logits_.data() + row * engine_->n_vocab());
     } catch (const std::exception& e) {
       // Sampling, the grammar or decoding failed for this request: its KV is
       // sound, the others go on.
@@ -288,15 +317,15 @@ void EngineLoop::step_once() {
     ++row;
   }
   std::lock_guard lock(mutex_);
-  stats_.kv_blocks_total = engine_.blocks().n_blocks();
-  stats_.kv_blocks_used = engine_.blocks().n_blocks() - engine_.blocks().n_free();
-  stats_.kv_blocks_cached = engine_.prefix_cache().evictable_blocks();
-  stats_.kv_block_size = engine_.kv_block_size();
+  stats_.kv_blocks_total = engine_->blocks().n_blocks();
+  stats_.kv_blocks_used = engine_->blocks().n_blocks() - engine_->blocks().n_free();
+  stats_.kv_blocks_cached = engine_->prefix_cache().evictable_blocks();
+  stats_.kv_block_size = engine_->kv_block_size();
 }
 
 void EngineLoop::sample_and_emit(Active& a, const float* logits) {
   if (a.generation->cancelled()) return end(a, FinishReason::Cancelled);
-  const int64_t n_vocab = engine_.n_vocab();
+  const int64_t n_vocab = engine_->n_vocab();
   if (a.matcher) a.matcher->fill_mask(a.mask);
   const int32_t token = a.sampler.sample(logits, a.sequence, a.mask);
 

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -27,6 +28,7 @@
 #include "runtime/batch_engine.h"
 #include "sampling/sampler.h"
 #include "server/scheduler.h"
+#include "server/serve_devices.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hearth::server {
@@ -126,8 +128,14 @@ struct EngineStats {
 
 class EngineLoop {
  public:
+  // On the CPU, over a host backend of its own.
   EngineLoop(const model::Model& model, backend::Backend& backend, const tokenizer::Tokenizer& tokenizer,
              std::shared_ptr<const grammar::Vocabulary> vocabulary, const EngineLoopConfig& config);
+  // Across devices shared with other models' engines (serve_devices.h): it
+  // holds device_mutex while it builds its parts, runs a step and frees them.
+  EngineLoop(const model::Model& model, std::span<const model::LayerPlacement> split, TurnMutex& device_mutex,
+             const tokenizer::Tokenizer& tokenizer, std::shared_ptr<const grammar::Vocabulary> vocabulary,
+             const EngineLoopConfig& config);
   ~EngineLoop();
   EngineLoop(const EngineLoop&) = delete;
   EngineLoop& operator=(const EngineLoop&) = delete;
@@ -139,7 +147,7 @@ class EngineLoop {
   int64_t n_ctx_per_slot() const { return config_.batch.n_ctx_per_slot; }
   int n_slots() const { return config_.batch.n_slots; }
   int64_t n_batch() const { return config_.batch.n_batch; }
-  uint64_t kv_bytes() const { return engine_.kv_bytes(); }
+  uint64_t kv_bytes() const { return engine_->kv_bytes(); }
   EngineStats stats() const;
 
  private:
@@ -154,8 +162,12 @@ class EngineLoop {
   void emit_text(Active& a, bool final);
   void end(Active& a, FinishReason reason, std::string error = {});
   void release_slot(Active& a, bool keep_in_cache);
+  EngineLoop(const tokenizer::Tokenizer& tokenizer, std::shared_ptr<const grammar::Vocabulary> vocabulary,
+             const EngineLoopConfig& config, TurnMutex* device_mutex);
+  void start();
 
-  runtime::BatchEngine engine_;
+  TurnMutex* device_mutex_ = nullptr;  // shared devices: held around every use of engine_'s device memory
+  std::optional<runtime::BatchEngine> engine_;  // set in the constructor, under device_mutex_
   const tokenizer::Tokenizer& tokenizer_;
   std::shared_ptr<const grammar::Vocabulary> vocabulary_;
   EngineLoopConfig config_;

@@ -85,25 +85,57 @@ std::string prometheus_text(const std::vector<ModelMetrics>& models) {
 }
 
 std::string model_memory_text(const std::map<std::string, int64_t>& loads,
-                              const std::vector<std::pair<std::string, uint64_t>>& loaded) {
+                              const std::vector<std::pair<std::string, uint64_t>>& loaded,
+                              const std::vector<std::pair<std::string, uint64_t>>& on_devices) {
   std::string out = "# HELP hearth_model_loads_total Times each model was loaded since the server started.\n"
                     "# TYPE hearth_model_loads_total counter\n";
   for (const auto& [name, n] : loads) out += fmt::format("hearth_model_loads_total{{model=\"{}\"}} {}\n", label_value(name), n);
   out += "# HELP hearth_model_planned_bytes Memory planned for each loaded model.\n# TYPE hearth_model_planned_bytes gauge\n";
   for (const auto& [name, bytes] : loaded)
     out += fmt::format("hearth_model_planned_bytes{{model=\"{}\"}} {}\n", label_value(name), bytes);
+  if (on_devices.empty()) return out;
+  out += "# HELP hearth_model_planned_device_bytes Of each loaded model's planned memory, the part on the GPUs.\n"
+         "# TYPE hearth_model_planned_device_bytes gauge\n";
+  for (const auto& [name, bytes] : on_devices)
+    out += fmt::format("hearth_model_planned_device_bytes{{model=\"{}\"}} {}\n", label_value(name), bytes);
+  return out;
+}
+
+std::string device_text(const ServeDevices* devices) {
+  if (!devices || devices->devices.empty()) return "";
+  std::vector<backend::DeviceCounters> counters;
+  {
+    std::lock_guard lock(devices->mutex);  // the engines update them while they record
+    for (const auto& d : devices->devices) counters.push_back(d->counters());
+  }
+  std::string out;
+  const auto family = [&](const char* name, const char* type, const char* help, auto value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    for (size_t i = 0; i < counters.size(); ++i)
+      out += fmt::format("{}{{device=\"{}\",index=\"{}\"}} {}\n", name, label_value(devices->devices[i]->info().id), i,
+                         value(counters[i]));
+  };
+  family("hearth_device_allocated_bytes", "gauge", "Device memory the backend holds now.",
+         [](const backend::DeviceCounters& c) { return c.allocated_bytes; });
+  family("hearth_device_peak_allocated_bytes", "gauge", "The most device memory the backend held at once.",
+         [](const backend::DeviceCounters& c) { return c.peak_allocated_bytes; });
+  family("hearth_device_submits_total", "counter", "Queue submissions to the device.",
+         [](const backend::DeviceCounters& c) { return c.submits; });
   return out;
 }
 
 void add_metrics_route(httplib::Server& http, Server& server) {
   http.Get("/metrics", [&server](const httplib::Request&, httplib::Response& res) {
     std::vector<ModelMetrics> models;
-    std::vector<std::pair<std::string, uint64_t>> sizes;
+    std::vector<std::pair<std::string, uint64_t>> sizes, on_devices;
+    const ServeDevices* devices = server.registry().options().engine.devices.get();
     for (const auto& l : server.registry().loaded()) {
       models.push_back({l.model->id(), l.model->engine().stats(), l.model->engine().n_slots(), l.model->engine().kv_bytes()});
       sizes.emplace_back(l.model->id(), l.bytes);
+      if (devices && !devices->devices.empty()) on_devices.emplace_back(l.model->id(), l.device_bytes);
     }
-    res.set_content(prometheus_text(models) + model_memory_text(server.registry().load_counts(), sizes),
+    res.set_content(prometheus_text(models) + model_memory_text(server.registry().load_counts(), sizes, on_devices) +
+                        device_text(devices),
                     "text/plain; version=0.0.4; charset=utf-8");
   });
 }

@@ -71,9 +71,13 @@ KeepAlive parse_keep_alive(const nlohmann::json& value, KeepAlive fallback) {
   bad_keep_alive("\"" + text + "\"");
 }
 
-uint64_t ModelPool::used() const {
+ModelPool::ModelPool(Footprint budgets) : budgets_(std::move(budgets)) {
+  if (budgets_.empty()) budgets_.push_back(UINT64_MAX);
+}
+
+uint64_t ModelPool::used_in(size_t memory) const {
   uint64_t sum = 0;
-  for (const Entry& e : entries_) sum += e.bytes;
+  for (const Entry& e : entries_) sum += memory < e.footprint.size() ? e.footprint[memory] : 0;
   return sum;
 }
 
@@ -95,34 +99,52 @@ std::vector<ModelPool::Entry> ModelPool::entries() const {
   return out;
 }
 
-ModelPool::Room ModelPool::make_room(uint64_t bytes) const {
+ModelPool::Room ModelPool::make_room(const Footprint& need) const {
   Room room;
-  if (bytes > budget_) {
-    room.verdict = Room::Verdict::TooLarge;
-    return room;
+  const size_t n = budgets_.size();
+  const auto needs = [&](size_t i) { return i < need.size() ? need[i] : 0; };
+  for (size_t i = 0; i < n; ++i) {
+    if (needs(i) > budgets_[i]) {
+      room.verdict = Room::Verdict::TooLarge;
+      room.memory = i;
+      return room;
+    }
   }
-  uint64_t free = budget_ - std::min(budget_, used());
-  if (bytes <= free) return room;
+  Footprint free(n);
+  for (size_t i = 0; i < n; ++i) free[i] = budgets_[i] - std::min(budgets_[i], used_in(i));
+  // The first memory that lacks room, or n when all have it.
+  const auto short_of = [&] {
+    for (size_t i = 0; i < n; ++i)
+      if (needs(i) > free[i]) return i;
+    return n;
+  };
+  if (short_of() == n) return room;
   std::vector<const Entry*> idle;
   for (const Entry& e : entries_)
     if (e.in_use == 0 && !e.loading) idle.push_back(&e);
   std::stable_sort(idle.begin(), idle.end(), [](const Entry* a, const Entry* b) { return a->last_used < b->last_used; });
   for (const Entry* e : idle) {
+    // Only a model holding some of a memory that lacks room makes room.
+    bool helps = false;
+    for (size_t i = 0; i < n && i < e->footprint.size(); ++i) helps = helps || (needs(i) > free[i] && e->footprint[i] > 0);
+    if (!helps) continue;
     room.evict.push_back(e->name);
-    free += e->bytes;
-    if (bytes <= free) return room;
+    for (size_t i = 0; i < n && i < e->footprint.size(); ++i) free[i] += e->footprint[i];
+    if (short_of() == n) return room;
   }
   // Even with every idle model gone, the ones in use hold too much.
   room.verdict = Room::Verdict::Wait;
+  room.memory = short_of();
   room.evict.clear();
   return room;
 }
 
-void ModelPool::start_load(const std::string& name, uint64_t bytes, Clock::time_point now) {
+void ModelPool::start_load(const std::string& name, const Footprint& need, Clock::time_point now) {
   remove(name);
   Entry e;
   e.name = name;
-  e.bytes = bytes;
+  e.footprint = need;
+  for (uint64_t b : need) e.bytes += b;
   e.in_use = 1;
   e.loading = true;
   e.last_used = now;

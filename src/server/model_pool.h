@@ -4,7 +4,9 @@
 // decides), so it is tested with names and sizes alone.
 //
 //   - The budget: the planned bytes of every loaded (or loading) model stay
-//     within it. A model that needs room makes the least recently used idle
+//     within it, in each memory it counts (the host's, and each device's
+//     when models run on GPUs: a Footprint holds a model's bytes in each).
+//     A model that needs room makes the least recently used idle
 //     models leave, oldest first; models in use never do, so a load may have
 //     to wait for them. A model larger than the whole budget can never load.
 //   - keep_alive, as Ollama has it: a model stays loaded for keep_alive after
@@ -32,13 +34,17 @@ using KeepAlive = std::optional<std::chrono::milliseconds>;
 // anything else. A null or missing value is `fallback`.
 KeepAlive parse_keep_alive(const nlohmann::json& value, KeepAlive fallback);
 
+// Bytes in each memory a pool budgets: [0] the host's, then one per device.
+using Footprint = std::vector<uint64_t>;
+
 class ModelPool {
  public:
   using Clock = std::chrono::steady_clock;
 
   struct Entry {
     std::string name;
-    uint64_t bytes = 0;       // planned memory
+    uint64_t bytes = 0;       // planned memory, in all memories together
+    Footprint footprint;      // planned memory in each
     int in_use = 0;           // requests holding it (a load in progress counts as one)
     bool loading = false;
     Clock::time_point last_used{};
@@ -56,23 +62,36 @@ class ModelPool {
     };
     Verdict verdict = Verdict::Fits;
     std::vector<std::string> evict;  // idle models to unload first, least recently used first
+    size_t memory = 0;  // TooLarge or Wait: the memory (index in the footprint) that lacks room
   };
 
-  explicit ModelPool(uint64_t budget) : budget_(budget) {}
+  // The host's memory alone.
+  explicit ModelPool(uint64_t budget) : budgets_{budget} {}
+  // One budget per memory (a Footprint); at least one, the host's.
+  explicit ModelPool(Footprint budgets);
 
-  uint64_t budget() const { return budget_; }
-  uint64_t used() const;
+  // The host's budget and use; budgets() and used_in(i) for each memory.
+  uint64_t budget() const { return budgets_[0]; }
+  uint64_t used() const { return used_in(0); }
+  const Footprint& budgets() const { return budgets_; }
+  uint64_t used_in(size_t memory) const;
   const Entry* find(const std::string& name) const;
   // Every entry, most recently used first.
   std::vector<Entry> entries() const;
 
-  // The room a load of `bytes` needs (the pool is not changed).
-  Room make_room(uint64_t bytes) const;
+  // The room a load of `bytes` (host memory alone) or of a footprint needs
+  // (the pool is not changed). A footprint shorter than the budgets needs
+  // nothing of the memories it leaves out.
+  Room make_room(uint64_t bytes) const { return make_room(Footprint{bytes}); }
+  Room make_room(const Footprint& need) const;
 
   // A load starts: the model counts against the budget and is in use by the
   // request that loads it. `finish_load` when it is ready (the loading
   // request keeps it), `remove` when it failed or left.
-  void start_load(const std::string& name, uint64_t bytes, Clock::time_point now);
+  void start_load(const std::string& name, uint64_t bytes, Clock::time_point now) {
+    start_load(name, Footprint{bytes}, now);
+  }
+  void start_load(const std::string& name, const Footprint& need, Clock::time_point now);
   void finish_load(const std::string& name);
   void remove(const std::string& name);
 
@@ -90,7 +109,7 @@ class ModelPool {
 
  private:
   Entry* entry(const std::string& name);
-  uint64_t budget_;
+  Footprint budgets_;
   std::vector<Entry> entries_;
 };
 

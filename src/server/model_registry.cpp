@@ -22,6 +22,15 @@ using SteadyClock = std::chrono::steady_clock;
 
 std::string mib(uint64_t bytes) { return fmt::format("{:.1f} MiB", double(bytes) / double(1 << 20)); }
 
+// The host's budget (--max-memory), then each device's.
+Footprint budgets(const RegistryOptions& o) {
+  Footprint out{o.max_memory > 0 ? o.max_memory : UINT64_MAX};
+  if (const auto& d = o.engine.devices) {
+    for (size_t i = 0; i < d->devices.size(); ++i) out.push_back(i < d->budgets.size() ? d->budgets[i] : UINT64_MAX);
+  }
+  return out;
+}
+
 std::string without_latest(const std::string& name) {
   return name.ends_with(":latest") ? name.substr(0, name.size() - 7) : std::string();
 }
@@ -35,7 +44,7 @@ ModelLease::Use::~Use() {
 ModelRegistry::ModelRegistry(std::vector<ModelSpec> pinned, RegistryOptions options)
     : pinned_(std::move(pinned)),
       options_(std::move(options)),
-      pool_(options_.max_memory > 0 ? options_.max_memory : UINT64_MAX) {
+      pool_(budgets(options_)) {
   for (size_t i = 0; i < pinned_.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (pinned_[i].name == pinned_[j].name)
@@ -52,7 +61,7 @@ ModelRegistry::~ModelRegistry() {
   reaper_.join();
 }
 
-uint64_t ModelRegistry::planned_bytes(const ModelSpec& spec) const {
+Footprint ModelRegistry::planned_bytes(const ModelSpec& spec) const {
   const ModelLoadOptions& o = spec.load;
   const int threads = o.n_threads > 0 ? o.n_threads : int(std::max(1u, std::thread::hardware_concurrency()));
   const std::string key = fmt::format("{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", o.path, o.n_ctx, o.n_parallel, o.n_batch,
@@ -80,12 +89,59 @@ uint64_t ModelRegistry::planned_bytes(const ModelSpec& spec) const {
                                                         model->kv_widths_k(), model->kv_widths_v());
     p.n_cache_blocks = int64_t((uint64_t(o.cache_mb) << 20) / std::max<uint64_t>(block_bytes, 1));
   }
-  uint64_t bytes = plan::make_plan(*model, p).total();
+  const plan::Plan host = plan::make_plan(*model, p);
+  const size_t n_devices = o.devices ? o.devices->devices.size() : 0;
+  Footprint bytes(1 + n_devices, 0);
+  bytes[0] = host.total();
+  // Layers on devices: their bytes count against the device's budget, as
+  // `hearth plan --devices` plans a device (its backend's allocations), and
+  // no longer against the host's. Fully offloaded onto one device it is
+  // that plan exactly, and the host keeps the header; a split counts each
+  // device's layers, its own workspace and (on the output's device) the
+  // embeddings and output, and the host what its plan has left.
+  const std::vector<runtime::LayerRun> runs = ServedModel::layer_runs(*model, o);
+  const bool offloaded_any =
+      std::any_of(runs.begin(), runs.end(), [](const runtime::LayerRun& r) { return r.device != runtime::kCpuDevice; });
+  if (offloaded_any) {
+    const bool cpu_part =
+        std::any_of(runs.begin(), runs.end(), [](const runtime::LayerRun& r) { return r.device == runtime::kCpuDevice; });
+    uint64_t left_host = 0;  // host plan bytes of the offloaded layers
+    for (size_t r = 0; r < runs.size(); ++r) {
+      const runtime::LayerRun& run = runs[r];
+      if (run.device == runtime::kCpuDevice) continue;
+      const backend::DeviceInfo& info = o.devices->devices[size_t(run.device)]->info();
+      plan::PlanOptions dp = p;
+      dp.device = true;
+      dp.device_alignment = info.buffer_alignment;
+      dp.device_staging = info.staging_bytes;
+      const plan::Plan d = plan::make_plan(*model, dp);
+      uint64_t& on_device = bytes[1 + size_t(run.device)];
+      if (runs.size() == 1) {
+        on_device = d.total();
+        continue;
+      }
+      on_device += d.compute;
+      for (int l = run.first_layer; l < run.end_layer; ++l) {
+        on_device += d.layers[size_t(l)].weights + d.layers[size_t(l)].kv;
+        left_host += host.layers[size_t(l)].weights + host.layers[size_t(l)].kv;
+      }
+      if (r + 1 == runs.size()) {
+        on_device += d.weights - std::min(d.weights, d.weights_layers);
+        left_host += runtime::output_weight_bytes(*model);
+      }
+    }
+    bytes[0] = cpu_part ? std::max(host.overhead, host.total() - std::min(host.total(), left_host)) : host.overhead;
+  }
   std::error_code ec;
-  if (!o.mmproj.empty()) bytes += uint64_t(std::filesystem::file_size(o.mmproj, ec));  // the projector's weights
+  if (!o.mmproj.empty()) bytes[0] += uint64_t(std::filesystem::file_size(o.mmproj, ec));  // the projector's weights
   std::lock_guard lock(mutex_);
   plan_cache_[key] = bytes;
   return bytes;
+}
+
+std::string ModelRegistry::memory_name(size_t memory) const {
+  if (memory == 0 || !options_.engine.devices) return "memory";
+  return options_.engine.devices->devices[memory - 1]->info().id + " memory";
 }
 
 ModelSpec ModelRegistry::store_spec(const store::Manifest& entry) const {
@@ -146,11 +202,19 @@ std::vector<ModelSpec> ModelRegistry::catalog() const {
 }
 
 void ModelRegistry::load_pinned() {
-  uint64_t sum = 0;
-  for (const ModelSpec& s : pinned_) sum += planned_bytes(s);
-  if (options_.max_memory > 0 && sum > options_.max_memory)
+  Footprint sum(pool_.budgets().size(), 0);
+  for (const ModelSpec& s : pinned_) {
+    const Footprint need = planned_bytes(s);
+    for (size_t i = 0; i < sum.size() && i < need.size(); ++i) sum[i] += need[i];
+  }
+  if (options_.max_memory > 0 && sum[0] > options_.max_memory)
     fail("the models given take {} together, more than --max-memory {}: give fewer models or a larger --max-memory",
-         mib(sum), mib(options_.max_memory));
+         mib(sum[0]), mib(options_.max_memory));
+  for (size_t i = 1; i < sum.size(); ++i)
+    if (sum[i] > pool_.budgets()[i])
+      fail("the models given take {} of {} together, more than its budget of {} (--max-device-memory): give fewer "
+           "models, fewer --gpu-layers or a larger --max-device-memory",
+           mib(sum[i]), memory_name(i), mib(pool_.budgets()[i]));
   for (const ModelSpec& s : pinned_) acquire(s.name);
 }
 
@@ -206,7 +270,18 @@ ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::
 
   std::unique_lock lock(mutex_);
   const auto deadline = SteadyClock::now() + options_.max_wait;
-  std::optional<uint64_t> bytes;
+  std::optional<Footprint> bytes;
+  // The budget a memory (index in the footprint) is limited by, as words.
+  const auto budget_words = [&](size_t m) {
+    return m == 0 ? fmt::format("the whole memory budget of {} ({} bytes; --max-memory)", mib(pool_.budgets()[0]),
+                                pool_.budgets()[0])
+                  : fmt::format("the whole {} budget of {} ({} bytes; --max-device-memory)", memory_name(m),
+                                mib(pool_.budgets()[m]), pool_.budgets()[m]);
+  };
+  const auto larger_budget = [](size_t m) {
+    return m == 0 ? "a larger --max-memory" : "a larger --max-device-memory (or fewer --gpu-layers)";
+  };
+  const auto need = [&](size_t m) { return m < bytes->size() ? (*bytes)[m] : uint64_t(0); };
   // Planning reads the file's header: not under the lock.
   const auto plan_outside_lock = [&] {
     lock.unlock();
@@ -232,14 +307,14 @@ ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::
           plan_outside_lock();
           continue;
         }
-        if (*bytes > pool_.budget())
+        if (const ModelPool::Room whole = pool_.make_room(*bytes); whole.verdict == ModelPool::Room::Verdict::TooLarge)
           throw ApiError(400,
-                         fmt::format("model '{}' with a context of {} (num_ctx) needs {} ({} bytes), more than the "
-                                     "whole memory budget of {} ({} bytes; --max-memory); it is loaded with a "
-                                     "context of {}. Ask for a smaller num_ctx, or give the server a larger "
-                                     "--max-memory",
-                                     spec.name, min_ctx, mib(*bytes), *bytes, mib(pool_.budget()), pool_.budget(),
-                                     loaded_ctx),
+                         fmt::format("model '{}' with a context of {} (num_ctx) needs {} ({} bytes{}), more than {}; "
+                                     "it is loaded with a context of {}. Ask for a smaller num_ctx, or give the "
+                                     "server {}",
+                                     spec.name, min_ctx, mib(need(whole.memory)), need(whole.memory),
+                                     whole.memory == 0 ? "" : " of " + memory_name(whole.memory),
+                                     budget_words(whole.memory), loaded_ctx, larger_budget(whole.memory)),
                          "invalid_request_error", "num_ctx", "context_too_large");
         const ModelPool::Entry* entry = pool_.find(spec.name);
         if (entry && entry->in_use > 0) {  // its requests run on the smaller context: wait for them
@@ -273,26 +348,27 @@ ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::
       continue;  // the pool may have changed meanwhile
     }
     const ModelPool::Room room = pool_.make_room(*bytes);
+    const size_t m = room.memory;
+    const std::string of_memory = m == 0 ? "" : " of " + memory_name(m);
     if (room.verdict == ModelPool::Room::Verdict::TooLarge && ctx_from_request)
       throw ApiError(400,
-                     fmt::format("model '{}' with a context of {} (num_ctx) needs {} ({} bytes), more than the whole "
-                                 "memory budget of {} ({} bytes; --max-memory). Ask for a smaller num_ctx, or give "
-                                 "the server a larger --max-memory",
-                                 spec.name, min_ctx, mib(*bytes), *bytes, mib(pool_.budget()), pool_.budget()),
+                     fmt::format("model '{}' with a context of {} (num_ctx) needs {} ({} bytes{}), more than {}. Ask "
+                                 "for a smaller num_ctx, or give the server {}",
+                                 spec.name, min_ctx, mib(need(m)), need(m), of_memory, budget_words(m),
+                                 larger_budget(m)),
                      "invalid_request_error", "num_ctx", "context_too_large");
     if (room.verdict == ModelPool::Room::Verdict::TooLarge)
       throw ApiError(400,
-                     fmt::format("model '{}' needs {} ({} bytes) with this server's settings, more than the whole "
-                                 "memory budget of {} ({} bytes; --max-memory): it cannot be loaded even alone. Give "
-                                 "the server a larger --max-memory, or a smaller --ctx or --parallel",
-                                 spec.name, mib(*bytes), *bytes, mib(pool_.budget()), pool_.budget()),
+                     fmt::format("model '{}' needs {} ({} bytes{}) with this server's settings, more than {}: it "
+                                 "cannot be loaded even alone. Give the server {}, or a smaller --ctx or --parallel",
+                                 spec.name, mib(need(m)), need(m), of_memory, budget_words(m), larger_budget(m)),
                      "invalid_request_error", "model", "model_too_large");
     if (room.verdict == ModelPool::Room::Verdict::Wait) {
       if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && SteadyClock::now() >= deadline)
         throw ApiError(503,
-                       fmt::format("model '{}' needs {} but the models in use hold {} of the {} budget; retry when "
+                       fmt::format("model '{}' needs {}{} but the models in use hold {} of the {} budget; retry when "
                                    "their requests end",
-                                   spec.name, mib(*bytes), mib(pool_.used()), mib(pool_.budget())),
+                                   spec.name, mib(need(m)), of_memory, mib(pool_.used_in(m)), mib(pool_.budgets()[m])),
                        "server_error", "", "insufficient_memory");
       continue;
     }
@@ -327,11 +403,24 @@ ModelLease ModelRegistry::acquire(const std::string& requested, const nlohmann::
     slots_[spec.name].model = model;
     pool_.finish_load(spec.name);
     ++loads_[spec.name];
-    if (options_.log)
-      fmt::print(stderr, "loaded model '{}' ({}, planned {}; {} of {} in use) in {:.2f} s\n", spec.name,
-                 spec.load.path, mib(*bytes), mib(pool_.used()),
-                 options_.max_memory > 0 ? mib(options_.max_memory) : std::string("no limit"),
+    if (options_.log) {
+      std::string devices;  // what the devices hold, when there are any
+      for (size_t i = 1; i < bytes->size(); ++i)
+        devices += fmt::format("; {} {} of {} in use", memory_name(i), mib(pool_.used_in(i)), mib(pool_.budgets()[i]));
+      fmt::print(stderr, "loaded model '{}' ({}, planned {}; {} of {} in use{}) in {:.2f} s\n", spec.name,
+                 spec.load.path, mib(pool_.find(spec.name)->bytes), mib(pool_.used()),
+                 options_.max_memory > 0 ? mib(options_.max_memory) : std::string("no limit"), devices,
                  std::chrono::duration<double>(lease.use_->load_time).count());
+      // Where its layers run (the command line's models: `hearth serve` prints it at start).
+      const bool pinned =
+          std::any_of(pinned_.begin(), pinned_.end(), [&](const ModelSpec& p) { return p.name == spec.name; });
+      const std::string& where = model->placement();
+      for (size_t start = 0; !pinned && start < where.size();) {
+        const size_t end = std::min(where.find('\n', start), where.size());
+        fmt::print(stderr, "model '{}': {}\n", spec.name, where.substr(start, end - start));
+        start = end + 1;
+      }
+    }
     cv_.notify_all();
     lease.use_->model = std::move(model);
     lease.use_->registry = this;
@@ -408,7 +497,9 @@ std::vector<ModelRegistry::Loaded> ModelRegistry::loaded() const {
   for (const ModelPool::Entry& e : pool_.entries()) {
     const auto it = slots_.find(e.name);
     if (it == slots_.end() || !it->second.model) continue;
-    Loaded l{it->second.model, it->second.spec, e.bytes, e.in_use, std::nullopt};
+    uint64_t on_devices = 0;
+    for (size_t i = 1; i < e.footprint.size(); ++i) on_devices += e.footprint[i];
+    Loaded l{it->second.model, it->second.spec, e.bytes, on_devices, e.in_use, std::nullopt};
     if (e.expires_at) {
       l.expires_at = wall_now + std::chrono::duration_cast<std::chrono::system_clock::duration>(*e.expires_at - steady_now);
     } else if (e.in_use > 0) {  // the keep_alive it will get when its requests end

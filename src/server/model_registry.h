@@ -41,7 +41,8 @@ struct ModelSpec {
 };
 
 struct RegistryOptions {
-  uint64_t max_memory = 0;  // bytes the loaded models may plan together; 0: no limit
+  uint64_t max_memory = 0;  // host bytes the loaded models may plan together; 0: no limit
+  // (Device memory: engine.devices->budgets, one per device.)
   KeepAlive keep_alive = std::chrono::minutes(5);  // store models' default
   ModelLoadOptions engine;  // engine settings for store models (path and id unused)
   bool ctx_given = false, ctk_given = false, ctv_given = false;  // so a preset's values apply otherwise
@@ -118,7 +119,8 @@ class ModelRegistry {
   struct Loaded {
     std::shared_ptr<ServedModel> model;
     ModelSpec spec;
-    uint64_t bytes = 0;  // planned
+    uint64_t bytes = 0;  // planned, host and devices together
+    uint64_t device_bytes = 0;  // of which on the devices
     int in_use = 0;
     std::optional<std::chrono::system_clock::time_point> expires_at;  // nullopt: kept loaded
   };
@@ -130,8 +132,11 @@ class ModelRegistry {
   std::map<std::string, int64_t> load_counts() const;
   // Unloads the model now if idle, else as soon as its requests end.
   void unload(const std::string& name);
-  // The planned bytes of a model with this server's settings.
-  uint64_t planned_bytes(const ModelSpec& spec) const;
+  // The planned bytes of a model with this server's settings: host memory
+  // first, then each device's (engine.devices) for the layers placed there.
+  Footprint planned_bytes(const ModelSpec& spec) const;
+  // "memory" for the host's, else the device's id ("vulkan0 memory").
+  std::string memory_name(size_t memory) const;
 
   const RegistryOptions& options() const { return options_; }
   const store::Store* store() const { return options_.store ? &*options_.store : nullptr; }
@@ -158,7 +163,7 @@ class ModelRegistry {
   ModelPool pool_;
   std::map<std::string, Slot> slots_;  // loaded or loading
   std::map<std::string, int64_t> loads_;
-  mutable std::map<std::string, uint64_t> plan_cache_;  // path + settings -> bytes
+  mutable std::map<std::string, Footprint> plan_cache_;  // path + settings -> bytes
   bool stop_ = false;
   std::thread reaper_;
 };

@@ -283,7 +283,7 @@ void add_ollama_model_routes(httplib::Server& http, Server& server) {
     for (const ModelRegistry::Loaded& l : s.registry().loaded()) {
       json entry = tag_entry(l.spec, headers->get(l.spec.load.path));
       entry["size"] = l.bytes;  // the planned memory, as Ollama reports the loaded size
-      entry["size_vram"] = 0;
+      entry["size_vram"] = l.device_bytes;  // of which on the GPUs
       entry["context_length"] = l.model->n_ctx();
       // Kept loaded: a date far ahead, as Ollama shows for keep_alive -1.
       entry["expires_at"] = l.expires_at ? iso_time(*l.expires_at) : "2318-11-26T00:00:00Z";

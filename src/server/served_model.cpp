@@ -5,6 +5,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "chat/template_source.h"
 #include "core/error.h"
@@ -52,22 +53,38 @@ std::unique_ptr<ServedModel> ServedModel::load(const ModelLoadOptions& o) {
   auto vocabulary = std::make_shared<const grammar::Vocabulary>(std::move(token_bytes), std::move(eog));
 
   EngineLoopConfig config;
-  const int64_t n_ctx_train = m->model_->hparams().n_ctx_train;
-  config.batch.n_slots = o.n_parallel;
-  config.batch.n_ctx_per_slot = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(n_ctx_train > 0 ? n_ctx_train : 4096, 4096);
-  config.batch.n_batch = o.n_batch;
-  config.batch.type_k = o.type_k;
-  config.batch.type_v = o.type_v;
-  config.batch.flash_attn = o.flash_attn;
+  config.batch = batch_config(*m->model_, o);
   config.max_queue = o.max_queue;
-  if (o.cache_mb > 0) {
-    // Extra blocks for the prefix cache, beyond every slot's whole context.
-    const uint64_t block_bytes =
-        kv::KvCache::bytes_for(kv::KvConfig{config.batch.kv_block_size, o.type_k, o.type_v}, m->model_->kv_widths_k(),
-                               m->model_->kv_widths_v());
-    config.batch.n_cache_blocks = int64_t((uint64_t(o.cache_mb) << 20) / std::max<uint64_t>(block_bytes, 1));
+  m->devices_ = o.devices;
+  const std::vector<runtime::LayerRun> runs = layer_runs(*m->model_, o);
+  const int n_layer = m->model_->hparams().n_layer;
+  if (runs.empty()) {
+    m->engine_ = std::make_unique<EngineLoop>(*m->model_, *m->backend_, *m->tokenizer_, std::move(vocabulary), config);
+    m->placement_ = fmt::format("layers 0-{} and the output on the CPU ({})", n_layer - 1, m->backend_->name());
+    if (o.devices && !o.devices->devices.empty())
+      m->placement_ += fmt::format(" ({} is an encoder: the server computes its embeddings on the CPU)", m->architecture());
+  } else {
+    std::vector<model::LayerPlacement> split;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const runtime::LayerRun& run = runs[i];
+      backend::DeviceBackend* dev = nullptr;
+      if (run.device == runtime::kCpuDevice) {
+        runtime::SessionConfig cpu;
+        cpu.n_ctx = config.batch.n_ctx_per_slot;
+        cpu.n_ubatch = config.batch.n_batch;
+        m->cpu_part_ = runtime::make_prepared_host_device(*m->model_, *m->backend_, cpu, run.first_layer,
+                                                          run.end_layer, i + 1 == runs.size());
+        dev = m->cpu_part_.get();
+      } else {
+        dev = o.devices->devices[size_t(run.device)].get();
+      }
+      split.push_back({dev, run.first_layer, run.end_layer});
+    }
+    m->engine_ = std::make_unique<EngineLoop>(*m->model_, split, o.devices->mutex, *m->tokenizer_,
+                                              std::move(vocabulary), config);
+    m->placement_ = fmt::to_string(
+        fmt::join(runtime::describe_layer_runs(runs, o.devices->infos(), m->backend_->name()), "\n"));
   }
-  m->engine_ = std::make_unique<EngineLoop>(*m->model_, *m->backend_, *m->tokenizer_, std::move(vocabulary), config);
   m->allow_file_urls_ = o.allow_file_urls;
   m->preset_ = o.preset;
   m->n_threads_ = threads;
@@ -79,6 +96,37 @@ std::unique_ptr<ServedModel> ServedModel::load(const ModelLoadOptions& o) {
     m->vision_backend_ = backend::make_cpu_backend(threads, o.isa);
   }
   return m;
+}
+
+runtime::BatchEngineConfig ServedModel::batch_config(const model::Model& model, const ModelLoadOptions& o) {
+  runtime::BatchEngineConfig batch;
+  const int64_t n_ctx_train = model.hparams().n_ctx_train;
+  batch.n_slots = o.n_parallel;
+  batch.n_ctx_per_slot = o.n_ctx > 0 ? o.n_ctx : std::min<int64_t>(n_ctx_train > 0 ? n_ctx_train : 4096, 4096);
+  batch.n_batch = o.n_batch;
+  batch.type_k = o.type_k;
+  batch.type_v = o.type_v;
+  batch.flash_attn = o.flash_attn;
+  if (o.cache_mb > 0) {
+    // Extra blocks for the prefix cache, beyond every slot's whole context.
+    const uint64_t block_bytes = kv::KvCache::bytes_for(kv::KvConfig{batch.kv_block_size, o.type_k, o.type_v},
+                                                        model.kv_widths_k(), model.kv_widths_v());
+    batch.n_cache_blocks = int64_t((uint64_t(o.cache_mb) << 20) / std::max<uint64_t>(block_bytes, 1));
+  }
+  return batch;
+}
+
+std::vector<runtime::LayerRun> ServedModel::layer_runs(const model::Model& model, const ModelLoadOptions& o) {
+  if (!o.devices || o.devices->devices.empty() || model.hparams().encoder) return {};
+  // --gpu-layers' default sizes the layers' KV as the engine's whole pool.
+  const runtime::BatchEngineConfig batch = batch_config(model, o);
+  runtime::SessionConfig sizing;
+  sizing.n_ctx = int64_t(batch.n_slots) * batch.n_ctx_per_slot + batch.n_cache_blocks * batch.kv_block_size;
+  sizing.n_ubatch = batch.n_batch;
+  sizing.type_k = batch.type_k;
+  sizing.type_v = batch.type_v;
+  sizing.flash_attn = batch.flash_attn;
+  return runtime::choose_layer_runs(model, sizing, o.devices->infos(), o.devices->gpu_layers, o.devices->tensor_split);
 }
 
 void ServedModel::make_embedder() const {

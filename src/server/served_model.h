@@ -18,6 +18,8 @@
 #include "grammar/grammar.h"
 #include "model/model.h"
 #include "runtime/embedding.h"
+#include "runtime/layer_split.h"
+#include "server/serve_devices.h"
 #include "store/preset.h"
 #include "server/engine_loop.h"
 #include "tokenizer/tokenizer.h"
@@ -43,11 +45,22 @@ struct ModelLoadOptions {
   // A preset served by name: its system prompt and sampling defaults apply
   // to every request that does not set its own.
   std::optional<store::Preset> preset;
+  // The GPUs the server opened (--devices), shared by its models; null or
+  // none: every model on the CPU.
+  std::shared_ptr<ServeDevices> devices;
 };
 
 class ServedModel {
  public:
   static std::unique_ptr<ServedModel> load(const ModelLoadOptions& options);
+
+  // The engine a model gets with these options.
+  static runtime::BatchEngineConfig batch_config(const model::Model& model, const ModelLoadOptions& options);
+  // Which device runs which layers (--gpu-layers, --tensor-split over
+  // options.devices, as `hearth run` places them), or none when every layer
+  // stays on the CPU: no devices, or a model the server runs on the CPU
+  // alone (an encoder: its embeddings have no device path here).
+  static std::vector<runtime::LayerRun> layer_runs(const model::Model& model, const ModelLoadOptions& options);
 
   const std::string& id() const { return id_; }
   const std::string& path() const { return path_; }
@@ -63,6 +76,9 @@ class ServedModel {
   const EngineLoop& engine() const { return *engine_; }
   int64_t n_ctx() const { return engine_->n_ctx_per_slot(); }
   const std::optional<store::Preset>& preset() const { return preset_; }
+  // Where its layers run, a line per range ("layers 0-7 and the output on
+  // vulkan0 (llvmpipe ..., cpu)"), as `hearth run` prints it.
+  const std::string& placement() const { return placement_; }
 
   // Runs fn with this model's embedder (made on first use, with its own CPU
   // backend); requests take turns.
@@ -90,12 +106,14 @@ class ServedModel {
 
  private:
   ServedModel() = default;
-  std::string id_, path_;
+  std::shared_ptr<ServeDevices> devices_;  // first: outlives the engine that runs on them
+  std::string id_, path_, placement_;
   uint64_t file_size_ = 0;
   std::time_t created_ = 0;
   std::shared_ptr<const gguf::File> file_;
   std::unique_ptr<model::Model> model_;
   std::unique_ptr<backend::Backend> backend_;
+  std::unique_ptr<backend::DeviceBackend> cpu_part_;  // the CPU's layers of a split (over backend_), or null
   std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
   std::unique_ptr<chat::ChatTemplate> template_;
   chat::OutputParserConfig output_config_;

@@ -2,7 +2,7 @@
 // result (batch invariance), and a client that goes away frees its slot.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { openai, MODEL, URL_BASE, greedy, health } from './helpers.mjs';
+import { openai, MODEL, URL_BASE, greedy, health, busyTokens } from './helpers.mjs';
 
 const prompts = Array.from({ length: 16 }, (_, i) => `Story number ${i}: once there was a ${['cat', 'dog', 'bird', 'fox'][i % 4]} named ${'ABCDEFGHIJKLMNOP'[i]}`);
 
@@ -85,13 +85,13 @@ for (const api of ['openai', 'ollama']) {
     const request = (signal) => api === 'openai'
       ? fetch(`${URL_BASE}/v1/chat/completions`, {
         method: 'POST', headers: { 'content-type': 'application/json' }, signal,
-        body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Count' }], temperature: 0, max_tokens: 1800,
+        body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Count' }], temperature: 0, max_tokens: busyTokens(1800),
           response_format: { type: 'json_schema', json_schema: { name: 'long', schema } } }),
       })
       : fetch(`${URL_BASE}/api/chat`, {
         method: 'POST', headers: { 'content-type': 'application/json' }, signal,
         body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Count' }], stream: false, format: schema,
-          options: { temperature: 0, num_predict: 1800 } }),
+          options: { temperature: 0, num_predict: busyTokens(1800) } }),
       });
     const started = Date.now();
     await (await request(undefined)).text();

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
-import { URL_BASE, MODEL, postJson } from './helpers.mjs';
+import { URL_BASE, MODEL, SERVE_ARGS, postJson } from './helpers.mjs';
 
 const data = join(dirname(fileURLToPath(import.meta.url)), '..', 'data');
 const reference = JSON.parse(readFileSync(join(data, 'reference', 'embeddings', 'embeddings.json'), 'utf8'));
@@ -18,7 +18,7 @@ const TOLERANCE = reference.tolerance.max_abs;
 
 async function startEmbeddingServer() {
   const models = ['synth-bert-F16', 'synth-nomic-bert-F16'].map((m) => join(data, 'models', `${m}.gguf`));
-  const child = spawn(process.env.HEARTH_BIN, ['serve', ...models, '--port', '0', '--threads', '1', '--parallel', '1', '-q'],
+  const child = spawn(process.env.HEARTH_BIN, ['serve', ...models, '--port', '0', '--threads', '1', '--parallel', '1', '-q', ...SERVE_ARGS],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const port = await new Promise((resolve, reject) => {

@@ -7,6 +7,19 @@ export const URL_BASE = process.env.HEARTH_URL;
 export const MODEL = process.env.HEARTH_MODEL;
 if (!URL_BASE || !MODEL) throw new Error('run through tests/e2e/run.sh (HEARTH_URL and HEARTH_MODEL unset)');
 
+// Extra `hearth serve` flags every server of the suite gets (run.sh
+// --lavapipe: `--devices vulkanN --gpu-layers all`), and whether they put
+// the models on a device.
+export const SERVE_ARGS = (process.env.HEARTH_SERVE_ARGS ?? '').split(' ').filter(Boolean);
+export const ON_DEVICE = SERVE_ARGS.includes('--devices');
+export const DEVICE = ON_DEVICE ? SERVE_ARGS[SERVE_ARGS.indexOf('--devices') + 1] : null;
+// Tokens for a request whose length only has to keep a slot busy. lavapipe
+// decodes stories260K at ~50 tokens/s where the CPU does ~12,000, so on a
+// device such requests ask for `onDevice` tokens (the same checks, seconds
+// instead of minutes: 24 streams of 2000 tokens would hold the 4 slots for
+// 20 minutes).
+export const busyTokens = (n, onDevice = 300) => (ON_DEVICE ? Math.min(n, onDevice) : n);
+
 export const openai = new OpenAI({ baseURL: `${URL_BASE}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60_000 });
 
 export async function postJson(path, body, headers = {}, base = URL_BASE) {
@@ -33,7 +46,7 @@ export async function greedy(content, max_tokens = 16, client = openai) {
 // { url, stop }.
 export async function startServer(flags) {
   const child = spawn(process.env.HEARTH_BIN,
-    ['serve', process.env.HEARTH_MODEL_PATH, '--port', '0', '--threads', '1', '-q', ...flags],
+    ['serve', process.env.HEARTH_MODEL_PATH, '--port', '0', '--threads', '1', '-q', ...SERVE_ARGS, ...flags],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const port = await new Promise((resolve, reject) => {

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { URL_BASE, MODEL, health } from './helpers.mjs';
+import { URL_BASE, MODEL, health, busyTokens } from './helpers.mjs';
 
 const { hostname: HOST, port: PORT } = new URL(URL_BASE);
 
@@ -85,7 +85,7 @@ test('slow, idle and non-reading clients do not stop the server', async () => {
     s.on('connect', () => s.write('P'));
     sockets.push(s);
   }
-  const body = JSON.stringify({ model: MODEL, stream: true, messages: [{ role: 'user', content: 'Tell a long story' }], max_tokens: 2000 });
+  const body = JSON.stringify({ model: MODEL, stream: true, messages: [{ role: 'user', content: 'Tell a long story' }], max_tokens: busyTokens(2000, 60) });
   for (let i = 0; i < 24; ++i) {
     const s = net.connect(Number(PORT), HOST);
     s.on('error', () => {});

@@ -10,6 +10,7 @@ async function scrape() {
   const values = {};
   for (const line of (await res.text()).split('\n')) {
     if (!line || line.startsWith('#')) continue;
+    if (/^hearth_device_[a-z_]+\{device="[^"]+",index="\d+"\} \d+$/.test(line)) continue;  // device.test.mjs
     const m = /^([a-z_]+)\{model="([^"]*)"(?:,outcome="([a-z]+)")?\} (\S+)$/.exec(line);
     assert.ok(m, `malformed sample: ${line}`);
     if (m[2] === MODEL) values[m[1] + (m[3] ? `:${m[3]}` : '')] = Number(m[4]);

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
-import { MODEL } from './helpers.mjs';
+import { MODEL, SERVE_ARGS, ON_DEVICE, DEVICE, busyTokens } from './helpers.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const VISION = {
@@ -46,13 +46,19 @@ function makeStore() {
 
 // What `hearth plan` says each model takes with the server's settings (or
 // another context per conversation).
+// On a device (run.sh --lavapipe: every model fully offloaded) the budgets
+// are the device's: what `hearth plan --devices` plans for it, held against
+// --max-device-memory, shown as /api/ps's size_vram.
 function planned(home, name, ctx = null) {
   const engine = ctx ? ENGINE.map((a, i) => (ENGINE[i - 1] === '--ctx' ? String(ctx) : a)) : ENGINE;
-  return JSON.parse(hearth(home, ['plan', name, ...engine, '--json'])).total;
+  return JSON.parse(hearth(home, ['plan', name, ...engine, ...(ON_DEVICE ? ['--devices', DEVICE] : []), '--json'])).total;
 }
+const BUDGET = ON_DEVICE ? '--max-device-memory' : '--max-memory';
+const PLANNED_METRIC = ON_DEVICE ? 'hearth_model_planned_device_bytes' : 'hearth_model_planned_bytes';
+const plannedSize = (ps) => (ON_DEVICE ? ps.size_vram : ps.size);
 
 async function serve(home, flags = [], env = {}) {
-  const child = spawn(process.env.HEARTH_BIN, ['serve', '--port', '0', ...ENGINE, ...flags],
+  const child = spawn(process.env.HEARTH_BIN, ['serve', '--port', '0', ...ENGINE, ...SERVE_ARGS, ...flags],
     { env: { ...process.env, HEARTH_HOME: home, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const port = await new Promise((resolve, reject) => {
@@ -127,7 +133,9 @@ test('three models from the store served at once, each loaded on first use', { s
     const ps = await server.ollama.ps();
     assert.deepEqual(ps.models.map((m) => m.name).sort(), ['llama', 'qwen', 'stories']);
     for (const m of ps.models) {
-      assert.equal(m.size, planned(home, m.name), `${m.name}: /api/ps size is the plan's total`);
+      assert.equal(plannedSize(m), planned(home, m.name), `${m.name}: /api/ps size${ON_DEVICE ? '_vram' : ''} is the plan's total`);
+      if (ON_DEVICE) assert.ok(m.size > m.size_vram, `${m.name}: the host keeps a little (the header)`);
+      else assert.equal(m.size_vram, 0);
       assert.ok(new Date(m.expires_at).getTime() > Date.now() + 4 * 60_000, 'default keep_alive 5m');
     }
     const models = await server.openai.models.list();
@@ -147,7 +155,7 @@ test('LRU: under a budget for two models the least recently used idle one leaves
   const [a, b, c] = Object.keys(sizes).sort((x, y) => sizes[x] - sizes[y]);  // smallest first
   const budget = sizes[b] + sizes[c];  // any two fit, all three do not
   assert.ok(sizes[a] + budget > budget);
-  const server = await serve(home, ['--max-memory', String(budget)]);
+  const server = await serve(home, [BUDGET, String(budget)]);
   try {
     await gen(server, b);
     await gen(server, c);
@@ -159,7 +167,7 @@ test('LRU: under a budget for two models the least recently used idle one leaves
     await waitLoaded(server, [a, c]);
     assert.deepEqual(await loadCounts(server.url), { [a]: 1, [b]: 1, [c]: 2 });
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
-    const planned_sum = [...metrics.matchAll(/^hearth_model_planned_bytes\{model="[^"]+"\} (\d+)$/gm)].reduce((x, m) => x + Number(m[1]), 0);
+    const planned_sum = [...metrics.matchAll(new RegExp(`^${PLANNED_METRIC}\\{model="[^"]+"\\} (\\d+)$`, 'gm'))].reduce((x, m) => x + Number(m[1]), 0);
     assert.equal(planned_sum, sizes[a] + sizes[c]);
     assert.ok(planned_sum <= budget);
   } finally {
@@ -171,10 +179,10 @@ test('LRU: under a budget for two models the least recently used idle one leaves
 test('a model larger than the whole budget gets a 4xx naming both sizes', { skip: once }, async () => {
   const home = makeStore();
   const need = planned(home, 'llama');
-  const server = await serve(home, ['--max-memory', String(need - 1)]);
+  const server = await serve(home, [BUDGET, String(need - 1)]);
   try {
     await assert.rejects(gen(server, 'llama'), (e) => e.status_code === 400 && e.error.includes(`${need} bytes`) &&
-      e.error.includes(`${need - 1} bytes`) && /--max-memory/.test(e.error));
+      e.error.includes(`${need - 1} bytes`) && e.error.includes(BUDGET));
     const r = await fetch(`${server.url}/v1/chat/completions`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'llama', messages: [{ role: 'user', content: 'hi' }] }),
@@ -242,19 +250,19 @@ test('a larger num_ctx reloads the model with it (a smaller one never does); one
   const at = (ctx) => planned(home, 'stories', ctx);
   const budget = at(4096);  // 2048 fits, 8192 does not
   assert.ok(at(8192) > budget && at(2048) < budget);
-  const server = await serve(home, ['--max-memory', String(budget)]);
+  const server = await serve(home, [BUDGET, String(budget)]);
   const context = async () => (await server.ollama.ps()).models.find((m) => m.name === 'stories');
   try {
     await gen(server, 'stories');
     assert.equal((await context()).context_length, 1024);  // the server's --ctx
-    assert.equal((await context()).size, at(1024));
+    assert.equal(plannedSize(await context()), at(1024));
     // Larger: reloaded with it, counted as a load, sized by the new plan.
     const r = await gen(server, 'stories', { options: { num_ctx: 2048 } });
     assert.ok(r.eval_count > 0 && r.load_duration > 0);
     assert.deepEqual(await loadCounts(server.url), { stories: 2 });
     let ps = await context();
     assert.equal(ps.context_length, 2048);
-    assert.equal(ps.size, at(2048));
+    assert.equal(plannedSize(ps), at(2048));
     // Smaller, equal or none: the loaded context serves them as it is.
     await gen(server, 'stories', { options: { num_ctx: 512 } });
     await gen(server, 'stories', { options: { num_ctx: 2048 } });
@@ -320,7 +328,7 @@ test('requests to two models both progress: one streams while the other runs', {
     let longChunks = 0;
     let startShort;
     const shortStarted = new Promise((r) => { startShort = r; });
-    const long = stream('stories', 900, async () => { if (++longChunks === 20) startShort(); });
+    const long = stream('stories', busyTokens(900), async () => { if (++longChunks === 20) startShort(); });
     await shortStarted;
     await stream('llama', 16);
     await long;

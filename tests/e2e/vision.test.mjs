@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { Ollama } from 'ollama';
+import { SERVE_ARGS } from './helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
@@ -27,7 +28,7 @@ const skipRefs = skip || (haveRefs ? false : "llama.cpp's references are not gen
 
 async function start(flags) {
   const child = spawn(process.env.HEARTH_BIN,
-    ['serve', lm, '--mmproj', mmproj, '--port', '0', '--threads', '1', '--parallel', '2', '--ctx', '2048', '-q', ...flags],
+    ['serve', lm, '--mmproj', mmproj, '--port', '0', '--threads', '1', '--parallel', '2', '--ctx', '2048', '-q', ...SERVE_ARGS, ...flags],
     { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const port = await new Promise((resolve, reject) => {
@@ -67,7 +68,7 @@ const chatImage = (client, c, b64, max_tokens, extra = {}) => client.chat.comple
 // hearth run --image's greedy tokens, as text (the server must agree with it).
 function runText(c, n) {
   const r = spawnSync(process.env.HEARTH_BIN, ['run', lm, '--mmproj', mmproj, '--image', join(data, 'images', c.image),
-    '-p', c.prompt, '-n', String(n), '--temp', '0', '--threads', '1', '--json'], { encoding: 'utf8' });
+    '-p', c.prompt, '-n', String(n), '--temp', '0', '--threads', '1', '--json', ...SERVE_ARGS], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout).text;
 }

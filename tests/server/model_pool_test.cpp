@@ -166,6 +166,41 @@ TEST(KeepAlive, OllamaValues) {
   EXPECT_EQ(parse_keep_alive("-1m", fallback), KeepAlive(std::nullopt));
 }
 
+// Models on a GPU: each memory (host, then each device) has its own budget;
+// a load fits when it fits in every one, and only idle models that hold some
+// of a memory short of room leave for it.
+TEST(ModelPool, EachMemoryHasItsOwnBudget) {
+  ModelPool pool(Footprint{100, 1000});  // host, one device
+  pool.start_load("cpu", Footprint{70, 0}, at(1));
+  pool.finish_load("cpu");
+  pool.release("cpu", 5min, at(1));
+  pool.start_load("gpu", Footprint{10, 800}, at(2));
+  pool.finish_load("gpu");
+  pool.release("gpu", 5min, at(2));
+  EXPECT_EQ(pool.used(), 80u);
+  EXPECT_EQ(pool.used_in(1), 800u);
+  EXPECT_EQ(pool.find("gpu")->bytes, 810u);
+  // Device memory short: the model on the device leaves; the CPU one, though
+  // less recently used, holds none of that memory and stays.
+  auto room = pool.make_room(Footprint{10, 300});
+  ASSERT_EQ(room.verdict, Verdict::Fits);
+  EXPECT_EQ(room.evict, (std::vector<std::string>{"gpu"}));
+  // Host memory short: the least recently used one leaves.
+  room = pool.make_room(Footprint{50, 0});
+  ASSERT_EQ(room.verdict, Verdict::Fits);
+  EXPECT_EQ(room.evict, (std::vector<std::string>{"cpu"}));
+  // Larger than one memory's whole budget: TooLarge, naming that memory.
+  room = pool.make_room(Footprint{10, 1001});
+  EXPECT_EQ(room.verdict, Verdict::TooLarge);
+  EXPECT_EQ(room.memory, 1u);
+  // The device model in use: a device load waits for it.
+  pool.acquire("gpu", at(3));
+  room = pool.make_room(Footprint{0, 300});
+  EXPECT_EQ(room.verdict, Verdict::Wait);
+  EXPECT_EQ(room.memory, 1u);
+  EXPECT_TRUE(room.evict.empty());
+}
+
 TEST(KeepAlive, MalformedValuesNameTheField) {
   for (const nlohmann::json& bad : {nlohmann::json("soon"), nlohmann::json("5 minutes"), nlohmann::json("5x"),
                                     nlohmann::json("m"), nlohmann::json(true), nlohmann::json::array()}) {
