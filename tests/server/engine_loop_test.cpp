@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/fixtures.h"
+#include "session_greedy.h"
 #include "runtime/session.h"
 #include "server/chat_request.h"
 #include "server/served_model.h"
@@ -27,25 +28,7 @@ std::unique_ptr<ServedModel> load_stories(int parallel, size_t queue = 64) {
   return ServedModel::load(o);
 }
 
-// The reference: one Session, argmax each step, the same text decoding.
-std::string session_greedy(const ServedModel& m, const std::vector<int32_t>& prompt, int n) {
-  auto backend = backend::make_cpu_backend(1);
-  runtime::SessionConfig config;
-  config.n_ctx = 512;
-  runtime::Session session(m.model(), *backend, config);
-  std::vector<float> logits;
-  session.eval(prompt, false, logits);
-  tokenizer::StreamDecoder decoder(m.tokenizer(), true);
-  std::string text;
-  const float* row = logits.data();
-  for (int i = 0; i < n; ++i) {
-    const int32_t token = sampling::argmax(row, session.n_vocab());
-    if (m.tokenizer().is_eog(token)) break;
-    text += decoder.push(token);
-    if (i + 1 < n) row = session.decode(token);
-  }
-  return text + decoder.flush();
-}
+using test_support::session_greedy;
 
 struct Result {
   std::string text;

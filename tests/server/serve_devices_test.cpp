@@ -12,6 +12,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/ops/cpu_device_backend.h"
 #include "common/fixtures.h"
+#include "session_greedy.h"
 #include "plan/plan.h"
 #include "runtime/session.h"
 #include "server/api_error.h"
@@ -45,22 +46,7 @@ ModelLoadOptions stories(const std::string& id, std::shared_ptr<ServeDevices> de
 
 // The reference: one Session on the CPU, argmax each step.
 std::string cpu_greedy(const ServedModel& m, const std::string& prompt, int n) {
-  auto backend = backend::make_cpu_backend(1);
-  runtime::SessionConfig config;
-  config.n_ctx = 256;
-  runtime::Session session(m.model(), *backend, config);
-  std::vector<float> logits;
-  session.eval(m.tokenize_prompt(prompt), false, logits);
-  tokenizer::StreamDecoder decoder(m.tokenizer(), true);
-  std::string text;
-  const float* row = logits.data();
-  for (int i = 0; i < n; ++i) {
-    const int32_t token = sampling::argmax(row, session.n_vocab());
-    if (m.tokenizer().is_eog(token)) break;
-    text += decoder.push(token);
-    if (i + 1 < n) row = session.decode(token);
-  }
-  return text + decoder.flush();
+  return test_support::session_greedy(m, m.tokenize_prompt(prompt), n);
 }
 
 std::string drain(Generation& g) {

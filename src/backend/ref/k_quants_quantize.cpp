@@ -17,10 +17,9 @@ namespace {
 constexpr int kSuper = kQK_K;
 constexpr float kGroupMaxEps = 1e-15f;  // below this a group counts as all zero
 
-// Q3_K's group quantizer (ggml make_q3_quants with do_rmse): start from
-// nmax/max, then up to 5 passes moving single levels while the weighted fit
-// improves. Levels stored +nmax.
-float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
+// The element of x with the largest magnitude, with its sign (the first of
+// equals); 0 when all are 0.
+float signed_absmax(const float* x, int n) {
   float max = 0, amax = 0;
   for (int i = 0; i < n; ++i) {
     const float ax = std::fabs(x[i]);
@@ -29,7 +28,15 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
       max = x[i];
     }
   }
-  if (amax < kGroupMaxEps) {
+  return max;
+}
+
+// Q3_K's group quantizer (ggml make_q3_quants with do_rmse): start from
+// nmax/max, then up to 5 passes moving single levels while the weighted fit
+// improves. Levels stored +nmax.
+float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
+  const float max = signed_absmax(x, n);
+  if (std::fabs(max) < kGroupMaxEps) {
     std::fill(L, L + n, int8_t(0));
     return 0.f;
   }
@@ -83,15 +90,8 @@ void pack_two_bit(const uint8_t* L, uint8_t* qs) {
 }  // namespace
 
 float make_symmetric_quants(int n, int nmax, const float* x, int8_t* L, const float* weights) {
-  float max = 0, amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
+  const float max = signed_absmax(x, n);
+  if (std::fabs(max) < kGroupMaxEps) {
     std::fill(L, L + n, int8_t(0));
     return 0.f;
   }
